@@ -1,0 +1,23 @@
+"""seqgen: train and sample recurrent sequence generators.
+
+The public API: the cell contract (``StepCell``, ``StackCell``, ``hookimpl``) and the
+functions behind every CLI command.
+"""
+
+__version__ = "0.1.0"
+
+from seqgen.cells import StackCell, StepCell  # noqa: E402
+from seqgen.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
+from seqgen.corpus import TextCorpus, load_text_corpus  # noqa: E402
+from seqgen.errors import SeqgenError, UsageError  # noqa: E402
+from seqgen.evaluation import Evaluation, evaluate_checkpoint  # noqa: E402
+from seqgen.hookspecs import hookimpl  # noqa: E402
+from seqgen.sampling import SamplingOptions, generate  # noqa: E402
+from seqgen.training import TrainConfig, TrainResult, resume, train  # noqa: E402
+
+__all__ = [
+    "Checkpoint", "Evaluation", "SamplingOptions", "SeqgenError", "StackCell", "StepCell",
+    "TextCorpus", "TrainConfig", "TrainResult", "UsageError", "__version__",
+    "evaluate_checkpoint", "generate", "hookimpl", "load_checkpoint", "load_text_corpus",
+    "resume", "train",
+]

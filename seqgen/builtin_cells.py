@@ -1,0 +1,146 @@
+"""The built-in cells, registered through the same plugin hook a third-party package uses.
+
+Each wraps a ``torch.nn`` recurrent module so that training runs the fused CPU and cuDNN
+kernels over whole sequences, while sampling steps one token at a time through the cell
+kernels (``torch.lstm_cell`` and friends) with the same weights: stepping the fused module
+with sequences of length 1 is many times slower on CPU.
+"""
+
+from operator import itemgetter
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqgen.cells import StackCell, State, map_state
+from seqgen.hookspecs import hookimpl
+
+
+class FusedStack(StackCell):
+    """A StackCell over a ``torch.nn.RNNBase`` module; states are [batch, layers, hidden]."""
+
+    rnn_class: type[nn.RNNBase]
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 dropout: float = 0.0, **rnn_options: object) -> None:
+        super().__init__(input_size, hidden_size, num_layers, dropout)
+        self.rnn = self.rnn_class(
+            input_size, hidden_size, num_layers, batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0, **rnn_options,
+        )
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> State:
+        shape = (batch_size, self.num_layers, self.hidden_size)
+        return torch.zeros(shape, device=device, dtype=dtype)
+
+    def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        layers_first = map_state(lambda t: t.transpose(0, 1).contiguous(), state)
+        y, new_state = self.rnn(x, layers_first)
+        return y, map_state(lambda t: t.transpose(0, 1), new_state)
+
+    def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        per_layer = []
+        for layer in range(self.num_layers):
+            if layer > 0:
+                x = F.dropout(x, self.dropout, self.training)
+            this_layer = map_state(itemgetter((slice(None), layer)), state)
+            x, layer_state = self.cell_step(x, this_layer, *self.layer_weights(layer))
+            per_layer.append(layer_state)
+        if isinstance(per_layer[0], Tensor):
+            return x, torch.stack(per_layer, 1)
+        return x, tuple(torch.stack(parts, 1) for parts in zip(*per_layer, strict=True))
+
+    def layer_weights(self, layer: int) -> list[Tensor]:
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        return [getattr(self.rnn, f"{name}_l{layer}") for name in names]
+
+    def cell_step(self, x: Tensor, state: State, *weights: Tensor) -> tuple[Tensor, State]:
+        """One layer, one step, with this layer's weights."""
+        raise NotImplementedError
+
+
+class LSTM(FusedStack):
+    rnn_class = nn.LSTM
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> State:
+        zeros = super().init_state(batch_size, device, dtype)
+        return zeros, zeros.clone()
+
+    def cell_step(self, x, state, *weights):
+        h, c = torch.lstm_cell(x, state, *weights)
+        return h, (h, c)
+
+
+class GRU(FusedStack):
+    rnn_class = nn.GRU
+
+    def cell_step(self, x, state, *weights):
+        h = torch.gru_cell(x, state, *weights)
+        return h, h
+
+
+class Vanilla(FusedStack):
+    """Elman RNN: h' = act(W_ih x + b_ih + W_hh h + b_hh).
+
+    tanh and relu run the fused ``nn.RNN`` kernels; sigmoid (which ``nn.RNN`` lacks) runs a
+    loop over time with the input projection of the whole chunk computed first.
+    """
+
+    rnn_class = nn.RNN
+    activations = ("tanh", "relu", "sigmoid")
+    inits = ("default", "identity")
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 dropout: float = 0.0, activation: str = "tanh", init: str = "default") -> None:
+        if activation not in self.activations:
+            raise ValueError(f"activation must be one of {', '.join(self.activations)}, "
+                             f"not {activation!r}")
+        if init not in self.inits:
+            raise ValueError(f"init must be one of {', '.join(self.inits)}, not {init!r}")
+        fused = activation if activation != "sigmoid" else "tanh"
+        super().__init__(input_size, hidden_size, num_layers, dropout, nonlinearity=fused)
+        self.activation = activation
+        if init == "identity":
+            self.identity_init()
+
+    def identity_init(self) -> None:
+        """Le et al. (2015): recurrent matrix = identity, biases = 0 (for ReLU RNNs)."""
+        with torch.no_grad():
+            for layer in range(self.num_layers):
+                _, w_hh, b_ih, b_hh = self.layer_weights(layer)
+                w_hh.copy_(torch.eye(self.hidden_size))
+                b_ih.zero_()
+                b_hh.zero_()
+
+    def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        if self.activation != "sigmoid":
+            return super().forward(x, state)
+        last = []
+        for layer in range(self.num_layers):
+            if layer > 0:
+                x = F.dropout(x, self.dropout, self.training)
+            w_ih, w_hh, b_ih, b_hh = self.layer_weights(layer)
+            h, outputs = state[:, layer], []
+            for pre in F.linear(x, w_ih, b_ih).unbind(1):
+                h = torch.sigmoid(pre + F.linear(h, w_hh, b_hh))
+                outputs.append(h)
+            x = torch.stack(outputs, 1)
+            last.append(h)
+        return x, torch.stack(last, 1)
+
+    def cell_step(self, x, state, w_ih, w_hh, b_ih, b_hh):
+        if self.activation == "tanh":
+            h = torch.rnn_tanh_cell(x, state, w_ih, w_hh, b_ih, b_hh)
+        elif self.activation == "relu":
+            h = torch.rnn_relu_cell(x, state, w_ih, w_hh, b_ih, b_hh)
+        else:
+            h = torch.sigmoid(F.linear(x, w_ih, b_ih) + F.linear(state, w_hh, b_hh))
+        return h, h
+
+
+@hookimpl
+def register_cells(register):
+    register("vanilla", Vanilla,
+             description="Elman RNN with tanh, relu or sigmoid activation (fused nn.RNN)")
+    register("gru", GRU, description="Gated recurrent unit (fused nn.GRU)")
+    register("lstm", LSTM, description="Long short-term memory (fused nn.LSTM)")

@@ -1,0 +1,208 @@
+"""The cell contract (StepCell, StackCell) and the machinery that stacks and unrolls cells.
+
+A recurrent *state* is a Tensor or a (nested) tuple of Tensors, each with the batch as
+dimension 0. Every helper here works on any such state.
+"""
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+State = Tensor | tuple["State", ...]
+
+
+class StepCell(nn.Module):
+    """One recurrent layer, written as one time step. seqgen stacks and unrolls it.
+
+    Subclass it and implement :meth:`init_state` and :meth:`step`. The constructor takes
+    ``(input_size, hidden_size, **options)``; keyword parameters are the cell's options.
+    Override :meth:`forward` for a faster whole-sequence path (for example, computing the
+    input projection of every step in one matrix multiply before the time loop).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, **options: object) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> State:
+        """The state before the first step: a Tensor or tuple of Tensors, batch first."""
+        raise NotImplementedError
+
+    def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """One time step: ``x`` is [batch, input_size]; returns ([batch, hidden_size], state)."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """Unroll over time: ``x`` is [batch, time, input_size]."""
+        outputs = []
+        for x_t in x.unbind(1):
+            y, state = self.step(x_t, state)
+            outputs.append(y)
+        return torch.stack(outputs, 1), state
+
+
+class StackCell(nn.Module):
+    """Every layer of a recurrent stack in one module, run over a whole sequence at once.
+
+    Subclass this instead of :class:`StepCell` to use fused kernels (the built-in cells wrap
+    ``torch.nn.RNN``/``GRU``/``LSTM``). The constructor takes
+    ``(input_size, hidden_size, num_layers, dropout, **options)`` and the class implements
+    :meth:`init_state`, :meth:`forward` (whole sequences, for training) and :meth:`step`
+    (one token, for sampling), with states batch first.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 dropout: float = 0.0, **options: object) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> State:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """``x`` is [batch, time, input_size]; returns ([batch, time, hidden_size], state)."""
+        raise NotImplementedError
+
+    def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """``x`` is [batch, input_size]; returns ([batch, hidden_size], state)."""
+        raise NotImplementedError
+
+
+class LayerStack(StackCell):
+    """Stacks ``num_layers`` StepCells with dropout between them."""
+
+    def __init__(self, cell_class: type[StepCell], input_size: int, hidden_size: int,
+                 num_layers: int = 1, dropout: float = 0.0, **options: object) -> None:
+        super().__init__(input_size, hidden_size, num_layers, dropout)
+        self.layers = nn.ModuleList(
+            cell_class(input_size if i == 0 else hidden_size, hidden_size, **options)
+            for i in range(num_layers)
+        )
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> State:
+        return tuple(layer.init_state(batch_size, device, dtype) for layer in self.layers)
+
+    def _run(self, method: str, x: Tensor, state: State) -> tuple[Tensor, State]:
+        new_state = []
+        for i, (layer, layer_state) in enumerate(zip(self.layers, state, strict=True)):
+            if i > 0:
+                x = F.dropout(x, self.dropout, self.training)
+            x, s = getattr(layer, method)(x, layer_state)
+            new_state.append(s)
+        return x, tuple(new_state)
+
+    def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        return self._run("forward", x, state)
+
+    def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        return self._run("step", x, state)
+
+
+def map_state(fn: Callable[[Tensor], Tensor], state: State) -> State:
+    """Apply ``fn`` to every tensor of a state, keeping its structure."""
+    if isinstance(state, Tensor):
+        return fn(state)
+    return tuple(map_state(fn, s) for s in state)
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph between truncated-BPTT chunks, keeping the values."""
+    return map_state(Tensor.detach, state)
+
+
+def flatten_state(state: State) -> tuple[list[Tensor], object]:
+    """The tensors of a state in order, and a JSON-able description of its structure."""
+    if isinstance(state, Tensor):
+        return [state], "t"
+    tensors, spec = [], []
+    for s in state:
+        t, sp = flatten_state(s)
+        tensors += t
+        spec.append(sp)
+    return tensors, spec
+
+
+def unflatten_state(tensors: list[Tensor], spec: object) -> State:
+    """Inverse of :func:`flatten_state`."""
+    it = iter(tensors)
+
+    def build(sp: object) -> State:
+        return next(it) if sp == "t" else tuple(build(s) for s in sp)
+
+    return build(spec)
+
+
+def build_stack(cell_class: type, input_size: int, hidden_size: int, num_layers: int,
+                dropout: float, options: dict[str, object]) -> StackCell:
+    """Make the recurrent stack of a model from a registered cell class."""
+    if issubclass(cell_class, StackCell):
+        return cell_class(input_size, hidden_size, num_layers, dropout, **options)
+    return LayerStack(cell_class, input_size, hidden_size, num_layers, dropout, **options)
+
+
+def check_stack(stack: StackCell, name: str) -> None:
+    """Run a stack on a tiny batch and say exactly what is wrong if its shapes are.
+
+    Catches a cell that returns the wrong output shape or a state that is not batch first at
+    model construction, not deep inside training.
+    """
+    batch, time = 3, 2
+    with torch.no_grad():
+        state = stack.init_state(batch)
+        _check_batch_first(state, batch, name, "init_state")
+        x = torch.zeros(batch, time, stack.input_size)
+        y, state = stack(x, state)
+        if tuple(y.shape) != (batch, time, stack.hidden_size):
+            raise ValueError(
+                f"cell {name!r}: forward returned outputs of shape {tuple(y.shape)}, "
+                f"expected [batch, time, hidden_size] = {[batch, time, stack.hidden_size]}"
+            )
+        _check_batch_first(state, batch, name, "forward")
+        y, state = stack.step(x[:, 0], state)
+        if tuple(y.shape) != (batch, stack.hidden_size):
+            raise ValueError(
+                f"cell {name!r}: step returned output of shape {tuple(y.shape)}, "
+                f"expected [batch, hidden_size] = {[batch, stack.hidden_size]}"
+            )
+        _check_batch_first(state, batch, name, "step")
+
+
+def _check_batch_first(state: State, batch: int, name: str, where: str) -> None:
+    tensors, _ = flatten_state(state)
+    for t in tensors:
+        if t.dim() == 0 or t.shape[0] != batch:
+            raise ValueError(
+                f"cell {name!r}: {where} returned a state tensor of shape {tuple(t.shape)}, "
+                f"which is not batch first (dimension 0 should be the batch, {batch})"
+            )
+
+
+def parse_option_value(text: str) -> object:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True; anything else stays a string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_cell_options(pairs: list[str]) -> dict[str, object]:
+    """``["activation=relu", "init=identity"]`` -> ``{"activation": "relu", "init": ...}``."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"bad cell option {pair!r}: expected key=value, "
+                             "for example --cell-opt activation=relu")
+        options[key.strip()] = parse_option_value(value.strip())
+    return options

@@ -1,0 +1,204 @@
+"""Checkpoints: folders of safetensors and JSON, written atomically, loaded without running code.
+
+A training run's folder holds ``metrics.jsonl`` and two snapshots, each a complete checkpoint:
+
+    RUN/best/   config.json, model.safetensors, trainer.json   (lowest validation loss)
+    RUN/last/   ... plus optimizer.safetensors, state.safetensors  (resumable)
+
+A snapshot is written into a temporary folder and then renamed into place, so killing the
+process at any moment leaves the previous snapshot whole.
+"""
+
+import fcntl
+import json
+import os
+import shutil
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, load_model, save_file, save_model
+from torch import Tensor
+
+from seqgen.codec import CharCodec
+from seqgen.errors import SeqgenError, UsageError
+from seqgen.model import Generator, ModelConfig, build_model
+from seqgen.plugins import cells
+
+SNAPSHOTS = ("best", "last")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded snapshot: the model, its codec, and everything recorded with it."""
+
+    path: Path
+    model: Generator
+    codec: CharCodec
+    config: dict
+    trainer: dict
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+
+def write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_snapshot(run_dir: Path, name: str, fill: Callable[[Path], None]) -> Path:
+    """Write a snapshot with ``fill(folder)`` into a temporary folder, then swap it into place."""
+    dest = run_dir / name
+    tmp = run_dir / f".{name}.tmp-{os.getpid()}"
+    old = run_dir / f"{name}.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        fill(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        dest.rename(old)  # between these two renames, loaders fall back to NAME.old
+    tmp.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return dest
+
+
+def save_model_files(folder: Path, model: Generator, config: dict, trainer: dict) -> None:
+    write_json(folder / "config.json", config)
+    save_model(model, str(folder / "model.safetensors"))
+    write_json(folder / "trainer.json", trainer)
+
+
+def optimizer_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], list]:
+    """An optimizer's state as flat tensors plus its JSON-able parameter groups."""
+    state_dict = optimizer.state_dict()
+    tensors = {f"{index}.{key}": value.contiguous()
+               for index, state in state_dict["state"].items() for key, value in state.items()}
+    return tensors, state_dict["param_groups"]
+
+
+def optimizer_from_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, Tensor],
+                           param_groups: list) -> None:
+    state: dict[int, dict[str, Tensor]] = defaultdict(dict)
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state[int(index)][key] = value
+    optimizer.load_state_dict({"state": dict(state), "param_groups": param_groups})
+
+
+def save_tensors(path: Path, tensors: dict[str, Tensor]) -> None:
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path))
+
+
+# ---- locking ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run folder for one writer; a second ``seqgen train`` into it is an error.
+
+    The lock is an OS file lock, released by the OS when the process ends however it ends.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise SeqgenError(f"{run_dir} is being written by another seqgen train ({holder}); "
+                              "wait for it to finish or use --out for another folder") from None
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+def find_snapshot(path: str | Path, prefer: str = "best") -> Path:
+    """The snapshot folder a path means: itself, or a run folder's best (or last) snapshot."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"no checkpoint at {path}: train one with "
+                         f"`seqgen train CORPUS --out {path}`")
+    if (path / "config.json").exists():
+        return path
+    order = [prefer] + [s for s in SNAPSHOTS if s != prefer]
+    for name in order:
+        for candidate in (path / name, path / f"{name}.old"):
+            if (candidate / "config.json").exists():
+                return candidate
+    raise SeqgenError(f"{path} is not a complete seqgen checkpoint: it has no config.json "
+                      "and no best/ or last/ snapshot")
+
+
+def read_json(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise SeqgenError(f"incomplete checkpoint: {path} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SeqgenError(f"corrupted checkpoint: {path} is not valid JSON ({exc})") from None
+
+
+def read_tensors(path: Path) -> dict[str, Tensor]:
+    if not path.exists():
+        raise SeqgenError(f"incomplete checkpoint: {path} is missing")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise SeqgenError(f"corrupted checkpoint: {path} cannot be read ({exc})") from None
+
+
+def model_config_from(config: dict, path: Path) -> ModelConfig:
+    """The model config recorded in a checkpoint, with a clear error for a missing plugin."""
+    try:
+        model_config = ModelConfig(**config["model"])
+        cell = config["cell"]
+    except (KeyError, TypeError) as exc:
+        raise SeqgenError(f"corrupted checkpoint: {path}/config.json lacks {exc}") from None
+    if model_config.cell not in cells():
+        raise SeqgenError(
+            f"this checkpoint needs the cell {model_config.cell!r} from the package "
+            f"{cell.get('distribution')} {cell.get('version')}, which is not installed: "
+            f"pip install {cell.get('distribution')}"
+        )
+    return model_config
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
+                    prefer: str = "best") -> Checkpoint:
+    """Load a snapshot (or a run folder's best one) onto ``device``. Runs no code from the files."""
+    folder = find_snapshot(path, prefer)
+    config = read_json(folder / "config.json")
+    trainer = read_json(folder / "trainer.json")
+    model = build_model(model_config_from(config, folder))
+    weights = folder / "model.safetensors"
+    if not weights.exists():
+        raise SeqgenError(f"incomplete checkpoint: {weights} is missing")
+    try:
+        load_model(model, str(weights), device=str(device))
+    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SeqgenError(f"corrupted checkpoint: {weights} cannot be loaded "
+                          f"({first_line})") from None
+    try:
+        codec = CharCodec.from_json(config["codec"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise SeqgenError(f"corrupted checkpoint: bad codec in {folder}/config.json "
+                          f"({exc})") from None
+    return Checkpoint(folder, model.to(device), codec, config, trainer)

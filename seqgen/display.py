@@ -1,0 +1,78 @@
+"""How training progress looks: a rich progress bar on a terminal, plain log lines otherwise."""
+
+import time
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+def format_count(n: float) -> str:
+    for unit, size in (("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+class TrainingView:
+    """A progress callback for :func:`seqgen.train` that draws what it is told."""
+
+    def __init__(self, console: Console, plain_every: float = 5.0) -> None:
+        self.console = console
+        self.live = console.is_terminal
+        self.plain_every = plain_every
+        self.last_plain = 0.0
+        self.progress: Progress | None = None
+        self.task = None
+        self.val = "-"
+
+    def __enter__(self) -> "TrainingView":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def __call__(self, event: dict) -> None:
+        getattr(self, f"on_{event['event']}")(event)
+
+    def on_start(self, e: dict) -> None:
+        self.console.print(
+            f"training on [bold]{e['device']}[/]: {e['parameters']:,} parameters, "
+            f"{e['train_tokens']:,} training and {e['val_tokens']:,} validation tokens, "
+            f"steps {e['step']} to {e['total_steps']}", highlight=False)
+        if self.live:
+            self.progress = Progress(
+                TextColumn("step"), MofNCompleteColumn(), BarColumn(),
+                TextColumn("loss {task.fields[loss]}  val {task.fields[val]}  "
+                           "{task.fields[speed]} tok/s"),
+                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                console=self.console,
+            )
+            self.task = self.progress.add_task("train", total=e["total_steps"],
+                                               completed=e["step"], loss="-", val="-", speed="-")
+            self.progress.start()
+
+    def on_train(self, e: dict) -> None:
+        speed = format_count(e["tokens_per_s"])
+        if self.progress is not None:
+            self.progress.update(self.task, completed=e["step"], loss=f"{e['loss']:.3f}",
+                                 speed=speed)
+        elif time.monotonic() - self.last_plain >= self.plain_every:
+            self.last_plain = time.monotonic()
+            self.console.print(f"step {e['step']}  loss {e['loss']:.3f}  val {self.val}  "
+                               f"lr {e['lr']:.2e}  {speed} tok/s", highlight=False)
+
+    def on_val(self, e: dict) -> None:
+        self.val = f"{e['val_loss']:.3f}"
+        best = " (best)" if e["val_loss"] <= e["best_val_loss"] else ""
+        if self.progress is not None:
+            self.progress.update(self.task, val=self.val)
+        self.console.print(f"step {e['step']}  validation loss {e['val_loss']:.4f} nats/token"
+                           f"{best}", highlight=False)

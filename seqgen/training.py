@@ -1,0 +1,374 @@
+"""Many-to-many training with truncated backpropagation through time.
+
+The loop, as in char-rnn and pytorch/examples word_language_model: cut the token stream
+into ``batch_size`` parallel streams, walk along them ``seq_len`` tokens (the truncation
+length) at a time, carry the recurrent state from chunk to chunk and detach it between
+them, clip the global gradient norm, and step AdamW on a warmup-then-cosine schedule.
+"""
+
+import json
+import math
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_model
+
+from seqgen import __version__
+from seqgen.batching import batchify, get_chunk, num_chunks
+from seqgen.cells import detach_state, flatten_state, unflatten_state
+from seqgen.checkpoint import (
+    find_snapshot,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+    read_json,
+    read_tensors,
+    run_lock,
+    save_model_files,
+    save_tensors,
+    write_snapshot,
+)
+from seqgen.corpus import TextCorpus, load_text_corpus, split_stream
+from seqgen.devices import resolve_device
+from seqgen.errors import SeqgenError, UsageError
+from seqgen.evaluation import eval_batch, evaluate_stream
+from seqgen.model import Generator, ModelConfig, build_model
+from seqgen.plugins import get_cell
+
+Progress = Callable[[dict], None]
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run. Stored in the checkpoint; ``--resume`` reuses it."""
+
+    cell: str = "lstm"
+    layers: int = 2
+    hidden: int = 256
+    embedding: int | None = None  # None: the hidden size
+    dropout: float = 0.1
+    tie_weights: bool = False
+    cell_options: dict[str, object] = field(default_factory=dict)
+    batch_size: int = 64
+    seq_len: int = 128  # the truncation length k of truncated BPTT
+    steps: int | None = None  # None: from epochs, or 2000 when neither is given
+    epochs: float | None = None
+    lr: float = 2e-3
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.01
+    clip: float = 1.0  # global gradient-norm limit; 0 turns clipping off
+    eval_interval: int = 200
+    log_interval: int = 10
+    val_fraction: float = 0.1
+    seed: int = 1337
+    device: str = "auto"
+
+    def model_config(self, vocab_size: int) -> ModelConfig:
+        return ModelConfig(vocab_size, self.cell, self.hidden, self.layers, self.embedding,
+                           self.dropout, self.tie_weights, dict(self.cell_options))
+
+    def total_steps(self, chunks_per_epoch: int) -> int:
+        if self.epochs is not None:
+            return max(1, math.ceil(self.epochs * chunks_per_epoch))
+        return self.steps if self.steps is not None else 2000
+
+    def check(self) -> None:
+        """Reject values no run can use, with the flag to fix."""
+        positive = {"layers": "--layers", "hidden": "--hidden", "batch_size": "--batch-size",
+                    "seq_len": "--seq-len", "eval_interval": "--eval-interval",
+                    "log_interval": "--log-interval"}
+        for name, flag in positive.items():
+            if getattr(self, name) < 1:
+                raise UsageError(f"{flag} must be at least 1, not {getattr(self, name)}")
+        if self.steps is not None and self.epochs is not None:
+            raise UsageError("give --steps or --epochs, not both")
+        if (self.steps is not None and self.steps < 1) or (self.epochs is not None
+                                                           and self.epochs <= 0):
+            raise UsageError("--steps and --epochs must be positive")
+        if not 0 <= self.dropout < 1:
+            raise UsageError(f"--dropout must be in [0, 1), not {self.dropout}")
+        if self.lr <= 0 or self.clip < 0:
+            raise UsageError("--lr must be positive and --clip at least 0")
+
+
+# Settings that shape the model or the batches: a resumed run must keep them.
+FIXED_ON_RESUME = ("cell", "layers", "hidden", "embedding", "dropout", "tie_weights",
+                   "cell_options", "batch_size", "seq_len", "val_fraction", "seed")
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    val_loss: float
+    best_val_loss: float
+    tokens_per_second: float
+
+
+class TrainingInterrupted(SeqgenError):
+    """Ctrl-C stopped training after a resumable checkpoint was saved."""
+
+    exit_code = 130
+
+
+def learning_rate(step: int, total_steps: int, config: TrainConfig) -> float:
+    """Linear warmup, then cosine decay to ``min_lr_ratio * lr`` at ``total_steps``."""
+    warmup = min(config.warmup_steps, total_steps // 10)
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+    min_lr = config.lr * config.min_lr_ratio
+    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (config.lr - min_lr)
+
+
+def make_optimizer(model: Generator, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on biases), as in nanoGPT."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2],
+               "weight_decay": config.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+@contextmanager
+def deferred_interrupt() -> Iterator[Callable[[], bool]]:
+    """Turn the first Ctrl-C into a flag checked between steps; a second one stops at once."""
+    pressed = False
+
+    def handler(signum, frame):
+        nonlocal pressed
+        if pressed:
+            raise KeyboardInterrupt
+        pressed = True
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave Ctrl-C alone
+        yield lambda: False
+        return
+    try:
+        yield lambda: pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class Trainer:
+    """One training run: the model, its optimizer, the data, and where the run has got to."""
+
+    def __init__(self, corpus: TextCorpus, run_dir: Path, config: TrainConfig,
+                 progress: Progress | None = None) -> None:
+        config.check()
+        self.corpus, self.run_dir, self.config = corpus, run_dir, config
+        self.progress = progress or (lambda event: None)
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        train_ids, val_ids = split_stream(corpus.ids, config.val_fraction)
+        if train_ids.numel() < 2 * config.batch_size:
+            raise UsageError(f"corpus {corpus.path} has {train_ids.numel()} training tokens, too "
+                             f"few for --batch-size {config.batch_size}; use a smaller batch")
+        self.train_data = batchify(train_ids, config.batch_size).to(self.device)
+        self.val_data = eval_batch(val_ids, config.batch_size).to(self.device)
+        self.chunks_per_epoch = num_chunks(self.train_data, config.seq_len)
+        self.total_steps = config.total_steps(self.chunks_per_epoch)
+        self.model = build_model(config.model_config(corpus.codec.size)).to(self.device)
+        self.optimizer = make_optimizer(self.model, config)
+        self.step = 0
+        self.state = None
+        self.best_val_loss = math.inf
+        self.val_loss = math.inf
+        self.tokens_per_second = 0.0
+
+    # ---- the loop --------------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        """Train to ``total_steps``, validating and saving on the way. Ctrl-C saves and stops."""
+        self.emit({"event": "start", "step": self.step, "total_steps": self.total_steps,
+                   "device": str(self.device), "parameters": self.num_parameters(),
+                   "train_tokens": self.train_data.numel(), "val_tokens": self.val_data.numel()})
+        self.model.train()
+        with deferred_interrupt() as interrupted:
+            running_loss, last_log, last_log_step = 0.0, time.perf_counter(), self.step
+            while self.step < self.total_steps:
+                loss = self.train_step()
+                running_loss += loss
+                if self.step % self.config.log_interval == 0 or self.step == self.total_steps:
+                    now = time.perf_counter()
+                    steps = self.step - last_log_step
+                    self.tokens_per_second = steps * self.config.batch_size * self.config.seq_len \
+                        / max(now - last_log, 1e-9)
+                    self.emit({"event": "train", "step": self.step,
+                               "loss": float(running_loss) / steps,
+                               "lr": self.optimizer.param_groups[0]["lr"],
+                               "tokens_per_s": self.tokens_per_second})
+                    running_loss, last_log, last_log_step = 0.0, now, self.step
+                if self.step % self.config.eval_interval == 0 or self.step == self.total_steps:
+                    self.validate_and_save()
+                if interrupted():
+                    self.save_last()
+                    raise TrainingInterrupted(
+                        f"training stopped at step {self.step}; a resumable checkpoint is in "
+                        f"{self.run_dir}/last. Resume with: seqgen train --resume {self.run_dir}")
+        return TrainResult(self.run_dir, self.step, self.val_loss, self.best_val_loss,
+                           self.tokens_per_second)
+
+    def train_step(self) -> torch.Tensor:
+        """One optimizer step on the next chunk; returns the loss (a tensor, not synced)."""
+        config = self.config
+        index = self.step % self.chunks_per_epoch
+        if index == 0 or self.state is None:
+            self.state = self.model.init_state(config.batch_size, self.device)
+        inputs, targets = get_chunk(self.train_data, index, config.seq_len)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.step, self.total_steps, config)
+        loss, state = self.model.loss(inputs, targets, self.state)
+        self.state = detach_state(state)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip)
+        self.optimizer.step()
+        self.step += 1
+        return loss.detach()
+
+    def validate_and_save(self) -> None:
+        self.val_loss = evaluate_stream(self.model, self.val_data, self.config.seq_len).loss
+        improved = self.val_loss < self.best_val_loss
+        self.best_val_loss = min(self.best_val_loss, self.val_loss)
+        self.emit({"event": "val", "step": self.step, "val_loss": self.val_loss,
+                   "best_val_loss": self.best_val_loss})
+        if improved:
+            write_snapshot(self.run_dir, "best", lambda folder: save_model_files(
+                folder, self.model, self.checkpoint_config(), self.trainer_info()))
+        self.save_last()
+
+    def emit(self, event: dict) -> None:
+        """Send an event to the progress callback and append metrics to metrics.jsonl."""
+        if event["event"] in ("train", "val"):
+            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps({**event, "time": time.time()}) + "\n")
+        self.progress(event)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    # ---- checkpoints -----------------------------------------------------------------------
+
+    def checkpoint_config(self) -> dict:
+        spec = get_cell(self.config.cell)
+        return {
+            "format": 1,
+            "seqgen_version": __version__,
+            "model": asdict(self.model.config),
+            "cell": {"name": spec.name, "plugin": spec.plugin,
+                     "distribution": spec.distribution, "version": spec.version},
+            "codec": self.corpus.codec.to_json(),
+            "corpus": {"path": str(self.corpus.path), "val_fraction": self.config.val_fraction},
+            "training": asdict(self.config),
+        }
+
+    def trainer_info(self) -> dict:
+        return {"step": self.step, "total_steps": self.total_steps, "val_loss": self.val_loss,
+                "best_val_loss": self.best_val_loss}
+
+    def save_last(self) -> None:
+        """Save everything needed to continue exactly: weights, optimizer, carried state, RNG."""
+        optimizer_tensors, param_groups = optimizer_to_tensors(self.optimizer)
+        carried, state_spec = flatten_state(self.state) if self.state is not None else ([], None)
+        extra = {f"carry.{i}": t for i, t in enumerate(carried)}
+        extra["rng.cpu"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            extra["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+
+        def fill(folder: Path) -> None:
+            info = {**self.trainer_info(), "param_groups": param_groups, "state_spec": state_spec}
+            save_model_files(folder, self.model, self.checkpoint_config(), info)
+            save_tensors(folder / "optimizer.safetensors", optimizer_tensors)
+            save_tensors(folder / "state.safetensors", extra)
+
+        write_snapshot(self.run_dir, "last", fill)
+
+    def restore(self, folder: Path) -> None:
+        """Continue from a ``last`` snapshot exactly where it stopped."""
+        info = read_json(folder / "trainer.json")
+        load_model(self.model, str(folder / "model.safetensors"), device=str(self.device))
+        optimizer_from_tensors(self.optimizer, read_tensors(folder / "optimizer.safetensors"),
+                               info["param_groups"])
+        extra = read_tensors(folder / "state.safetensors")
+        if info["state_spec"] is not None:
+            carried = [extra[f"carry.{i}"].to(self.device)
+                       for i in range(len([k for k in extra if k.startswith("carry.")]))]
+            self.state = unflatten_state(carried, info["state_spec"])
+        torch.set_rng_state(extra["rng.cpu"])
+        if self.device.type == "cuda" and "rng.cuda" in extra:
+            torch.cuda.set_rng_state(extra["rng.cuda"], self.device)
+        self.step = info["step"]
+        self.best_val_loss = info["best_val_loss"]
+        self.val_loss = info["val_loss"]
+
+
+def default_run_dir(corpus: str | Path) -> Path:
+    """``checkpoints/<corpus name>``: the folder's name, or a file's name without suffix."""
+    path = Path(corpus)
+    return Path("checkpoints") / (path.stem if path.is_file() else path.resolve().name)
+
+
+def clear_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """Refuse to train over an earlier run unless asked to replace it."""
+    leftovers = [run_dir / n for n in ("best", "last", "best.old", "last.old", "metrics.jsonl")]
+    if not any(p.exists() for p in leftovers):
+        return
+    if not overwrite:
+        raise UsageError(f"{run_dir} already holds a training run: continue it with "
+                         f"--resume {run_dir}, replace it with --overwrite, or pick --out DIR")
+    for path in leftovers:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def train(corpus: str | Path, config: TrainConfig | None = None, out_dir: str | Path | None = None,
+          *, overwrite: bool = False, progress: Progress | None = None) -> TrainResult:
+    """Train a new generator on a corpus; checkpoints go to ``out_dir``."""
+    config = config or TrainConfig()
+    config.check()
+    text = load_text_corpus(corpus)
+    run_dir = Path(out_dir) if out_dir is not None else default_run_dir(corpus)
+    with run_lock(run_dir):
+        clear_run_dir(run_dir, overwrite)
+        return Trainer(text, run_dir, config, progress).run()
+
+
+def resume(run_dir: str | Path, changes: dict | None = None, corpus: str | Path | None = None,
+           *, progress: Progress | None = None) -> TrainResult:
+    """Continue a run from its ``last`` snapshot. ``changes`` may set steps, epochs, device..."""
+    run_dir = Path(run_dir)
+    with run_lock(run_dir):
+        folder = find_snapshot(run_dir, prefer="last")
+        if not (folder / "optimizer.safetensors").exists():
+            raise SeqgenError(f"{run_dir} has no resumable snapshot (last/ is missing); "
+                              "it can be sampled but not resumed")
+        recorded = read_json(folder / "config.json")
+        stored = TrainConfig(**recorded["training"])
+        changes = dict(changes or {})
+        fixed = [k for k in FIXED_ON_RESUME if k in changes and changes[k] != getattr(stored, k)]
+        if fixed:
+            raise UsageError(f"cannot change {', '.join(fixed)} when resuming {run_dir}; "
+                             "start a new run with --out instead")
+        if "steps" in changes or "epochs" in changes:
+            stored = replace(stored, steps=None, epochs=None)
+        known = {f.name for f in fields(TrainConfig)}
+        config = replace(stored, **{k: v for k, v in changes.items() if k in known})
+        text = load_text_corpus(corpus or recorded["corpus"]["path"])
+        if text.codec.to_json() != recorded["codec"]:
+            raise UsageError(f"the corpus {text.path} has changed since {run_dir} was trained "
+                             "(its vocabulary differs); resume needs the same corpus")
+        trainer = Trainer(text, run_dir, config, progress)
+        trainer.restore(folder)
+        return trainer.run()
