@@ -146,7 +146,7 @@ def build_stack(cell_class: type, input_size: int, hidden_size: int, num_layers:
     return LayerStack(cell_class, input_size, hidden_size, num_layers, dropout, **options)
 
 
-def check_stack(stack: StackCell, name: str) -> None:
+def check_stack(stack: StackCell) -> None:
     """Run a stack on a tiny batch and say exactly what is wrong if its shapes are.
 
     Catches a cell that returns the wrong output shape or a state that is not batch first at
@@ -155,30 +155,30 @@ def check_stack(stack: StackCell, name: str) -> None:
     batch, time = 3, 2
     with torch.no_grad():
         state = stack.init_state(batch)
-        _check_batch_first(state, batch, name, "init_state")
+        _check_batch_first(state, batch, "init_state")
         x = torch.zeros(batch, time, stack.input_size)
         y, state = stack(x, state)
         if tuple(y.shape) != (batch, time, stack.hidden_size):
             raise ValueError(
-                f"cell {name!r}: forward returned outputs of shape {tuple(y.shape)}, "
+                f"forward returned outputs of shape {tuple(y.shape)}, "
                 f"expected [batch, time, hidden_size] = {[batch, time, stack.hidden_size]}"
             )
-        _check_batch_first(state, batch, name, "forward")
+        _check_batch_first(state, batch, "forward")
         y, state = stack.step(x[:, 0], state)
         if tuple(y.shape) != (batch, stack.hidden_size):
             raise ValueError(
-                f"cell {name!r}: step returned output of shape {tuple(y.shape)}, "
+                f"step returned output of shape {tuple(y.shape)}, "
                 f"expected [batch, hidden_size] = {[batch, stack.hidden_size]}"
             )
-        _check_batch_first(state, batch, name, "step")
+        _check_batch_first(state, batch, "step")
 
 
-def _check_batch_first(state: State, batch: int, name: str, where: str) -> None:
+def _check_batch_first(state: State, batch: int, where: str) -> None:
     tensors, _ = flatten_state(state)
     for t in tensors:
         if t.dim() == 0 or t.shape[0] != batch:
             raise ValueError(
-                f"cell {name!r}: {where} returned a state tensor of shape {tuple(t.shape)}, "
+                f"{where} returned a state tensor of shape {tuple(t.shape)}, "
                 f"which is not batch first (dimension 0 should be the batch, {batch})"
             )
 

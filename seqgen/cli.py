@@ -138,7 +138,7 @@ def sample_command(
     top_p: Annotated[float, typer.Option(help="Keep the smallest set of tokens whose probability reaches p (0 < p <= 1).")] = 1.0,
     seed: Annotated[int | None, typer.Option(help="Random seed, for reproducible samples.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
-    out: Annotated[Path | None, typer.Option(help="Write the samples to this file (or folder, one file each) instead of the terminal.")] = None,
+    out: Annotated[str | None, typer.Option(help="Write the samples to this file instead of the terminal; a folder (a path ending in / or with no suffix) gets one file each.")] = None,
 ) -> None:
     """Generate text from a trained checkpoint, streaming it to the terminal."""
     options = SamplingOptions(temperature, top_k, top_p)
@@ -173,17 +173,18 @@ def read_primer(path: Path) -> str:
         raise UsageError(f"cannot read the primer file {path}: {exc}") from None
 
 
-def write_samples(out: Path, texts: list[str]) -> None:
-    """One file for all samples, or one file each when ``out`` is a folder."""
-    if out.is_dir() or str(out).endswith(("/", "\\")):
-        out.mkdir(parents=True, exist_ok=True)
-        paths = [out / f"sample-{i}.txt" for i in range(1, len(texts) + 1)]
+def write_samples(out: str, texts: list[str]) -> None:
+    """One file for all samples, or one file each when ``out`` names a folder."""
+    path = Path(out)
+    if out.endswith(("/", "\\")) or path.is_dir() or not path.suffix:
+        path.mkdir(parents=True, exist_ok=True)
+        files = [path / f"sample-{i}.txt" for i in range(1, len(texts) + 1)]
         contents = [t + "\n" for t in texts]
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        paths, contents = [out], ["\n\n".join(texts) + "\n"]
-    for path, text in zip(paths, contents, strict=True):
-        path.write_text(text, encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        files, contents = [path], ["\n\n".join(texts) + "\n"]
+    for file, text in zip(files, contents, strict=True):
+        file.write_text(text, encoding="utf-8")
     err_console.print(f"wrote {len(texts)} sample(s) to {out}", highlight=False)
 
 

@@ -81,7 +81,7 @@ def build_model(config: ModelConfig) -> Generator:
     try:
         stack = build_stack(spec.cls, embedding_size, config.hidden_size, config.num_layers,
                             config.dropout, config.cell_options)
-        check_stack(stack, spec.name)
+        check_stack(stack)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"cell {spec.name!r}: {exc}") from None
     return Generator(config, stack)

@@ -25,6 +25,7 @@ pm.add_hookspecs(hookspecs)
 # plugin name -> (distribution, version) it came from
 _distributions: dict[str, tuple[str, str]] = {BUILTIN_PLUGIN: ("seqgen", __version__)}
 load_errors: dict[str, str] = {}
+_entry_points_loaded = False
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,12 @@ def load_entry_point_plugins() -> None:
     """Register every module of the ``seqgen`` entry-point group, one at a time.
 
     A plugin that fails to import is reported on stderr and skipped; the others still load.
+    Runs once, on first use of the registry: plugins import seqgen, so not at its import.
     """
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if pm.has_plugin(ep.name):
             continue
@@ -76,6 +82,7 @@ def cell_options(cls: type) -> dict[str, object]:
 
 def cells() -> dict[str, CellSpec]:
     """Every registered cell, by name, asking each plugin's ``register_cells`` hook."""
+    load_entry_point_plugins()
     found: dict[str, CellSpec] = {}
     for impl in pm.hook.register_cells.get_hookimpls():
         impl.function(register=cell_registrar(found, impl.plugin_name))
@@ -111,4 +118,3 @@ def get_cell(name: str) -> CellSpec:
 
 
 pm.register(builtin_cells, name=BUILTIN_PLUGIN)
-load_entry_point_plugins()

@@ -1,0 +1,76 @@
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from seqgen.plugins import pm
+from seqgen.training import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parent.parent
+SHAKESPEARE = ROOT / "corpora" / "shakespeare"
+PRETRAINED = ROOT / "checkpoints" / "shakespeare-lstm"
+
+TEXT = (
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
+    "All:\nSpeak, speak.\n\nFirst Citizen:\nYou are all resolved rather to die than to famish?\n"
+)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cache_dir(tmp_path_factory):
+    """Keep the corpus cache of every test out of the user's home."""
+    path = tmp_path_factory.mktemp("cache")
+    os.environ["SEQGEN_CACHE_DIR"] = str(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def plain_terminal(monkeypatch):
+    """Plain output with no colour codes, as in a CI log."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path) -> Path:
+    path = tmp_path / "tiny.txt"
+    path.write_text(TEXT * 2, encoding="utf-8")
+    return path
+
+
+TINY_CONFIG = dict(cell="lstm", layers=2, hidden=16, batch_size=4, seq_len=8, steps=12,
+                   eval_interval=5, log_interval=1, warmup_steps=2, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A tiny run trained once for every test that only reads a checkpoint."""
+    folder = tmp_path_factory.mktemp("trained")
+    corpus = folder / "tiny.txt"
+    corpus.write_text(TEXT * 2, encoding="utf-8")
+    train(corpus, TrainConfig(**TINY_CONFIG), folder / "run")
+    return folder / "run"
+
+
+@pytest.fixture
+def register_plugin():
+    """Register plugin objects for one test, as a pip-installed plugin would be."""
+    names = []
+
+    def register(plugin, name):
+        pm.register(plugin, name=name)
+        names.append(name)
+
+    yield register
+    for name in names:
+        pm.unregister(name=name)
+
+
+def one_line_error(output: str) -> str:
+    """The error a command printed: exactly one line starting with 'error:', no traceback."""
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1, output
+    return re.sub(r"\s+", " ", errors[0])

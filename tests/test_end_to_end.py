@@ -1,0 +1,73 @@
+"""End to end on the real corpus and in a real process (marked slow; CI runs them)."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from seqgen.cli import app
+from seqgen.corpus import load_text_corpus
+from seqgen.evaluation import evaluate_checkpoint
+from seqgen.training import TrainConfig, train
+from tests.conftest import PRETRAINED, SHAKESPEARE
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+def unigram_entropy(ids: torch.Tensor) -> float:
+    p = torch.bincount(ids.long()).double()
+    p = p[p > 0] / p.sum()
+    return float(-(p * p.log()).sum())
+
+
+def test_a_few_hundred_steps_on_shakespeare_beat_the_unigram_entropy(tmp_path):
+    entropy = unigram_entropy(load_text_corpus(SHAKESPEARE).ids)  # 3.31 nats per character
+    config = TrainConfig(cell="lstm", hidden=128, batch_size=32, seq_len=64, steps=300,
+                         eval_interval=300, device="cpu")
+    result = train(SHAKESPEARE, config, tmp_path / "run")
+    assert result.val_loss < entropy - 0.6, (result.val_loss, entropy)
+
+
+def test_the_pretrained_model_samples_and_evaluates():
+    args = ["sample", str(PRETRAINED), "--primer", "ROMEO:", "--length", "200", "--seed", "1",
+            "--temperature", "0.8"]
+    first, second = runner.invoke(app, args), runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == second.stdout and first.stdout.startswith("ROMEO:")
+    config = json.loads((PRETRAINED / "best/config.json").read_text())
+    assert config["model"]["cell"] == "lstm" and config["model"]["hidden_size"] == 256
+    result = evaluate_checkpoint(PRETRAINED, device="cpu")
+    assert result.loss < 1.75, result.loss
+    assert result.loss == pytest.approx(
+        json.loads((PRETRAINED / "best/trainer.json").read_text())["val_loss"], abs=1e-4)
+
+
+def test_ctrl_c_in_a_real_process_saves_and_the_run_resumes(tiny_corpus, tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "seqgen", "train", str(tiny_corpus), "--hidden", "16",
+           "--batch-size", "4", "--seq-len", "8", "--steps", "1000000", "--log-interval", "1",
+           "--eval-interval", "1000000", "--device", "cpu", "--out", str(run_dir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 3):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "Resume with: seqgen train --resume" in " ".join(err.split())
+    assert "Traceback" not in err
+    stopped = json.loads((run_dir / "last/trainer.json").read_text())["step"]
+    assert stopped >= 3
+    resumed = subprocess.run([sys.executable, "-m", "seqgen", "train", "--resume", str(run_dir),
+                              "--steps", str(stopped + 5)], capture_output=True, text=True,
+                             timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"done: step {stopped + 5}" in resumed.stdout

@@ -1,0 +1,80 @@
+"""Sampling: logits filters, reproducibility, linear cost, and bad options."""
+
+import pytest
+import torch
+
+from seqgen.checkpoint import load_checkpoint
+from seqgen.errors import UsageError
+from seqgen.sampling import SamplingOptions, filter_logits, generate
+
+
+def test_top_k_keeps_the_k_largest():
+    logits = torch.tensor([[1.0, 3.0, 2.0, 0.0]])
+    kept = filter_logits(logits, SamplingOptions(top_k=2)).isfinite()
+    assert kept.tolist() == [[False, True, True, False]]
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    logits = probs.log()
+    keep = lambda p: filter_logits(logits, SamplingOptions(top_p=p)).isfinite().tolist()  # noqa: E731
+    assert keep(0.5) == [[True, False, False, False]]
+    assert keep(0.6) == [[True, True, False, False]]
+    assert keep(0.9) == [[True, True, True, False]]
+    assert keep(1.0) == [[True, True, True, True]]
+
+
+def test_temperature_divides_the_logits():
+    logits = torch.tensor([[2.0, 4.0]])
+    assert filter_logits(logits, SamplingOptions(temperature=2.0)).tolist() == [[1.0, 2.0]]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (SamplingOptions(temperature=0), "--temperature must be greater than 0"),
+    (SamplingOptions(temperature=-1), "--temperature must be greater than 0"),
+    (SamplingOptions(top_p=0), r"--top-p must be in \(0, 1\]"),
+    (SamplingOptions(top_p=1.5), r"--top-p must be in \(0, 1\]"),
+    (SamplingOptions(top_k=-1), "--top-k must be 0"),
+])
+def test_bad_sampling_options(options, message):
+    with pytest.raises(UsageError, match=message):
+        options.check()
+
+
+def test_same_seed_same_samples_and_primer_in_front(trained_run):
+    ckpt = load_checkpoint(trained_run)
+    a = generate(ckpt.model, ckpt.codec, "Speak", 40, num_samples=3, seed=7)
+    b = generate(ckpt.model, ckpt.codec, "Speak", 40, num_samples=3, seed=7)
+    c = generate(ckpt.model, ckpt.codec, "Speak", 40, num_samples=3, seed=8)
+    assert a == b and a != c
+    assert len(a) == 3 and all(t.startswith("Speak") and len(t) == 45 for t in a)
+
+
+def test_sampling_reads_the_primer_once_then_steps_once_per_token(trained_run, monkeypatch):
+    ckpt = load_checkpoint(trained_run)
+    calls = {"forward": 0, "step": 0}
+    forward, step = ckpt.model.forward, ckpt.model.step
+
+    def counting(name, fn):
+        def wrapped(*args):
+            calls[name] += 1
+            return fn(*args)
+        return wrapped
+
+    monkeypatch.setattr(ckpt.model, "forward", counting("forward", forward))
+    monkeypatch.setattr(ckpt.model, "step", counting("step", step))
+    generate(ckpt.model, ckpt.codec, "First", 25, seed=1)
+    assert calls == {"forward": 1, "step": 24}
+
+
+def test_greedy_limit_is_deterministic(trained_run):
+    ckpt = load_checkpoint(trained_run)
+    options = SamplingOptions(top_k=1)
+    assert (generate(ckpt.model, ckpt.codec, "All", 30, options=options, seed=1)
+            == generate(ckpt.model, ckpt.codec, "All", 30, options=options, seed=2))
+
+
+def test_unknown_primer_character_is_named(trained_run):
+    ckpt = load_checkpoint(trained_run)
+    with pytest.raises(UsageError, match="primer has characters .*'Z'"):
+        generate(ckpt.model, ckpt.codec, "Zed", 5)
