@@ -8,16 +8,21 @@ __version__ = "0.1.0"
 
 from seqgen.cells import StackCell, StepCell  # noqa: E402
 from seqgen.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
-from seqgen.corpus import TextCorpus, load_text_corpus  # noqa: E402
+from seqgen.corpus import MidiCorpus, TextCorpus, load_corpus  # noqa: E402
 from seqgen.errors import SeqgenError, UsageError  # noqa: E402
 from seqgen.evaluation import Evaluation, evaluate_checkpoint  # noqa: E402
 from seqgen.hookspecs import hookimpl  # noqa: E402
-from seqgen.sampling import SamplingOptions, generate  # noqa: E402
+from seqgen.sampling import (  # noqa: E402
+    SamplingOptions,
+    generate,
+    generate_midi,
+    generate_text,
+)
 from seqgen.training import TrainConfig, TrainResult, resume, train  # noqa: E402
 
 __all__ = [
-    "Checkpoint", "Evaluation", "SamplingOptions", "SeqgenError", "StackCell", "StepCell",
-    "TextCorpus", "TrainConfig", "TrainResult", "UsageError", "__version__",
-    "evaluate_checkpoint", "generate", "hookimpl", "load_checkpoint", "load_text_corpus",
-    "resume", "train",
+    "Checkpoint", "Evaluation", "MidiCorpus", "SamplingOptions", "SeqgenError", "StackCell",
+    "StepCell", "TextCorpus", "TrainConfig", "TrainResult", "UsageError", "__version__",
+    "evaluate_checkpoint", "generate", "generate_midi", "generate_text", "hookimpl",
+    "load_checkpoint", "load_corpus", "resume", "train",
 ]

@@ -183,26 +183,10 @@ def _check_batch_first(state: State, batch: int, where: str) -> None:
             )
 
 
-def parse_option_value(text: str) -> object:
-    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True; anything else stays a string."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
-
-def parse_cell_options(pairs: list[str]) -> dict[str, object]:
-    """``["activation=relu", "init=identity"]`` -> ``{"activation": "relu", "init": ...}``."""
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"bad cell option {pair!r}: expected key=value, "
-                             "for example --cell-opt activation=relu")
-        options[key.strip()] = parse_option_value(value.strip())
-    return options
+def reset_rows(state: State, rows: Tensor, fresh: State) -> State:
+    """The state with the batch rows marked in ``rows`` [batch] (bool) replaced by ``fresh``."""
+    if isinstance(state, Tensor):
+        mask = rows.view(-1, *([1] * (state.dim() - 1)))
+        return torch.where(mask, fresh, state)
+    return tuple(reset_rows(s, rows, f) for s, f in zip(state, fresh, strict=True))

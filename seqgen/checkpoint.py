@@ -24,8 +24,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import Tensor
 
-from seqgen.codec import CharCodec
+from seqgen.codec import CharCodec, codec_from_json
 from seqgen.errors import SeqgenError, UsageError
+from seqgen.midi import MidiCodec
 from seqgen.model import Generator, ModelConfig, build_model
 from seqgen.plugins import cells
 
@@ -38,7 +39,7 @@ class Checkpoint:
 
     path: Path
     model: Generator
-    codec: CharCodec
+    codec: CharCodec | MidiCodec
     config: dict
     trainer: dict
 
@@ -197,7 +198,7 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
         raise SeqgenError(f"corrupted checkpoint: {weights} cannot be loaded "
                           f"({first_line})") from None
     try:
-        codec = CharCodec.from_json(config["codec"])
+        codec = codec_from_json(config["codec"])
     except (KeyError, ValueError, TypeError) as exc:
         raise SeqgenError(f"corrupted checkpoint: bad codec in {folder}/config.json "
                           f"({exc})") from None

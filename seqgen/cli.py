@@ -1,8 +1,10 @@
 """The ``seqgen`` command line: parse arguments, call the library, print the results."""
 
 import functools
+import itertools
 import sys
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -12,17 +14,19 @@ from rich.rule import Rule
 from rich.table import Table
 
 from seqgen import __version__
-from seqgen.cells import parse_cell_options
-from seqgen.checkpoint import load_checkpoint
+from seqgen.batching import padding_fraction
+from seqgen.checkpoint import Checkpoint, load_checkpoint
 from seqgen.codec import describe_chars
-from seqgen.corpus import load_text_corpus, split_stream
+from seqgen.corpus import MidiCorpus, TextCorpus, load_corpus, relative_name, summarize_skipped
 from seqgen.devices import resolve_device
-from seqgen.display import TrainingView
+from seqgen.display import FileProgressView, TrainingView
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.evaluation import evaluate_checkpoint
+from seqgen.midi import MidiCodec, MidiFileError
+from seqgen.options import parse_options
 from seqgen.plugins import cells as registered_cells
-from seqgen.sampling import SamplingOptions, generate
-from seqgen.training import TrainConfig, resume, train
+from seqgen.sampling import SamplingOptions, generate_midi, generate_text, parse_length
+from seqgen.training import Corpus, TrainConfig, resume, train
 
 app = typer.Typer(help="Train and sample recurrent sequence generators.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -64,7 +68,7 @@ def main_options(
                                           is_eager=True, help="Show the version and exit.")]
     = False,
 ) -> None:
-    """Train and sample recurrent sequence generators on text corpora."""
+    """Train and sample recurrent sequence generators on text and MIDI corpora."""
 
 
 def default_help(text: str, name: str) -> str:
@@ -83,6 +87,11 @@ def train_command(
     dropout: Annotated[float | None, typer.Option(help=default_help("Dropout between layers and before the head.", "dropout"))] = None,
     tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights", help="Share the embedding and output weights (needs embedding = hidden). [default: no]")] = None,
     cell_opt: Annotated[list[str] | None, typer.Option(help="A cell option key=value, repeatable (e.g. activation=relu).")] = None,
+    format: Annotated[str | None, typer.Option(help="Corpus format: text or midi [default: detected from the files]")] = None,
+    codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable (MIDI: resolution_ms, max_shift_ms, velocity_bins, keep_drums, sustain).")] = None,
+    augment: Annotated[bool | None, typer.Option("--augment/--no-augment", help="MIDI: random transposition and time stretch of training pieces. [default: on]")] = None,
+    transpose: Annotated[int | None, typer.Option(help=default_help("MIDI augmentation: transpose by up to this many semitones either way.", "transpose"))] = None,
+    stretch: Annotated[float | None, typer.Option(help=default_help("MIDI augmentation: stretch time by a factor in 1 +- this.", "stretch"))] = None,
     batch_size: Annotated[int | None, typer.Option(help=default_help("Parallel streams per batch.", "batch_size"))] = None,
     seq_len: Annotated[int | None, typer.Option(help=default_help("Tokens per chunk: the truncated-BPTT length.", "seq_len"))] = None,
     steps: Annotated[int | None, typer.Option(help="Optimizer steps in all [default: 2000 unless --epochs].")] = None,
@@ -97,28 +106,34 @@ def train_command(
     out: Annotated[Path | None, typer.Option(help="Run folder [default: checkpoints/<corpus name>]")] = None,
     resume_dir: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder from its last checkpoint.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an earlier run in the output folder.")] = False,
+    strict: Annotated[bool, typer.Option(help="MIDI: stop on a file that cannot be used instead of skipping it.")] = False,
+    verbose: Annotated[bool, typer.Option(help="List the files skipped and why.")] = False,
 ) -> None:
-    """Train a character-level generator on a text corpus (Ctrl-C saves and stops)."""
+    """Train a generator on a text or MIDI corpus (Ctrl-C saves and stops)."""
     given = {
         "cell": cell, "layers": layers, "hidden": hidden, "embedding": embedding,
         "dropout": dropout, "tie_weights": tie_weights, "batch_size": batch_size,
         "seq_len": seq_len, "steps": steps, "epochs": epochs, "lr": lr, "clip": clip,
         "eval_interval": eval_interval, "log_interval": log_interval,
-        "val_fraction": val_fraction, "seed": seed, "device": device,
+        "val_fraction": val_fraction, "seed": seed, "device": device, "format": format,
+        "augment": augment, "transpose": transpose, "stretch": stretch,
     }
     settings = {k: v for k, v in given.items() if v is not None}
     if cell_opt:
-        try:
-            settings["cell_options"] = parse_cell_options(cell_opt)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+        settings["cell_options"] = parse_options(cell_opt, "--cell-opt")
+    if codec_opt:
+        settings["codec_options"] = parse_options(codec_opt, "--codec-opt")
+    if resume_dir is None and corpus is None:
+        raise UsageError("give a CORPUS to train on, or --resume DIR to continue a run")
+    loaded = None
+    if corpus is not None:
+        loaded = load_with_progress(corpus, settings.get("format"),
+                                    settings.get("codec_options"), strict, verbose)
     with TrainingView(console) as view:
         if resume_dir is not None:
-            result = resume(resume_dir, settings, corpus, progress=view)
-        elif corpus is None:
-            raise UsageError("give a CORPUS to train on, or --resume DIR to continue a run")
+            result = resume(resume_dir, settings, loaded, progress=view)
         else:
-            result = train(corpus, TrainConfig(**settings), out, overwrite=overwrite,
+            result = train(loaded, TrainConfig(**settings), out, overwrite=overwrite,
                            progress=view)
     console.print(f"done: step {result.step}, validation loss {result.val_loss:.4f} "
                   f"(best {result.best_val_loss:.4f}) nats/token, "
@@ -126,26 +141,63 @@ def train_command(
                   highlight=False)
 
 
+def load_with_progress(path: Path, format: str | None, codec_options: dict | None,
+                       strict: bool = False, verbose: bool = False) -> Corpus:
+    """Load a corpus with a progress bar over its files, then report files skipped."""
+    with FileProgressView(console) as progress:
+        corpus = load_corpus(path, format, codec_options, strict=strict, progress=progress)
+    if isinstance(corpus, MidiCorpus) and corpus.skipped:
+        err_console.print(f"[yellow]warning:[/] {len(corpus.files)} MIDI files read, "
+                          f"{summarize_skipped(corpus.skipped)}"
+                          + ("" if verbose else "; --verbose lists them"), highlight=False)
+        if verbose:
+            for name, reason in corpus.skipped:
+                err_console.print(f"  skipped {name}: {reason}", highlight=False, markup=False)
+    return corpus
+
+
 @app.command("sample")
 @reports_errors
 def sample_command(
     checkpoint: Annotated[Path, typer.Argument(help="A run folder (its best snapshot) or a snapshot folder.")],
-    primer: Annotated[str, typer.Option(help="Text to continue, or @FILE to read it from a file.")] = "",
-    length: Annotated[int, typer.Option(help="Tokens (characters) to generate.")] = 500,
+    primer: Annotated[str, typer.Option(help="Text to continue, or @FILE: a text file, or a .mid file for a MIDI model.")] = "",
+    length: Annotated[str, typer.Option(help="Tokens to generate (500), or for MIDI a duration (30s).")] = "500",
     num_samples: Annotated[int, typer.Option(help="Samples, generated together as one batch.")] = 1,
     temperature: Annotated[float, typer.Option(help="Divide the logits by this (> 0); lower is more conservative.")] = 1.0,
     top_k: Annotated[int, typer.Option(help="Keep only the k likeliest tokens; 0 keeps all.")] = 0,
     top_p: Annotated[float, typer.Option(help="Keep the smallest set of tokens whose probability reaches p (0 < p <= 1).")] = 1.0,
     seed: Annotated[int | None, typer.Option(help="Random seed, for reproducible samples.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
-    out: Annotated[str | None, typer.Option(help="Write the samples to this file instead of the terminal; a folder (a path ending in / or with no suffix) gets one file each.")] = None,
+    out: Annotated[str | None, typer.Option(help="A file, or a folder (a path ending in / or with no suffix) for one file each. Text: default the terminal; MIDI: default samples/.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite existing output files instead of picking new names.")] = False,
 ) -> None:
-    """Generate text from a trained checkpoint, streaming it to the terminal."""
+    """Generate text or MIDI from a trained checkpoint (text streams to the terminal)."""
     options = SamplingOptions(temperature, top_k, top_p)
     options.check()
-    if primer.startswith("@"):
-        primer = read_primer(Path(primer[1:]))
+    tokens, seconds = parse_length(length)
     ckpt = load_checkpoint(checkpoint, resolve_device(device))
+    if isinstance(ckpt.codec, MidiCodec):
+        sample_midi(ckpt, primer, tokens, seconds, num_samples, options, seed, out, force)
+    elif seconds is not None:
+        raise UsageError("a text model's --length is a number of characters, not a duration")
+    else:
+        sample_text(ckpt, read_text_primer(primer), tokens, num_samples, options, seed, out,
+                    force)
+
+
+def read_text_primer(primer: str) -> str:
+    if not primer.startswith("@"):
+        return primer
+    try:
+        return Path(primer[1:]).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the primer file {primer[1:]}: {exc}") from None
+
+
+def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
+                options: SamplingOptions, seed: int | None, out: str | None,
+                force: bool) -> None:
+    """Stream one sample to the terminal, print several, or write them to --out."""
     stream = out is None and num_samples == 1
     pending_primer = [primer]
 
@@ -154,8 +206,8 @@ def sample_command(
         sys.stdout.write(ckpt.codec.decode(tokens[:1]))
         sys.stdout.flush()
 
-    texts = generate(ckpt.model, ckpt.codec, primer, length, num_samples, options, seed,
-                     on_tokens=write_tokens if stream else None)
+    texts = generate_text(ckpt.model, ckpt.codec, primer, length, num_samples, options, seed,
+                          on_tokens=write_tokens if stream else None)
     if stream:
         sys.stdout.write("".join(pending_primer) + "\n")
     elif out is None:
@@ -163,29 +215,58 @@ def sample_command(
             console.print(Rule(f"sample {i}"))
             sys.stdout.write(text + "\n")
     else:
-        write_samples(out, texts)
+        paths = output_paths(out, len(texts), ".txt", force)
+        contents = [t + "\n" for t in texts] if len(paths) == len(texts) else \
+            ["\n\n".join(texts) + "\n"]
+        for path, text in zip(paths, contents, strict=True):
+            path.write_text(text, encoding="utf-8")
+        report_written(paths)
 
 
-def read_primer(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read the primer file {path}: {exc}") from None
+def sample_midi(ckpt: Checkpoint, primer: str, length: int | None, seconds: float | None,
+                num_samples: int, options: SamplingOptions, seed: int | None, out: str | None,
+                force: bool) -> None:
+    """Generate pieces and write one .mid file each."""
+    primer_tokens = None
+    if primer:
+        if not primer.startswith("@"):
+            raise UsageError("a MIDI model's primer is a MIDI file: --primer @FILE.mid")
+        try:
+            primer_tokens = ckpt.codec.encode_file(Path(primer[1:]))
+        except MidiFileError as exc:
+            raise UsageError(f"cannot use the primer file {primer[1:]}: {exc}") from None
+    pieces = generate_midi(ckpt.model, ckpt.codec, primer_tokens, length, seconds, num_samples,
+                           options, seed)
+    paths = output_paths(out or "samples/", num_samples, ".mid", force, one_file_each=True)
+    for path, tokens in zip(paths, pieces, strict=True):
+        ckpt.codec.to_midi(tokens).save(path)
+    report_written(paths, [f"{ckpt.codec.duration_s(t):.1f} s" for t in pieces])
 
 
-def write_samples(out: str, texts: list[str]) -> None:
-    """One file for all samples, or one file each when ``out`` names a folder."""
+def output_paths(out: str, count: int, suffix: str, force: bool,
+                 one_file_each: bool = False) -> list[Path]:
+    """Files to write: ``out`` itself, or ``sample-N`` files in the folder ``out`` names.
+
+    In a folder, numbering skips names that exist unless ``force``; an existing single file
+    is an error unless ``force``.
+    """
     path = Path(out)
     if out.endswith(("/", "\\")) or path.is_dir() or not path.suffix:
         path.mkdir(parents=True, exist_ok=True)
-        files = [path / f"sample-{i}.txt" for i in range(1, len(texts) + 1)]
-        contents = [t + "\n" for t in texts]
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        files, contents = [path], ["\n\n".join(texts) + "\n"]
-    for file, text in zip(files, contents, strict=True):
-        file.write_text(text, encoding="utf-8")
-    err_console.print(f"wrote {len(texts)} sample(s) to {out}", highlight=False)
+        names = (path / f"sample-{n}{suffix}" for n in itertools.count(1))
+        return list(itertools.islice((p for p in names if force or not p.exists()), count))
+    if one_file_each and count > 1:
+        raise UsageError(f"--num-samples {count} writes {count} files: give --out a folder")
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; pass --force to overwrite it or choose another --out")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return [path]
+
+
+def report_written(paths: list[Path], notes: list[str] | None = None) -> None:
+    for i, path in enumerate(paths):
+        extra = f" ({notes[i]})" if notes else ""
+        err_console.print(f"wrote {path}{extra}", highlight=False)
 
 
 @app.command("eval")
@@ -221,31 +302,63 @@ def cells_command() -> None:
 @corpus_app.command("inspect")
 @reports_errors
 def inspect_command(
-    path: Annotated[Path, typer.Argument(help="A .txt file or a folder of them.")],
+    path: Annotated[Path, typer.Argument(help="A text or MIDI file, or a folder of them.")],
+    format: Annotated[str | None, typer.Option(help="text or midi [default: detected]")] = None,
+    codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable.")] = None,
     val_fraction: Annotated[float, typer.Option(help="Validation fraction to show split sizes for.")] = 0.1,
+    batch_size: Annotated[int, typer.Option(help="Batch size to show the padding for (MIDI).")] = 64,
+    seq_len: Annotated[int, typer.Option(help="Chunk length to show the padding for (MIDI).")] = 128,
+    strict: Annotated[bool, typer.Option(help="MIDI: a file that cannot be used is an error.")] = False,
+    verbose: Annotated[bool, typer.Option(help="List the files skipped and why.")] = False,
 ) -> None:
     """Files, tokens, vocabulary and split sizes of a corpus."""
-    corpus = load_text_corpus(path)
-    train_ids, val_ids = split_stream(corpus.ids, val_fraction)
-    table = Table(title=f"corpus {path}", show_header=False)
+    corpus = load_with_progress(path, format,
+                                parse_options(codec_opt or [], "--codec-opt"), strict, verbose)
+    table = Table(title=f"corpus {path} ({corpus.format})", show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    shown = ", ".join(str(f.relative_to(path) if f != path else f.name) for f in corpus.files[:5])
-    more = f" and {len(corpus.files) - 5} more" if len(corpus.files) > 5 else ""
-    rows = [
-        ("files", f"{len(corpus.files)}: {shown}{more}"),
-        ("size", f"{corpus.num_bytes:,} bytes"),
-        ("tokens", f"{corpus.ids.numel():,} characters"),
-        ("vocabulary", f"{corpus.codec.size} characters: "
-                       f"{describe_chars(list(corpus.codec.vocab), limit=100)}"),
-        ("split", f"{train_ids.numel():,} training, {val_ids.numel():,} validation tokens "
-                  f"(last {val_fraction:.0%})"),
-        ("invalid UTF-8", f"{corpus.invalid_bytes} byte sequences replaced"),
-        ("encoding", "from the cache" if corpus.from_cache else "encoded now and cached"),
-    ]
-    for name, value in rows:
+    for name, value in describe_corpus(corpus, val_fraction, batch_size, seq_len):
         table.add_row(name, value)
     console.print(table)
+
+
+def describe_corpus(corpus: Corpus, val_fraction: float, batch_size: int,
+                    seq_len: int) -> list[tuple[str, str]]:
+    shown = ", ".join(relative_name(f, corpus.path) for f in corpus.files[:5])
+    more = f" and {len(corpus.files) - 5} more" if len(corpus.files) > 5 else ""
+    rows = [("files", f"{len(corpus.files)} read: {shown}{more}"),
+            ("size", f"{corpus.num_bytes:,} bytes")]
+    train, val = corpus.split(val_fraction)
+    if isinstance(corpus, TextCorpus):
+        return rows + [
+            ("tokens", f"{corpus.num_tokens:,} characters"),
+            ("vocabulary", f"{corpus.codec.size} characters: "
+                           f"{describe_chars(list(corpus.codec.vocab), limit=100)}"),
+            ("split", f"{train.num_tokens:,} training, {val.num_tokens:,} validation tokens "
+                      f"(last {val_fraction:.0%})"),
+            ("invalid UTF-8", f"{corpus.invalid_bytes} byte sequences replaced"),
+            ("encoding", "from the cache" if corpus.from_cache else "encoded now and cached"),
+        ]
+    layout = train.batches(min(batch_size, train.max_rows()), seq_len)
+    return rows + [
+        ("skipped", summarize_skipped(corpus.skipped)),
+        ("notes", f"{corpus.notes:,}"),
+        ("duration", f"{corpus.duration_s / 3600:.2f} hours ({corpus.duration_s:,.0f} s)"),
+        ("tokens", f"{corpus.num_tokens:,} events, {corpus.num_tokens / len(corpus.pieces):,.0f}"
+                   " per piece"),
+        ("vocabulary", f"{corpus.codec.size} events: {describe_midi_vocabulary(corpus.codec)}"),
+        ("split", f"{len(train.items)} training pieces ({train.num_tokens:,} tokens), "
+                  f"{len(val.items)} validation pieces ({val.num_tokens:,} tokens)"),
+        ("padding", f"{padding_fraction(layout):.1%} of training positions at batch "
+                    f"{batch_size}, seq-len {seq_len}"),
+        ("encoding", "from the cache" if corpus.from_cache else "encoded now and cached"),
+    ]
+
+
+def describe_midi_vocabulary(codec: MidiCodec) -> str:
+    kinds = Counter(codec.token_name(t).rstrip("0123456789").rstrip("_")
+                    for t in range(codec.size))
+    return ", ".join(f"{n} {kind}" for kind, n in kinds.items())
 
 
 def main() -> None:

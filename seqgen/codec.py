@@ -4,6 +4,7 @@ import torch
 from torch import Tensor
 
 from seqgen.errors import UsageError
+from seqgen.midi import MidiCodec
 
 
 def code_points(text: str) -> Tensor:
@@ -77,3 +78,12 @@ class CharCodec:
         if data.get("name") != cls.name:
             raise ValueError(f"not a {cls.name} codec: {data.get('name')!r}")
         return cls(data["vocab"])
+
+
+def codec_from_json(data: dict) -> "CharCodec | MidiCodec":
+    """The codec a checkpoint or cache recorded, by its name."""
+    codecs = {CharCodec.name: CharCodec, MidiCodec.name: MidiCodec}
+    name = data.get("name")
+    if name not in codecs:
+        raise ValueError(f"unknown codec {name!r}")
+    return codecs[name].from_json(data)

@@ -76,3 +76,30 @@ class TrainingView:
             self.progress.update(self.task, val=self.val)
         self.console.print(f"step {e['step']}  validation loss {e['val_loss']:.4f} nats/token"
                            f"{best}", highlight=False)
+
+
+class FileProgressView:
+    """A progress callback ``(done, total)`` for reading corpus files: a bar on a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress: Progress | None = None
+        self.task = None
+
+    def __enter__(self) -> "FileProgressView":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.console.is_terminal:
+            return
+        if self.progress is None:
+            self.progress = Progress(TextColumn("reading files"), BarColumn(),
+                                     MofNCompleteColumn(), TimeElapsedColumn(),
+                                     console=self.console, transient=True)
+            self.task = self.progress.add_task("files", total=total)
+            self.progress.start()
+        self.progress.update(self.task, completed=done)

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqgen.batching import IGNORE
 from seqgen.cells import StackCell, State, build_stack, check_stack
 from seqgen.errors import UsageError
+from seqgen.options import check_option_names
 from seqgen.plugins import CellSpec, get_cell
 
 
@@ -54,20 +56,18 @@ class Generator(nn.Module):
         return self.head(self.dropout(y)), state
 
     def loss(self, tokens: Tensor, targets: Tensor, state: State) -> tuple[Tensor, State]:
-        """Mean cross-entropy (nats per token) of predicting ``targets`` from ``tokens``."""
+        """Mean cross-entropy (nats per token) of predicting ``targets`` (IGNORE: skipped)."""
         logits, state = self(tokens, state)
-        return F.cross_entropy(logits.flatten(0, 1), targets.flatten()), state
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
+        return loss, state
 
 
 def check_cell_options(spec: CellSpec, options: dict[str, object]) -> None:
-    """Unknown option names are a usage error that lists the options the cell has."""
+    """Unknown option names are an error, unless the constructor takes ``**options``."""
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD
                     for p in inspect.signature(spec.cls.__init__).parameters.values())
-    unknown = [k for k in options if k not in spec.options]
-    if unknown and not takes_any:
-        known = ", ".join(f"{k}={v}" for k, v in spec.options.items()) or "none"
-        raise UsageError(f"cell {spec.name!r} has no option {', '.join(map(repr, unknown))}; "
-                         f"its options: {known}")
+    if not takes_any:
+        check_option_names(options, spec.options, f"cell {spec.name!r}")
 
 
 def build_model(config: ModelConfig) -> Generator:

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from seqgen.codec import CharCodec
 from seqgen.errors import UsageError
+from seqgen.midi import MidiCodec
 from seqgen.model import Generator
 
 
@@ -52,35 +53,90 @@ def sample_next(logits: Tensor, options: SamplingOptions, generator: torch.Gener
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
-@torch.inference_mode()
-def generate(model: Generator, codec: CharCodec, primer: str = "", length: int = 500,
-             num_samples: int = 1, options: SamplingOptions | None = None,
-             seed: int | None = None,
-             on_tokens: Callable[[Tensor], None] | None = None) -> list[str]:
-    """Continue ``primer`` by ``length`` tokens, ``num_samples`` times as one batch.
+def parse_length(text: str) -> tuple[int | None, float | None]:
+    """``"500"`` -> 500 tokens; ``"30s"`` -> 30 seconds (for codecs with time)."""
+    try:
+        if text.endswith("s"):
+            seconds = float(text[:-1])
+            if seconds > 0:
+                return None, seconds
+        elif int(text) >= 0:
+            return int(text), None
+    except ValueError:
+        pass
+    raise UsageError(f"bad --length {text!r}: give a number of tokens (500) or seconds (30s)")
 
-    ``on_tokens`` gets each new step's tokens [num_samples] as they are drawn (for streaming).
-    Returns the texts, each with its primer in front.
+
+@torch.inference_mode()
+def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1,
+             options: SamplingOptions | None = None, seed: int | None = None, *,
+             stop_token: int | None = None, token_seconds: Tensor | None = None,
+             max_seconds: float | None = None,
+             on_tokens: Callable[[Tensor], None] | None = None) -> list[Tensor]:
+    """Continue ``prompt`` (token ids [P]) by up to ``length`` tokens, ``num_samples`` at once.
+
+    The prompt is read once through the sequence path; then the model steps one token at a
+    time with its state carried, so the cost is linear in the length. A sample ends early at
+    ``stop_token``, or once its tokens' ``token_seconds`` add up to ``max_seconds``.
+    ``on_tokens`` gets each step's tokens [num_samples] as they are drawn (for streaming).
+    Returns each sample's new tokens (without the prompt and the stop token).
     """
     options = options or SamplingOptions()
     options.check()
     if length < 0 or num_samples < 1:
         raise UsageError("--length must be 0 or more and --num-samples at least 1")
     device = model.head.weight.device
-    start = codec.encode(primer or codec.default_primer(), what="the primer").to(device)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed if seed is not None else int(torch.seed()))
     model.eval()
 
-    logits, state = model(start.expand(num_samples, -1), model.init_state(num_samples, device))
+    prompt = prompt.to(device).long()
+    logits, state = model(prompt.expand(num_samples, -1), model.init_state(num_samples, device))
     logits = logits[:, -1]
+    ends = torch.full((num_samples,), length, device=device)
+    elapsed = torch.zeros(num_samples, device=device)
     drawn = []
     for i in range(length):
         tokens = sample_next(logits, options, generator)
         drawn.append(tokens)
         if on_tokens is not None:
             on_tokens(tokens)
-        if i + 1 < length:
-            logits, state = model.step(tokens, state)
-    generated = torch.stack(drawn, 1).tolist() if drawn else [[] for _ in range(num_samples)]
-    return [primer + codec.decode(row) for row in generated]
+        running = ends == length
+        if stop_token is not None:
+            ends = torch.where(running & (tokens == stop_token), i, ends)
+        if max_seconds is not None:
+            elapsed += token_seconds.to(device)[tokens]
+            ends = torch.where((ends == length) & (elapsed >= max_seconds), i + 1, ends)
+        if i + 1 == length or bool((ends < length).all()):
+            break
+        logits, state = model.step(tokens, state)
+    generated = torch.stack(drawn, 1) if drawn else torch.zeros(num_samples, 0, dtype=torch.long)
+    return [row[:end].cpu() for row, end in zip(generated, ends.tolist(), strict=True)]
+
+
+def generate_text(model: Generator, codec: CharCodec, primer: str = "", length: int = 500,
+                  num_samples: int = 1, options: SamplingOptions | None = None,
+                  seed: int | None = None,
+                  on_tokens: Callable[[Tensor], None] | None = None) -> list[str]:
+    """Continue a text ``primer`` (a newline when empty); returns the texts, primer in front."""
+    prompt = codec.encode(primer or codec.default_primer(), what="the primer")
+    samples = generate(model, prompt, length, num_samples, options, seed, on_tokens=on_tokens)
+    return [primer + codec.decode(tokens) for tokens in samples]
+
+
+def generate_midi(model: Generator, codec: MidiCodec, primer: Tensor | None = None,
+                  length: int | None = None, seconds: float | None = None,
+                  num_samples: int = 1, options: SamplingOptions | None = None,
+                  seed: int | None = None) -> list[Tensor]:
+    """Pieces from the start token (and a primer's tokens): ``length`` tokens or ``seconds`` of
+    music each, ending early where the model ends the piece. Returns primer + new tokens."""
+    primer = primer if primer is not None else torch.zeros(0, dtype=torch.long)
+    prompt = torch.cat([torch.tensor([codec.BOS]), primer.long()])
+    token_seconds = torch.tensor([codec.duration_s([t]) for t in range(codec.size)])
+    limit = length if length is not None else MAX_TOKENS_FOR_SECONDS
+    samples = generate(model, prompt, limit, num_samples, options, seed, stop_token=codec.EOS,
+                       token_seconds=token_seconds, max_seconds=seconds)
+    return [torch.cat([primer.long(), tokens]) for tokens in samples]
+
+
+MAX_TOKENS_FOR_SECONDS = 100_000  # a safety cap when the length is given as a duration

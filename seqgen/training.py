@@ -20,8 +20,8 @@ import torch
 from safetensors.torch import load_model
 
 from seqgen import __version__
-from seqgen.batching import batchify, get_chunk, num_chunks
-from seqgen.cells import detach_state, flatten_state, unflatten_state
+from seqgen.batching import Batches, Chunk
+from seqgen.cells import detach_state, flatten_state, reset_rows, unflatten_state
 from seqgen.checkpoint import (
     find_snapshot,
     optimizer_from_tensors,
@@ -33,14 +33,15 @@ from seqgen.checkpoint import (
     save_tensors,
     write_snapshot,
 )
-from seqgen.corpus import TextCorpus, load_text_corpus, split_stream
+from seqgen.corpus import Augmentation, MidiCorpus, TextCorpus, load_corpus
 from seqgen.devices import resolve_device
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.evaluation import eval_batch, evaluate_stream
+from seqgen.evaluation import evaluate_batches, validation_rows
 from seqgen.model import Generator, ModelConfig, build_model
 from seqgen.plugins import get_cell
 
 Progress = Callable[[dict], None]
+Corpus = TextCorpus | MidiCorpus
 
 
 @dataclass
@@ -54,6 +55,11 @@ class TrainConfig:
     dropout: float = 0.1
     tie_weights: bool = False
     cell_options: dict[str, object] = field(default_factory=dict)
+    format: str | None = None  # text or midi; None: detected from the files
+    codec_options: dict[str, object] = field(default_factory=dict)
+    augment: bool = True  # MIDI: random transposition and time stretch of training pieces
+    transpose: int = 3  # semitones either way
+    stretch: float = 0.05  # time stretched by a factor in [1 - stretch, 1 + stretch]
     batch_size: int = 64
     seq_len: int = 128  # the truncation length k of truncated BPTT
     steps: int | None = None  # None: from epochs, or 2000 when neither is given
@@ -99,7 +105,8 @@ class TrainConfig:
 
 # Settings that shape the model or the batches: a resumed run must keep them.
 FIXED_ON_RESUME = ("cell", "layers", "hidden", "embedding", "dropout", "tie_weights",
-                   "cell_options", "batch_size", "seq_len", "val_fraction", "seed")
+                   "cell_options", "format", "codec_options", "augment", "transpose", "stretch",
+                   "batch_size", "seq_len", "val_fraction", "seed")
 
 
 @dataclass
@@ -161,21 +168,24 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
 class Trainer:
     """One training run: the model, its optimizer, the data, and where the run has got to."""
 
-    def __init__(self, corpus: TextCorpus, run_dir: Path, config: TrainConfig,
+    def __init__(self, corpus: Corpus, run_dir: Path, config: TrainConfig,
                  progress: Progress | None = None) -> None:
         config.check()
         self.corpus, self.run_dir, self.config = corpus, run_dir, config
         self.progress = progress or (lambda event: None)
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
-        train_ids, val_ids = split_stream(corpus.ids, config.val_fraction)
-        if train_ids.numel() < 2 * config.batch_size:
-            raise UsageError(f"corpus {corpus.path} has {train_ids.numel()} training tokens, too "
-                             f"few for --batch-size {config.batch_size}; use a smaller batch")
-        self.train_data = batchify(train_ids, config.batch_size).to(self.device)
-        self.val_data = eval_batch(val_ids, config.batch_size).to(self.device)
-        self.chunks_per_epoch = num_chunks(self.train_data, config.seq_len)
-        self.total_steps = config.total_steps(self.chunks_per_epoch)
+        self.train_data, val_data = corpus.split(
+            config.val_fraction, augmentation=Augmentation(config.transpose, config.stretch))
+        if self.train_data.max_rows() < config.batch_size:
+            raise UsageError(f"corpus {corpus.path} is too small for --batch-size "
+                             f"{config.batch_size}: its training split fills only "
+                             f"{self.train_data.max_rows()} rows; use a smaller batch")
+        rows = validation_rows(val_data.max_rows(), config.batch_size)
+        self.val_batches = val_data.batches(rows, config.seq_len).to(self.device)
+        self.epoch, self.index = 0, 0
+        self.batches: Batches | None = None
+        self.total_steps = config.total_steps(len(self.epoch_batches(0)))
         self.model = build_model(config.model_config(corpus.codec.size)).to(self.device)
         self.optimizer = make_optimizer(self.model, config)
         self.step = 0
@@ -190,7 +200,8 @@ class Trainer:
         """Train to ``total_steps``, validating and saving on the way. Ctrl-C saves and stops."""
         self.emit({"event": "start", "step": self.step, "total_steps": self.total_steps,
                    "device": str(self.device), "parameters": self.num_parameters(),
-                   "train_tokens": self.train_data.numel(), "val_tokens": self.val_data.numel()})
+                   "train_tokens": self.train_data.num_tokens,
+                   "val_tokens": self.val_batches.num_targets})
         self.model.train()
         with deferred_interrupt() as interrupted:
             running_loss, last_log, last_log_step = 0.0, time.perf_counter(), self.step
@@ -217,27 +228,40 @@ class Trainer:
         return TrainResult(self.run_dir, self.step, self.val_loss, self.best_val_loss,
                            self.tokens_per_second)
 
+    def epoch_batches(self, epoch: int) -> Batches:
+        """The training chunks of an epoch: shuffled and augmented anew for separate pieces."""
+        config = self.config
+        return self.train_data.batches(config.batch_size, config.seq_len, epoch, config.seed,
+                                       augment=config.augment).to(self.device)
+
+    def next_chunk(self) -> Chunk:
+        if self.batches is None:
+            self.batches = self.epoch_batches(self.epoch)
+        if self.index >= len(self.batches):
+            self.epoch, self.index = self.epoch + 1, 0
+            self.batches = self.epoch_batches(self.epoch)
+        self.index += 1
+        return self.batches.chunk(self.index - 1)
+
     def train_step(self) -> torch.Tensor:
         """One optimizer step on the next chunk; returns the loss (a tensor, not synced)."""
-        config = self.config
-        index = self.step % self.chunks_per_epoch
-        if index == 0 or self.state is None:
-            self.state = self.model.init_state(config.batch_size, self.device)
-        inputs, targets = get_chunk(self.train_data, index, config.seq_len)
+        chunk = self.next_chunk()
+        fresh = self.model.init_state(chunk.inputs.size(0), self.device)
+        self.state = fresh if self.state is None else reset_rows(self.state, chunk.reset, fresh)
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.step, self.total_steps, config)
-        loss, state = self.model.loss(inputs, targets, self.state)
+            group["lr"] = learning_rate(self.step, self.total_steps, self.config)
+        loss, state = self.model.loss(chunk.inputs, chunk.targets, self.state)
         self.state = detach_state(state)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if config.clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip)
+        if self.config.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
         self.optimizer.step()
         self.step += 1
         return loss.detach()
 
     def validate_and_save(self) -> None:
-        self.val_loss = evaluate_stream(self.model, self.val_data, self.config.seq_len).loss
+        self.val_loss = evaluate_batches(self.model, self.val_batches).loss
         improved = self.val_loss < self.best_val_loss
         self.best_val_loss = min(self.best_val_loss, self.val_loss)
         self.emit({"event": "val", "step": self.step, "val_loss": self.val_loss,
@@ -268,12 +292,14 @@ class Trainer:
             "cell": {"name": spec.name, "plugin": spec.plugin,
                      "distribution": spec.distribution, "version": spec.version},
             "codec": self.corpus.codec.to_json(),
-            "corpus": {"path": str(self.corpus.path), "val_fraction": self.config.val_fraction},
+            "corpus": {"path": str(self.corpus.path), "format": self.corpus.format,
+                       "val_fraction": self.config.val_fraction},
             "training": asdict(self.config),
         }
 
     def trainer_info(self) -> dict:
-        return {"step": self.step, "total_steps": self.total_steps, "val_loss": self.val_loss,
+        return {"step": self.step, "epoch": self.epoch, "index": self.index,
+                "total_steps": self.total_steps, "val_loss": self.val_loss,
                 "best_val_loss": self.best_val_loss}
 
     def save_last(self) -> None:
@@ -307,7 +333,7 @@ class Trainer:
         torch.set_rng_state(extra["rng.cpu"])
         if self.device.type == "cuda" and "rng.cuda" in extra:
             torch.cuda.set_rng_state(extra["rng.cuda"], self.device)
-        self.step = info["step"]
+        self.step, self.epoch, self.index = info["step"], info["epoch"], info["index"]
         self.best_val_loss = info["best_val_loss"]
         self.val_loss = info["val_loss"]
 
@@ -333,20 +359,23 @@ def clear_run_dir(run_dir: Path, overwrite: bool) -> None:
             path.unlink(missing_ok=True)
 
 
-def train(corpus: str | Path, config: TrainConfig | None = None, out_dir: str | Path | None = None,
-          *, overwrite: bool = False, progress: Progress | None = None) -> TrainResult:
-    """Train a new generator on a corpus; checkpoints go to ``out_dir``."""
+def train(corpus: str | Path | Corpus, config: TrainConfig | None = None,
+          out_dir: str | Path | None = None, *, overwrite: bool = False,
+          progress: Progress | None = None) -> TrainResult:
+    """Train a new generator on a corpus (a path, or a corpus already loaded)."""
     config = config or TrainConfig()
     config.check()
-    text = load_text_corpus(corpus)
-    run_dir = Path(out_dir) if out_dir is not None else default_run_dir(corpus)
+    if isinstance(corpus, str | Path):
+        corpus = load_corpus(corpus, config.format, config.codec_options)
+    run_dir = Path(out_dir) if out_dir is not None else default_run_dir(corpus.path)
     with run_lock(run_dir):
         clear_run_dir(run_dir, overwrite)
-        return Trainer(text, run_dir, config, progress).run()
+        return Trainer(corpus, run_dir, config, progress).run()
 
 
-def resume(run_dir: str | Path, changes: dict | None = None, corpus: str | Path | None = None,
-           *, progress: Progress | None = None) -> TrainResult:
+def resume(run_dir: str | Path, changes: dict | None = None,
+           corpus: str | Path | Corpus | None = None, *,
+           progress: Progress | None = None) -> TrainResult:
     """Continue a run from its ``last`` snapshot. ``changes`` may set steps, epochs, device..."""
     run_dir = Path(run_dir)
     with run_lock(run_dir):
@@ -355,20 +384,25 @@ def resume(run_dir: str | Path, changes: dict | None = None, corpus: str | Path 
             raise SeqgenError(f"{run_dir} has no resumable snapshot (last/ is missing); "
                               "it can be sampled but not resumed")
         recorded = read_json(folder / "config.json")
-        stored = TrainConfig(**recorded["training"])
-        changes = dict(changes or {})
-        fixed = [k for k in FIXED_ON_RESUME if k in changes and changes[k] != getattr(stored, k)]
-        if fixed:
-            raise UsageError(f"cannot change {', '.join(fixed)} when resuming {run_dir}; "
-                             "start a new run with --out instead")
-        if "steps" in changes or "epochs" in changes:
-            stored = replace(stored, steps=None, epochs=None)
-        known = {f.name for f in fields(TrainConfig)}
-        config = replace(stored, **{k: v for k, v in changes.items() if k in known})
-        text = load_text_corpus(corpus or recorded["corpus"]["path"])
-        if text.codec.to_json() != recorded["codec"]:
-            raise UsageError(f"the corpus {text.path} has changed since {run_dir} was trained "
+        config = resumed_config(TrainConfig(**recorded["training"]), dict(changes or {}), run_dir)
+        if not isinstance(corpus, TextCorpus | MidiCorpus):
+            corpus = load_corpus(corpus or recorded["corpus"]["path"],
+                                 recorded["corpus"].get("format"), config.codec_options)
+        if corpus.codec.to_json() != recorded["codec"]:
+            raise UsageError(f"the corpus {corpus.path} has changed since {run_dir} was trained "
                              "(its vocabulary differs); resume needs the same corpus")
-        trainer = Trainer(text, run_dir, config, progress)
+        trainer = Trainer(corpus, run_dir, config, progress)
         trainer.restore(folder)
         return trainer.run()
+
+
+def resumed_config(stored: TrainConfig, changes: dict, run_dir: Path) -> TrainConfig:
+    """The stored settings with the changes a resumed run may make."""
+    fixed = [k for k in FIXED_ON_RESUME if k in changes and changes[k] != getattr(stored, k)]
+    if fixed:
+        raise UsageError(f"cannot change {', '.join(fixed)} when resuming {run_dir}; "
+                         "start a new run with --out instead")
+    if "steps" in changes or "epochs" in changes:
+        stored = replace(stored, steps=None, epochs=None)
+    known = {f.name for f in fields(TrainConfig)}
+    return replace(stored, **{k: v for k, v in changes.items() if k in known})

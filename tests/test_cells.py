@@ -10,11 +10,11 @@ from seqgen.cells import (
     build_stack,
     detach_state,
     flatten_state,
-    parse_cell_options,
     unflatten_state,
 )
 from seqgen.errors import UsageError
 from seqgen.model import ModelConfig, build_model
+from seqgen.options import parse_options
 from seqgen.plugins import cells, get_cell
 
 BUILTIN = [("vanilla", {}), ("vanilla", {"activation": "relu"}),
@@ -171,11 +171,11 @@ def test_bad_option_value_is_a_usage_error():
         build_model(ModelConfig(vocab_size=5, cell="vanilla", cell_options={"activation": "x"}))
 
 
-def test_cell_options_are_parsed_to_int_float_bool_or_str():
-    assert parse_cell_options(["a=3", "b=0.5", "c=true", "d=False", "e=relu", "f=1e-3"]) == {
+def test_options_are_parsed_to_int_float_bool_or_str():
+    assert parse_options(["a=3", "b=0.5", "c=true", "d=False", "e=relu", "f=1e-3"]) == {
         "a": 3, "b": 0.5, "c": True, "d": False, "e": "relu", "f": 1e-3}
-    with pytest.raises(ValueError, match="expected key=value"):
-        parse_cell_options(["activation"])
+    with pytest.raises(UsageError, match="bad --codec-opt 'x': expected key=value"):
+        parse_options(["x"], "--codec-opt")
 
 
 def test_state_helpers_keep_structure():

@@ -44,7 +44,7 @@ def test_corpus_inspect(tiny_corpus):
     result = run("corpus", "inspect", tiny_corpus)
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())
-    assert "1: tiny.txt" in out and "296 characters" in out
+    assert "1 read: tiny.txt" in out and "296 characters" in out
     assert "266 training, 30 validation tokens" in out
 
 

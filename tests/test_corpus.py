@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from seqgen.batching import batchify, get_chunk, num_chunks
+from seqgen.batching import IGNORE, item_batches, padding_fraction, stream_batches
 from seqgen.codec import CharCodec
 from seqgen.corpus import load_text_corpus, split_stream
 from seqgen.errors import UsageError
@@ -84,17 +84,35 @@ def test_validation_split_is_the_last_fraction():
         split_stream(ids, 1.5)
 
 
-def test_batchify_makes_contiguous_parallel_streams():
-    data = batchify(torch.arange(26), 4)
-    assert data.shape == (4, 6) and data.dtype == torch.int64
-    assert data[1].tolist() == [6, 7, 8, 9, 10, 11]
-
-
-def test_chunks_cover_every_target_once_with_next_token_targets():
-    data = batchify(torch.arange(40), 2)  # rows of 20 tokens
+def test_a_stream_is_cut_into_contiguous_rows_with_next_token_targets():
+    batches = stream_batches(torch.arange(41), 2, 6)  # rows of 20 tokens, 19 targets each
+    assert batches.inputs.shape == (2, 19) and len(batches) == 4
+    assert batches.inputs[1, :3].tolist() == [20, 21, 22]
     seen = []
-    for index in range(num_chunks(data, 6)):
-        x, y = get_chunk(data, index, 6)
-        assert torch.equal(y, x + 1)
-        seen += y[0].tolist()
+    for index in range(len(batches)):
+        chunk = batches.chunk(index)
+        assert torch.equal(chunk.targets, chunk.inputs + 1)
+        assert chunk.reset.tolist() == [index == 0] * 2
+        seen += chunk.targets[0].tolist()
     assert seen == list(range(1, 20))
+
+
+def test_items_start_on_chunk_boundaries_with_padding_ignored():
+    items = [torch.tensor([1, 5, 6, 7, 2]), torch.tensor([1, 8, 2]),
+             torch.tensor([1, 9, 9, 9, 9, 9, 9, 2])]
+    batches = item_batches(items, batch_size=2, seq_len=3, pad=0)
+    # longest first: item 2 (7 inputs, 3 chunks) to row 0; item 0 (2 chunks) and
+    # item 1 (1 chunk) to row 1, in their original order
+    assert batches.inputs.shape == (2, 9) and len(batches) == 3
+    assert batches.inputs[0].tolist() == [1, 9, 9, 9, 9, 9, 9, 0, 0]
+    assert batches.targets[0].tolist() == [9, 9, 9, 9, 9, 9, 2, IGNORE, IGNORE]
+    assert batches.inputs[1].tolist() == [1, 5, 6, 7, 0, 0, 1, 8, 0]
+    assert batches.targets[1].tolist() == [5, 6, 7, 2, IGNORE, IGNORE, 8, 2, IGNORE]
+    assert batches.resets.tolist() == [[True, False, False], [True, False, True]]
+    assert batches.num_targets == 7 + 4 + 2
+    assert padding_fraction(batches) == pytest.approx(1 - 13 / 18)
+
+
+def test_fewer_items_than_rows_use_fewer_rows():
+    batches = item_batches([torch.tensor([1, 4, 2])], batch_size=8, seq_len=4, pad=0)
+    assert batches.inputs.shape == (1, 4)

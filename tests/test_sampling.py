@@ -5,7 +5,7 @@ import torch
 
 from seqgen.checkpoint import load_checkpoint
 from seqgen.errors import UsageError
-from seqgen.sampling import SamplingOptions, filter_logits, generate
+from seqgen.sampling import SamplingOptions, filter_logits, generate_text, parse_length
 
 
 def test_top_k_keeps_the_k_largest():
@@ -43,9 +43,9 @@ def test_bad_sampling_options(options, message):
 
 def test_same_seed_same_samples_and_primer_in_front(trained_run):
     ckpt = load_checkpoint(trained_run)
-    a = generate(ckpt.model, ckpt.codec, "Speak", 40, num_samples=3, seed=7)
-    b = generate(ckpt.model, ckpt.codec, "Speak", 40, num_samples=3, seed=7)
-    c = generate(ckpt.model, ckpt.codec, "Speak", 40, num_samples=3, seed=8)
+    a = generate_text(ckpt.model, ckpt.codec, "Speak", 40, num_samples=3, seed=7)
+    b = generate_text(ckpt.model, ckpt.codec, "Speak", 40, num_samples=3, seed=7)
+    c = generate_text(ckpt.model, ckpt.codec, "Speak", 40, num_samples=3, seed=8)
     assert a == b and a != c
     assert len(a) == 3 and all(t.startswith("Speak") and len(t) == 45 for t in a)
 
@@ -63,18 +63,27 @@ def test_sampling_reads_the_primer_once_then_steps_once_per_token(trained_run, m
 
     monkeypatch.setattr(ckpt.model, "forward", counting("forward", forward))
     monkeypatch.setattr(ckpt.model, "step", counting("step", step))
-    generate(ckpt.model, ckpt.codec, "First", 25, seed=1)
+    generate_text(ckpt.model, ckpt.codec, "First", 25, seed=1)
     assert calls == {"forward": 1, "step": 24}
 
 
 def test_greedy_limit_is_deterministic(trained_run):
     ckpt = load_checkpoint(trained_run)
     options = SamplingOptions(top_k=1)
-    assert (generate(ckpt.model, ckpt.codec, "All", 30, options=options, seed=1)
-            == generate(ckpt.model, ckpt.codec, "All", 30, options=options, seed=2))
+    assert (generate_text(ckpt.model, ckpt.codec, "All", 30, options=options, seed=1)
+            == generate_text(ckpt.model, ckpt.codec, "All", 30, options=options, seed=2))
 
 
 def test_unknown_primer_character_is_named(trained_run):
     ckpt = load_checkpoint(trained_run)
     with pytest.raises(UsageError, match="primer has characters .*'Z'"):
-        generate(ckpt.model, ckpt.codec, "Zed", 5)
+        generate_text(ckpt.model, ckpt.codec, "Zed", 5)
+
+
+def test_length_is_tokens_or_seconds():
+    assert parse_length("500") == (500, None)
+    assert parse_length("30s") == (None, 30.0)
+    assert parse_length("1.5s") == (None, 1.5)
+    for bad in ("-3", "abc", "0s", "s"):
+        with pytest.raises(UsageError, match="bad --length"):
+            parse_length(bad)

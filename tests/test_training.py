@@ -136,7 +136,7 @@ def test_bad_settings_are_usage_errors(tiny_corpus, tmp_path):
 def test_a_corpus_too_small_for_the_batch_is_a_clear_error(tmp_path):
     path = tmp_path / "small.txt"
     path.write_text("abcdefghij")
-    with pytest.raises(UsageError, match="too few for --batch-size 64"):
+    with pytest.raises(UsageError, match="too small for --batch-size 64: .* fills only 4 rows"):
         train(path, TrainConfig(**{**TINY_CONFIG, "batch_size": 64}), tmp_path / "x")
 
 

@@ -1,0 +1,520 @@
+"""The performance MIDI codec: MIDI files <-> notes <-> Performance RNN event tokens.
+
+The vocabulary is Magenta's Performance RNN one: NOTE_ON and NOTE_OFF for each of the 128
+pitches, TIME_SHIFT of 1 to ``max_shift_steps`` steps of ``resolution_ms``, and VELOCITY bins,
+after the PAD, BOS and EOS tokens a trainer needs.
+
+A file's tracks and channels merge into one stream of notes with one voice per pitch: a
+single-stream performance encoding cannot hold unisons. Notes are paired per track and channel
+first, so each voice's note_off ends its own note; then a note that starts while the same
+pitch sounds (another voice) cuts the sounding note there and lasts until the later of the two
+ends, and notes of one pitch starting together become one note.
+"""
+
+import math
+from array import array
+from dataclasses import asdict, dataclass, fields, replace
+from operator import attrgetter, itemgetter
+from pathlib import Path
+
+import mido
+import torch
+from torch import Tensor
+
+from seqgen.errors import SeqgenError, UsageError
+
+NUM_PITCHES = 128
+DRUM_CHANNEL = 9  # MIDI channel 10
+SUSTAIN_CONTROL = 64
+DEFAULT_TEMPO = 500_000  # microseconds per beat, until a set_tempo says otherwise
+DEFAULT_VELOCITY = 64  # decoding, before any VELOCITY token
+TICKS_PER_BEAT = 500  # written files: with the default tempo, one tick is one millisecond
+
+
+@dataclass(frozen=True)
+class MidiOptions:
+    """How MIDI files become notes and notes become tokens."""
+
+    resolution_ms: int = 10  # one TIME_SHIFT step
+    max_shift_ms: int = 1000  # the longest single TIME_SHIFT token
+    velocity_bins: int = 32
+    keep_drums: bool = False  # channel 10 (index 9) is dropped unless True
+    sustain: bool = True  # CC 64 extends notes until the pedal is released, as Magenta does
+    max_note_s: float = 5.0  # decoding: a note never closed ends after this long (or at the end)
+
+    def __post_init__(self) -> None:
+        for name in ("resolution_ms", "max_shift_ms", "velocity_bins"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UsageError(f"MIDI option {name} must be a positive integer, not {value!r}")
+        for name in ("keep_drums", "sustain"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"MIDI option {name} must be true or false")
+        if self.max_shift_ms < self.resolution_ms:
+            raise UsageError("MIDI option max_shift_ms must be at least resolution_ms")
+        if self.velocity_bins > 127:
+            raise UsageError("MIDI option velocity_bins must be at most 127")
+        if not isinstance(self.max_note_s, int | float) or not self.max_note_s > 0:
+            raise UsageError(f"MIDI option max_note_s must be a positive number of seconds, "
+                             f"not {self.max_note_s!r}")
+
+    @property
+    def max_shift_steps(self) -> int:
+        return self.max_shift_ms // self.resolution_ms
+
+    @property
+    def velocity_bin_size(self) -> int:
+        return math.ceil(127 / self.velocity_bins)
+
+
+@dataclass(frozen=True)
+class Note:
+    pitch: int
+    start: float  # seconds
+    end: float  # seconds
+    velocity: int
+
+
+class MidiFileError(SeqgenError):
+    """A file that cannot be used; ``str(exc)`` is a short reason for a user."""
+
+
+# ---- reading MIDI files ----------------------------------------------------------------------
+
+
+def load_midi(path: str | Path) -> mido.MidiFile:
+    """Parse a MIDI file (data bytes over 127 clipped); any failure is a MidiFileError."""
+    try:
+        return mido.MidiFile(path, clip=True)
+    except EOFError as exc:
+        raise MidiFileError("truncated file") from exc
+    except OSError as exc:
+        if exc.strerror:  # the operating system's: missing file, no permission, a folder
+            raise MidiFileError(f"cannot read the file: {exc.strerror}") from exc
+        if str(exc).startswith("MThd not found"):
+            raise MidiFileError("not a MIDI file (bad header)") from exc
+        raise MidiFileError(f"corrupt MIDI data: {exc}") from exc
+    except Exception as exc:
+        raise MidiFileError(f"corrupt MIDI data: {type(exc).__name__}: {exc}") from exc
+
+
+def check_format(midi: mido.MidiFile) -> None:
+    """Only type 0 and 1 files with a ticks-per-beat time division have one timeline."""
+    if midi.type == 2:
+        raise MidiFileError("type 2 (asynchronous tracks) is not supported")
+    if midi.type not in (0, 1):
+        raise MidiFileError(f"unknown MIDI file type {midi.type}")
+    # mido reads the division as a signed number: SMPTE divisions have the top bit set.
+    if midi.ticks_per_beat < 0:
+        raise MidiFileError("SMPTE time division is not supported")
+    if midi.ticks_per_beat == 0:
+        raise MidiFileError("invalid time division (0 ticks per beat)")
+
+
+def timed_messages(midi: mido.MidiFile) -> tuple[list[tuple[int, int, mido.Message]], int]:
+    """The note, control and tempo messages of all tracks as (tick, track, message) in time
+    order (track order at equal ticks), and the tick of the file's last event."""
+    wanted = {"note_on", "note_off", "control_change", "set_tempo"}
+    timed = []
+    end_tick = 0
+    for track_index, track in enumerate(midi.tracks):
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type in wanted:
+                timed.append((tick, track_index, msg))
+        end_tick = max(end_tick, tick)
+    timed.sort(key=itemgetter(0))
+    return timed, end_tick
+
+
+class _TempoClock:
+    """Absolute ticks to seconds, for ticks in time order, as set_tempo messages come."""
+
+    def __init__(self, ticks_per_beat: int) -> None:
+        self.ticks_per_beat = ticks_per_beat
+        self.tempo_tick, self.tempo_seconds = 0, 0.0
+        self.seconds_per_tick = DEFAULT_TEMPO * 1e-6 / ticks_per_beat
+
+    def seconds(self, tick: int) -> float:
+        return self.tempo_seconds + (tick - self.tempo_tick) * self.seconds_per_tick
+
+    def set_tempo(self, tick: int, tempo: int) -> None:
+        self.tempo_tick, self.tempo_seconds = tick, self.seconds(tick)
+        self.seconds_per_tick = tempo * 1e-6 / self.ticks_per_beat
+
+
+@dataclass
+class _Sounding:
+    start: float
+    velocity: int
+    released: bool = False  # its note_off came while the sustain pedal was down
+
+
+class _NotePairing:
+    """note_on/note_off messages to notes, voice by voice; a voice is (track, channel, pitch)."""
+
+    def __init__(self) -> None:
+        self.sounding: dict[tuple[int, int, int], _Sounding] = {}
+        self.pedal_down: set[int] = set()  # channels
+        self.notes: list[Note] = []
+
+    def note_on(self, voice: tuple[int, int, int], time: float, velocity: int) -> None:
+        """A new note; striking a sounding pitch again ends the sounding note first."""
+        if voice in self.sounding:
+            self.end(voice, time)
+        self.sounding[voice] = _Sounding(time, velocity)
+
+    def note_off(self, voice: tuple[int, int, int], time: float) -> None:
+        """End the voice's note, or mark it to end with the pedal; ignored if none sounds."""
+        note = self.sounding.get(voice)
+        if note is None:
+            return
+        if voice[1] in self.pedal_down:
+            note.released = True
+        else:
+            self.end(voice, time)
+
+    def pedal(self, channel: int, down: bool, time: float) -> None:
+        """Press or release the sustain pedal; releasing it ends the notes it was holding."""
+        if down:
+            self.pedal_down.add(channel)
+        elif channel in self.pedal_down:
+            self.pedal_down.remove(channel)
+            held = [v for v, note in self.sounding.items() if v[1] == channel and note.released]
+            for voice in held:
+                self.end(voice, time)
+
+    def end(self, voice: tuple[int, int, int], time: float) -> None:
+        note = self.sounding.pop(voice)
+        self.notes.append(Note(voice[2], note.start, time, note.velocity))
+
+    def end_all(self, time: float) -> None:
+        for voice in list(self.sounding):
+            self.end(voice, time)
+
+
+def merge_unisons(notes: list[Note]) -> list[Note]:
+    """One voice per pitch, sorted by (start, pitch); times in any unit.
+
+    A note starting while the same pitch sounds cuts that note at its start and lasts until
+    the later of the two ends; notes of one pitch starting together become one note (the
+    latest end, the loudest velocity).
+    """
+    merged: list[Note] = []
+    last_of_pitch: dict[int, int] = {}  # pitch -> index in merged
+    for note in sorted(notes, key=attrgetter("start", "pitch")):
+        index = last_of_pitch.get(note.pitch)
+        if index is not None:
+            sounding = merged[index]
+            if note.start == sounding.start:
+                merged[index] = replace(sounding, end=max(sounding.end, note.end),
+                                        velocity=max(sounding.velocity, note.velocity))
+                continue
+            if note.start < sounding.end:
+                merged[index] = replace(sounding, end=note.start)
+                note = replace(note, end=max(note.end, sounding.end))
+        last_of_pitch[note.pitch] = len(merged)
+        merged.append(note)
+    return merged
+
+
+def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions) -> list[Note]:
+    """The notes of a MIDI file (parsed first if given a path) in absolute seconds, sorted by
+    (start, pitch); a file that cannot be used is a MidiFileError."""
+    midi = source if isinstance(source, mido.MidiFile) else load_midi(source)
+    check_format(midi)
+    timed, end_tick = timed_messages(midi)
+    pairing = _NotePairing()
+    clock = _TempoClock(midi.ticks_per_beat)
+    drum_notes = 0
+    for tick, track, msg in timed:
+        time = clock.seconds(tick)
+        if msg.type == "set_tempo":
+            clock.set_tempo(tick, msg.tempo)
+        elif msg.type == "control_change":
+            if options.sustain and msg.control == SUSTAIN_CONTROL:
+                pairing.pedal(msg.channel, msg.value >= 64, time)
+        elif msg.channel == DRUM_CHANNEL and not options.keep_drums:
+            drum_notes += 1
+        elif msg.type == "note_on" and msg.velocity > 0:
+            pairing.note_on((track, msg.channel, msg.note), time, msg.velocity)
+        else:
+            pairing.note_off((track, msg.channel, msg.note), time)
+    pairing.end_all(clock.seconds(end_tick))
+    if not pairing.notes:
+        raise MidiFileError("no notes (only drums, which keep_drums=false drops)" if drum_notes
+                            else "no notes")
+    return merge_unisons(pairing.notes)
+
+
+# ---- writing MIDI files ----------------------------------------------------------------------
+
+
+def notes_to_midi(notes: list[Note]) -> mido.MidiFile:
+    """A type-0 MIDI file of ``notes`` on a piano (program 0, channel 0), one tick per
+    millisecond; a note lasts at least one tick, and note_offs come before note_ons at a tick."""
+    events = []  # (tick, 0 for off / 1 for on, pitch, velocity)
+    for note in notes:
+        start = round(note.start * 1000)
+        end = max(round(note.end * 1000), start + 1)
+        events += [(start, 1, note.pitch, min(127, max(1, note.velocity))), (end, 0, note.pitch, 0)]
+    events.sort(key=itemgetter(0, 1))
+    track = mido.MidiTrack([
+        mido.MetaMessage("set_tempo", tempo=DEFAULT_TEMPO, time=0),
+        mido.Message("program_change", channel=0, program=0, time=0),
+    ])
+    now = 0
+    for tick, is_on, pitch, velocity in events:
+        kind = "note_on" if is_on else "note_off"
+        track.append(mido.Message(kind, note=pitch, velocity=velocity, time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT, tracks=[track])
+
+
+# ---- tensor helpers --------------------------------------------------------------------------
+
+
+def note_table(notes: list[Note]) -> Tensor:
+    """Rows (pitch, start, end, velocity) in float64, through a C array: much faster than
+    torch.tensor on Python floats."""
+    flat = array("d", [value for n in notes for value in (n.pitch, n.start, n.end, n.velocity)])
+    return torch.frombuffer(flat, dtype=torch.float64).reshape(-1, 4)
+
+
+def round_half_up(values: Tensor) -> Tensor:
+    """The nearest integers (int64), halves rounded up (torch.round rounds them to even)."""
+    return torch.floor(values + 0.5).long()
+
+
+def overlaps_in_a_pitch(rows: Tensor) -> bool:
+    """Whether two of the (pitch, start, end, ...) ``rows`` of one pitch overlap."""
+    by_start = rows[torch.argsort(rows[:, 1], stable=True)]
+    by_pitch = by_start[torch.argsort(by_start[:, 0], stable=True)]
+    same_pitch = by_pitch[1:, 0] == by_pitch[:-1, 0]
+    return bool((same_pitch & (by_pitch[1:, 1] < by_pitch[:-1, 2])).any())
+
+
+def insert_before(values: Tensor, where: Tensor, inserted: Tensor) -> Tensor:
+    """``values`` with ``inserted`` (one per True in the mask ``where``), each just before the
+    value it marks."""
+    at = torch.arange(len(values)) + torch.cumsum(where, 0)
+    result = values.new_empty(len(values) + len(inserted))
+    result[at] = values
+    result[at[where] - 1] = inserted
+    return result
+
+
+# ---- the codec -------------------------------------------------------------------------------
+
+
+class MidiCodec:
+    """Notes <-> event tokens: PAD, BOS, EOS, NOTE_ON x128, NOTE_OFF x128, TIME_SHIFT (1 to
+    max_shift_steps steps), VELOCITY (bins)."""
+
+    name = "midi"
+    PAD, BOS, EOS = 0, 1, 2
+    SPECIALS = ("PAD", "BOS", "EOS")
+
+    def __init__(self, options: MidiOptions | None = None) -> None:
+        self.options = options or MidiOptions()
+        self.note_on_base = len(self.SPECIALS)
+        self.note_off_base = self.note_on_base + NUM_PITCHES
+        self.time_shift_base = self.note_off_base + NUM_PITCHES  # TIME_SHIFT of one step
+        self.velocity_base = self.time_shift_base + self.options.max_shift_steps
+        self._size = self.velocity_base + self.options.velocity_bins
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def token_name(self, token: int) -> str:
+        """``PAD``, ``NOTE_ON_60``, ``NOTE_OFF_60``, ``TIME_SHIFT_10`` (steps), ``VELOCITY_5``
+        (bin)."""
+        if not 0 <= token < self.size:
+            raise ValueError(f"token {token} is not in the vocabulary (0..{self.size - 1})")
+        if token < self.note_on_base:
+            return self.SPECIALS[token]
+        if token < self.note_off_base:
+            return f"NOTE_ON_{token - self.note_on_base}"
+        if token < self.time_shift_base:
+            return f"NOTE_OFF_{token - self.note_off_base}"
+        if token < self.velocity_base:
+            return f"TIME_SHIFT_{token - self.time_shift_base + 1}"
+        return f"VELOCITY_{token - self.velocity_base}"
+
+    # ---- time and velocity ----
+
+    def _to_steps(self, seconds: Tensor) -> Tensor:
+        """Seconds (float64) to the nearest step."""
+        return round_half_up(seconds * (1000 / self.options.resolution_ms))
+
+    def _to_seconds(self, steps: int) -> float:
+        return steps * self.options.resolution_ms / 1000
+
+    def _velocity_bin(self, velocity: Tensor) -> Tensor:
+        return (velocity.clamp(1, 127) - 1) // self.options.velocity_bin_size
+
+    def _bin_velocity(self, velocity_bin: int) -> int:
+        """The velocity a bin decodes to: the middle of its range."""
+        size = self.options.velocity_bin_size
+        return min(127, 1 + velocity_bin * size + size // 2)
+
+    # ---- encoding ----
+
+    def _quantise(self, notes: list[Note]) -> Tensor:
+        """Rows (pitch, start step, end step, velocity) in (start, pitch) order: times rounded
+        to the nearest step, each note at least one step long, one voice per pitch."""
+        table = note_table(notes)
+        if not ((table[:, 0] >= 0) & (table[:, 0] < NUM_PITCHES)).all():
+            raise ValueError("note pitches must be in 0..127")
+        rows = table.long()
+        rows[:, 1:3] = self._to_steps(table[:, 1:3])
+        rows[:, 2] = torch.maximum(rows[:, 2], rows[:, 1] + 1)
+        if overlaps_in_a_pitch(rows):
+            merged = merge_unisons([Note(*row) for row in rows.tolist()])
+            return torch.tensor([(n.pitch, n.start, n.end, n.velocity) for n in merged])
+        return rows[torch.argsort(rows[:, 1] * NUM_PITCHES + rows[:, 0], stable=True)]
+
+    def encode_notes(self, notes: list[Note]) -> Tensor:
+        """Event tokens (int64, no BOS/EOS): in time order, NOTE_OFFs before VELOCITY/NOTE_ONs
+        at a step, VELOCITY only when the bin changes from the previous note-on's."""
+        if not notes:
+            return torch.zeros(0, dtype=torch.long)
+        pitches, starts, ends, velocities = self._quantise(notes).T
+        steps = torch.cat([ends, starts])
+        tokens = torch.cat([self.note_off_base + pitches, self.note_on_base + pitches])
+        is_on = torch.arange(len(steps)) >= len(pitches)
+        # Stable: at a step, offs (the first half) before ons, each in (start, pitch) order.
+        order = torch.argsort(steps, stable=True)
+        steps, tokens, is_on = steps[order], tokens[order], is_on[order]
+        bins = self._velocity_bin(velocities.repeat(2)[order])
+        on_bins = bins[is_on]
+        changed = torch.ones_like(on_bins, dtype=torch.bool)
+        changed[1:] = on_bins[1:] != on_bins[:-1]
+        needs_velocity = torch.zeros_like(is_on)
+        needs_velocity[is_on] = changed
+        tokens = insert_before(tokens, needs_velocity, self.velocity_base + bins[needs_velocity])
+        steps = insert_before(steps, needs_velocity, steps[needs_velocity])
+        return self._place_in_time(tokens, steps, int(steps[-1]))
+
+    def _place_in_time(self, tokens: Tensor, steps: Tensor, end_step: int) -> Tensor:
+        """``tokens`` at their (non-decreasing) absolute ``steps``, each preceded by the
+        TIME_SHIFTs that reach its step, then those that reach ``end_step``."""
+        longest = self.options.max_shift_steps
+        tokens = torch.cat([tokens, tokens.new_tensor([self.PAD])])  # marks the end; dropped
+        steps = torch.cat([steps, steps.new_tensor([end_step])])
+        gaps = torch.diff(steps, prepend=steps.new_zeros(1))
+        # A gap is TIME_SHIFTs of the longest kind, then one for what is left.
+        num_shifts = (gaps + longest - 1) // longest
+        rest = gaps - (num_shifts - 1) * longest
+        at = torch.arange(len(tokens)) + torch.cumsum(num_shifts, 0)
+        placed = torch.full((int(at[-1]) + 1,), self.time_shift_base + longest - 1)
+        after_gap = num_shifts > 0
+        placed[at[after_gap] - 1] = self.time_shift_base + rest[after_gap] - 1
+        placed[at] = tokens
+        return placed[:-1]
+
+    def encode_file(self, source: str | Path | mido.MidiFile) -> Tensor:
+        return self.encode_notes(read_notes(source, self.options))
+
+    # ---- decoding ----
+
+    def _as_tokens(self, tokens: Tensor | list[int]) -> Tensor:
+        """A 1-D int64 tensor of token ids, checked to be in the vocabulary."""
+        ids = torch.as_tensor(tokens, dtype=torch.long)
+        if ids.dim() != 1:
+            raise ValueError(f"tokens must be one sequence, not of shape {tuple(ids.shape)}")
+        if len(ids) and not (int(ids.min()) >= 0 and int(ids.max()) < self.size):
+            raise ValueError(f"token ids must be in 0..{self.size - 1}")
+        return ids
+
+    def decode_notes(self, tokens: Tensor | list[int]) -> list[Note]:
+        """The notes of any token sequence, however ill-formed, sorted by (start, pitch).
+
+        PAD and BOS are ignored and EOS ends decoding; a NOTE_OFF with no sounding note is
+        ignored; a note never closed ends after max_note_s or at the end, whichever is first.
+        """
+        step, velocity = 0, DEFAULT_VELOCITY
+        sounding: dict[int, tuple[int, int]] = {}  # pitch -> (start step, velocity)
+        notes = []  # times in steps until the end
+
+        def end(pitch: int) -> None:
+            start, loudness = sounding.pop(pitch)
+            notes.append(Note(pitch, start, max(step, start + 1), loudness))
+
+        for token in self._as_tokens(tokens).tolist():  # ranges in vocabulary order, last first
+            if token == self.EOS:
+                break
+            if token >= self.velocity_base:
+                velocity = self._bin_velocity(token - self.velocity_base)
+            elif token >= self.time_shift_base:
+                step += token - self.time_shift_base + 1
+            elif token >= self.note_off_base:
+                if token - self.note_off_base in sounding:
+                    end(token - self.note_off_base)
+            elif token >= self.note_on_base:
+                if token - self.note_on_base in sounding:
+                    end(token - self.note_on_base)
+                sounding[token - self.note_on_base] = (step, velocity)
+        max_steps = max(1, round(self.options.max_note_s * 1000 / self.options.resolution_ms))
+        for pitch, (start, loudness) in sounding.items():
+            notes.append(Note(pitch, start, max(min(start + max_steps, step), start + 1), loudness))
+        # A note ended in the step it began lasts a step: one struck again then merges into it.
+        return [Note(n.pitch, self._to_seconds(n.start), self._to_seconds(n.end), n.velocity)
+                for n in merge_unisons(notes)]
+
+    def to_midi(self, tokens: Tensor | list[int]) -> mido.MidiFile:
+        return notes_to_midi(self.decode_notes(tokens))
+
+    # ---- augmentation and measures ----
+
+    def transpose(self, tokens: Tensor | list[int], semitones: int) -> Tensor:
+        """Shift every NOTE_ON/NOTE_OFF; a note pushed out of 0..127 is dropped, on and off."""
+        ids = self._as_tokens(tokens)
+        is_on = (ids >= self.note_on_base) & (ids < self.note_off_base)
+        is_note = is_on | ((ids >= self.note_off_base) & (ids < self.time_shift_base))
+        pitch = torch.where(is_on, ids - self.note_on_base, ids - self.note_off_base) + semitones
+        keep = ~is_note | ((pitch >= 0) & (pitch < NUM_PITCHES))
+        return torch.where(is_note, ids + semitones, ids)[keep]
+
+    def _shift_steps(self, ids: Tensor) -> Tensor:
+        """The steps each token moves time forward (0 for all but TIME_SHIFTs)."""
+        is_shift = (ids >= self.time_shift_base) & (ids < self.velocity_base)
+        return torch.where(is_shift, ids - self.time_shift_base + 1, 0)
+
+    def stretch(self, tokens: Tensor | list[int], factor: float) -> Tensor:
+        """All times scaled by ``factor``: every other token keeps its order, at its scaled step
+        rounded to the nearest, with the TIME_SHIFTs between them re-split."""
+        if not factor > 0:
+            raise ValueError(f"a stretch factor must be positive, not {factor}")
+        ids = self._as_tokens(tokens)
+        shifts = self._shift_steps(ids)
+        steps = torch.cumsum(shifts, 0)
+        is_event = shifts == 0
+        scaled = round_half_up(steps.double() * factor)
+        end_step = int(scaled[-1]) if len(scaled) else 0
+        return self._place_in_time(ids[is_event], scaled[is_event], end_step)
+
+    def duration_s(self, tokens: Tensor | list[int]) -> float:
+        """The total of the TIME_SHIFTs, in seconds."""
+        return self._to_seconds(int(self._shift_steps(self._as_tokens(tokens)).sum()))
+
+    # ---- configuration ----
+
+    def to_json(self) -> dict:
+        return {"name": self.name, **asdict(self.options)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "MidiCodec":
+        if data.get("name") != cls.name:
+            raise ValueError(f"not a {cls.name} codec: {data.get('name')!r}")
+        known = {f.name for f in fields(MidiOptions)}
+        unknown = sorted(set(data) - known - {"name"})
+        if unknown:
+            raise ValueError(f"unknown MIDI codec options: {', '.join(unknown)}")
+        try:
+            return cls(MidiOptions(**{k: v for k, v in data.items() if k in known}))
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None

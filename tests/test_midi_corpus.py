@@ -1,0 +1,278 @@
+"""MIDI corpora: ingestion, caching, skipped files, training on pieces, sampling to .mid files."""
+
+import json
+import shutil
+from dataclasses import replace
+
+import mido
+import pytest
+import torch
+import torch.nn.functional as F
+from typer.testing import CliRunner
+
+from seqgen.cells import reset_rows
+from seqgen.checkpoint import load_checkpoint
+from seqgen.cli import app
+from seqgen.corpus import Augmentation, ItemData, detect_format, load_corpus, load_midi_corpus
+from seqgen.errors import SeqgenError, UsageError
+from seqgen.evaluation import evaluate_batches
+from seqgen.midi import MidiCodec, read_notes
+from seqgen.model import ModelConfig, build_model
+from seqgen.training import TrainConfig, resume, train
+from tests.conftest import ROOT, one_line_error
+from tests.test_training import interrupt_at, weights
+
+CHORALES = ROOT / "corpora" / "bach-chorales"
+runner = CliRunner()
+MIDI_TINY = dict(cell="gru", layers=1, hidden=16, batch_size=3, seq_len=16, steps=10,
+                 eval_interval=4, log_interval=1, warmup_steps=2, device="cpu")
+
+
+@pytest.fixture
+def small_midi(tmp_path):
+    """Eight real chorales and two broken files."""
+    folder = tmp_path / "midi"
+    (folder / "sub").mkdir(parents=True)
+    for path in sorted(CHORALES.glob("*.mid"))[:8]:
+        shutil.copy(path, folder / "sub" / path.name)
+    (folder / "noise.mid").write_bytes(bytes(range(256)) * 4)
+    data = (CHORALES / "riemenschneider001.mid").read_bytes()
+    (folder / "truncated.midi").write_bytes(data[: len(data) // 2])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def midi_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("midi-run")
+    for path in sorted(CHORALES.glob("*.mid"))[:8]:
+        shutil.copy(path, folder / path.name)
+    train(folder, TrainConfig(**MIDI_TINY), folder / "run")
+    return folder / "run"
+
+
+def test_a_folder_is_read_recursively_and_broken_files_are_skipped_with_reasons(small_midi):
+    corpus = load_midi_corpus(small_midi)
+    assert len(corpus.pieces) == 8 and len(corpus.files) == 8
+    skipped = dict(corpus.skipped)
+    assert set(skipped) == {"noise.mid", "truncated.midi"}
+    assert all(reason for reason in skipped.values())
+    expected = MidiCodec().encode_file(small_midi / "sub" / "riemenschneider001.mid")
+    assert torch.equal(corpus.pieces[0].long(), expected)
+    assert corpus.notes == sum(len(read_notes(f, corpus.codec.options)) for f in corpus.files)
+
+
+def test_the_second_load_comes_from_the_cache(small_midi, tmp_path):
+    first = load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
+    second = load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
+    assert not first.from_cache and second.from_cache
+    assert second.skipped == first.skipped and second.notes == first.notes
+    assert all(torch.equal(a, b) for a, b in zip(first.pieces, second.pieces, strict=True))
+
+
+def test_codec_options_change_the_cache_key_and_the_tokens(small_midi, tmp_path):
+    fine = load_corpus(small_midi, "midi", cache_dir=tmp_path / "cache")
+    coarse = load_corpus(small_midi, "midi", {"resolution_ms": 20}, cache_dir=tmp_path / "cache")
+    assert not coarse.from_cache and coarse.codec.options.resolution_ms == 20
+    assert (fine.codec.size, coarse.codec.size) == (391, 341)  # 100 vs 50 time shifts
+    assert not torch.equal(fine.pieces[0], coarse.pieces[0])
+    with pytest.raises(UsageError, match="the MIDI codec has no option 'speed'"):
+        load_corpus(small_midi, "midi", {"speed": 2})
+
+
+def test_strict_makes_a_skipped_file_an_error(small_midi):
+    with pytest.raises(SeqgenError, match="2 MIDI files cannot be used.*drop --strict"):
+        load_midi_corpus(small_midi, strict=True)
+
+
+def test_a_corpus_with_no_usable_file_is_an_error(tmp_path):
+    (tmp_path / "a.mid").write_bytes(b"MThd garbage")
+    (tmp_path / "b.mid").write_bytes(b"")
+    with pytest.raises(SeqgenError, match="no usable MIDI file .*2 skipped"):
+        load_midi_corpus(tmp_path)
+
+
+def test_format_detection(tmp_path, small_midi):
+    assert detect_format(small_midi) == "midi"
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "a.txt").write_text("hello")
+    assert detect_format(tmp_path / "text") == "text"
+    (small_midi / "notes.txt").write_text("a text file among the MIDI files")
+    with pytest.raises(UsageError, match="mixes text and MIDI files.*--format"):
+        detect_format(small_midi)
+    assert load_corpus(small_midi, format="midi").format == "midi"
+
+
+def test_loss_on_item_batches_equals_each_piece_on_its_own():
+    """The state starts fresh at every piece, and padding never counts."""
+    torch.manual_seed(0)
+    codec = MidiCodec()
+    pieces = [torch.randint(3, codec.size, (n,)) for n in (30, 7, 19, 11)]
+    model = build_model(ModelConfig(codec.size, "lstm", hidden_size=8, num_layers=2)).eval()
+    batches = ItemData(pieces, codec).batches(rows=2, seq_len=8)
+    together = evaluate_batches(model, batches)
+    total, count = 0.0, 0
+    for piece in pieces:
+        tokens = torch.cat([torch.tensor([codec.BOS]), piece, torch.tensor([codec.EOS])])
+        logits, _ = model(tokens[None, :-1], model.init_state(1))
+        total += F.cross_entropy(logits[0], tokens[1:], reduction="sum").item()
+        count += tokens.numel() - 1
+    assert together.tokens == count
+    assert together.loss == pytest.approx(total / count, rel=1e-5)
+
+
+def test_reset_rows_replaces_only_the_marked_rows():
+    old, fresh = (torch.ones(3, 2), torch.full((3, 2, 4), 5.0)), (torch.zeros(3, 2),
+                                                                   torch.zeros(3, 2, 4))
+    new = reset_rows(old, torch.tensor([False, True, False]), fresh)
+    assert new[0][:, 0].tolist() == [1, 0, 1] and new[1][:, 0, 0].tolist() == [5, 0, 5]
+
+
+def test_augmentation_varies_by_epoch_is_reproducible_and_keeps_pitches_in_range():
+    codec = MidiCodec()
+    corpus = load_midi_corpus(sorted(CHORALES.glob("*.mid"))[0])
+    data = ItemData(corpus.pieces * 2, codec, Augmentation(transpose=3, stretch=0.05))
+    plain = data.batches(2, 32)
+    epoch1, again, epoch2 = (data.batches(2, 32, epoch=e, seed=1, augment=True)
+                             for e in (1, 1, 2))
+    assert torch.equal(epoch1.inputs, again.inputs)
+    assert not torch.equal(epoch1.inputs, epoch2.inputs)
+    assert not torch.equal(epoch1.inputs, plain.inputs)
+    assert int(epoch1.inputs.max()) < codec.size
+
+
+def test_validation_is_never_augmented(midi_run):
+    config = json.loads((midi_run / "best/config.json").read_text())
+    assert config["training"]["augment"] is True
+    corpus = load_corpus(config["corpus"]["path"])
+    _, val = corpus.split(0.1)
+    model = load_checkpoint(midi_run).model
+    expected = evaluate_batches(model, val.batches(min(3, val.max_rows()), 16)).loss
+    best = json.loads((midi_run / "best/trainer.json").read_text())["val_loss"]
+    last_val = [json.loads(line) for line in (midi_run / "metrics.jsonl").read_text().splitlines()
+                if '"val"' in line]
+    assert min(e["val_loss"] for e in last_val) == pytest.approx(best)
+    assert expected == pytest.approx(best, rel=1e-5)
+
+
+def test_interrupted_midi_training_resumes_exactly(tmp_path):
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    for path in sorted(CHORALES.glob("*.mid"))[:8]:
+        shutil.copy(path, folder / path.name)
+    # 14 steps cross epochs: a new shuffle and new augmentation
+    config = TrainConfig(**{**MIDI_TINY, "steps": 12, "seq_len": 256})
+    whole = train(folder, config, tmp_path / "whole")
+    with pytest.raises(SeqgenError):
+        train(folder, config, tmp_path / "cut", progress=interrupt_at(9))
+    resume(tmp_path / "cut")
+    a, b = weights(tmp_path / "whole/last"), weights(tmp_path / "cut/last")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((tmp_path / "whole/last/trainer.json").read_text())["epoch"] >= 1
+    assert whole.step == 12
+
+
+def test_training_records_the_midi_codec(midi_run):
+    config = json.loads((midi_run / "best/config.json").read_text())
+    assert config["codec"]["name"] == "midi" and config["corpus"]["format"] == "midi"
+    ckpt = load_checkpoint(midi_run)
+    assert isinstance(ckpt.codec, MidiCodec) and ckpt.codec.size == 391
+
+
+def test_too_few_pieces_for_the_batch(tmp_path):
+    shutil.copy(CHORALES / "riemenschneider001.mid", tmp_path / "a.mid")
+    shutil.copy(CHORALES / "riemenschneider002.mid", tmp_path / "b.mid")
+    with pytest.raises(UsageError, match="too small for --batch-size 3"):
+        train(tmp_path, replace(TrainConfig(**MIDI_TINY)), tmp_path / "run")
+
+
+# ---- the CLI ---------------------------------------------------------------------------------
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_sampling_writes_midi_files_reproducibly_without_overwriting(midi_run, tmp_path):
+    out = tmp_path / "samples"
+    first = run("sample", midi_run, "--length", "5s", "--num-samples", "2", "--out", f"{out}/",
+                "--seed", "4")
+    assert first.exit_code == 0, first.output
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == ["sample-1.mid", "sample-2.mid"]
+    for f in files:
+        mido.MidiFile(f)  # loads back
+    again = run("sample", midi_run, "--length", "5s", "--num-samples", "2", "--out", f"{out}/",
+                "--seed", "4")
+    assert again.exit_code == 0
+    assert sorted(f.name for f in out.iterdir()) == [f"sample-{i}.mid" for i in (1, 2, 3, 4)]
+    assert (out / "sample-3.mid").read_bytes() == (out / "sample-1.mid").read_bytes()
+    forced = run("sample", midi_run, "--length", "40", "--num-samples", "2", "--out", f"{out}/",
+                 "--seed", "5", "--force")
+    assert forced.exit_code == 0 and len(list(out.iterdir())) == 4
+
+
+def test_a_length_in_seconds_bounds_the_duration(midi_run, tmp_path):
+    ckpt = load_checkpoint(midi_run)
+    result = run("sample", midi_run, "--length", "3s", "--out", tmp_path / "a.mid", "--seed", "2")
+    assert result.exit_code == 0, result.output
+    notes = read_notes(tmp_path / "a.mid", ckpt.codec.options) if read_has_notes(
+        tmp_path / "a.mid") else []
+    assert all(n.start <= 3.0 + 1.0 for n in notes)
+
+
+def read_has_notes(path) -> bool:
+    return any(m.type == "note_on" for m in mido.MidiFile(path))
+
+
+def test_a_midi_primer_is_continued(midi_run, tmp_path):
+    primer = CHORALES / "riemenschneider003.mid"
+    out = tmp_path / "cont.mid"
+    result = run("sample", midi_run, "--primer", f"@{primer}", "--length", "50", "--out", out,
+                 "--seed", "1")
+    assert result.exit_code == 0, result.output
+    codec = load_checkpoint(midi_run).codec
+    original = read_notes(primer, codec.options)
+    continued = read_notes(out, codec.options)
+    assert len(continued) >= len(original) - 2
+    assert [n.pitch for n in continued[:20]] == [n.pitch for n in original[:20]]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--primer", "hello"], "a MIDI model's primer is a MIDI file"),
+    (["--primer", "@missing.mid"], "cannot use the primer file"),
+    (["--length", "ten"], "bad --length"),
+    (["--num-samples", "2", "--out", "one.mid"], "give --out a folder"),
+])
+def test_bad_midi_sampling_input(midi_run, args, message):
+    result = run("sample", midi_run, *args)
+    assert result.exit_code == 2, result.output
+    assert message in one_line_error(result.output)
+
+
+def test_existing_output_file_needs_force(midi_run, tmp_path):
+    (tmp_path / "x.mid").write_bytes(b"keep me")
+    result = run("sample", midi_run, "--out", tmp_path / "x.mid", "--length", "10")
+    assert result.exit_code == 2 and "pass --force" in one_line_error(result.output)
+    assert (tmp_path / "x.mid").read_bytes() == b"keep me"
+
+
+def test_text_model_rejects_a_duration(trained_run):
+    result = run("sample", trained_run, "--length", "30s")
+    assert result.exit_code == 2 and "not a duration" in one_line_error(result.output)
+
+
+def test_corpus_inspect_midi(small_midi):
+    result = run("corpus", "inspect", small_midi, "--verbose")
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    for text in ("8 read", "2 skipped", "notes", "hours", "391 events", "128 NOTE_ON",
+                 "training pieces", "padding"):
+        assert text in out, text
+    err = " ".join(result.stderr.split())
+    assert "skipped noise.mid" in err and "skipped truncated.midi" in err
+
+
+def test_eval_of_a_midi_checkpoint(midi_run):
+    result = run("eval", midi_run)
+    assert result.exit_code == 0, result.output
+    assert "perplexity" in result.stdout
