@@ -5,6 +5,7 @@ Measured side by side in one process, interleaved, median of the repetitions:
 - bare parse: ``mido.MidiFile(path)`` for every file, one process (nothing else);
 - full encode: ``load_midi_corpus`` with an empty cache: parse, tick-to-second conversion,
   note pairing and tokenising, in seqgen's worker processes, then writing the cache;
+- encode, one process: the same per-file work with no worker pool (for comparison);
 - cached reload: ``load_midi_corpus`` again: hash the files, read the cache.
 
 Targets: full encode <= 1.5 x bare parse; cached reload >= 50 x faster than full encode.
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import mido
 
-from seqgen.corpus import find_files, load_midi_corpus
+from seqgen.corpus import encode_midi_file, find_files, load_midi_corpus
+from seqgen.midi import MidiOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +39,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     files = find_files(args.corpus, (".mid", ".midi"))
-    times: dict[str, list[float]] = {"bare parse": [], "full encode": [], "cached reload": []}
+    times: dict[str, list[float]] = {"bare parse": [], "full encode": [],
+                                     "encode, one process": [], "cached reload": []}
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as cache:
             times["bare parse"].append(timed(lambda: [mido.MidiFile(f) for f in files]))
@@ -45,15 +48,19 @@ def main() -> None:
                 timed(lambda: load_midi_corpus(args.corpus, cache_dir=Path(cache))))
             times["cached reload"].append(
                 timed(lambda: load_midi_corpus(args.corpus, cache_dir=Path(cache))))
+            times["encode, one process"].append(
+                timed(lambda: [encode_midi_file((f, MidiOptions())) for f in files]))
     median = {name: statistics.median(t) for name, t in times.items()}
     print(f"{len(files)} files from {args.corpus}, {os.cpu_count()} CPUs, "
           f"median of {args.repeats} interleaved runs")
     for name, seconds in median.items():
-        print(f"  {name:<14} {seconds * 1000:9.1f} ms   runs: "
+        print(f"  {name:<20} {seconds * 1000:9.1f} ms   runs: "
               + ", ".join(f"{t * 1000:.0f}" for t in times[name]))
     encode_ratio = median["full encode"] / median["bare parse"]
     reload_speedup = median["full encode"] / median["cached reload"]
     print(f"full encode / bare parse    = {encode_ratio:.2f}  (target <= 1.5)")
+    print(f"one-process encode / bare parse = "
+          f"{median['encode, one process'] / median['bare parse']:.2f}")
     print(f"full encode / cached reload = {reload_speedup:.0f}x (target >= 50)")
 
 

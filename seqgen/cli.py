@@ -161,7 +161,7 @@ def load_with_progress(path: Path, format: str | None, codec_options: dict | Non
 def sample_command(
     checkpoint: Annotated[Path, typer.Argument(help="A run folder (its best snapshot) or a snapshot folder.")],
     primer: Annotated[str, typer.Option(help="Text to continue, or @FILE: a text file, or a .mid file for a MIDI model.")] = "",
-    length: Annotated[str, typer.Option(help="Tokens to generate (500), or for MIDI a duration (30s).")] = "500",
+    length: Annotated[str | None, typer.Option(help="Tokens to generate, or for MIDI a duration (30s). [default: text 500; MIDI: until the model ends the piece]")] = None,
     num_samples: Annotated[int, typer.Option(help="Samples, generated together as one batch.")] = 1,
     temperature: Annotated[float, typer.Option(help="Divide the logits by this (> 0); lower is more conservative.")] = 1.0,
     top_k: Annotated[int, typer.Option(help="Keep only the k likeliest tokens; 0 keeps all.")] = 0,
@@ -181,8 +181,8 @@ def sample_command(
     elif seconds is not None:
         raise UsageError("a text model's --length is a number of characters, not a duration")
     else:
-        sample_text(ckpt, read_text_primer(primer), tokens, num_samples, options, seed, out,
-                    force)
+        sample_text(ckpt, read_text_primer(primer), 500 if tokens is None else tokens,
+                    num_samples, options, seed, out, force)
 
 
 def read_text_primer(primer: str) -> str:

@@ -53,8 +53,10 @@ def sample_next(logits: Tensor, options: SamplingOptions, generator: torch.Gener
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
-def parse_length(text: str) -> tuple[int | None, float | None]:
-    """``"500"`` -> 500 tokens; ``"30s"`` -> 30 seconds (for codecs with time)."""
+def parse_length(text: str | None) -> tuple[int | None, float | None]:
+    """``"500"`` -> 500 tokens; ``"30s"`` -> 30 seconds (for codecs with time); None -> None."""
+    if text is None:
+        return None, None
     try:
         if text.endswith("s"):
             seconds = float(text[:-1])
@@ -70,14 +72,15 @@ def parse_length(text: str) -> tuple[int | None, float | None]:
 @torch.inference_mode()
 def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1,
              options: SamplingOptions | None = None, seed: int | None = None, *,
-             stop_token: int | None = None, token_seconds: Tensor | None = None,
-             max_seconds: float | None = None,
+             stop_token: int | None = None, banned: list[int] | None = None,
+             token_seconds: Tensor | None = None, max_seconds: float | None = None,
              on_tokens: Callable[[Tensor], None] | None = None) -> list[Tensor]:
     """Continue ``prompt`` (token ids [P]) by up to ``length`` tokens, ``num_samples`` at once.
 
     The prompt is read once through the sequence path; then the model steps one token at a
     time with its state carried, so the cost is linear in the length. A sample ends early at
     ``stop_token``, or once its tokens' ``token_seconds`` add up to ``max_seconds``.
+    ``banned`` tokens are never drawn.
     ``on_tokens`` gets each step's tokens [num_samples] as they are drawn (for streaming).
     Returns each sample's new tokens (without the prompt and the stop token).
     """
@@ -97,6 +100,8 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
     elapsed = torch.zeros(num_samples, device=device)
     drawn = []
     for i in range(length):
+        if banned:
+            logits[:, banned] = float("-inf")
         tokens = sample_next(logits, options, generator)
         drawn.append(tokens)
         if on_tokens is not None:
@@ -128,15 +133,21 @@ def generate_midi(model: Generator, codec: MidiCodec, primer: Tensor | None = No
                   length: int | None = None, seconds: float | None = None,
                   num_samples: int = 1, options: SamplingOptions | None = None,
                   seed: int | None = None) -> list[Tensor]:
-    """Pieces from the start token (and a primer's tokens): ``length`` tokens or ``seconds`` of
-    music each, ending early where the model ends the piece. Returns primer + new tokens."""
+    """Pieces from the start token (and a primer's tokens). Returns primer + new tokens.
+
+    With ``length`` (tokens) or ``seconds`` (of music) each piece is exactly that long: the end
+    token is not drawn. With neither, each piece ends where the model ends it (at most
+    ``MAX_PIECE_TOKENS`` tokens).
+    """
     primer = primer if primer is not None else torch.zeros(0, dtype=torch.long)
     prompt = torch.cat([torch.tensor([codec.BOS]), primer.long()])
     token_seconds = torch.tensor([codec.duration_s([t]) for t in range(codec.size)])
-    limit = length if length is not None else MAX_TOKENS_FOR_SECONDS
-    samples = generate(model, prompt, limit, num_samples, options, seed, stop_token=codec.EOS,
+    open_ended = length is None and seconds is None
+    samples = generate(model, prompt, length or MAX_PIECE_TOKENS, num_samples, options, seed,
+                       stop_token=codec.EOS if open_ended else None,
+                       banned=[codec.PAD, codec.BOS] + ([] if open_ended else [codec.EOS]),
                        token_seconds=token_seconds, max_seconds=seconds)
     return [torch.cat([primer.long(), tokens]) for tokens in samples]
 
 
-MAX_TOKENS_FOR_SECONDS = 100_000  # a safety cap when the length is given as a duration
+MAX_PIECE_TOKENS = 100_000  # a safety cap when no length in tokens is given

@@ -10,6 +10,7 @@ from seqgen.training import TrainConfig, train
 ROOT = Path(__file__).resolve().parent.parent
 SHAKESPEARE = ROOT / "corpora" / "shakespeare"
 PRETRAINED = ROOT / "checkpoints" / "shakespeare-lstm"
+BACH = ROOT / "checkpoints" / "bach"
 
 TEXT = (
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"

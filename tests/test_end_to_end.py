@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 from seqgen.cli import app
 from seqgen.corpus import load_text_corpus
 from seqgen.evaluation import evaluate_checkpoint
+from seqgen.midi import MidiOptions, read_notes
 from seqgen.training import TrainConfig, train
-from tests.conftest import PRETRAINED, SHAKESPEARE
+from tests.conftest import BACH, PRETRAINED, SHAKESPEARE
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -71,3 +72,16 @@ def test_ctrl_c_in_a_real_process_saves_and_the_run_resumes(tiny_corpus, tmp_pat
                              timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert f"done: step {stopped + 5}" in resumed.stdout
+
+
+def test_the_pretrained_chorale_model_writes_pieces(tmp_path):
+    args = ["sample", str(BACH), "--length", "10s", "--num-samples", "2", "--seed", "3",
+            "--out", f"{tmp_path}/"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for name in ("sample-1.mid", "sample-2.mid"):
+        notes = read_notes(tmp_path / name, MidiOptions())
+        assert len(notes) > 10 and max(n.start for n in notes) <= 11
+    result = evaluate_checkpoint(BACH, device="cpu")
+    assert result.loss == pytest.approx(
+        json.loads((BACH / "best/trainer.json").read_text())["val_loss"], abs=1e-4)

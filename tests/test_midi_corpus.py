@@ -18,6 +18,7 @@ from seqgen.errors import SeqgenError, UsageError
 from seqgen.evaluation import evaluate_batches
 from seqgen.midi import MidiCodec, read_notes
 from seqgen.model import ModelConfig, build_model
+from seqgen.sampling import generate_midi
 from seqgen.training import TrainConfig, resume, train
 from tests.conftest import ROOT, one_line_error
 from tests.test_training import interrupt_at, weights
@@ -211,17 +212,22 @@ def test_sampling_writes_midi_files_reproducibly_without_overwriting(midi_run, t
     assert forced.exit_code == 0 and len(list(out.iterdir())) == 4
 
 
-def test_a_length_in_seconds_bounds_the_duration(midi_run, tmp_path):
+def test_a_length_in_seconds_gives_pieces_that_long(midi_run):
     ckpt = load_checkpoint(midi_run)
-    result = run("sample", midi_run, "--length", "3s", "--out", tmp_path / "a.mid", "--seed", "2")
-    assert result.exit_code == 0, result.output
-    notes = read_notes(tmp_path / "a.mid", ckpt.codec.options) if read_has_notes(
-        tmp_path / "a.mid") else []
-    assert all(n.start <= 3.0 + 1.0 for n in notes)
+    pieces = generate_midi(ckpt.model, ckpt.codec, seconds=3.0, num_samples=3, seed=2)
+    for tokens in pieces:
+        assert 3.0 <= ckpt.codec.duration_s(tokens) < 4.0
+        assert ckpt.codec.EOS not in tokens.tolist()
 
 
-def read_has_notes(path) -> bool:
-    return any(m.type == "note_on" for m in mido.MidiFile(path))
+def test_open_ended_pieces_stop_at_the_end_token_and_a_length_bans_it(midi_run):
+    ckpt = load_checkpoint(midi_run)
+    with torch.no_grad():
+        ckpt.model.head.bias[ckpt.codec.EOS] = 100.0  # the model now always ends the piece
+    assert [t.numel() for t in generate_midi(ckpt.model, ckpt.codec, num_samples=2)] == [0, 0]
+    pieces = generate_midi(ckpt.model, ckpt.codec, length=25, num_samples=2, seed=1)
+    assert [t.numel() for t in pieces] == [25, 25]
+    assert not {ckpt.codec.EOS, ckpt.codec.BOS, ckpt.codec.PAD} & set(pieces[0].tolist())
 
 
 def test_a_midi_primer_is_continued(midi_run, tmp_path):
