@@ -8,16 +8,26 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
+import torch
 import typer
 from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
+from torch import Tensor
 
 from seqgen import __version__
 from seqgen.batching import padding_fraction
 from seqgen.checkpoint import Checkpoint, load_checkpoint
 from seqgen.codec import describe_chars
-from seqgen.corpus import MidiCorpus, TextCorpus, load_corpus, relative_name, summarize_skipped
+from seqgen.corpus import (
+    Corpus,
+    MidiCorpus,
+    TextCorpus,
+    load_corpus,
+    load_recorded_corpus,
+    relative_name,
+    summarize_skipped,
+)
 from seqgen.devices import resolve_device
 from seqgen.display import FileProgressView, TrainingView
 from seqgen.errors import SeqgenError, UsageError
@@ -25,8 +35,15 @@ from seqgen.evaluation import evaluate_checkpoint
 from seqgen.midi import MidiCodec, MidiFileError
 from seqgen.options import parse_options
 from seqgen.plugins import cells as registered_cells
-from seqgen.sampling import SamplingOptions, generate_midi, generate_text, parse_length
-from seqgen.training import Corpus, TrainConfig, resume, train
+from seqgen.sampling import (
+    SamplingOptions,
+    condition_labels,
+    drop_repeats,
+    generate_midi,
+    generate_text,
+    parse_length,
+)
+from seqgen.training import TrainConfig, resume, train
 
 app = typer.Typer(help="Train and sample recurrent sequence generators.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -87,7 +104,11 @@ def train_command(
     dropout: Annotated[float | None, typer.Option(help=default_help("Dropout between layers and before the head.", "dropout"))] = None,
     tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights", help="Share the embedding and output weights (needs embedding = hidden). [default: no]")] = None,
     cell_opt: Annotated[list[str] | None, typer.Option(help="A cell option key=value, repeatable (e.g. activation=relu).")] = None,
-    format: Annotated[str | None, typer.Option(help="Corpus format: text or midi [default: detected from the files]")] = None,
+    arch: Annotated[str | None, typer.Option(help="many-to-many (continue a sequence) or one-to-many (a label or start token unrolls into a whole item). [default: many-to-many]")] = None,
+    format: Annotated[str | None, typer.Option(help="Corpus format: text or midi [default: declared in the corpus's seqgen.json, else detected]")] = None,
+    items: Annotated[str | None, typer.Option(help="Text: each line, each file, or one stream is a sequence (lines|files|stream). [default: declared, else detected]")] = None,
+    label_from: Annotated[str | None, typer.Option(help="Labels of items: stem (file name), folder (parent folder) or a CSV/JSON file mapping files to labels. [default: declared, else none]")] = None,
+    label_size: Annotated[int | None, typer.Option(help=default_help("Size of a label's embedding.", "label_size"))] = None,
     codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable (MIDI: resolution_ms, max_shift_ms, velocity_bins, keep_drums, sustain).")] = None,
     augment: Annotated[bool | None, typer.Option("--augment/--no-augment", help="MIDI: random transposition and time stretch of training pieces. [default: on]")] = None,
     transpose: Annotated[int | None, typer.Option(help=default_help("MIDI augmentation: transpose by up to this many semitones either way.", "transpose"))] = None,
@@ -116,7 +137,8 @@ def train_command(
         "seq_len": seq_len, "steps": steps, "epochs": epochs, "lr": lr, "clip": clip,
         "eval_interval": eval_interval, "log_interval": log_interval,
         "val_fraction": val_fraction, "seed": seed, "device": device, "format": format,
-        "augment": augment, "transpose": transpose, "stretch": stretch,
+        "augment": augment, "transpose": transpose, "stretch": stretch, "arch": arch,
+        "items": items, "label_from": label_from, "label_size": label_size,
     }
     settings = {k: v for k, v in given.items() if v is not None}
     if cell_opt:
@@ -128,7 +150,8 @@ def train_command(
     loaded = None
     if corpus is not None:
         loaded = load_with_progress(corpus, settings.get("format"),
-                                    settings.get("codec_options"), strict, verbose)
+                                    settings.get("codec_options"), strict, verbose,
+                                    settings.get("items"), settings.get("label_from"))
     with TrainingView(console) as view:
         if resume_dir is not None:
             result = resume(resume_dir, settings, loaded, progress=view)
@@ -142,10 +165,12 @@ def train_command(
 
 
 def load_with_progress(path: Path, format: str | None, codec_options: dict | None,
-                       strict: bool = False, verbose: bool = False) -> Corpus:
+                       strict: bool = False, verbose: bool = False, items: str | None = None,
+                       label_from: str | None = None) -> Corpus:
     """Load a corpus with a progress bar over its files, then report files skipped."""
     with FileProgressView(console) as progress:
-        corpus = load_corpus(path, format, codec_options, strict=strict, progress=progress)
+        corpus = load_corpus(path, format, codec_options, items=items, label_from=label_from,
+                             strict=strict, progress=progress)
     if isinstance(corpus, MidiCorpus) and corpus.skipped:
         err_console.print(f"[yellow]warning:[/] {len(corpus.files)} MIDI files read, "
                           f"{summarize_skipped(corpus.skipped)}"
@@ -170,19 +195,36 @@ def sample_command(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     out: Annotated[str | None, typer.Option(help="A file, or a folder (a path ending in / or with no suffix) for one file each. Text: default the terminal; MIDI: default samples/.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite existing output files instead of picking new names.")] = False,
+    condition: Annotated[str | None, typer.Option(help="The label to generate for (a model trained with labels); none: one at random.")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Models of items: the most tokens a sample may have before its end token. [default: text 200, MIDI 100000]")] = None,
+    unique: Annotated[bool, typer.Option(help="Text items: drop duplicate samples and samples that copy a training item.")] = False,
+    corpus: Annotated[Path | None, typer.Option(help="With --unique: the training corpus, if not where the checkpoint recorded it.")] = None,
 ) -> None:
     """Generate text or MIDI from a trained checkpoint (text streams to the terminal)."""
     options = SamplingOptions(temperature, top_k, top_p)
     options.check()
     tokens, seconds = parse_length(length)
     ckpt = load_checkpoint(checkpoint, resolve_device(device))
+    labels, chosen = condition_labels(ckpt.config.get("labels", []), condition, num_samples,
+                                      seed)
+    if chosen is not None and condition is None:
+        err_console.print(f"condition: {chosen} (chosen at random; --condition picks one)",
+                          highlight=False)
     if isinstance(ckpt.codec, MidiCodec):
-        sample_midi(ckpt, primer, tokens, seconds, num_samples, options, seed, out, force)
+        if unique:
+            raise UsageError("--unique works for text models of items (lines or files)")
+        sample_midi(ckpt, primer, tokens, seconds, num_samples, options, seed, out, force,
+                    labels, max_length or 100_000)
     elif seconds is not None:
         raise UsageError("a text model's --length is a number of characters, not a duration")
     else:
-        sample_text(ckpt, read_text_primer(primer), 500 if tokens is None else tokens,
-                    num_samples, options, seed, out, force)
+        if unique and not ckpt.codec.specials:
+            raise UsageError("--unique works for models of items (lines or files); this model "
+                             "reads one stream")
+        limit = tokens if tokens is not None else max_length or (200 if ckpt.codec.specials
+                                                                 else 500)
+        sample_text(ckpt, read_text_primer(primer), limit, num_samples, options, seed, out,
+                    force, labels, unique, corpus)
 
 
 def read_text_primer(primer: str) -> str:
@@ -195,10 +237,11 @@ def read_text_primer(primer: str) -> str:
 
 
 def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
-                options: SamplingOptions, seed: int | None, out: str | None,
-                force: bool) -> None:
+                options: SamplingOptions, seed: int | None, out: str | None, force: bool,
+                labels: Tensor | None = None, unique: bool = False,
+                corpus: Path | None = None) -> None:
     """Stream one sample to the terminal, print several, or write them to --out."""
-    stream = out is None and num_samples == 1
+    stream = out is None and num_samples == 1 and not unique
     pending_primer = [primer]
 
     def write_tokens(tokens):
@@ -207,9 +250,18 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
         sys.stdout.flush()
 
     texts = generate_text(ckpt.model, ckpt.codec, primer, length, num_samples, options, seed,
-                          on_tokens=write_tokens if stream else None)
+                          labels, on_tokens=write_tokens if stream else None)
+    if unique:
+        training = load_recorded_corpus(ckpt.config, corpus)
+        texts, duplicates, copies = drop_repeats(
+            texts, {training.codec.decode(piece) for piece in training.pieces})
+        err_console.print(f"--unique dropped {duplicates} duplicate(s) and {copies} cop"
+                          f"{'y' if copies == 1 else 'ies'} of training items; "
+                          f"{len(texts)} left", highlight=False)
     if stream:
         sys.stdout.write("".join(pending_primer) + "\n")
+    elif out is None and ckpt.codec.specials:
+        sys.stdout.write("".join(text + "\n" for text in texts))
     elif out is None:
         for i, text in enumerate(texts, 1):
             console.print(Rule(f"sample {i}"))
@@ -225,7 +277,7 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
 
 def sample_midi(ckpt: Checkpoint, primer: str, length: int | None, seconds: float | None,
                 num_samples: int, options: SamplingOptions, seed: int | None, out: str | None,
-                force: bool) -> None:
+                force: bool, labels: Tensor | None = None, max_length: int = 100_000) -> None:
     """Generate pieces and write one .mid file each."""
     primer_tokens = None
     if primer:
@@ -236,7 +288,7 @@ def sample_midi(ckpt: Checkpoint, primer: str, length: int | None, seconds: floa
         except MidiFileError as exc:
             raise UsageError(f"cannot use the primer file {primer[1:]}: {exc}") from None
     pieces = generate_midi(ckpt.model, ckpt.codec, primer_tokens, length, seconds, num_samples,
-                           options, seed)
+                           options, seed, labels, max_length)
     paths = output_paths(out or "samples/", num_samples, ".mid", force, one_file_each=True)
     for path, tokens in zip(paths, pieces, strict=True):
         ckpt.codec.to_midi(tokens).save(path)
@@ -279,11 +331,22 @@ def eval_command(
     """Validation loss in nats/token, bits per character and perplexity."""
     result = evaluate_checkpoint(checkpoint, corpus, device)
     table = Table(title=f"evaluation of {checkpoint}")
-    for column in ("tokens", "loss (nats/token)", "bits/char", "perplexity"):
+    for column in ("tokens", "loss (nats/token)", f"bits/{result.unit}", "perplexity"):
         table.add_column(column, justify="right")
     table.add_row(f"{result.tokens:,}", f"{result.loss:.4f}", f"{result.bits_per_token:.4f}",
                   f"{result.perplexity:.3f}")
     console.print(table)
+    if result.per_label:
+        labels = Table(title="validation loss per label (nats/token)")
+        labels.add_column("label")
+        labels.add_column("loss", justify="right")
+        for name, loss in result.per_label.items():
+            labels.add_row(name, f"{loss:.4f}")
+        console.print(labels)
+    if result.wrong_label_loss is not None:
+        console.print(f"with the right labels {result.loss:.4f}, with wrong labels (each item "
+                      f"given the next label) {result.wrong_label_loss:.4f} nats/token",
+                      highlight=False)
 
 
 @app.command("cells")
@@ -303,17 +366,19 @@ def cells_command() -> None:
 @reports_errors
 def inspect_command(
     path: Annotated[Path, typer.Argument(help="A text or MIDI file, or a folder of them.")],
-    format: Annotated[str | None, typer.Option(help="text or midi [default: detected]")] = None,
+    format: Annotated[str | None, typer.Option(help="text or midi [default: declared, else detected]")] = None,
+    items: Annotated[str | None, typer.Option(help="Text: lines, files or stream [default: declared, else detected]")] = None,
+    label_from: Annotated[str | None, typer.Option(help="stem, folder or a CSV/JSON file [default: declared, else none]")] = None,
     codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable.")] = None,
     val_fraction: Annotated[float, typer.Option(help="Validation fraction to show split sizes for.")] = 0.1,
-    batch_size: Annotated[int, typer.Option(help="Batch size to show the padding for (MIDI).")] = 64,
-    seq_len: Annotated[int, typer.Option(help="Chunk length to show the padding for (MIDI).")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Batch size to show the padding for (items).")] = 64,
+    seq_len: Annotated[int, typer.Option(help="Chunk length to show the padding for (items).")] = 128,
     strict: Annotated[bool, typer.Option(help="MIDI: a file that cannot be used is an error.")] = False,
     verbose: Annotated[bool, typer.Option(help="List the files skipped and why.")] = False,
 ) -> None:
     """Files, tokens, vocabulary and split sizes of a corpus."""
-    corpus = load_with_progress(path, format,
-                                parse_options(codec_opt or [], "--codec-opt"), strict, verbose)
+    corpus = load_with_progress(path, format, parse_options(codec_opt or [], "--codec-opt"),
+                                strict, verbose, items, label_from)
     table = Table(title=f"corpus {path} ({corpus.format})", show_header=False)
     table.add_column(style="bold")
     table.add_column()
@@ -331,6 +396,7 @@ def describe_corpus(corpus: Corpus, val_fraction: float, batch_size: int,
     train, val = corpus.split(val_fraction)
     if isinstance(corpus, TextCorpus):
         return rows + [
+            ("items", "one stream"),
             ("tokens", f"{corpus.num_tokens:,} characters"),
             ("vocabulary", f"{corpus.codec.size} characters: "
                            f"{describe_chars(list(corpus.codec.vocab), limit=100)}"),
@@ -339,16 +405,28 @@ def describe_corpus(corpus: Corpus, val_fraction: float, batch_size: int,
             ("invalid UTF-8", f"{corpus.invalid_bytes} byte sequences replaced"),
             ("encoding", "from the cache" if corpus.from_cache else "encoded now and cached"),
         ]
+    if isinstance(corpus, MidiCorpus):
+        rows += [("skipped", summarize_skipped(corpus.skipped)),
+                 ("notes", f"{corpus.notes:,}"),
+                 ("duration", f"{corpus.duration_s / 3600:.2f} hours "
+                              f"({corpus.duration_s:,.0f} s)"),
+                 ("vocabulary", f"{corpus.codec.size} events: "
+                                f"{describe_midi_vocabulary(corpus.codec)}")]
+    else:
+        rows += [("vocabulary", f"{corpus.codec.size} tokens: PAD, BOS, EOS and "
+                                f"{len(corpus.codec.vocab)} characters: "
+                                f"{describe_chars(list(corpus.codec.vocab), limit=100)}"),
+                 ("invalid UTF-8", f"{corpus.invalid_bytes} byte sequences replaced")]
+    lengths = torch.tensor([p.numel() for p in corpus.pieces], dtype=torch.float)
     layout = train.batches(min(batch_size, train.max_rows()), seq_len)
+    per_label = corpus.items_per_label()
     return rows + [
-        ("skipped", summarize_skipped(corpus.skipped)),
-        ("notes", f"{corpus.notes:,}"),
-        ("duration", f"{corpus.duration_s / 3600:.2f} hours ({corpus.duration_s:,.0f} s)"),
-        ("tokens", f"{corpus.num_tokens:,} events, {corpus.num_tokens / len(corpus.pieces):,.0f}"
-                   " per piece"),
-        ("vocabulary", f"{corpus.codec.size} events: {describe_midi_vocabulary(corpus.codec)}"),
-        ("split", f"{len(train.items)} training pieces ({train.num_tokens:,} tokens), "
-                  f"{len(val.items)} validation pieces ({val.num_tokens:,} tokens)"),
+        ("items", f"{len(corpus.pieces):,} ({corpus.items}), labels: "
+                  + (", ".join(f"{k} {v:,}" for k, v in per_label.items()) or "none")),
+        ("tokens", f"{corpus.num_tokens:,}; per item: min {lengths.min():.0f}, median "
+                   f"{lengths.median():.0f}, mean {lengths.mean():.0f}, max {lengths.max():.0f}"),
+        ("split", f"{len(train.items):,} training items ({train.num_tokens:,} tokens), "
+                  f"{len(val.items):,} validation items ({val.num_tokens:,} tokens)"),
         ("padding", f"{padding_fraction(layout):.1%} of training positions at batch "
                     f"{batch_size}, seq-len {seq_len}"),
         ("encoding", "from the cache" if corpus.from_cache else "encoded now and cached"),

@@ -1,19 +1,19 @@
 """Corpora: find the files, encode them to token ids once, cache the result, split them.
 
-A text corpus is one stream of characters; a MIDI corpus is a list of pieces, each its own
-sequence. Either splits into training and validation data that make ``Batches``.
+A text corpus is one stream of characters, or separate items (its lines or its files); a MIDI
+corpus is a list of pieces. Items may carry labels. Every corpus splits into training and
+validation data (``seqgen.data``) that make ``Batches``.
 """
 
 import hashlib
 import json
-import math
 import os
 import warnings
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,93 +22,18 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
-from seqgen.batching import Batches, item_batches, stream_batches
 from seqgen.codec import CharCodec
+from seqgen.data import Augmentation, ItemData, StreamData, item_split, split_stream
 from seqgen.errors import SeqgenError, UsageError
+from seqgen.labels import label_reader
 from seqgen.midi import MidiCodec, MidiFileError, MidiOptions, read_notes
 from seqgen.options import check_option_names
 
 FORMATS = {"text": (".txt",), "midi": (".mid", ".midi")}
+ITEM_KINDS = ("lines", "files", "stream")
+DECLARATION = "seqgen.json"  # a corpus folder's own settings
 UTF8_REPLACEMENT = "\ufffd".encode()
 FileProgress = Callable[[int, int], None]  # (files done, files in all)
-
-
-# ---- training and validation data ------------------------------------------------------------
-
-
-@dataclass
-class StreamData:
-    """One token stream (text): cut into parallel rows, state carried along each row."""
-
-    ids: Tensor
-
-    @property
-    def num_tokens(self) -> int:
-        return self.ids.numel()
-
-    def max_rows(self) -> int:
-        return max(0, (self.ids.numel() - 1) // 2)
-
-    def batches(self, rows: int, seq_len: int, epoch: int = 0, seed: int = 0,
-                augment: bool = False) -> Batches:
-        return stream_batches(self.ids, rows, seq_len)
-
-
-@dataclass
-class Augmentation:
-    """Random transposition (semitones, either way) and time stretch (a factor 1 +- stretch)."""
-
-    transpose: int = 3
-    stretch: float = 0.05
-
-    def apply(self, codec: MidiCodec, tokens: Tensor, generator: torch.Generator) -> Tensor:
-        semitones = int(torch.randint(-self.transpose, self.transpose + 1, (),
-                                      generator=generator))
-        factor = 1 + self.stretch * (2 * float(torch.rand((), generator=generator)) - 1)
-        return codec.stretch(codec.transpose(tokens, semitones), factor)
-
-
-@dataclass
-class ItemData:
-    """Separate sequences (MIDI pieces): each wrapped in start and end tokens, state fresh at
-    each start; shuffled and, for training, augmented anew every epoch."""
-
-    items: list[Tensor]
-    codec: MidiCodec
-    augmentation: Augmentation = field(default_factory=Augmentation)
-
-    @property
-    def num_tokens(self) -> int:
-        return sum(t.numel() + 2 for t in self.items)
-
-    def max_rows(self) -> int:
-        return len(self.items)
-
-    def batches(self, rows: int, seq_len: int, epoch: int = 0, seed: int = 0,
-                augment: bool = False) -> Batches:
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        order = torch.randperm(len(self.items), generator=generator).tolist() if augment \
-            else range(len(self.items))
-        bos, eos = torch.tensor([self.codec.BOS]), torch.tensor([self.codec.EOS])
-        sequences = []
-        for index in order:
-            tokens = self.items[index]
-            if augment:
-                tokens = self.augmentation.apply(self.codec, tokens, generator)
-            sequences.append(torch.cat([bos, tokens.long(), eos]))
-        return item_batches(sequences, rows, seq_len, self.codec.PAD)
-
-
-def split_stream(ids: Tensor, val_fraction: float) -> tuple[Tensor, Tensor]:
-    """(train, validation): the validation split is the last ``val_fraction`` of the stream."""
-    check_fraction(val_fraction)
-    num_val = math.ceil(ids.numel() * val_fraction)
-    return ids[:-num_val], ids[-num_val:]
-
-
-def check_fraction(val_fraction: float) -> None:
-    if not 0 < val_fraction < 1:
-        raise UsageError(f"the validation fraction must be between 0 and 1, not {val_fraction}")
 
 
 # ---- corpora -------------------------------------------------------------------------------
@@ -126,6 +51,8 @@ class TextCorpus:
     invalid_bytes: int
     from_cache: bool
     format: str = "text"
+    items: str = "stream"
+    label_names: tuple[str, ...] = ()
 
     @property
     def num_tokens(self) -> int:
@@ -135,8 +62,7 @@ class TextCorpus:
         """The corpus's token ids in another codec's vocabulary (a checkpoint's, say)."""
         if codec.vocab == self.codec.vocab:
             return self.ids
-        table = codec.encode(self.codec.vocab, what=f"corpus {self.path}")
-        return table[self.ids.long()].to(torch.int32)
+        return codec.translate(self.ids, self.codec, what=f"corpus {self.path}")
 
     def split(self, val_fraction: float, codec: CharCodec | None = None,
               **_: object) -> tuple[StreamData, StreamData]:
@@ -144,8 +70,70 @@ class TextCorpus:
         return StreamData(train), StreamData(val)
 
 
+class ItemCorpus:
+    """What corpora of separate items (text lines or files, MIDI pieces) share: each item is a
+    token sequence with an optional label."""
+
+    path: Path
+    codec: CharCodec | MidiCodec
+    pieces: list[Tensor]
+    labels: Tensor | None
+    label_names: tuple[str, ...]
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(p.numel() for p in self.pieces)
+
+    def split(self, val_fraction: float, codec: CharCodec | MidiCodec | None = None,
+              label_names: tuple[str, ...] | None = None,
+              augmentation: Augmentation | None = None) -> tuple[ItemData, ItemData]:
+        """Training and validation items, in ``codec``'s vocabulary and ``label_names``' ids
+        when given (a checkpoint's)."""
+        codec = codec or self.codec
+        pieces = self.pieces
+        if isinstance(codec, CharCodec) and codec.vocab != self.codec.vocab:
+            pieces = [codec.translate(p, self.codec, what=f"corpus {self.path}") for p in pieces]
+        labels = self.labels
+        if labels is not None and label_names is not None and label_names != self.label_names:
+            labels = label_ids(self.label_names, label_names, self.path)[labels]
+        augmentation = augmentation if isinstance(codec, MidiCodec) else None
+        return item_split(pieces, codec, labels, val_fraction, augmentation)
+
+    def items_per_label(self) -> dict[str, int]:
+        if self.labels is None:
+            return {}
+        counts = torch.bincount(self.labels, minlength=len(self.label_names)).tolist()
+        return dict(zip(self.label_names, counts, strict=True))
+
+
+def label_ids(names: tuple[str, ...], known: tuple[str, ...], path: Path) -> Tensor:
+    """For each of a corpus's label ``names``, its id among ``known`` (a checkpoint's labels)."""
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise UsageError(f"corpus {path} has labels the model does not know: "
+                         f"{', '.join(missing[:5])}; its labels: {', '.join(known)}")
+    return torch.tensor([known.index(n) for n in names])
+
+
 @dataclass
-class MidiCorpus:
+class TextItemCorpus(ItemCorpus):
+    """A text corpus whose items are its lines or its files, each its own sequence."""
+
+    path: Path
+    files: list[Path]
+    num_bytes: int
+    codec: CharCodec
+    pieces: list[Tensor]
+    labels: Tensor | None
+    label_names: tuple[str, ...]
+    invalid_bytes: int
+    from_cache: bool
+    items: str = "lines"
+    format: str = "text"
+
+
+@dataclass
+class MidiCorpus(ItemCorpus):
     """A MIDI corpus: one token sequence per piece, and the files skipped with the reasons."""
 
     path: Path
@@ -157,24 +145,10 @@ class MidiCorpus:
     notes: int
     duration_s: float
     from_cache: bool
+    labels: Tensor | None = None
+    label_names: tuple[str, ...] = ()
     format: str = "midi"
-
-    @property
-    def num_tokens(self) -> int:
-        return sum(p.numel() for p in self.pieces)
-
-    def split(self, val_fraction: float, codec: MidiCodec | None = None,
-              augmentation: Augmentation | None = None) -> tuple[ItemData, ItemData]:
-        """The last ``val_fraction`` of the pieces (at least one) is the validation split."""
-        check_fraction(val_fraction)
-        if len(self.pieces) < 2:
-            raise UsageError(f"corpus {self.path} has {len(self.pieces)} usable piece; "
-                             "training needs at least 2 (one for validation)")
-        num_val = max(1, round(len(self.pieces) * val_fraction))
-        codec = codec or self.codec
-        augmentation = augmentation or Augmentation()
-        return (ItemData(self.pieces[:-num_val], codec, augmentation),
-                ItemData(self.pieces[-num_val:], codec, augmentation))
+    items: str = "files"
 
 
 def find_files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
@@ -199,20 +173,73 @@ def detect_format(path: Path) -> str:
 
 
 def load_corpus(path: str | Path, format: str | None = None,
-                codec_options: dict[str, object] | None = None, *, strict: bool = False,
-                progress: FileProgress | None = None,
-                cache_dir: Path | None = None) -> TextCorpus | MidiCorpus:
-    """Load a text or MIDI corpus (the format detected from its files unless given)."""
+                codec_options: dict[str, object] | None = None, *, items: str | None = None,
+                label_from: str | None = None, strict: bool = False,
+                progress: FileProgress | None = None, cache_dir: Path | None = None) -> "Corpus":
+    """Load a text or MIDI corpus. What a flag leaves open comes from the corpus's own
+    ``seqgen.json`` (keys ``format``, ``items``, ``label_from``), else from its files."""
     path = Path(path)
-    format = format or detect_format(path)
+    declared = read_declaration(path)
+    format = format or declared.get("format") or detect_format(path)
+    label_from = label_from or declared.get("label_from")
     codec_options = dict(codec_options or {})
-    if format == "text":
-        check_option_names(codec_options, {}, "the text codec")
-        return load_text_corpus(path, cache_dir)
     if format == "midi":
         return load_midi_corpus(path, midi_options(codec_options), strict=strict,
-                                progress=progress, cache_dir=cache_dir)
-    raise UsageError(f"unknown format {format!r}; use text or midi")
+                                progress=progress, cache_dir=cache_dir, label_from=label_from)
+    if format != "text":
+        raise UsageError(f"unknown format {format!r}; use text or midi")
+    check_option_names(codec_options, {}, "the text codec")
+    items = items or declared.get("items") or detect_items(path)
+    if items not in ITEM_KINDS:
+        raise UsageError(f"unknown --items {items!r}; use lines, files or stream")
+    if items == "stream":
+        if label_from:
+            raise UsageError("labels belong to items: give --items lines or --items files "
+                             "with --label-from")
+        return load_text_corpus(path, cache_dir)
+    return load_text_items(path, items, label_from, cache_dir)
+
+
+def load_recorded_corpus(config: dict, path: str | Path | None = None) -> "Corpus":
+    """The corpus a checkpoint's ``config`` was trained on (or ``path``), read the same way."""
+    recorded, training = config.get("corpus", {}), config.get("training", {})
+    corpus_path = Path(path or recorded.get("path", ""))
+    if path is None and not corpus_path.exists():
+        raise SeqgenError(f"the corpus this checkpoint was trained on ({corpus_path}) is not "
+                          "there; pass --corpus PATH")
+    return load_corpus(corpus_path, recorded.get("format", "text"),
+                       training.get("codec_options", {}), items=training.get("items"),
+                       label_from=training.get("label_from"))
+
+
+def read_declaration(path: Path) -> dict[str, str]:
+    """A corpus folder's ``seqgen.json``: how its files are to be read."""
+    file = path / DECLARATION
+    if not file.is_file():
+        return {}
+    try:
+        declared = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(declared, dict):
+            raise ValueError("expected a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"cannot read {file}: {exc}") from None
+    unknown = set(declared) - {"format", "items", "label_from"}
+    if unknown:
+        raise UsageError(f"{file} has unknown keys {sorted(unknown)}; "
+                         "known: format, items, label_from")
+    if "label_from" in declared and declared["label_from"] not in ("stem", "folder"):
+        declared["label_from"] = str(path / declared["label_from"])
+    return declared
+
+
+def detect_items(path: Path) -> str:
+    """``lines`` when every file is a list of short lines (no blank lines, none over 100
+    characters), else one ``stream``."""
+    for file in find_text_files(path):
+        lines = file.read_text(encoding="utf-8", errors="replace").rstrip("\n").split("\n")
+        if len(lines) < 2 or any(not line.strip() or len(line) > 100 for line in lines):
+            return "stream"
+    return "lines"
 
 
 def midi_options(given: dict[str, object]) -> MidiOptions:
@@ -288,6 +315,55 @@ def load_text_corpus(path: str | Path, cache_dir: Path | None = None) -> TextCor
     return TextCorpus(path, files, num_bytes, codec, ids, invalid, cached is not None)
 
 
+def split_items_of(text: str, items: str) -> list[str]:
+    """A file's items: its non-empty lines, or the whole text less its final newline."""
+    if items == "files":
+        return [text.rstrip("\r\n")] if text.strip() else []
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+
+def load_text_items(path: Path, items: str, label_from: str | None,
+                    cache_dir: Path | None = None) -> TextItemCorpus:
+    """A text corpus of separate items (lines or files), with labels if asked for."""
+    files = find_text_files(path)
+    contents = [f.read_bytes() for f in files]
+    cache_file = cache_path(cache_dir, content_key(f"char-items-v1-{items}", path, files,
+                                                   contents))
+    cached = read_cache(cache_file)
+    if cached is not None:
+        tensors, meta = cached
+        codec, invalid = CharCodec.from_json(meta["codec"]), meta["invalid"]
+    else:
+        decoded = [decode_utf8(data) for data in contents]
+        invalid = sum(n for _, n in decoded)
+        per_file = [split_items_of(text, items) for text, _ in decoded]
+        texts = [item for file_items in per_file for item in file_items]
+        if not texts:
+            raise UsageError(f"corpus {path} is empty: its text files hold no {items}")
+        codec, ids = CharCodec.fit("".join(texts), specials=True)
+        tensors = {"tokens": ids, "lengths": torch.tensor([len(t) for t in texts]),
+                   "files": torch.tensor([i for i, f in enumerate(per_file) for _ in f])}
+        write_cache(cache_file, tensors, {"codec": codec.to_json(), "invalid": invalid})
+    if invalid:
+        warnings.warn(f"corpus {path}: {invalid} invalid UTF-8 byte sequences were replaced "
+                      "by U+FFFD", stacklevel=2)
+    pieces = list(torch.split(tensors["tokens"], tensors["lengths"].tolist()))
+    labels, names = item_labels(label_from, path, [files[i] for i in tensors["files"].tolist()])
+    return TextItemCorpus(path, files, sum(map(len, contents)), codec, pieces, labels, names,
+                          invalid, cached is not None, items)
+
+
+def item_labels(label_from: str | None, root: Path,
+                item_files: list[Path]) -> tuple[Tensor | None, tuple[str, ...]]:
+    """Label ids of the items (from their files) and the sorted label names."""
+    if not label_from:
+        return None, ()
+    label_of = label_reader(label_from, root)
+    per_file = {f: label_of(f) for f in dict.fromkeys(item_files)}
+    names = tuple(sorted(set(per_file.values())))
+    return torch.tensor([names.index(per_file[f]) for f in item_files]), names
+
+
 # ---- MIDI ------------------------------------------------------------------------------------
 
 
@@ -324,7 +400,7 @@ def encode_midi_files(files: list[Path], options: MidiOptions,
 
 def load_midi_corpus(path: str | Path, options: MidiOptions | None = None, *,
                      strict: bool = False, progress: FileProgress | None = None,
-                     cache_dir: Path | None = None) -> MidiCorpus:
+                     cache_dir: Path | None = None, label_from: str | None = None) -> MidiCorpus:
     """Parse and encode a MIDI file or folder (cached); unusable files are skipped with a reason.
 
     ``strict`` makes any skipped file an error. A corpus with no usable file is an error.
@@ -366,8 +442,9 @@ def load_midi_corpus(path: str | Path, options: MidiOptions | None = None, *,
         raise SeqgenError(f"no usable MIDI file in {path}: {summarize_skipped(skipped)}")
     pieces = list(torch.split(tensors["tokens"], tensors["lengths"].tolist()))
     used = [path / name if path.is_dir() else path for name in meta["used"]]
+    labels, names = item_labels(label_from, path, used)
     return MidiCorpus(path, used, sum(map(len, contents)), MidiCodec(options), pieces, skipped,
-                      meta["notes"], meta["duration_s"], cached is not None)
+                      meta["notes"], meta["duration_s"], cached is not None, labels, names)
 
 
 def summarize_skipped(skipped: list[tuple[str, str]]) -> str:
@@ -404,3 +481,6 @@ def write_cache(cache_file: Path, tensors: dict[str, Tensor], meta: dict) -> Non
     except OSError as exc:
         warnings.warn(f"could not cache the encoded corpus in {cache_file.parent}: {exc}",
                       stacklevel=3)
+
+
+Corpus = TextCorpus | TextItemCorpus | MidiCorpus

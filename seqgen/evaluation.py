@@ -1,27 +1,30 @@
-"""Validation loss of a model: nats per token, bits per token, perplexity."""
+"""Validation loss of a model: nats per token, bits per token, perplexity; per label, and with
+wrong labels to show how much a conditioned model uses its label."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from seqgen.batching import IGNORE, Batches
-from seqgen.cells import reset_rows
 from seqgen.checkpoint import load_checkpoint
-from seqgen.corpus import load_corpus
+from seqgen.corpus import load_recorded_corpus
 from seqgen.devices import resolve_device
-from seqgen.errors import SeqgenError, UsageError
+from seqgen.errors import UsageError
 from seqgen.model import Generator
 
 
 @dataclass
 class Evaluation:
-    """Loss of a model on held-out tokens."""
+    """Loss of a model on held-out tokens, overall and per label."""
 
     loss: float  # nats per token
     tokens: int
+    per_label: dict[str, float] = field(default_factory=dict)  # nats per token, by label
+    wrong_label_loss: float | None = None  # the same tokens with each item's label changed
+    unit: str = "token"  # what a token is: "char" for a character-level model
 
     @property
     def bits_per_token(self) -> float:
@@ -34,22 +37,36 @@ class Evaluation:
 
 
 @torch.no_grad()
-def evaluate_batches(model: Generator, batches: Batches) -> Evaluation:
-    """Mean next-token loss over every real target of ``batches``, state carried along rows."""
+def evaluate_batches(model: Generator, batches: Batches, label_names: tuple[str, ...] = (),
+                     label_shift: int = 0) -> Evaluation:
+    """Mean next-token loss over every real target of ``batches``, per label too.
+
+    ``label_shift`` gives every item the label ``shift`` places further on (a wrong one).
+    """
     was_training = model.training
     model.eval()
-    rows, device = batches.inputs.size(0), batches.inputs.device
-    fresh = model.init_state(rows, device)
-    state = fresh
-    total = torch.zeros((), device=device)
-    for index in range(len(batches)):
-        chunk = batches.chunk(index)
-        state = reset_rows(state, chunk.reset, fresh)
-        logits, state = model(chunk.inputs, state)
-        total += F.cross_entropy(logits.flatten(0, 1), chunk.targets.flatten(),
-                                 ignore_index=IGNORE, reduction="sum")
+    device = batches.chunk(0).inputs.device
+    total = torch.zeros((), device=device, dtype=torch.float64)
+    per_label = torch.zeros(max(1, len(label_names)), 2, device=device, dtype=torch.float64)
+    state = None
+    for chunk in batches.chunks:
+        labels = chunk.labels
+        if labels is not None and label_shift:
+            labels = (labels + label_shift) % len(label_names)
+        if chunk.fresh or state is None:
+            state = model.init_state(chunk.inputs.size(0), device, labels)
+        logits, state = model(chunk.inputs, state, labels)
+        losses = F.cross_entropy(logits.transpose(1, 2), chunk.targets, ignore_index=IGNORE,
+                                 reduction="none").double()
+        total += losses.sum()
+        if chunk.labels is not None:
+            rows = torch.stack([losses.sum(1), (chunk.targets != IGNORE).sum(1).double()], 1)
+            per_label.index_add_(0, chunk.labels, rows)
     model.train(was_training)
-    return Evaluation(total.item() / batches.num_targets, batches.num_targets)
+    count = batches.num_targets
+    by_label = {name: (s / n) for name, (s, n) in zip(label_names, per_label.tolist(),
+                                                      strict=False) if n}
+    return Evaluation(total.item() / count, count, by_label)
 
 
 def validation_rows(max_rows: int, batch_size: int) -> int:
@@ -61,18 +78,20 @@ def validation_rows(max_rows: int, batch_size: int) -> int:
 
 def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None,
                         device: str = "auto") -> Evaluation:
-    """Loss of a checkpoint on the validation split of its corpus (or of another corpus)."""
+    """Loss of a checkpoint on the validation split of its corpus (or of another corpus);
+    for a model conditioned on labels, also per label and with wrong labels."""
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, dev)
     recorded = ckpt.config.get("corpus", {})
     training = ckpt.config.get("training", {})
-    corpus_path = Path(corpus or recorded.get("path", ""))
-    if corpus is None and not corpus_path.exists():
-        raise SeqgenError(f"the corpus this checkpoint was trained on ({corpus_path}) is not "
-                          "there; pass --corpus PATH")
-    loaded = load_corpus(corpus_path, recorded.get("format", "text"),
-                         training.get("codec_options", {}))
-    _, val = loaded.split(recorded.get("val_fraction", 0.1), codec=ckpt.codec)
+    loaded = load_recorded_corpus(ckpt.config, corpus)
+    label_names = tuple(ckpt.config.get("labels", ()))
+    _, val = loaded.split(recorded.get("val_fraction", 0.1), codec=ckpt.codec,
+                          label_names=label_names)
     rows = validation_rows(val.max_rows(), training.get("batch_size", 64))
     batches = val.batches(rows, training.get("seq_len", 128)).to(dev)
-    return evaluate_batches(ckpt.model, batches)
+    result = evaluate_batches(ckpt.model, batches, label_names)
+    result.unit = "char" if ckpt.codec.name == "char" else "token"
+    if len(label_names) > 1:
+        result.wrong_label_loss = evaluate_batches(ckpt.model, batches, label_names, 1).loss
+    return result

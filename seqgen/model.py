@@ -1,13 +1,30 @@
-"""The generator: embedding, a stack of recurrent cells, dropout, and a linear head."""
+"""The generator: embedding, a stack of recurrent cells, dropout, and a linear head.
+
+Two architectures (``arch``), from the same code:
+
+- **many-to-many**: the model reads a sequence and predicts the next token at every step; with
+  labels, the label's embedding is joined to every input step;
+- **one-to-many**: the single input (a label, or nothing but the start token) sets the initial
+  state: a learned projection of the label embedding into every layer's state, or a learned
+  start state without labels; the model then feeds back its own outputs until the end token.
+"""
 
 import inspect
 from dataclasses import dataclass, field
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqgen.batching import IGNORE
-from seqgen.cells import StackCell, State, build_stack, check_stack
+from seqgen.cells import (
+    StackCell,
+    State,
+    build_stack,
+    check_stack,
+    flatten_state,
+    unflatten_state,
+)
 from seqgen.errors import UsageError
 from seqgen.options import check_option_names
 from seqgen.plugins import CellSpec, get_cell
@@ -25,39 +42,104 @@ class ModelConfig:
     dropout: float = 0.0
     tie_weights: bool = False
     cell_options: dict[str, object] = field(default_factory=dict)
+    arch: str = "many-to-many"  # or one-to-many
+    num_labels: int = 0  # 0: not conditioned on a label
+    label_size: int = 32  # size of a label's embedding
+
+    @property
+    def input_size(self) -> int:
+        """What the cell stack reads per step: the token embedding, and a label's in a
+        conditioned many-to-many model."""
+        joined = self.label_size if self.num_labels and self.arch == "many-to-many" else 0
+        return (self.embedding_size or self.hidden_size) + joined
+
+
+ARCHITECTURES = ("many-to-many", "one-to-many")
+
+
+class StartState(nn.Module):
+    """The learned initial state of a one-to-many model, for every tensor of the cell's state:
+    a projection of the label embedding, or (without labels) a learned vector."""
+
+    def __init__(self, template: State, label_size: int) -> None:
+        super().__init__()
+        tensors, self.spec = flatten_state(template)
+        self.shapes = [t.shape[1:] for t in tensors]
+        sizes = [t[0].numel() for t in tensors]
+        if label_size:
+            self.projections = nn.ModuleList(nn.Linear(label_size, n) for n in sizes)
+        else:
+            self.starts = nn.ParameterList(nn.Parameter(torch.zeros(n)) for n in sizes)
+
+    def forward(self, batch_size: int, label_vectors: Tensor | None) -> State:
+        if label_vectors is not None:
+            parts = [p(label_vectors).view(batch_size, *shape)
+                     for p, shape in zip(self.projections, self.shapes, strict=True)]
+        else:
+            parts = [p.view(1, *shape).expand(batch_size, *shape)
+                     for p, shape in zip(self.starts, self.shapes, strict=True)]
+        return unflatten_state(parts, self.spec)
 
 
 class Generator(nn.Module):
-    """Many-to-many next-token model: reads tokens, predicts the next one at every step."""
+    """Next-token model over a cell stack, many-to-many or one-to-many, optionally labelled."""
 
     def __init__(self, config: ModelConfig, stack: StackCell) -> None:
         super().__init__()
         self.config = config
         embedding_size = config.embedding_size or config.hidden_size
         self.embedding = nn.Embedding(config.vocab_size, embedding_size)
+        self.label_embedding = (nn.Embedding(config.num_labels, config.label_size)
+                                if config.num_labels else None)
         self.stack = stack
+        self.start = (StartState(stack.init_state(1), config.label_size if config.num_labels
+                                 else 0) if config.arch == "one-to-many" else None)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:
             self.head.weight = self.embedding.weight
 
-    def init_state(self, batch_size: int, device=None) -> State:
-        return self.stack.init_state(batch_size, device=device, dtype=self.head.weight.dtype)
+    def init_state(self, batch_size: int, device=None, labels: Tensor | None = None) -> State:
+        """The state an item starts from: zeros, or for one-to-many the learned start state
+        (of each row's label)."""
+        if self.start is None:
+            return self.stack.init_state(batch_size, device=device, dtype=self.head.weight.dtype)
+        return self.start(batch_size, self.label_vectors(labels))
 
-    def forward(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
+    def label_vectors(self, labels: Tensor | None) -> Tensor | None:
+        if self.label_embedding is None:
+            return None
+        if labels is None:
+            raise UsageError("this model is conditioned on a label: give one (--condition)")
+        return self.label_embedding(labels)
+
+    def inputs(self, tokens: Tensor, labels: Tensor | None) -> Tensor:
+        """Token embeddings, joined with the label's at every step in a conditioned
+        many-to-many model."""
+        x = self.embedding(tokens)
+        if self.label_embedding is not None and self.start is None:
+            vectors = self.label_vectors(labels)
+            if x.dim() == 3:
+                vectors = vectors[:, None].expand(-1, x.size(1), -1)
+            x = torch.cat([x, vectors], dim=-1)
+        return self.dropout(x)
+
+    def forward(self, tokens: Tensor, state: State,
+                labels: Tensor | None = None) -> tuple[Tensor, State]:
         """tokens [batch, time] -> logits [batch, time, vocab], through the fused path."""
-        x = self.dropout(self.embedding(tokens))
-        y, state = self.stack(x, state)
+        y, state = self.stack(self.inputs(tokens, labels), state)
         return self.head(self.dropout(y)), state
 
-    def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
+    def step(self, tokens: Tensor, state: State,
+             labels: Tensor | None = None) -> tuple[Tensor, State]:
         """tokens [batch] -> logits [batch, vocab], one step through the cell path."""
-        y, state = self.stack.step(self.dropout(self.embedding(tokens)), state)
+        y, state = self.stack.step(self.inputs(tokens, labels), state)
         return self.head(self.dropout(y)), state
 
-    def loss(self, tokens: Tensor, targets: Tensor, state: State) -> tuple[Tensor, State]:
+    def loss(self, tokens: Tensor, targets: Tensor, state: State,
+             labels: Tensor | None = None) -> tuple[Tensor, State]:
         """Mean cross-entropy (nats per token) of predicting ``targets`` (IGNORE: skipped)."""
-        logits, state = self(tokens, state)
+        logits, state = self(tokens, state, labels)
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
         return loss, state
 
@@ -78,8 +160,10 @@ def build_model(config: ModelConfig) -> Generator:
     if config.tie_weights and embedding_size != config.hidden_size:
         raise UsageError(f"tied weights need the embedding size ({embedding_size}) to equal "
                          f"the hidden size ({config.hidden_size}); drop --embedding or --tie")
+    if config.arch not in ARCHITECTURES:
+        raise UsageError(f"unknown --arch {config.arch!r}; use many-to-many or one-to-many")
     try:
-        stack = build_stack(spec.cls, embedding_size, config.hidden_size, config.num_layers,
+        stack = build_stack(spec.cls, config.input_size, config.hidden_size, config.num_layers,
                             config.dropout, config.cell_options)
         check_stack(stack)
     except (TypeError, ValueError) as exc:

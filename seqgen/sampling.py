@@ -74,13 +74,14 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
              options: SamplingOptions | None = None, seed: int | None = None, *,
              stop_token: int | None = None, banned: list[int] | None = None,
              token_seconds: Tensor | None = None, max_seconds: float | None = None,
+             labels: Tensor | None = None,
              on_tokens: Callable[[Tensor], None] | None = None) -> list[Tensor]:
     """Continue ``prompt`` (token ids [P]) by up to ``length`` tokens, ``num_samples`` at once.
 
     The prompt is read once through the sequence path; then the model steps one token at a
     time with its state carried, so the cost is linear in the length. A sample ends early at
     ``stop_token``, or once its tokens' ``token_seconds`` add up to ``max_seconds``.
-    ``banned`` tokens are never drawn.
+    ``banned`` tokens are never drawn. ``labels`` [num_samples] condition a labelled model.
     ``on_tokens`` gets each step's tokens [num_samples] as they are drawn (for streaming).
     Returns each sample's new tokens (without the prompt and the stop token).
     """
@@ -94,7 +95,9 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
     model.eval()
 
     prompt = prompt.to(device).long()
-    logits, state = model(prompt.expand(num_samples, -1), model.init_state(num_samples, device))
+    labels = None if labels is None else labels.to(device)
+    state = model.init_state(num_samples, device, labels)
+    logits, state = model(prompt.expand(num_samples, -1), state, labels)
     logits = logits[:, -1]
     ends = torch.full((num_samples,), length, device=device)
     elapsed = torch.zeros(num_samples, device=device)
@@ -114,40 +117,82 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
             ends = torch.where((ends == length) & (elapsed >= max_seconds), i + 1, ends)
         if i + 1 == length or bool((ends < length).all()):
             break
-        logits, state = model.step(tokens, state)
+        logits, state = model.step(tokens, state, labels)
     generated = torch.stack(drawn, 1) if drawn else torch.zeros(num_samples, 0, dtype=torch.long)
     return [row[:end].cpu() for row, end in zip(generated, ends.tolist(), strict=True)]
 
 
 def generate_text(model: Generator, codec: CharCodec, primer: str = "", length: int = 500,
                   num_samples: int = 1, options: SamplingOptions | None = None,
-                  seed: int | None = None,
+                  seed: int | None = None, labels: Tensor | None = None,
                   on_tokens: Callable[[Tensor], None] | None = None) -> list[str]:
-    """Continue a text ``primer`` (a newline when empty); returns the texts, primer in front."""
-    prompt = codec.encode(primer or codec.default_primer(), what="the primer")
-    samples = generate(model, prompt, length, num_samples, options, seed, on_tokens=on_tokens)
+    """Texts, each with the primer in front.
+
+    A model of a stream continues the primer (a newline when empty) by ``length`` characters.
+    A model of items (lines, files) starts an item (with the primer) and ends it where it
+    draws the end token, at most ``length`` characters on.
+    """
+    if not codec.specials:
+        prompt = codec.encode(primer or codec.default_primer(), what="the primer")
+        samples = generate(model, prompt, length, num_samples, options, seed, labels=labels,
+                           on_tokens=on_tokens)
+    else:
+        prompt = torch.cat([torch.tensor([codec.BOS]), codec.encode(primer, what="the primer")])
+        samples = generate(model, prompt, length, num_samples, options, seed,
+                           stop_token=codec.EOS, banned=[codec.PAD, codec.BOS], labels=labels,
+                           on_tokens=on_tokens)
     return [primer + codec.decode(tokens) for tokens in samples]
+
+
+def drop_repeats(texts: list[str], training: set[str]) -> tuple[list[str], int, int]:
+    """The texts less duplicates and verbatim copies of training items; and how many of
+    each were dropped."""
+    kept, seen, duplicates, copies = [], set(), 0, 0
+    for text in texts:
+        if text in training:
+            copies += 1
+        elif text in seen:
+            duplicates += 1
+        else:
+            seen.add(text)
+            kept.append(text)
+    return kept, duplicates, copies
 
 
 def generate_midi(model: Generator, codec: MidiCodec, primer: Tensor | None = None,
                   length: int | None = None, seconds: float | None = None,
                   num_samples: int = 1, options: SamplingOptions | None = None,
-                  seed: int | None = None) -> list[Tensor]:
+                  seed: int | None = None, labels: Tensor | None = None,
+                  max_length: int = 100_000) -> list[Tensor]:
     """Pieces from the start token (and a primer's tokens). Returns primer + new tokens.
 
     With ``length`` (tokens) or ``seconds`` (of music) each piece is exactly that long: the end
     token is not drawn. With neither, each piece ends where the model ends it (at most
-    ``MAX_PIECE_TOKENS`` tokens).
+    ``max_length`` tokens).
     """
     primer = primer if primer is not None else torch.zeros(0, dtype=torch.long)
     prompt = torch.cat([torch.tensor([codec.BOS]), primer.long()])
     token_seconds = torch.tensor([codec.duration_s([t]) for t in range(codec.size)])
     open_ended = length is None and seconds is None
-    samples = generate(model, prompt, length or MAX_PIECE_TOKENS, num_samples, options, seed,
+    samples = generate(model, prompt, length or max_length, num_samples, options, seed,
                        stop_token=codec.EOS if open_ended else None,
                        banned=[codec.PAD, codec.BOS] + ([] if open_ended else [codec.EOS]),
-                       token_seconds=token_seconds, max_seconds=seconds)
+                       token_seconds=token_seconds, max_seconds=seconds, labels=labels)
     return [torch.cat([primer.long(), tokens]) for tokens in samples]
 
 
-MAX_PIECE_TOKENS = 100_000  # a safety cap when no length in tokens is given
+def condition_labels(label_names: list[str] | tuple[str, ...], condition: str | None,
+                     num_samples: int, seed: int | None = None) -> tuple[Tensor | None, str | None]:
+    """Label ids for ``num_samples`` samples of ``condition``; for a labelled model given none,
+    one label drawn at random (with ``seed``). Returns the ids and the label used."""
+    if not label_names:
+        if condition is not None:
+            raise UsageError("this model is not conditioned on labels; drop --condition")
+        return None, None
+    if condition is None:
+        generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
+        condition = label_names[int(torch.randint(len(label_names), (), generator=generator))]
+    if condition not in label_names:
+        raise UsageError(f"unknown label {condition!r}; the model knows: "
+                         f"{', '.join(label_names)}")
+    return torch.full((num_samples,), list(label_names).index(condition)), condition

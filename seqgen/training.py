@@ -21,7 +21,7 @@ from safetensors.torch import load_model
 
 from seqgen import __version__
 from seqgen.batching import Batches, Chunk
-from seqgen.cells import detach_state, flatten_state, reset_rows, unflatten_state
+from seqgen.cells import detach_state, flatten_state, unflatten_state
 from seqgen.checkpoint import (
     find_snapshot,
     optimizer_from_tensors,
@@ -33,7 +33,8 @@ from seqgen.checkpoint import (
     save_tensors,
     write_snapshot,
 )
-from seqgen.corpus import Augmentation, MidiCorpus, TextCorpus, load_corpus
+from seqgen.corpus import Corpus, TextCorpus, load_corpus
+from seqgen.data import Augmentation
 from seqgen.devices import resolve_device
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.evaluation import evaluate_batches, validation_rows
@@ -41,7 +42,6 @@ from seqgen.model import Generator, ModelConfig, build_model
 from seqgen.plugins import get_cell
 
 Progress = Callable[[dict], None]
-Corpus = TextCorpus | MidiCorpus
 
 
 @dataclass
@@ -55,7 +55,11 @@ class TrainConfig:
     dropout: float = 0.1
     tie_weights: bool = False
     cell_options: dict[str, object] = field(default_factory=dict)
-    format: str | None = None  # text or midi; None: detected from the files
+    arch: str = "many-to-many"  # or one-to-many
+    format: str | None = None  # text or midi; None: declared in seqgen.json or detected
+    items: str | None = None  # text: lines, files or stream; None: declared or detected
+    label_from: str | None = None  # stem, folder or a CSV/JSON file; None: declared or none
+    label_size: int = 32
     codec_options: dict[str, object] = field(default_factory=dict)
     augment: bool = True  # MIDI: random transposition and time stretch of training pieces
     transpose: int = 3  # semitones either way
@@ -75,9 +79,10 @@ class TrainConfig:
     seed: int = 1337
     device: str = "auto"
 
-    def model_config(self, vocab_size: int) -> ModelConfig:
+    def model_config(self, vocab_size: int, num_labels: int = 0) -> ModelConfig:
         return ModelConfig(vocab_size, self.cell, self.hidden, self.layers, self.embedding,
-                           self.dropout, self.tie_weights, dict(self.cell_options))
+                           self.dropout, self.tie_weights, dict(self.cell_options), self.arch,
+                           num_labels, self.label_size)
 
     def total_steps(self, chunks_per_epoch: int) -> int:
         if self.epochs is not None:
@@ -105,8 +110,9 @@ class TrainConfig:
 
 # Settings that shape the model or the batches: a resumed run must keep them.
 FIXED_ON_RESUME = ("cell", "layers", "hidden", "embedding", "dropout", "tie_weights",
-                   "cell_options", "format", "codec_options", "augment", "transpose", "stretch",
-                   "batch_size", "seq_len", "val_fraction", "seed")
+                   "cell_options", "arch", "format", "items", "label_from", "label_size",
+                   "codec_options", "augment", "transpose", "stretch", "batch_size", "seq_len",
+                   "val_fraction", "seed")
 
 
 @dataclass
@@ -175,8 +181,11 @@ class Trainer:
         self.progress = progress or (lambda event: None)
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
-        self.train_data, val_data = corpus.split(
-            config.val_fraction, augmentation=Augmentation(config.transpose, config.stretch))
+        if config.arch == "one-to-many" and isinstance(corpus, TextCorpus):
+            raise UsageError("a one-to-many model generates whole items: give a corpus of "
+                             "items (--items lines or files), not one stream")
+        augmentation = Augmentation(config.transpose, config.stretch) if config.augment else None
+        self.train_data, val_data = corpus.split(config.val_fraction, augmentation=augmentation)
         if self.train_data.max_rows() < config.batch_size:
             raise UsageError(f"corpus {corpus.path} is too small for --batch-size "
                              f"{config.batch_size}: its training split fills only "
@@ -186,7 +195,8 @@ class Trainer:
         self.epoch, self.index = 0, 0
         self.batches: Batches | None = None
         self.total_steps = config.total_steps(len(self.epoch_batches(0)))
-        self.model = build_model(config.model_config(corpus.codec.size)).to(self.device)
+        model_config = config.model_config(corpus.codec.size, len(corpus.label_names))
+        self.model = build_model(model_config).to(self.device)
         self.optimizer = make_optimizer(self.model, config)
         self.step = 0
         self.state = None
@@ -232,7 +242,7 @@ class Trainer:
         """The training chunks of an epoch: shuffled and augmented anew for separate pieces."""
         config = self.config
         return self.train_data.batches(config.batch_size, config.seq_len, epoch, config.seed,
-                                       augment=config.augment).to(self.device)
+                                       train=True).to(self.device)
 
     def next_chunk(self) -> Chunk:
         if self.batches is None:
@@ -246,11 +256,11 @@ class Trainer:
     def train_step(self) -> torch.Tensor:
         """One optimizer step on the next chunk; returns the loss (a tensor, not synced)."""
         chunk = self.next_chunk()
-        fresh = self.model.init_state(chunk.inputs.size(0), self.device)
-        self.state = fresh if self.state is None else reset_rows(self.state, chunk.reset, fresh)
+        if chunk.fresh or self.state is None:
+            self.state = self.model.init_state(chunk.inputs.size(0), self.device, chunk.labels)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, self.total_steps, self.config)
-        loss, state = self.model.loss(chunk.inputs, chunk.targets, self.state)
+        loss, state = self.model.loss(chunk.inputs, chunk.targets, self.state, chunk.labels)
         self.state = detach_state(state)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -261,7 +271,8 @@ class Trainer:
         return loss.detach()
 
     def validate_and_save(self) -> None:
-        self.val_loss = evaluate_batches(self.model, self.val_batches).loss
+        self.val_loss = evaluate_batches(self.model, self.val_batches,
+                                         self.corpus.label_names).loss
         improved = self.val_loss < self.best_val_loss
         self.best_val_loss = min(self.best_val_loss, self.val_loss)
         self.emit({"event": "val", "step": self.step, "val_loss": self.val_loss,
@@ -292,6 +303,7 @@ class Trainer:
             "cell": {"name": spec.name, "plugin": spec.plugin,
                      "distribution": spec.distribution, "version": spec.version},
             "codec": self.corpus.codec.to_json(),
+            "labels": list(self.corpus.label_names),
             "corpus": {"path": str(self.corpus.path), "format": self.corpus.format,
                        "val_fraction": self.config.val_fraction},
             "training": asdict(self.config),
@@ -366,7 +378,8 @@ def train(corpus: str | Path | Corpus, config: TrainConfig | None = None,
     config = config or TrainConfig()
     config.check()
     if isinstance(corpus, str | Path):
-        corpus = load_corpus(corpus, config.format, config.codec_options)
+        corpus = load_corpus(corpus, config.format, config.codec_options, items=config.items,
+                             label_from=config.label_from)
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(corpus.path)
     with run_lock(run_dir):
         clear_run_dir(run_dir, overwrite)
@@ -385,9 +398,10 @@ def resume(run_dir: str | Path, changes: dict | None = None,
                               "it can be sampled but not resumed")
         recorded = read_json(folder / "config.json")
         config = resumed_config(TrainConfig(**recorded["training"]), dict(changes or {}), run_dir)
-        if not isinstance(corpus, TextCorpus | MidiCorpus):
+        if corpus is None or isinstance(corpus, str | Path):
             corpus = load_corpus(corpus or recorded["corpus"]["path"],
-                                 recorded["corpus"].get("format"), config.codec_options)
+                                 recorded["corpus"].get("format"), config.codec_options,
+                                 items=config.items, label_from=config.label_from)
         if corpus.codec.to_json() != recorded["codec"]:
             raise UsageError(f"the corpus {corpus.path} has changed since {run_dir} was trained "
                              "(its vocabulary differs); resume needs the same corpus")

@@ -5,7 +5,8 @@ import torch
 
 from seqgen.batching import IGNORE, item_batches, padding_fraction, stream_batches
 from seqgen.codec import CharCodec
-from seqgen.corpus import load_text_corpus, split_stream
+from seqgen.corpus import load_text_corpus
+from seqgen.data import split_stream
 from seqgen.errors import UsageError
 
 
@@ -86,33 +87,37 @@ def test_validation_split_is_the_last_fraction():
 
 def test_a_stream_is_cut_into_contiguous_rows_with_next_token_targets():
     batches = stream_batches(torch.arange(41), 2, 6)  # rows of 20 tokens, 19 targets each
-    assert batches.inputs.shape == (2, 19) and len(batches) == 4
-    assert batches.inputs[1, :3].tolist() == [20, 21, 22]
+    assert len(batches) == 4 and batches.chunk(0).inputs[1, :3].tolist() == [20, 21, 22]
     seen = []
     for index in range(len(batches)):
         chunk = batches.chunk(index)
         assert torch.equal(chunk.targets, chunk.inputs + 1)
-        assert chunk.reset.tolist() == [index == 0] * 2
+        assert chunk.fresh == (index == 0)
         seen += chunk.targets[0].tolist()
     assert seen == list(range(1, 20))
 
 
-def test_items_start_on_chunk_boundaries_with_padding_ignored():
+def test_items_are_grouped_by_length_padded_and_cut_into_chunks():
     items = [torch.tensor([1, 5, 6, 7, 2]), torch.tensor([1, 8, 2]),
-             torch.tensor([1, 9, 9, 9, 9, 9, 9, 2])]
-    batches = item_batches(items, batch_size=2, seq_len=3, pad=0)
-    # longest first: item 2 (7 inputs, 3 chunks) to row 0; item 0 (2 chunks) and
-    # item 1 (1 chunk) to row 1, in their original order
-    assert batches.inputs.shape == (2, 9) and len(batches) == 3
-    assert batches.inputs[0].tolist() == [1, 9, 9, 9, 9, 9, 9, 0, 0]
-    assert batches.targets[0].tolist() == [9, 9, 9, 9, 9, 9, 2, IGNORE, IGNORE]
-    assert batches.inputs[1].tolist() == [1, 5, 6, 7, 0, 0, 1, 8, 0]
-    assert batches.targets[1].tolist() == [5, 6, 7, 2, IGNORE, IGNORE, 8, 2, IGNORE]
-    assert batches.resets.tolist() == [[True, False, False], [True, False, True]]
-    assert batches.num_targets == 7 + 4 + 2
-    assert padding_fraction(batches) == pytest.approx(1 - 13 / 18)
+             torch.tensor([1, 9, 9, 9, 9, 9, 9, 2]), torch.tensor([1, 4, 4, 2])]
+    labels = torch.tensor([0, 1, 2, 3])
+    batches = item_batches(items, batch_size=2, seq_len=3, pad=0, labels=labels)
+    # sorted by length: [1, 3] then [0, 2]; the second group is 7 wide: chunks of 3, 3, 1
+    assert [c.inputs.shape for c in batches.chunks] == [(2, 3), (2, 3), (2, 3), (2, 1)]
+    assert [c.fresh for c in batches.chunks] == [True, True, False, False]
+    first = batches.chunk(0)
+    assert first.inputs.tolist() == [[1, 8, 0], [1, 4, 4]]
+    assert first.targets.tolist() == [[8, 2, IGNORE], [4, 4, 2]]
+    assert first.labels.tolist() == [1, 3]
+    second = torch.cat([c.targets for c in batches.chunks[1:]], 1)
+    assert second.tolist() == [[5, 6, 7, 2, IGNORE, IGNORE, IGNORE], [9, 9, 9, 9, 9, 9, 2]]
+    assert batches.num_targets == 2 + 3 + 4 + 7
+    assert padding_fraction(batches) == pytest.approx(1 - 16 / 20)
 
 
-def test_fewer_items_than_rows_use_fewer_rows():
-    batches = item_batches([torch.tensor([1, 4, 2])], batch_size=8, seq_len=4, pad=0)
-    assert batches.inputs.shape == (1, 4)
+def test_shuffled_items_keep_every_item_once():
+    items = [torch.tensor([1] + [5] * n + [2]) for n in range(1, 30)]
+    batches = item_batches(items, 4, 8, 0, generator=torch.Generator().manual_seed(3))
+    fresh = [c for c in batches.chunks if c.fresh]
+    assert sum(c.inputs.size(0) for c in fresh) == len(items)
+    assert batches.num_targets == sum(i.numel() - 1 for i in items)

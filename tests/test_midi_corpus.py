@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
-from seqgen.cells import reset_rows
 from seqgen.checkpoint import load_checkpoint
 from seqgen.cli import app
-from seqgen.corpus import Augmentation, ItemData, detect_format, load_corpus, load_midi_corpus
+from seqgen.corpus import detect_format, load_corpus, load_midi_corpus
+from seqgen.data import Augmentation, ItemData
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.evaluation import evaluate_batches
 from seqgen.midi import MidiCodec, read_notes
@@ -121,24 +121,18 @@ def test_loss_on_item_batches_equals_each_piece_on_its_own():
     assert together.loss == pytest.approx(total / count, rel=1e-5)
 
 
-def test_reset_rows_replaces_only_the_marked_rows():
-    old, fresh = (torch.ones(3, 2), torch.full((3, 2, 4), 5.0)), (torch.zeros(3, 2),
-                                                                   torch.zeros(3, 2, 4))
-    new = reset_rows(old, torch.tensor([False, True, False]), fresh)
-    assert new[0][:, 0].tolist() == [1, 0, 1] and new[1][:, 0, 0].tolist() == [5, 0, 5]
-
-
 def test_augmentation_varies_by_epoch_is_reproducible_and_keeps_pitches_in_range():
     codec = MidiCodec()
     corpus = load_midi_corpus(sorted(CHORALES.glob("*.mid"))[0])
-    data = ItemData(corpus.pieces * 2, codec, Augmentation(transpose=3, stretch=0.05))
-    plain = data.batches(2, 32)
-    epoch1, again, epoch2 = (data.batches(2, 32, epoch=e, seed=1, augment=True)
+    data = ItemData(corpus.pieces * 2, codec, augmentation=Augmentation(transpose=3,
+                                                                         stretch=0.05))
+    plain = data.batches(2, 32).chunk(0).inputs
+    epoch1, again, epoch2 = (data.batches(2, 32, epoch=e, seed=1, train=True).chunk(0).inputs
                              for e in (1, 1, 2))
-    assert torch.equal(epoch1.inputs, again.inputs)
-    assert not torch.equal(epoch1.inputs, epoch2.inputs)
-    assert not torch.equal(epoch1.inputs, plain.inputs)
-    assert int(epoch1.inputs.max()) < codec.size
+    assert torch.equal(epoch1, again)
+    assert not torch.equal(epoch1, epoch2)
+    assert not torch.equal(epoch1, plain)
+    assert int(epoch1.max()) < codec.size
 
 
 def test_validation_is_never_augmented(midi_run):
@@ -272,7 +266,7 @@ def test_corpus_inspect_midi(small_midi):
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())
     for text in ("8 read", "2 skipped", "notes", "hours", "391 events", "128 NOTE_ON",
-                 "training pieces", "padding"):
+                 "training items", "padding", "items"):
         assert text in out, text
     err = " ".join(result.stderr.split())
     assert "skipped noise.mid" in err and "skipped truncated.midi" in err

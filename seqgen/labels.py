@@ -1,0 +1,46 @@
+"""Labels of items: from the file name, the parent folder, or a CSV/JSON file mapping items to
+labels (``--label-from stem|folder|FILE``)."""
+
+import csv
+import json
+from pathlib import Path
+
+from seqgen.errors import UsageError
+
+
+def label_reader(label_from: str, root: Path):
+    """A function from an item's file to its label."""
+    if label_from == "stem":
+        return lambda file: file.stem
+    if label_from == "folder":
+        return lambda file: file.parent.name
+    mapping = read_label_file(Path(label_from))
+
+    def from_mapping(file: Path) -> str:
+        keys = (str(file.relative_to(root)) if file != root else file.name, file.name, file.stem)
+        for key in keys:
+            if key in mapping:
+                return mapping[key]
+        raise UsageError(f"{label_from} gives no label for {keys[0]}; add a line for it")
+
+    return from_mapping
+
+
+def read_label_file(path: Path) -> dict[str, str]:
+    """``{item: label}`` from a JSON object or a two-column CSV (item,label; a header is ok)."""
+    if not path.is_file():
+        raise UsageError(f"--label-from must be stem, folder or a CSV/JSON file; "
+                         f"{path} is none of them")
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() == ".json":
+            mapping = json.loads(text)
+            if not isinstance(mapping, dict):
+                raise ValueError("expected an object mapping items to labels")
+            return {str(k): str(v) for k, v in mapping.items()}
+        rows = [row for row in csv.reader(text.splitlines()) if row]
+        if any(len(row) != 2 for row in rows):
+            raise ValueError("expected two columns: item,label")
+        return {item.strip(): label.strip() for item, label in rows}
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"cannot read the labels in {path}: {exc}") from None
