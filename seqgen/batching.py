@@ -6,11 +6,16 @@ whether the state starts fresh at the chunk, and the rows' labels. Two layouts:
 - a **stream** (a text corpus read as one sequence) is cut into ``batch_size`` contiguous rows,
   as in char-rnn and word_language_model; the state is carried from chunk to chunk along a row
   and starts fresh only at the start of the epoch;
-- **items** (lines, files, MIDI pieces) are sorted by length and grouped ``batch_size`` at a
-  time, so items of a batch have similar lengths and padding stays small; a group is padded to
-  its longest item and cut into chunks, the state starting fresh at its first chunk and carried
-  through the rest. Padded targets are ``IGNORE``d by the loss, and padding comes after an
-  item's end, so it never changes the state of a real item.
+- **items** (lines, files, MIDI pieces), laid out so that padding stays small:
+  - short items (median no longer than a chunk) are sorted by length and grouped
+    ``batch_size`` at a time; a group is padded to its longest item and cut into chunks, the
+    state fresh at its first chunk and carried through the rest;
+  - long items are packed end to end in ``batch_size`` rows (longest first onto the row with
+    the fewest chunks), each starting on a chunk boundary; a row's state starts fresh where
+    its next item starts, and is carried through the chunks of an item.
+
+  Padded targets are ``IGNORE``d by the loss, and padding comes after an item's end, so it
+  never changes the state of a real item.
 """
 
 from dataclasses import dataclass
@@ -25,12 +30,17 @@ IGNORE = -100  # target value the loss skips (torch's cross_entropy default igno
 class Chunk:
     inputs: Tensor  # [batch, time] token ids
     targets: Tensor  # [batch, time] next tokens, IGNORE where there is none
-    fresh: bool  # the state starts fresh here (an epoch's or an item group's first chunk)
+    reset: Tensor  # [batch] bool, on the CPU: rows whose state starts fresh at this chunk
     labels: Tensor | None = None  # [batch] label ids of the rows' items
 
     def to(self, device: torch.device) -> "Chunk":
         labels = None if self.labels is None else self.labels.to(device)
-        return Chunk(self.inputs.to(device), self.targets.to(device), self.fresh, labels)
+        return Chunk(self.inputs.to(device), self.targets.to(device), self.reset, labels)
+
+    @property
+    def fresh(self) -> bool:
+        """Every row starts fresh here."""
+        return bool(self.reset.all())
 
 
 @dataclass
@@ -64,23 +74,25 @@ def stream_batches(ids: Tensor, batch_size: int, seq_len: int) -> Batches:
     chunks = []
     for start in range(0, length - 1, seq_len):
         end = min(start + seq_len, length - 1)
-        chunks.append(Chunk(rows[:, start:end], rows[:, start + 1 : end + 1], start == 0))
+        reset = torch.full((batch_size,), start == 0)
+        chunks.append(Chunk(rows[:, start:end], rows[:, start + 1 : end + 1], reset))
     return Batches(chunks)
 
 
 def item_batches(items: list[Tensor], batch_size: int, seq_len: int, pad: int,
                  labels: Tensor | None = None,
                  generator: torch.Generator | None = None) -> Batches:
-    """Group whole items (each already wrapped in start and end tokens) by length.
-
-    With a ``generator``, items of equal length and the order of the groups are shuffled.
-    """
+    """Batches of whole items (each already wrapped in start and end tokens): grouped by length
+    when they are short, packed into rows when they are long. With a ``generator``, the order
+    of equal-length items and of the batches is shuffled."""
     lengths = torch.tensor([item.numel() for item in items])
     if generator is None:
         order = torch.argsort(lengths, stable=True)
     else:
         shuffled = torch.randperm(len(items), generator=generator)
         order = shuffled[torch.argsort(lengths[shuffled], stable=True)]
+    if lengths.median() - 1 > seq_len:
+        return packed_batches(items, order.flip(0).tolist(), batch_size, seq_len, pad, labels)
     groups = list(torch.split(order, batch_size))
     if generator is not None:
         groups = [groups[i] for i in torch.randperm(len(groups), generator=generator)]
@@ -101,8 +113,41 @@ def group_chunks(items: list[Tensor], seq_len: int, pad: int,
         inputs[row, : item.numel() - 1] = item[:-1]
         targets[row, : item.numel() - 1] = item[1:]
     return [Chunk(inputs[:, start : start + seq_len], targets[:, start : start + seq_len],
-                  start == 0, labels)
+                  torch.full((len(items),), start == 0), labels)
             for start in range(0, width, seq_len)]
+
+
+def packed_batches(items: list[Tensor], order: list[int], batch_size: int, seq_len: int,
+                   pad: int, labels: Tensor | None) -> Batches:
+    """Items in ``order`` dealt to the row with the fewest chunks so far, each item starting
+    on a chunk boundary; a row's state resets where an item starts."""
+    rows: list[list[int]] = [[] for _ in range(min(batch_size, len(items)))]
+    row_chunks = [0] * len(rows)
+    for index in order:
+        row = min(range(len(rows)), key=row_chunks.__getitem__)
+        rows[row].append(index)
+        row_chunks[row] += -(-(items[index].numel() - 1) // seq_len)
+    width = max(row_chunks)
+    inputs = torch.full((len(rows), width * seq_len), pad, dtype=torch.long)
+    targets = torch.full_like(inputs, IGNORE)
+    resets = torch.zeros(len(rows), width, dtype=torch.bool)
+    chunk_labels = torch.zeros(len(rows), width, dtype=torch.long)
+    for r, row in enumerate(rows):
+        chunk = 0
+        for index in row:
+            item, start = items[index], chunk * seq_len
+            inputs[r, start : start + item.numel() - 1] = item[:-1]
+            targets[r, start : start + item.numel() - 1] = item[1:]
+            resets[r, chunk] = True
+            span = -(-(item.numel() - 1) // seq_len)
+            if labels is not None:
+                chunk_labels[r, chunk : chunk + span] = labels[index]
+            chunk += span
+        resets[r, chunk:] = True  # an empty tail starts fresh too
+    return Batches([Chunk(inputs[:, c * seq_len : (c + 1) * seq_len],
+                          targets[:, c * seq_len : (c + 1) * seq_len], resets[:, c],
+                          None if labels is None else chunk_labels[:, c])
+                    for c in range(width)])
 
 
 def padding_fraction(batches: Batches) -> float:

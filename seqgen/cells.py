@@ -183,3 +183,10 @@ def _check_batch_first(state: State, batch: int, where: str) -> None:
             )
 
 
+
+
+def reset_rows(state: State, rows: Tensor, fresh: State) -> State:
+    """The state with the batch rows marked in ``rows`` [batch] (bool) replaced by ``fresh``."""
+    if isinstance(state, Tensor):
+        return torch.where(rows.view(-1, *([1] * (state.dim() - 1))), fresh, state)
+    return tuple(reset_rows(s, rows, f) for s, f in zip(state, fresh, strict=True))

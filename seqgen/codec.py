@@ -9,6 +9,8 @@ from seqgen.midi import MidiCodec
 
 def code_points(text: str) -> Tensor:
     """The Unicode code points of ``text`` as an int32 tensor, with no Python loop per character."""
+    if not text:
+        return torch.zeros(0, dtype=torch.int32)
     return torch.frombuffer(bytearray(text.encode("utf-32-le")), dtype=torch.int32)
 
 

@@ -2,7 +2,7 @@
 wrong labels to show how much a conditioned model uses its label."""
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -53,8 +53,7 @@ def evaluate_batches(model: Generator, batches: Batches, label_names: tuple[str,
         labels = chunk.labels
         if labels is not None and label_shift:
             labels = (labels + label_shift) % len(label_names)
-        if chunk.fresh or state is None:
-            state = model.init_state(chunk.inputs.size(0), device, labels)
+        state = model.chunk_state(replace(chunk, labels=labels), state)
         logits, state = model(chunk.inputs, state, labels)
         losses = F.cross_entropy(logits.transpose(1, 2), chunk.targets, ignore_index=IGNORE,
                                  reduction="none").double()

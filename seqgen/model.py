@@ -16,13 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqgen.batching import IGNORE
+from seqgen.batching import IGNORE, Chunk
 from seqgen.cells import (
     StackCell,
     State,
     build_stack,
     check_stack,
     flatten_state,
+    reset_rows,
     unflatten_state,
 )
 from seqgen.errors import UsageError
@@ -105,6 +106,16 @@ class Generator(nn.Module):
         if self.start is None:
             return self.stack.init_state(batch_size, device=device, dtype=self.head.weight.dtype)
         return self.start(batch_size, self.label_vectors(labels))
+
+    def chunk_state(self, chunk: Chunk, carried: State | None) -> State:
+        """The state a chunk starts from: carried along each row, fresh where an item starts."""
+        rows, device = chunk.inputs.size(0), chunk.inputs.device
+        if carried is None or chunk.fresh:
+            return self.init_state(rows, device, chunk.labels)
+        if not chunk.reset.any():
+            return carried
+        fresh = self.init_state(rows, device, chunk.labels)
+        return reset_rows(carried, chunk.reset.to(device), fresh)
 
     def label_vectors(self, labels: Tensor | None) -> Tensor | None:
         if self.label_embedding is None:

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_model
 
 from seqgen import __version__
-from seqgen.batching import Batches, Chunk
+from seqgen.batching import IGNORE, Batches, Chunk
 from seqgen.cells import detach_state, flatten_state, unflatten_state
 from seqgen.checkpoint import (
     find_snapshot,
@@ -203,6 +203,7 @@ class Trainer:
         self.best_val_loss = math.inf
         self.val_loss = math.inf
         self.tokens_per_second = 0.0
+        self.tokens_seen = torch.zeros((), dtype=torch.long, device=self.device)  # since last log
 
     # ---- the loop --------------------------------------------------------------------------
 
@@ -221,13 +222,13 @@ class Trainer:
                 if self.step % self.config.log_interval == 0 or self.step == self.total_steps:
                     now = time.perf_counter()
                     steps = self.step - last_log_step
-                    self.tokens_per_second = steps * self.config.batch_size * self.config.seq_len \
-                        / max(now - last_log, 1e-9)
+                    self.tokens_per_second = self.tokens_seen.item() / max(now - last_log, 1e-9)
                     self.emit({"event": "train", "step": self.step,
                                "loss": float(running_loss) / steps,
                                "lr": self.optimizer.param_groups[0]["lr"],
                                "tokens_per_s": self.tokens_per_second})
                     running_loss, last_log, last_log_step = 0.0, now, self.step
+                    self.tokens_seen.zero_()
                 if self.step % self.config.eval_interval == 0 or self.step == self.total_steps:
                     self.validate_and_save()
                 if interrupted():
@@ -256,11 +257,11 @@ class Trainer:
     def train_step(self) -> torch.Tensor:
         """One optimizer step on the next chunk; returns the loss (a tensor, not synced)."""
         chunk = self.next_chunk()
-        if chunk.fresh or self.state is None:
-            self.state = self.model.init_state(chunk.inputs.size(0), self.device, chunk.labels)
+        self.state = self.model.chunk_state(chunk, self.state)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, self.total_steps, self.config)
         loss, state = self.model.loss(chunk.inputs, chunk.targets, self.state, chunk.labels)
+        self.tokens_seen += (chunk.targets != IGNORE).sum()
         self.state = detach_state(state)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

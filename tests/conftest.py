@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHAKESPEARE = ROOT / "corpora" / "shakespeare"
 PRETRAINED = ROOT / "checkpoints" / "shakespeare-lstm"
 BACH = ROOT / "checkpoints" / "bach"
+NAMES = ROOT / "corpora" / "names"
+NAMES_MODEL = ROOT / "checkpoints" / "names"
 
 TEXT = (
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"

@@ -115,9 +115,25 @@ def test_items_are_grouped_by_length_padded_and_cut_into_chunks():
     assert padding_fraction(batches) == pytest.approx(1 - 16 / 20)
 
 
-def test_shuffled_items_keep_every_item_once():
+def test_shuffled_short_items_keep_every_item_once():
     items = [torch.tensor([1] + [5] * n + [2]) for n in range(1, 30)]
-    batches = item_batches(items, 4, 8, 0, generator=torch.Generator().manual_seed(3))
+    batches = item_batches(items, 4, 32, 0, generator=torch.Generator().manual_seed(3))
     fresh = [c for c in batches.chunks if c.fresh]
+    assert len(fresh) == len(batches) == 8  # 29 items in groups of 4, one chunk each
     assert sum(c.inputs.size(0) for c in fresh) == len(items)
+    assert batches.num_targets == sum(i.numel() - 1 for i in items)
+
+
+def test_long_items_are_packed_into_rows_starting_on_chunk_boundaries():
+    items = [torch.tensor([1] + [7] * n + [2]) for n in (20, 3, 9, 14, 30)]
+    labels = torch.tensor([0, 1, 2, 3, 4])
+    batches = item_batches(items, 2, 8, 0, labels)  # median 16 > 8: packed
+    assert all(c.inputs.shape == (2, 8) for c in batches.chunks)
+    # longest first onto the row with the fewest chunks: 30 (4 chunks) -> row 0,
+    # 20 (3) -> row 1, 14 (2) -> row 1, 9 (2) -> row 0, 3 (1) -> row 1
+    starts = [c.reset.tolist() for c in batches.chunks]
+    assert starts == [[True, True], [False, False], [False, False], [False, True],
+                      [True, False], [False, True]]
+    assert [c.labels.tolist() for c in batches.chunks] == [
+        [4, 0], [4, 0], [4, 0], [4, 3], [2, 3], [2, 1]]
     assert batches.num_targets == sum(i.numel() - 1 for i in items)

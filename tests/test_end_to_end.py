@@ -15,7 +15,7 @@ from seqgen.corpus import load_text_corpus
 from seqgen.evaluation import evaluate_checkpoint
 from seqgen.midi import MidiOptions, read_notes
 from seqgen.training import TrainConfig, train
-from tests.conftest import BACH, PRETRAINED, SHAKESPEARE
+from tests.conftest import BACH, NAMES, NAMES_MODEL, PRETRAINED, SHAKESPEARE
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -85,3 +85,23 @@ def test_the_pretrained_chorale_model_writes_pieces(tmp_path):
     result = evaluate_checkpoint(BACH, device="cpu")
     assert result.loss == pytest.approx(
         json.loads((BACH / "best/trainer.json").read_text())["val_loss"], abs=1e-4)
+
+
+def test_conditioning_on_the_language_lowers_the_validation_loss(tmp_path):
+    config = TrainConfig(arch="one-to-many", cell="gru", hidden=128, steps=400,
+                         eval_interval=400, device="cpu")
+    train(NAMES, config, tmp_path / "run")
+    result = evaluate_checkpoint(tmp_path / "run", device="cpu")
+    assert result.wrong_label_loss - result.loss > 0.08, (result.loss, result.wrong_label_loss)
+    assert set(result.per_label) == set(json.loads(
+        (tmp_path / "run/best/config.json").read_text())["labels"])
+
+
+def test_the_pretrained_names_model_generates_names_that_end():
+    result = runner.invoke(app, ["sample", str(NAMES_MODEL), "--condition", "Russian",
+                                 "--num-samples", "10", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    names = result.stdout.splitlines()
+    assert len(names) == 10 and all(0 < len(n) < 30 for n in names)
+    evaluation = evaluate_checkpoint(NAMES_MODEL, device="cpu")
+    assert evaluation.wrong_label_loss > evaluation.loss + 0.2
