@@ -190,3 +190,14 @@ def reset_rows(state: State, rows: Tensor, fresh: State) -> State:
     if isinstance(state, Tensor):
         return torch.where(rows.view(-1, *([1] * (state.dim() - 1))), fresh, state)
     return tuple(reset_rows(s, rows, f) for s, f in zip(state, fresh, strict=True))
+
+
+def compile_unroll(stack: StackCell) -> int:
+    """Compile the time loop of each StepCell layer with ``torch.compile``, in place (the
+    weights' names do not change). Fused stacks are kernels already and are left alone.
+    Returns how many layers were compiled."""
+    if not isinstance(stack, LayerStack):
+        return 0
+    for layer in stack.layers:
+        layer.compile(dynamic=False)
+    return len(stack.layers)

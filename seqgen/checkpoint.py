@@ -24,11 +24,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import Tensor
 
-from seqgen.codec import CharCodec, codec_from_json
+from seqgen.codec import FileCodec, TextCodec
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.midi import MidiCodec
 from seqgen.model import Generator, ModelConfig, build_model
-from seqgen.plugins import cells
+from seqgen.plugins import cells, codecs, load_codec, warn_on_version_change
 
 SNAPSHOTS = ("best", "last")
 
@@ -39,7 +38,7 @@ class Checkpoint:
 
     path: Path
     model: Generator
-    codec: CharCodec | MidiCodec
+    codec: TextCodec | FileCodec
     config: dict
     trainer: dict
 
@@ -172,12 +171,14 @@ def model_config_from(config: dict, path: Path) -> ModelConfig:
         cell = config["cell"]
     except (KeyError, TypeError) as exc:
         raise SeqgenError(f"corrupted checkpoint: {path}/config.json lacks {exc}") from None
-    if model_config.cell not in cells():
+    registry = cells()
+    if model_config.cell not in registry:
         raise SeqgenError(
             f"this checkpoint needs the cell {model_config.cell!r} from the package "
             f"{cell.get('distribution')} {cell.get('version')}, which is not installed: "
             f"pip install {cell.get('distribution')}"
         )
+    warn_on_version_change("cell", cell, registry[model_config.cell])
     return model_config
 
 
@@ -198,7 +199,10 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
         raise SeqgenError(f"corrupted checkpoint: {weights} cannot be loaded "
                           f"({first_line})") from None
     try:
-        codec = codec_from_json(config["codec"])
+        codec = load_codec(config["codec"], config.get("codec_plugin"))
+        provider = config.get("codec_plugin", {})
+        if provider.get("format") in codecs():
+            warn_on_version_change("codec", provider, codecs()[provider["format"]])
     except (KeyError, ValueError, TypeError) as exc:
         raise SeqgenError(f"corrupted checkpoint: bad codec in {folder}/config.json "
                           f"({exc})") from None

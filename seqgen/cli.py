@@ -18,10 +18,10 @@ from torch import Tensor
 from seqgen import __version__
 from seqgen.batching import padding_fraction
 from seqgen.checkpoint import Checkpoint, load_checkpoint
-from seqgen.codec import describe_chars
+from seqgen.codec import CodecFileError, FileCodec, describe_chars
 from seqgen.corpus import (
     Corpus,
-    MidiCorpus,
+    FileCorpus,
     TextCorpus,
     load_corpus,
     load_recorded_corpus,
@@ -32,14 +32,14 @@ from seqgen.devices import resolve_device
 from seqgen.display import FileProgressView, TrainingView
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.evaluation import evaluate_checkpoint
-from seqgen.midi import MidiCodec, MidiFileError
 from seqgen.options import parse_options
+from seqgen.plugins import add_commands, plugin_infos
 from seqgen.plugins import cells as registered_cells
 from seqgen.sampling import (
     SamplingOptions,
     condition_labels,
     drop_repeats,
-    generate_midi,
+    generate_pieces,
     generate_text,
     parse_length,
 )
@@ -119,6 +119,7 @@ def train_command(
     epochs: Annotated[float | None, typer.Option(help="Passes over the training split, instead of --steps.")] = None,
     lr: Annotated[float | None, typer.Option(help=default_help("Peak learning rate (AdamW, warmup then cosine).", "lr"))] = None,
     clip: Annotated[float | None, typer.Option(help=default_help("Clip the global gradient norm to this; 0 turns it off.", "clip"))] = None,
+    compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile the time loop of StepCell layers (plugin cells without a fused path); costs compile time at the start. [default: off]")] = None,
     eval_interval: Annotated[int | None, typer.Option(help=default_help("Validate and save every N steps.", "eval_interval"))] = None,
     log_interval: Annotated[int | None, typer.Option(help=default_help("Log metrics every N steps.", "log_interval"))] = None,
     val_fraction: Annotated[float | None, typer.Option(help=default_help("The last part of the corpus held out for validation.", "val_fraction"))] = None,
@@ -135,6 +136,7 @@ def train_command(
         "cell": cell, "layers": layers, "hidden": hidden, "embedding": embedding,
         "dropout": dropout, "tie_weights": tie_weights, "batch_size": batch_size,
         "seq_len": seq_len, "steps": steps, "epochs": epochs, "lr": lr, "clip": clip,
+        "compile": compile,
         "eval_interval": eval_interval, "log_interval": log_interval,
         "val_fraction": val_fraction, "seed": seed, "device": device, "format": format,
         "augment": augment, "transpose": transpose, "stretch": stretch, "arch": arch,
@@ -171,8 +173,8 @@ def load_with_progress(path: Path, format: str | None, codec_options: dict | Non
     with FileProgressView(console) as progress:
         corpus = load_corpus(path, format, codec_options, items=items, label_from=label_from,
                              strict=strict, progress=progress)
-    if isinstance(corpus, MidiCorpus) and corpus.skipped:
-        err_console.print(f"[yellow]warning:[/] {len(corpus.files)} MIDI files read, "
+    if isinstance(corpus, FileCorpus) and corpus.skipped:
+        err_console.print(f"[yellow]warning:[/] {len(corpus.files)} {corpus.format} files read, "
                           f"{summarize_skipped(corpus.skipped)}"
                           + ("" if verbose else "; --verbose lists them"), highlight=False)
         if verbose:
@@ -207,14 +209,14 @@ def sample_command(
     ckpt = load_checkpoint(checkpoint, resolve_device(device))
     labels, chosen = condition_labels(ckpt.config.get("labels", []), condition, num_samples,
                                       seed)
-    if chosen is not None and condition is None:
+    if chosen is not None and condition is None and len(ckpt.config["labels"]) > 1:
         err_console.print(f"condition: {chosen} (chosen at random; --condition picks one)",
                           highlight=False)
-    if isinstance(ckpt.codec, MidiCodec):
+    if isinstance(ckpt.codec, FileCodec):
         if unique:
             raise UsageError("--unique works for text models of items (lines or files)")
-        sample_midi(ckpt, primer, tokens, seconds, num_samples, options, seed, out, force,
-                    labels, max_length or 100_000)
+        sample_pieces(ckpt, primer, tokens, seconds, num_samples, options, seed, out, force,
+                      labels, max_length or 100_000)
     elif seconds is not None:
         raise UsageError("a text model's --length is a number of characters, not a duration")
     else:
@@ -275,24 +277,30 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
         report_written(paths)
 
 
-def sample_midi(ckpt: Checkpoint, primer: str, length: int | None, seconds: float | None,
-                num_samples: int, options: SamplingOptions, seed: int | None, out: str | None,
-                force: bool, labels: Tensor | None = None, max_length: int = 100_000) -> None:
-    """Generate pieces and write one .mid file each."""
+def sample_pieces(ckpt: Checkpoint, primer: str, length: int | None, seconds: float | None,
+                  num_samples: int, options: SamplingOptions, seed: int | None,
+                  out: str | None, force: bool, labels: Tensor | None = None,
+                  max_length: int = 100_000) -> None:
+    """Generate pieces of a file codec (MIDI) and write one file each."""
+    codec = ckpt.codec
     primer_tokens = None
     if primer:
         if not primer.startswith("@"):
-            raise UsageError("a MIDI model's primer is a MIDI file: --primer @FILE.mid")
+            raise UsageError(f"a {codec.name} model's primer is a file: --primer "
+                             f"@FILE{codec.output_suffix}")
         try:
-            primer_tokens = ckpt.codec.encode_file(Path(primer[1:]))
-        except MidiFileError as exc:
+            primer_tokens, _ = codec.read(Path(primer[1:]))
+        except CodecFileError as exc:
             raise UsageError(f"cannot use the primer file {primer[1:]}: {exc}") from None
-    pieces = generate_midi(ckpt.model, ckpt.codec, primer_tokens, length, seconds, num_samples,
-                           options, seed, labels, max_length)
-    paths = output_paths(out or "samples/", num_samples, ".mid", force, one_file_each=True)
+    pieces = generate_pieces(ckpt.model, codec, primer_tokens, length, seconds, num_samples,
+                             options, seed, labels, max_length)
+    paths = output_paths(out or "samples/", num_samples, codec.output_suffix, force,
+                         one_file_each=True)
     for path, tokens in zip(paths, pieces, strict=True):
-        ckpt.codec.to_midi(tokens).save(path)
-    report_written(paths, [f"{ckpt.codec.duration_s(t):.1f} s" for t in pieces])
+        codec.write(tokens, path)
+    seconds_table = codec.token_seconds()
+    report_written(paths, None if seconds_table is None else
+                   [f"{float(seconds_table[t.long()].sum()):.1f} s" for t in pieces])
 
 
 def output_paths(out: str, count: int, suffix: str, force: bool,
@@ -362,6 +370,27 @@ def cells_command() -> None:
     console.print(table)
 
 
+@app.command("plugins")
+@reports_errors
+def plugins_command(
+    all: Annotated[bool, typer.Option("--all", help="Include the built-in plugins.")] = False,
+) -> None:
+    """List the installed plugins: version, hooks, and the cells and codecs each provides."""
+    infos = [i for i in plugin_infos() if all or not i.builtin]
+    if not infos:
+        console.print("no plugins installed (--all shows the built-ins)", highlight=False)
+        return
+    table = Table(title="plugins")
+    for column in ("plugin", "distribution", "hooks", "cells", "codecs", "status"):
+        table.add_column(column)
+    for info in infos:
+        table.add_row(info.name, f"{info.distribution} {info.version}",
+                      ", ".join(info.hooks) or "-", ", ".join(info.cells) or "-",
+                      ", ".join(info.codecs) or "-",
+                      f"[red]broken: {info.error}[/]" if info.error else "ok")
+    console.print(table)
+
+
 @corpus_app.command("inspect")
 @reports_errors
 def inspect_command(
@@ -405,13 +434,11 @@ def describe_corpus(corpus: Corpus, val_fraction: float, batch_size: int,
             ("invalid UTF-8", f"{corpus.invalid_bytes} byte sequences replaced"),
             ("encoding", "from the cache" if corpus.from_cache else "encoded now and cached"),
         ]
-    if isinstance(corpus, MidiCorpus):
-        rows += [("skipped", summarize_skipped(corpus.skipped)),
-                 ("notes", f"{corpus.notes:,}"),
-                 ("duration", f"{corpus.duration_s / 3600:.2f} hours "
-                              f"({corpus.duration_s:,.0f} s)"),
-                 ("vocabulary", f"{corpus.codec.size} events: "
-                                f"{describe_midi_vocabulary(corpus.codec)}")]
+    if isinstance(corpus, FileCorpus):
+        rows += [("skipped", summarize_skipped(corpus.skipped))]
+        rows += [describe_stat(name, value) for name, value in corpus.stats.items()]
+        rows += [("vocabulary", f"{corpus.codec.size} events: "
+                                f"{describe_vocabulary(corpus.codec)}")]
     else:
         rows += [("vocabulary", f"{corpus.codec.size} tokens: PAD, BOS, EOS and "
                                 f"{len(corpus.codec.vocab)} characters: "
@@ -433,7 +460,14 @@ def describe_corpus(corpus: Corpus, val_fraction: float, batch_size: int,
     ]
 
 
-def describe_midi_vocabulary(codec: MidiCodec) -> str:
+def describe_stat(name: str, value: float) -> tuple[str, str]:
+    if name == "seconds":
+        return "duration", f"{value / 3600:.2f} hours ({value:,.0f} s)"
+    return name, f"{value:,.0f}"
+
+
+def describe_vocabulary(codec: FileCodec) -> str:
+    """``1 PAD, 128 NOTE_ON, ...``: how many tokens of each kind (names less their numbers)."""
     kinds = Counter(codec.token_name(t).rstrip("0123456789").rstrip("_")
                     for t in range(codec.size))
     return ", ".join(f"{n} {kind}" for kind, n in kinds.items())
@@ -442,3 +476,6 @@ def describe_midi_vocabulary(codec: MidiCodec) -> str:
 def main() -> None:
     warnings.showwarning = show_warning
     app()
+
+
+add_commands(app)

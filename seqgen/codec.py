@@ -1,10 +1,125 @@
-"""The character-level codec: text <-> token ids, vectorised over Unicode code points."""
+"""The codec contract (``TextCodec``, ``FileCodec``) and the built-in character codec.
+
+A codec maps a corpus to token ids and back. Codecs are registered by plugins through the
+``register_codecs`` hook (the built-in ones too) and chosen with ``--format NAME``.
+"""
+
+import inspect
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from seqgen.errors import UsageError
-from seqgen.midi import MidiCodec
+from seqgen.errors import SeqgenError, UsageError
+
+
+class TextCodec:
+    """A tokenizer of UTF-8 text: seqgen reads the files and cuts them into one stream or
+    into items; the codec builds its vocabulary from the corpus and maps text to token ids.
+
+    Implement ``fit`` (a classmethod; its keyword parameters after ``specials`` are the
+    codec's ``--codec-opt`` options), ``encode``, ``decode``, ``size``, ``to_json`` and
+    ``from_json``. With ``specials`` the ids 0, 1, 2 must be PAD, BOS and EOS.
+    """
+
+    name = ""
+    suffixes: tuple[str, ...] = (".txt",)
+    PAD, BOS, EOS = 0, 1, 2
+    specials = False
+
+    @classmethod
+    def default_options(cls) -> dict[str, object]:
+        params = list(inspect.signature(cls.fit).parameters.values())[2:]  # text, specials
+        return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY
+                or p.kind is p.POSITIONAL_OR_KEYWORD}
+
+    @classmethod
+    def fit(cls, text: str, specials: bool = False) -> "TextCodec":
+        """A codec whose vocabulary covers ``text`` (the whole corpus)."""
+        raise NotImplementedError
+
+    @property
+    def size(self) -> int:
+        raise NotImplementedError
+
+    def encode(self, text: str, what: str = "text") -> Tensor:
+        raise NotImplementedError
+
+    def decode(self, ids: Tensor | list[int]) -> str:
+        raise NotImplementedError
+
+    def encode_items(self, texts: list[str]) -> list[Tensor]:
+        """Each item's token ids (one call per item unless a codec does better)."""
+        return [self.encode(text) for text in texts]
+
+    def translate(self, ids: Tensor, source: "TextCodec", what: str = "text") -> Tensor:
+        """Ids of ``source``'s vocabulary as ids of this one."""
+        return self.encode(source.decode(ids), what)
+
+    def default_primer(self) -> str:
+        """What sampling a stream starts from when no primer is given."""
+        return "\n"
+
+    def to_json(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TextCodec":
+        raise NotImplementedError
+
+
+class CodecFileError(SeqgenError):
+    """A file a codec cannot use; ``str(exc)`` is a short reason for a user."""
+
+
+class FileCodec:
+    """A codec that reads and writes its own files (MIDI, ABC notation...): each file is an
+    item. Its keyword constructor parameters are its ``--codec-opt`` options.
+
+    Implement ``read`` (tokens and statistics of a file, or ``CodecFileError``), ``write``,
+    ``size``, ``to_json``/``from_json``, and optionally ``token_seconds`` (for durations).
+    The ids 0, 1, 2 must be PAD, BOS and EOS.
+    """
+
+    name = ""
+    suffixes: tuple[str, ...] = ()
+    output_suffix = ""
+    PAD, BOS, EOS = 0, 1, 2
+
+    @classmethod
+    def default_options(cls) -> dict[str, object]:
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY
+                or p.kind is p.POSITIONAL_OR_KEYWORD}
+
+    @classmethod
+    def from_options(cls, **options: object) -> "FileCodec":
+        return cls(**options)
+
+    @property
+    def size(self) -> int:
+        raise NotImplementedError
+
+    def read(self, path: Path) -> tuple[Tensor, dict[str, float]]:
+        """A file's tokens (no BOS/EOS) and statistics to sum over a corpus (notes, seconds)."""
+        raise NotImplementedError
+
+    def write(self, tokens: Tensor, path: Path) -> None:
+        raise NotImplementedError
+
+    def token_seconds(self) -> Tensor | None:
+        """How far each token moves time, in seconds, or None for a codec without time."""
+        return None
+
+    def token_name(self, token: int) -> str:
+        return str(token)
+
+    def to_json(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, data: dict) -> "FileCodec":
+        raise NotImplementedError
 
 
 def code_points(text: str) -> Tensor:
@@ -32,7 +147,7 @@ class UnknownCharactersError(UsageError):
         )
 
 
-class CharCodec:
+class CharCodec(TextCodec):
     """One token per Unicode character; the vocabulary is the sorted set of the corpus's.
 
     With ``specials`` (for corpora of separate items: lines, files), the ids 0, 1, 2 are PAD,
@@ -40,7 +155,6 @@ class CharCodec:
     """
 
     name = "char"
-    PAD, BOS, EOS = 0, 1, 2
     SPECIALS = ("PAD", "BOS", "EOS")
 
     def __init__(self, vocab: str, specials: bool = False) -> None:
@@ -52,11 +166,10 @@ class CharCodec:
         self._code_points = code_points(vocab)
 
     @classmethod
-    def fit(cls, text: str, specials: bool = False) -> tuple["CharCodec", Tensor]:
-        """Build the vocabulary of ``text`` and encode it in one pass."""
-        vocab_points, ids = torch.unique(code_points(text), sorted=True, return_inverse=True)
-        codec = cls("".join(map(chr, vocab_points.tolist())), specials)
-        return codec, (ids + codec.offset).to(torch.int32)
+    def fit(cls, text: str, specials: bool = False) -> "CharCodec":
+        """The sorted characters of ``text`` (one ``torch.unique`` over its code points)."""
+        vocab_points = torch.unique(code_points(text), sorted=True)
+        return cls("".join(map(chr, vocab_points.tolist())), specials)
 
     @property
     def size(self) -> int:
@@ -83,8 +196,15 @@ class CharCodec:
                 break
         return "".join(chars)
 
-    def translate(self, ids: Tensor, source: "CharCodec", what: str = "text") -> Tensor:
+    def encode_items(self, texts: list[str]) -> list[Tensor]:
+        """All items encoded in one pass, then split."""
+        ids = self.encode("".join(texts))
+        return list(torch.split(ids.to(torch.int32), [len(t) for t in texts]))
+
+    def translate(self, ids: Tensor, source: TextCodec, what: str = "text") -> Tensor:
         """Ids of ``source``'s vocabulary as ids of this one (special tokens kept)."""
+        if not isinstance(source, CharCodec):
+            return super().translate(ids, source, what)
         table = torch.cat([torch.arange(source.offset), self.encode(source.vocab, what)])
         return table[ids.long()].to(torch.int32)
 
@@ -102,11 +222,3 @@ class CharCodec:
             raise ValueError(f"not a {cls.name} codec: {data.get('name')!r}")
         return cls(data["vocab"], bool(data.get("specials", False)))
 
-
-def codec_from_json(data: dict) -> "CharCodec | MidiCodec":
-    """The codec a checkpoint or cache recorded, by its name."""
-    codecs = {CharCodec.name: CharCodec, MidiCodec.name: MidiCodec}
-    name = data.get("name")
-    if name not in codecs:
-        raise ValueError(f"unknown codec {name!r}")
-    return codecs[name].from_json(data)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +22,15 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
-from seqgen.codec import CharCodec
+from seqgen.codec import CharCodec, CodecFileError, FileCodec, TextCodec
 from seqgen.data import Augmentation, ItemData, StreamData, item_split, split_stream
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.labels import label_reader
-from seqgen.midi import MidiCodec, MidiFileError, MidiOptions, read_notes
+from seqgen.midi import MidiCodec, MidiOptions
 from seqgen.options import check_option_names
+from seqgen.plugins import codecs, get_codec
 
-FORMATS = {"text": (".txt",), "midi": (".mid", ".midi")}
+TEXT_SUFFIXES = (".txt",)
 ITEM_KINDS = ("lines", "files", "stream")
 DECLARATION = "seqgen.json"  # a corpus folder's own settings
 UTF8_REPLACEMENT = "\ufffd".encode()
@@ -46,7 +47,7 @@ class TextCorpus:
     path: Path
     files: list[Path]
     num_bytes: int
-    codec: CharCodec
+    codec: TextCodec
     ids: Tensor
     invalid_bytes: int
     from_cache: bool
@@ -58,13 +59,13 @@ class TextCorpus:
     def num_tokens(self) -> int:
         return self.ids.numel()
 
-    def ids_for(self, codec: CharCodec) -> Tensor:
+    def ids_for(self, codec: TextCodec) -> Tensor:
         """The corpus's token ids in another codec's vocabulary (a checkpoint's, say)."""
-        if codec.vocab == self.codec.vocab:
+        if codec.to_json() == self.codec.to_json():
             return self.ids
         return codec.translate(self.ids, self.codec, what=f"corpus {self.path}")
 
-    def split(self, val_fraction: float, codec: CharCodec | None = None,
+    def split(self, val_fraction: float, codec: TextCodec | None = None,
               **_: object) -> tuple[StreamData, StreamData]:
         train, val = split_stream(self.ids_for(codec or self.codec), val_fraction)
         return StreamData(train), StreamData(val)
@@ -75,7 +76,7 @@ class ItemCorpus:
     token sequence with an optional label."""
 
     path: Path
-    codec: CharCodec | MidiCodec
+    codec: TextCodec | FileCodec
     pieces: list[Tensor]
     labels: Tensor | None
     label_names: tuple[str, ...]
@@ -84,19 +85,19 @@ class ItemCorpus:
     def num_tokens(self) -> int:
         return sum(p.numel() for p in self.pieces)
 
-    def split(self, val_fraction: float, codec: CharCodec | MidiCodec | None = None,
+    def split(self, val_fraction: float, codec: TextCodec | FileCodec | None = None,
               label_names: tuple[str, ...] | None = None,
               augmentation: Augmentation | None = None) -> tuple[ItemData, ItemData]:
         """Training and validation items, in ``codec``'s vocabulary and ``label_names``' ids
         when given (a checkpoint's)."""
         codec = codec or self.codec
         pieces = self.pieces
-        if isinstance(codec, CharCodec) and codec.vocab != self.codec.vocab:
+        if isinstance(codec, TextCodec) and codec.to_json() != self.codec.to_json():
             pieces = [codec.translate(p, self.codec, what=f"corpus {self.path}") for p in pieces]
         labels = self.labels
         if labels is not None and label_names is not None and label_names != self.label_names:
             labels = label_ids(self.label_names, label_names, self.path)[labels]
-        augmentation = augmentation if isinstance(codec, MidiCodec) else None
+        augmentation = augmentation if isinstance(codec, MidiCodec) else None  # MIDI only
         return item_split(pieces, codec, labels, val_fraction, augmentation)
 
     def items_per_label(self) -> dict[str, int]:
@@ -122,7 +123,7 @@ class TextItemCorpus(ItemCorpus):
     path: Path
     files: list[Path]
     num_bytes: int
-    codec: CharCodec
+    codec: TextCodec
     pieces: list[Tensor]
     labels: Tensor | None
     label_names: tuple[str, ...]
@@ -133,17 +134,17 @@ class TextItemCorpus(ItemCorpus):
 
 
 @dataclass
-class MidiCorpus(ItemCorpus):
-    """A MIDI corpus: one token sequence per piece, and the files skipped with the reasons."""
+class FileCorpus(ItemCorpus):
+    """Files a codec reads (MIDI): one token sequence per file, the files skipped with the
+    reasons, and the codec's statistics summed over the files (notes, seconds)."""
 
     path: Path
     files: list[Path]
     num_bytes: int
-    codec: MidiCodec
+    codec: FileCodec
     pieces: list[Tensor]
     skipped: list[tuple[str, str]]
-    notes: int
-    duration_s: float
+    stats: dict[str, float]
     from_cache: bool
     labels: Tensor | None = None
     label_names: tuple[str, ...] = ()
@@ -156,19 +157,34 @@ def find_files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
 
 
+def format_suffixes() -> dict[str, tuple[str, ...]]:
+    """The file suffixes of each registered format; a suffix goes to the first that claims it."""
+    claimed: set[str] = set()
+    formats = {}
+    for name, spec in codecs().items():
+        mine = tuple(x for x in spec.cls.suffixes if x not in claimed)
+        claimed.update(mine)
+        if mine:
+            formats[name] = mine
+    return formats
+
+
 def detect_format(path: Path) -> str:
-    """``text`` or ``midi``, from the files a path holds."""
+    """The format (a registered codec's name) of the files a path holds."""
+    formats = format_suffixes()
+    all_suffixes = ", ".join(x for suffixes in formats.values() for x in suffixes)
     if not path.exists():
-        raise UsageError(f"corpus not found: {path} (give a file or a folder of .txt or "
-                         ".mid files)")
+        raise UsageError(f"corpus not found: {path} (give a file or a folder of {all_suffixes} "
+                         "files)")
     if path.is_file():
-        return "midi" if path.suffix.lower() in FORMATS["midi"] else "text"
-    found = [name for name, suffixes in FORMATS.items() if find_files(path, suffixes)]
+        matches = [n for n, suffixes in formats.items() if path.suffix.lower() in suffixes]
+        return matches[0] if matches else "text"
+    found = [name for name, suffixes in formats.items() if find_files(path, suffixes)]
     if len(found) > 1:
-        raise UsageError(f"{path} mixes text and MIDI files; put them in separate folders "
-                         "or choose one with --format text|midi")
+        raise UsageError(f"{path} mixes {' and '.join(found)} files; put them in separate "
+                         f"folders or choose one with --format {'|'.join(found)}")
     if not found:
-        raise UsageError(f"no .txt, .mid or .midi files in {path}")
+        raise UsageError(f"no {all_suffixes} files in {path}")
     return found[0]
 
 
@@ -176,19 +192,23 @@ def load_corpus(path: str | Path, format: str | None = None,
                 codec_options: dict[str, object] | None = None, *, items: str | None = None,
                 label_from: str | None = None, strict: bool = False,
                 progress: FileProgress | None = None, cache_dir: Path | None = None) -> "Corpus":
-    """Load a text or MIDI corpus. What a flag leaves open comes from the corpus's own
-    ``seqgen.json`` (keys ``format``, ``items``, ``label_from``), else from its files."""
+    """Load a corpus with a registered codec (``format``). What a flag leaves open comes from
+    the corpus's own ``seqgen.json`` (keys ``format``, ``items``, ``label_from``), else from
+    its files."""
     path = Path(path)
     declared = read_declaration(path)
     format = format or declared.get("format") or detect_format(path)
+    codec_class = get_codec(format).cls
     label_from = label_from or declared.get("label_from")
-    codec_options = dict(codec_options or {})
-    if format == "midi":
-        return load_midi_corpus(path, midi_options(codec_options), strict=strict,
-                                progress=progress, cache_dir=cache_dir, label_from=label_from)
-    if format != "text":
-        raise UsageError(f"unknown format {format!r}; use text or midi")
-    check_option_names(codec_options, {}, "the text codec")
+    options = dict(codec_options or {})
+    check_option_names(options, codec_class.default_options(), f"the {format} codec")
+    if issubclass(codec_class, FileCodec):
+        try:
+            codec = codec_class.from_options(**options)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"the {format} codec: {exc}") from None
+        return load_file_corpus(path, codec, format, strict=strict, progress=progress,
+                                cache_dir=cache_dir, label_from=label_from)
     items = items or declared.get("items") or detect_items(path)
     if items not in ITEM_KINDS:
         raise UsageError(f"unknown --items {items!r}; use lines, files or stream")
@@ -196,8 +216,8 @@ def load_corpus(path: str | Path, format: str | None = None,
         if label_from:
             raise UsageError("labels belong to items: give --items lines or --items files "
                              "with --label-from")
-        return load_text_corpus(path, cache_dir)
-    return load_text_items(path, items, label_from, cache_dir)
+        return load_text_corpus(path, cache_dir, codec_class, options, format)
+    return load_text_items(path, items, label_from, cache_dir, codec_class, options, format)
 
 
 def load_recorded_corpus(config: dict, path: str | Path | None = None) -> "Corpus":
@@ -242,11 +262,6 @@ def detect_items(path: Path) -> str:
     return "lines"
 
 
-def midi_options(given: dict[str, object]) -> MidiOptions:
-    check_option_names(given, asdict(MidiOptions()), "the MIDI codec")
-    return MidiOptions(**given)
-
-
 def default_cache_dir() -> Path:
     if "SEQGEN_CACHE_DIR" in os.environ:
         return Path(os.environ["SEQGEN_CACHE_DIR"])
@@ -275,7 +290,7 @@ def find_text_files(path: Path) -> list[Path]:
         raise UsageError(f"corpus not found: {path} (give a .txt file or a folder of them)")
     if path.is_file():
         return [path]
-    files = find_files(path, FORMATS["text"])
+    files = find_files(path, TEXT_SUFFIXES)
     if not files:
         raise UsageError(f"no .txt files in {path}; a text corpus is a .txt file "
                          "or a folder of them")
@@ -291,28 +306,47 @@ def decode_utf8(data: bytes) -> tuple[str, int]:
         return text, text.count("\ufffd") - data.count(UTF8_REPLACEMENT)
 
 
-def load_text_corpus(path: str | Path, cache_dir: Path | None = None) -> TextCorpus:
-    """Read, decode and encode a text corpus, or load its token ids from the cache."""
-    path = Path(path)
+def fit_codec(codec_class: type[TextCodec], text: str, specials: bool,
+              options: dict[str, object]) -> TextCodec:
+    try:
+        return codec_class.fit(text, specials, **options)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"the {codec_class.name} codec: {exc}") from None
+
+
+def text_cache_kind(kind: str, codec_class: type[TextCodec], options: dict) -> str:
+    return f"{kind}-{codec_class.__module__}.{codec_class.__name__}-" \
+           f"{json.dumps(options, sort_keys=True)}"
+
+
+def load_text_corpus(path: str | Path, cache_dir: Path | None = None,
+                     codec_class: type[TextCodec] = CharCodec,
+                     options: dict[str, object] | None = None,
+                     format: str = "text") -> TextCorpus:
+    """Read, decode and encode a text corpus as one stream, or load it from the cache."""
+    path, options = Path(path), dict(options or {})
     files = find_text_files(path)
     contents = [f.read_bytes() for f in files]
     num_bytes = sum(map(len, contents))
     if num_bytes == 0:
         raise UsageError(f"corpus {path} is empty: its text files hold no characters")
-    cache_file = cache_path(cache_dir, content_key("char-v2", path, files, contents))
+    kind = text_cache_kind("stream-v3", codec_class, options)
+    cache_file = cache_path(cache_dir, content_key(kind, path, files, contents))
     cached = read_cache(cache_file)
     if cached is not None:
         tensors, meta = cached
-        codec, ids, invalid = CharCodec.from_json(meta["codec"]), tensors["ids"], meta["invalid"]
+        codec, ids, invalid = codec_class.from_json(meta["codec"]), tensors["ids"], meta["invalid"]
     else:
         decoded = [decode_utf8(data) for data in contents]
         invalid = sum(n for _, n in decoded)
-        codec, ids = CharCodec.fit("".join(text for text, _ in decoded))
+        text = "".join(text for text, _ in decoded)
+        codec = fit_codec(codec_class, text, False, options)
+        ids = codec.encode(text).to(torch.int32)
         write_cache(cache_file, {"ids": ids}, {"codec": codec.to_json(), "invalid": invalid})
     if invalid:
         warnings.warn(f"corpus {path}: {invalid} invalid UTF-8 byte sequences were replaced "
                       "by U+FFFD", stacklevel=2)
-    return TextCorpus(path, files, num_bytes, codec, ids, invalid, cached is not None)
+    return TextCorpus(path, files, num_bytes, codec, ids, invalid, cached is not None, format)
 
 
 def split_items_of(text: str, items: str) -> list[str]:
@@ -323,16 +357,19 @@ def split_items_of(text: str, items: str) -> list[str]:
 
 
 def load_text_items(path: Path, items: str, label_from: str | None,
-                    cache_dir: Path | None = None) -> TextItemCorpus:
+                    cache_dir: Path | None = None, codec_class: type[TextCodec] = CharCodec,
+                    options: dict[str, object] | None = None,
+                    format: str = "text") -> TextItemCorpus:
     """A text corpus of separate items (lines or files), with labels if asked for."""
+    options = dict(options or {})
     files = find_text_files(path)
     contents = [f.read_bytes() for f in files]
-    cache_file = cache_path(cache_dir, content_key(f"char-items-v1-{items}", path, files,
-                                                   contents))
+    kind = text_cache_kind(f"items-v2-{items}", codec_class, options)
+    cache_file = cache_path(cache_dir, content_key(kind, path, files, contents))
     cached = read_cache(cache_file)
     if cached is not None:
         tensors, meta = cached
-        codec, invalid = CharCodec.from_json(meta["codec"]), meta["invalid"]
+        codec, invalid = codec_class.from_json(meta["codec"]), meta["invalid"]
     else:
         decoded = [decode_utf8(data) for data in contents]
         invalid = sum(n for _, n in decoded)
@@ -340,8 +377,10 @@ def load_text_items(path: Path, items: str, label_from: str | None,
         texts = [item for file_items in per_file for item in file_items]
         if not texts:
             raise UsageError(f"corpus {path} is empty: its text files hold no {items}")
-        codec, ids = CharCodec.fit("".join(texts), specials=True)
-        tensors = {"tokens": ids, "lengths": torch.tensor([len(t) for t in texts]),
+        codec = fit_codec(codec_class, "".join(texts), True, options)
+        pieces = codec.encode_items(texts)
+        tensors = {"tokens": torch.cat(pieces).to(torch.int32),
+                   "lengths": torch.tensor([p.numel() for p in pieces]),
                    "files": torch.tensor([i for i, f in enumerate(per_file) for _ in f])}
         write_cache(cache_file, tensors, {"codec": codec.to_json(), "invalid": invalid})
     if invalid:
@@ -350,7 +389,7 @@ def load_text_items(path: Path, items: str, label_from: str | None,
     pieces = list(torch.split(tensors["tokens"], tensors["lengths"].tolist()))
     labels, names = item_labels(label_from, path, [files[i] for i in tensors["files"].tolist()])
     return TextItemCorpus(path, files, sum(map(len, contents)), codec, pieces, labels, names,
-                          invalid, cached is not None, items)
+                          invalid, cached is not None, items, format)
 
 
 def item_labels(label_from: str | None, root: Path,
@@ -364,33 +403,31 @@ def item_labels(label_from: str | None, root: Path,
     return torch.tensor([names.index(per_file[f]) for f in item_files]), names
 
 
-# ---- MIDI ------------------------------------------------------------------------------------
+# ---- files a codec reads (MIDI) ---------------------------------------------------------------
 
 
-def encode_midi_file(job: tuple[Path, MidiOptions]) -> tuple[np.ndarray, int, float] | str:
-    """Worker: a file's tokens, note count and duration, or the reason it cannot be used."""
-    path, options = job
+def read_file_job(job: tuple[Path, FileCodec]) -> tuple[np.ndarray, dict[str, float]] | str:
+    """Worker: a file's tokens and statistics, or the reason it cannot be used."""
+    path, codec = job
     try:
-        notes = read_notes(path, options)
-    except MidiFileError as exc:
+        tokens, stats = codec.read(path)
+    except CodecFileError as exc:
         return str(exc)
-    tokens = MidiCodec(options).encode_notes(notes)
-    return tokens.numpy().astype(np.int16), len(notes), max(n.end for n in notes)
+    return tokens.numpy().astype(np.int16 if codec.size < 2**15 else np.int32), stats
 
 
-def encode_midi_files(files: list[Path], options: MidiOptions,
-                      progress: FileProgress | None) -> list[tuple[np.ndarray, int, float] | str]:
-    """Encode files in parallel worker processes, in order, reporting progress per file."""
-    jobs = [(f, options) for f in files]
+def read_files(files: list[Path], codec: FileCodec, progress: FileProgress | None) -> list:
+    """Read files in parallel worker processes, in order, reporting progress per file."""
+    jobs = [(f, codec) for f in files]
     workers = min(len(files) // 8, os.cpu_count() or 1)  # a few files are not worth a pool
     results = []
     with ExitStack() as stack:
         if workers > 1:
             pool = stack.enter_context(ProcessPoolExecutor(
                 workers, initializer=torch.set_num_threads, initargs=(1,)))
-            mapped = pool.map(encode_midi_file, jobs, chunksize=4)
+            mapped = pool.map(read_file_job, jobs, chunksize=4)
         else:
-            mapped = map(encode_midi_file, jobs)
+            mapped = map(read_file_job, jobs)
         for result in mapped:
             results.append(result)
             if progress:
@@ -398,33 +435,34 @@ def encode_midi_files(files: list[Path], options: MidiOptions,
     return results
 
 
-def load_midi_corpus(path: str | Path, options: MidiOptions | None = None, *,
+def load_file_corpus(path: str | Path, codec: FileCodec, format: str = "midi", *,
                      strict: bool = False, progress: FileProgress | None = None,
-                     cache_dir: Path | None = None, label_from: str | None = None) -> MidiCorpus:
-    """Parse and encode a MIDI file or folder (cached); unusable files are skipped with a reason.
-
-    ``strict`` makes any skipped file an error. A corpus with no usable file is an error.
-    """
+                     cache_dir: Path | None = None, label_from: str | None = None) -> FileCorpus:
+    """Read a file or folder of a file codec's files (cached); unusable files are skipped with
+    a reason. ``strict`` makes any skipped file an error; no usable file is an error."""
     path = Path(path)
-    options = options or MidiOptions()
     if not path.exists():
-        raise UsageError(f"corpus not found: {path} (give a .mid file or a folder of them)")
-    files = [path] if path.is_file() else find_files(path, FORMATS["midi"])
+        raise UsageError(f"corpus not found: {path} (give a file or a folder of "
+                         f"{', '.join(codec.suffixes)} files)")
+    files = [path] if path.is_file() else find_files(path, codec.suffixes)
     if not files:
-        raise UsageError(f"no .mid or .midi files in {path}")
+        raise UsageError(f"no {', '.join(codec.suffixes)} files in {path}")
     contents = [f.read_bytes() for f in files]
-    kind = "midi-v1" + json.dumps(asdict(options), sort_keys=True)
+    kind = f"files-v2-{format}-{json.dumps(codec.to_json(), sort_keys=True)}"
     cache_file = cache_path(cache_dir, content_key(kind, path, files, contents))
     cached = read_cache(cache_file)
     if cached is None:
-        results = encode_midi_files(files, options, progress)
+        results = read_files(files, codec, progress)
         pieces = [r for r in results if not isinstance(r, str)]
+        stats: Counter = Counter()
+        for _, piece_stats in pieces:
+            stats.update(piece_stats)
         meta = {
             "used": [relative_name(f, path) for f, r in zip(files, results, strict=True)
                      if not isinstance(r, str)],
             "skipped": [[relative_name(f, path), r] for f, r in zip(files, results, strict=True)
                         if isinstance(r, str)],
-            "notes": sum(p[1] for p in pieces), "duration_s": sum(p[2] for p in pieces),
+            "stats": dict(stats),
         }
         tokens = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0, np.int16)
         tensors = {"tokens": torch.from_numpy(tokens),
@@ -436,15 +474,21 @@ def load_midi_corpus(path: str | Path, options: MidiOptions | None = None, *,
     skipped = [tuple(s) for s in meta["skipped"]]
     if strict and skipped:
         name, reason = skipped[0]
-        raise SeqgenError(f"{len(skipped)} MIDI files cannot be used (first: {name}: {reason}); "
+        raise SeqgenError(f"{len(skipped)} files cannot be used (first: {name}: {reason}); "
                           "drop --strict to skip them")
     if not meta["used"]:
-        raise SeqgenError(f"no usable MIDI file in {path}: {summarize_skipped(skipped)}")
+        raise SeqgenError(f"no usable {format} file in {path}: {summarize_skipped(skipped)}")
     pieces = list(torch.split(tensors["tokens"], tensors["lengths"].tolist()))
     used = [path / name if path.is_dir() else path for name in meta["used"]]
     labels, names = item_labels(label_from, path, used)
-    return MidiCorpus(path, used, sum(map(len, contents)), MidiCodec(options), pieces, skipped,
-                      meta["notes"], meta["duration_s"], cached is not None, labels, names)
+    return FileCorpus(path, used, sum(map(len, contents)), codec, pieces, skipped,
+                      meta["stats"], cached is not None, labels, names, format)
+
+
+def load_midi_corpus(path: str | Path, options: MidiOptions | None = None,
+                     **kwargs: object) -> FileCorpus:
+    """A MIDI corpus (see ``load_file_corpus``)."""
+    return load_file_corpus(path, MidiCodec(options), "midi", **kwargs)
 
 
 def summarize_skipped(skipped: list[tuple[str, str]]) -> str:
@@ -483,4 +527,4 @@ def write_cache(cache_file: Path, tensors: dict[str, Tensor], meta: dict) -> Non
                       stacklevel=3)
 
 
-Corpus = TextCorpus | TextItemCorpus | MidiCorpus
+Corpus = TextCorpus | TextItemCorpus | FileCorpus

@@ -1,4 +1,9 @@
-"""The hooks a seqgen plugin can implement. This contract is public: it only ever grows."""
+"""The hooks a seqgen plugin can implement. This contract is public: it only ever grows.
+
+A plugin is a module (or object) with functions marked ``@seqgen.hookimpl`` and named as
+below, exposed through the ``seqgen`` entry-point group of its distribution. It implements any
+of the hooks, each called once per plugin.
+"""
 
 from collections.abc import Callable
 
@@ -16,4 +21,27 @@ def register_cells(register: Callable[..., None]) -> None:
     subclass of :class:`seqgen.StepCell` (one layer, one time step; seqgen stacks and unrolls it)
     or of :class:`seqgen.StackCell` (runs every layer over a whole sequence itself, for fused
     kernels). Its keyword constructor parameters are the cell's options (``--cell-opt key=value``).
+    The name is what ``--cell NAME`` selects; two plugins registering one name is an error.
+    """
+
+
+@hookspec
+def register_codecs(register: Callable[..., None]) -> None:
+    """Register codecs: corpus formats and tokenizers.
+
+    Call ``register(name, codec_class, description="...")`` once per codec; ``--format NAME``
+    selects it, and checkpoints record it. ``codec_class`` is a subclass of
+    :class:`seqgen.TextCodec` (seqgen reads UTF-8 text files, the codec maps text to tokens:
+    a character or word vocabulary) or of :class:`seqgen.FileCodec` (the codec reads and writes
+    its own files: MIDI, ABC notation). Its keyword constructor parameters are its options
+    (``--codec-opt key=value``).
+    """
+
+
+@hookspec
+def register_commands(app) -> None:
+    """Add commands to the ``seqgen`` command line.
+
+    ``app`` is the root ``typer.Typer``: decorate functions with ``@app.command()`` (or add a
+    sub-app with ``app.add_typer``). A plugin whose hook raises is reported and skipped.
     """

@@ -21,7 +21,8 @@ import mido
 import torch
 from torch import Tensor
 
-from seqgen.errors import SeqgenError, UsageError
+from seqgen.codec import CodecFileError, FileCodec
+from seqgen.errors import UsageError
 
 NUM_PITCHES = 128
 DRUM_CHANNEL = 9  # MIDI channel 10
@@ -75,7 +76,7 @@ class Note:
     velocity: int
 
 
-class MidiFileError(SeqgenError):
+class MidiFileError(CodecFileError):
     """A file that cannot be used; ``str(exc)`` is a short reason for a user."""
 
 
@@ -309,13 +310,34 @@ def insert_before(values: Tensor, where: Tensor, inserted: Tensor) -> Tensor:
 # ---- the codec -------------------------------------------------------------------------------
 
 
-class MidiCodec:
+class MidiCodec(FileCodec):
     """Notes <-> event tokens: PAD, BOS, EOS, NOTE_ON x128, NOTE_OFF x128, TIME_SHIFT (1 to
     max_shift_steps steps), VELOCITY (bins)."""
 
     name = "midi"
-    PAD, BOS, EOS = 0, 1, 2
+    suffixes = (".mid", ".midi")
+    output_suffix = ".mid"
     SPECIALS = ("PAD", "BOS", "EOS")
+
+    @classmethod
+    def default_options(cls) -> dict[str, object]:
+        return asdict(MidiOptions())
+
+    @classmethod
+    def from_options(cls, **options: object) -> "MidiCodec":
+        return cls(MidiOptions(**options))
+
+    def read(self, path: Path) -> tuple[Tensor, dict[str, float]]:
+        """A file's tokens, with its number of notes and its length in seconds."""
+        notes = read_notes(path, self.options)
+        return self.encode_notes(notes), {"notes": len(notes),
+                                          "seconds": max(n.end for n in notes)}
+
+    def write(self, tokens: Tensor, path: Path) -> None:
+        self.to_midi(tokens).save(path)
+
+    def token_seconds(self) -> Tensor:
+        return self._shift_steps(torch.arange(self.size)) * (self.options.resolution_ms / 1000)
 
     def __init__(self, options: MidiOptions | None = None) -> None:
         self.options = options or MidiOptions()

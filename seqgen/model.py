@@ -28,7 +28,7 @@ from seqgen.cells import (
 )
 from seqgen.errors import UsageError
 from seqgen.options import check_option_names
-from seqgen.plugins import CellSpec, get_cell
+from seqgen.plugins import Spec, get_cell
 
 
 @dataclass
@@ -155,7 +155,7 @@ class Generator(nn.Module):
         return loss, state
 
 
-def check_cell_options(spec: CellSpec, options: dict[str, object]) -> None:
+def check_cell_options(spec: Spec, options: dict[str, object]) -> None:
     """Unknown option names are an error, unless the constructor takes ``**options``."""
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD
                     for p in inspect.signature(spec.cls.__init__).parameters.values())

@@ -1,36 +1,42 @@
-"""The plugin manager: loads plugins and collects the cells they register.
+"""The plugin manager: loads plugins and collects the cells, codecs and commands they register.
 
-The built-in cells come through the same hook as a third-party package's: the module
-``seqgen.builtin_cells`` is registered here exactly as an entry point's module would be.
+The built-ins come through the same hooks as a third-party package's: the modules
+``seqgen.builtin_cells`` and ``seqgen.builtin_codecs`` are registered here exactly as an
+entry point's module would be. Entry points load one at a time, so one broken plugin is
+reported and the others still work; ``SEQGEN_LOAD_PLUGINS`` (comma-separated distribution
+names; empty: none) chooses which load.
 """
 
 import importlib.metadata
 import inspect
+import os
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pluggy
 
-from seqgen import __version__, builtin_cells, hookspecs
+from seqgen import __version__, builtin_cells, builtin_codecs, hookspecs
 from seqgen.cells import StackCell, StepCell
+from seqgen.codec import FileCodec, TextCodec
 from seqgen.errors import SeqgenError, UsageError
 
 ENTRY_POINT_GROUP = "seqgen"
-BUILTIN_PLUGIN = "seqgen.builtin_cells"
+BUILTINS = {"seqgen.builtin_cells": builtin_cells, "seqgen.builtin_codecs": builtin_codecs}
 
 pm = pluggy.PluginManager("seqgen")
 pm.add_hookspecs(hookspecs)
 
 # plugin name -> (distribution, version) it came from
-_distributions: dict[str, tuple[str, str]] = {BUILTIN_PLUGIN: ("seqgen", __version__)}
-load_errors: dict[str, str] = {}
+_distributions: dict[str, tuple[str, str]] = {name: ("seqgen", __version__) for name in BUILTINS}
+load_errors: dict[str, str] = {}  # plugin name -> what went wrong, reported once
 _entry_points_loaded = False
 
 
 @dataclass(frozen=True)
-class CellSpec:
-    """A registered cell: its class and where it came from."""
+class Spec:
+    """A registered cell or codec: its class and where it came from."""
 
     name: str
     cls: type
@@ -41,27 +47,46 @@ class CellSpec:
     options: dict[str, object] = field(default_factory=dict)
 
 
+def normalize(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def wanted_distributions() -> set[str] | None:
+    """The distributions ``SEQGEN_LOAD_PLUGINS`` allows (None: all of them)."""
+    if "SEQGEN_LOAD_PLUGINS" not in os.environ:
+        return None
+    return {normalize(n) for n in os.environ["SEQGEN_LOAD_PLUGINS"].split(",") if n.strip()}
+
+
 def load_entry_point_plugins() -> None:
     """Register every module of the ``seqgen`` entry-point group, one at a time.
 
     A plugin that fails to import is reported on stderr and skipped; the others still load.
-    Runs once, on first use of the registry: plugins import seqgen, so not at its import.
+    Runs once, on first use of a registry: plugins import seqgen, so not at its import.
     """
     global _entry_points_loaded
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
+    wanted = wanted_distributions()
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if pm.has_plugin(ep.name):
-            continue
         dist = ep.dist.name if ep.dist else ep.value
+        if pm.has_plugin(ep.name) or (wanted is not None and normalize(dist) not in wanted):
+            continue
+        _distributions[ep.name] = (dist, ep.dist.version if ep.dist else "unknown")
         try:
             pm.register(ep.load(), name=ep.name)
         except Exception as exc:  # a broken plugin must not take seqgen down
-            load_errors[ep.name] = f"{type(exc).__name__}: {exc}"
-            print(f"seqgen: plugin {dist} failed to load: {exc}", file=sys.stderr)
-            continue
-        _distributions[ep.name] = (dist, ep.dist.version if ep.dist else "unknown")
+            report_broken(ep.name, "failed to load", exc)
+
+
+def report_broken(plugin: str, what: str, exc: Exception) -> None:
+    """Say once on stderr that a plugin is broken, and remember why."""
+    if plugin in load_errors:
+        return
+    load_errors[plugin] = f"{type(exc).__name__}: {exc}"
+    dist, _ = plugin_distribution(plugin)
+    print(f"seqgen: plugin {dist} {what}: {exc}", file=sys.stderr)
 
 
 def plugin_distribution(plugin_name: str) -> tuple[str, str]:
@@ -69,8 +94,8 @@ def plugin_distribution(plugin_name: str) -> tuple[str, str]:
     return _distributions.get(plugin_name, (plugin_name, "unknown"))
 
 
-def cell_options(cls: type) -> dict[str, object]:
-    """The options a cell class takes: its keyword constructor parameters and their defaults."""
+def constructor_options(cls: type) -> dict[str, object]:
+    """The options a class takes: its keyword constructor parameters and their defaults."""
     skip = {"self", "input_size", "hidden_size", "num_layers", "dropout"}
     params = inspect.signature(cls.__init__).parameters.values()
     return {
@@ -80,41 +105,131 @@ def cell_options(cls: type) -> dict[str, object]:
     }
 
 
-def cells() -> dict[str, CellSpec]:
-    """Every registered cell, by name, asking each plugin's ``register_cells`` hook."""
+def collect(hook_name: str, what: str, base: tuple[type, ...],
+            options_of: Callable[[type], dict[str, object]]) -> dict[str, Spec]:
+    """Ask every plugin's ``hook_name`` hook what it registers.
+
+    A plugin whose hook raises is reported once and left out; two plugins registering one
+    name is an error naming both.
+    """
     load_entry_point_plugins()
-    found: dict[str, CellSpec] = {}
-    for impl in pm.hook.register_cells.get_hookimpls():
-        impl.function(register=cell_registrar(found, impl.plugin_name))
+    found: dict[str, Spec] = {}
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        dist, version = plugin_distribution(impl.plugin_name)
+        mine: dict[str, Spec] = {}
+
+        def register(name: str, cls: type, description: str = "") -> None:
+            if not (isinstance(cls, type) and issubclass(cls, base)):  # noqa: B023
+                kinds = " or ".join(f"seqgen.{b.__name__}" for b in base)  # noqa: B023
+                raise TypeError(f"{what} {name!r} is {cls!r}, not a {kinds} subclass")
+            mine[name] = Spec(name, cls, description, impl.plugin_name, dist,  # noqa: B023
+                              version, options_of(cls))  # noqa: B023
+
+        try:
+            impl.function(register=register)
+        except Exception as exc:
+            report_broken(impl.plugin_name, f"raised while registering {what}s", exc)
+            continue
+        for name, spec in mine.items():
+            if name in found:
+                raise SeqgenError(f"{what} {name!r} is registered twice: by "
+                                  f"{found[name].distribution} and by {spec.distribution}; "
+                                  "uninstall one of them")
+            found[name] = spec
     return found
 
 
-def cell_registrar(found: dict[str, CellSpec], plugin: str) -> Callable[..., None]:
-    """The ``register`` function handed to one plugin: it files cells under that plugin."""
-    dist, version = plugin_distribution(plugin)
-
-    def register(name: str, cell_class: type, description: str = "") -> None:
-        if not (isinstance(cell_class, type) and issubclass(cell_class, StepCell | StackCell)):
-            raise SeqgenError(f"plugin {dist} registered cell {name!r} with {cell_class!r}, "
-                              "which is not a seqgen.StepCell or seqgen.StackCell subclass")
-        if name in found:
-            raise SeqgenError(f"cell {name!r} is registered twice: by {found[name].distribution} "
-                              f"and by {dist}; uninstall one of them")
-        found[name] = CellSpec(name, cell_class, description, plugin, dist, version,
-                               cell_options(cell_class))
-
-    return register
+def cells() -> dict[str, Spec]:
+    """Every registered cell, by name."""
+    return collect("register_cells", "cell", (StepCell, StackCell), constructor_options)
 
 
-def get_cell(name: str) -> CellSpec:
+def codecs() -> dict[str, Spec]:
+    """Every registered codec, by the name ``--format`` uses."""
+    return collect("register_codecs", "codec", (TextCodec, FileCodec),
+                   lambda cls: cls.default_options())
+
+
+def get_cell(name: str) -> Spec:
     """The cell registered as ``name``, or a usage error listing those that exist."""
     registry = cells()
     if name not in registry:
-        raise UsageError(
-            f"unknown cell {name!r}; available cells: {', '.join(sorted(registry))} "
-            "(see `seqgen cells`)"
-        )
+        raise UsageError(f"unknown cell {name!r}; available cells: {', '.join(sorted(registry))} "
+                         "(see `seqgen cells`)")
     return registry[name]
 
 
-pm.register(builtin_cells, name=BUILTIN_PLUGIN)
+def get_codec(name: str) -> Spec:
+    """The codec registered as ``name`` (a format), or a usage error listing those that exist."""
+    registry = codecs()
+    if name not in registry:
+        raise UsageError(f"unknown format {name!r}; available: {', '.join(sorted(registry))} "
+                         "(see `seqgen plugins --all`)")
+    return registry[name]
+
+
+def load_codec(data: dict, provider: dict | None = None) -> TextCodec | FileCodec:
+    """The codec a checkpoint recorded, rebuilt by the registered codec class of its name."""
+    for spec in codecs().values():
+        if spec.cls.name == data.get("name"):
+            return spec.cls.from_json(data)
+    dist = (provider or {}).get("distribution")
+    install = f" from the package {dist}, which is not installed: pip install {dist}" if dist \
+        else ", which no installed plugin provides"
+    raise SeqgenError(f"this checkpoint needs the codec {data.get('name')!r}{install}")
+
+
+def warn_on_version_change(kind: str, recorded: dict, spec: Spec) -> None:
+    """A checkpoint made with another version of a plugin may not load the same: say so."""
+    version = recorded.get("version")
+    if version and recorded.get("distribution") == spec.distribution and version != spec.version:
+        warnings.warn(f"this checkpoint's {kind} {spec.name!r} was made with "
+                      f"{spec.distribution} {version}; {spec.version} is installed",
+                      stacklevel=3)
+
+
+def add_commands(app) -> None:
+    """Let every plugin add its commands to the CLI; a plugin that raises is skipped."""
+    load_entry_point_plugins()
+    for impl in pm.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(app=app)
+        except Exception as exc:
+            report_broken(impl.plugin_name, "raised while adding commands", exc)
+
+
+@dataclass
+class PluginInfo:
+    """What ``seqgen plugins`` shows about one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    hooks: list[str]
+    cells: list[str]
+    codecs: list[str]
+    error: str | None
+    builtin: bool
+
+
+def plugin_infos() -> list[PluginInfo]:
+    """Every plugin seqgen knows: the loaded ones, and the broken ones with their errors."""
+    load_entry_point_plugins()
+    cell_specs, codec_specs = cells(), codecs()
+    names = [n for n, _ in pm.list_name_plugin()] + [n for n in load_errors
+                                                      if not pm.has_plugin(n)]
+    infos = []
+    for name in dict.fromkeys(names):
+        plugin = pm.get_plugin(name)
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin)) if plugin else []
+        dist, version = plugin_distribution(name)
+        infos.append(PluginInfo(
+            name, dist, version, hooks,
+            sorted(s.name for s in cell_specs.values() if s.plugin == name),
+            sorted(s.name for s in codec_specs.values() if s.plugin == name),
+            load_errors.get(name), name in BUILTINS))
+    return infos
+
+
+for _name, _module in BUILTINS.items():
+    pm.register(_module, name=_name)

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from seqgen.codec import CharCodec
+from seqgen.codec import CharCodec, FileCodec
 from seqgen.errors import UsageError
-from seqgen.midi import MidiCodec
 from seqgen.model import Generator
 
 
@@ -159,12 +158,13 @@ def drop_repeats(texts: list[str], training: set[str]) -> tuple[list[str], int, 
     return kept, duplicates, copies
 
 
-def generate_midi(model: Generator, codec: MidiCodec, primer: Tensor | None = None,
+def generate_pieces(model: Generator, codec: FileCodec, primer: Tensor | None = None,
                   length: int | None = None, seconds: float | None = None,
                   num_samples: int = 1, options: SamplingOptions | None = None,
                   seed: int | None = None, labels: Tensor | None = None,
                   max_length: int = 100_000) -> list[Tensor]:
-    """Pieces from the start token (and a primer's tokens). Returns primer + new tokens.
+    """Pieces of a file codec (MIDI) from the start token (and a primer's tokens).
+    Returns primer + new tokens; ``codec.write`` makes them files.
 
     With ``length`` (tokens) or ``seconds`` (of music) each piece is exactly that long: the end
     token is not drawn. With neither, each piece ends where the model ends it (at most
@@ -172,7 +172,9 @@ def generate_midi(model: Generator, codec: MidiCodec, primer: Tensor | None = No
     """
     primer = primer if primer is not None else torch.zeros(0, dtype=torch.long)
     prompt = torch.cat([torch.tensor([codec.BOS]), primer.long()])
-    token_seconds = torch.tensor([codec.duration_s([t]) for t in range(codec.size)])
+    token_seconds = codec.token_seconds()
+    if seconds is not None and token_seconds is None:
+        raise UsageError(f"the {codec.name} codec has no time: give --length in tokens")
     open_ended = length is None and seconds is None
     samples = generate(model, prompt, length or max_length, num_samples, options, seed,
                        stop_token=codec.EOS if open_ended else None,

@@ -21,7 +21,7 @@ from safetensors.torch import load_model
 
 from seqgen import __version__
 from seqgen.batching import IGNORE, Batches, Chunk
-from seqgen.cells import detach_state, flatten_state, unflatten_state
+from seqgen.cells import compile_unroll, detach_state, flatten_state, unflatten_state
 from seqgen.checkpoint import (
     find_snapshot,
     optimizer_from_tensors,
@@ -39,7 +39,7 @@ from seqgen.devices import resolve_device
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.evaluation import evaluate_batches, validation_rows
 from seqgen.model import Generator, ModelConfig, build_model
-from seqgen.plugins import get_cell
+from seqgen.plugins import get_cell, get_codec
 
 Progress = Callable[[dict], None]
 
@@ -73,6 +73,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.1
     weight_decay: float = 0.01
     clip: float = 1.0  # global gradient-norm limit; 0 turns clipping off
+    compile: bool = False  # torch.compile the time loop of StepCell layers
     eval_interval: int = 200
     log_interval: int = 10
     val_fraction: float = 0.1
@@ -197,6 +198,8 @@ class Trainer:
         self.total_steps = config.total_steps(len(self.epoch_batches(0)))
         model_config = config.model_config(corpus.codec.size, len(corpus.label_names))
         self.model = build_model(model_config).to(self.device)
+        if config.compile:
+            compile_unroll(self.model.stack)
         self.optimizer = make_optimizer(self.model, config)
         self.step = 0
         self.state = None
@@ -296,7 +299,7 @@ class Trainer:
     # ---- checkpoints -----------------------------------------------------------------------
 
     def checkpoint_config(self) -> dict:
-        spec = get_cell(self.config.cell)
+        spec, codec_spec = get_cell(self.config.cell), get_codec(self.corpus.format)
         return {
             "format": 1,
             "seqgen_version": __version__,
@@ -304,6 +307,8 @@ class Trainer:
             "cell": {"name": spec.name, "plugin": spec.plugin,
                      "distribution": spec.distribution, "version": spec.version},
             "codec": self.corpus.codec.to_json(),
+            "codec_plugin": {"format": codec_spec.name, "distribution": codec_spec.distribution,
+                             "version": codec_spec.version},
             "labels": list(self.corpus.label_names),
             "corpus": {"path": str(self.corpus.path), "format": self.corpus.format,
                        "val_fraction": self.config.val_fraction},

@@ -18,7 +18,7 @@ from seqgen.errors import SeqgenError, UsageError
 from seqgen.evaluation import evaluate_batches
 from seqgen.midi import MidiCodec, read_notes
 from seqgen.model import ModelConfig, build_model
-from seqgen.sampling import generate_midi
+from seqgen.sampling import generate_pieces
 from seqgen.training import TrainConfig, resume, train
 from tests.conftest import ROOT, one_line_error
 from tests.test_training import interrupt_at, weights
@@ -59,14 +59,15 @@ def test_a_folder_is_read_recursively_and_broken_files_are_skipped_with_reasons(
     assert all(reason for reason in skipped.values())
     expected = MidiCodec().encode_file(small_midi / "sub" / "riemenschneider001.mid")
     assert torch.equal(corpus.pieces[0].long(), expected)
-    assert corpus.notes == sum(len(read_notes(f, corpus.codec.options)) for f in corpus.files)
+    notes = sum(len(read_notes(f, corpus.codec.options)) for f in corpus.files)
+    assert corpus.stats["notes"] == notes
 
 
 def test_the_second_load_comes_from_the_cache(small_midi, tmp_path):
     first = load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
     second = load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
     assert not first.from_cache and second.from_cache
-    assert second.skipped == first.skipped and second.notes == first.notes
+    assert second.skipped == first.skipped and second.stats == first.stats
     assert all(torch.equal(a, b) for a, b in zip(first.pieces, second.pieces, strict=True))
 
 
@@ -76,19 +77,19 @@ def test_codec_options_change_the_cache_key_and_the_tokens(small_midi, tmp_path)
     assert not coarse.from_cache and coarse.codec.options.resolution_ms == 20
     assert (fine.codec.size, coarse.codec.size) == (391, 341)  # 100 vs 50 time shifts
     assert not torch.equal(fine.pieces[0], coarse.pieces[0])
-    with pytest.raises(UsageError, match="the MIDI codec has no option 'speed'"):
+    with pytest.raises(UsageError, match="the midi codec has no option 'speed'"):
         load_corpus(small_midi, "midi", {"speed": 2})
 
 
 def test_strict_makes_a_skipped_file_an_error(small_midi):
-    with pytest.raises(SeqgenError, match="2 MIDI files cannot be used.*drop --strict"):
+    with pytest.raises(SeqgenError, match="2 files cannot be used.*drop --strict"):
         load_midi_corpus(small_midi, strict=True)
 
 
 def test_a_corpus_with_no_usable_file_is_an_error(tmp_path):
     (tmp_path / "a.mid").write_bytes(b"MThd garbage")
     (tmp_path / "b.mid").write_bytes(b"")
-    with pytest.raises(SeqgenError, match="no usable MIDI file .*2 skipped"):
+    with pytest.raises(SeqgenError, match="no usable midi file .*2 skipped"):
         load_midi_corpus(tmp_path)
 
 
@@ -98,7 +99,7 @@ def test_format_detection(tmp_path, small_midi):
     (tmp_path / "text" / "a.txt").write_text("hello")
     assert detect_format(tmp_path / "text") == "text"
     (small_midi / "notes.txt").write_text("a text file among the MIDI files")
-    with pytest.raises(UsageError, match="mixes text and MIDI files.*--format"):
+    with pytest.raises(UsageError, match="mixes text and midi files.*--format text.midi"):
         detect_format(small_midi)
     assert load_corpus(small_midi, format="midi").format == "midi"
 
@@ -208,7 +209,7 @@ def test_sampling_writes_midi_files_reproducibly_without_overwriting(midi_run, t
 
 def test_a_length_in_seconds_gives_pieces_that_long(midi_run):
     ckpt = load_checkpoint(midi_run)
-    pieces = generate_midi(ckpt.model, ckpt.codec, seconds=3.0, num_samples=3, seed=2)
+    pieces = generate_pieces(ckpt.model, ckpt.codec, seconds=3.0, num_samples=3, seed=2)
     for tokens in pieces:
         assert 3.0 <= ckpt.codec.duration_s(tokens) < 4.0
         assert ckpt.codec.EOS not in tokens.tolist()
@@ -218,8 +219,8 @@ def test_open_ended_pieces_stop_at_the_end_token_and_a_length_bans_it(midi_run):
     ckpt = load_checkpoint(midi_run)
     with torch.no_grad():
         ckpt.model.head.bias[ckpt.codec.EOS] = 100.0  # the model now always ends the piece
-    assert [t.numel() for t in generate_midi(ckpt.model, ckpt.codec, num_samples=2)] == [0, 0]
-    pieces = generate_midi(ckpt.model, ckpt.codec, length=25, num_samples=2, seed=1)
+    assert [t.numel() for t in generate_pieces(ckpt.model, ckpt.codec, num_samples=2)] == [0, 0]
+    pieces = generate_pieces(ckpt.model, ckpt.codec, length=25, num_samples=2, seed=1)
     assert [t.numel() for t in pieces] == [25, 25]
     assert not {ckpt.codec.EOS, ckpt.codec.BOS, ckpt.codec.PAD} & set(pieces[0].tolist())
 
@@ -238,7 +239,7 @@ def test_a_midi_primer_is_continued(midi_run, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--primer", "hello"], "a MIDI model's primer is a MIDI file"),
+    (["--primer", "hello"], "a midi model's primer is a file: --primer @FILE.mid"),
     (["--primer", "@missing.mid"], "cannot use the primer file"),
     (["--length", "ten"], "bad --length"),
     (["--num-samples", "2", "--out", "one.mid"], "give --out a folder"),

@@ -1,0 +1,87 @@
+"""Training speed of the example minGRU cell's three paths beside the built-in GRU.
+
+One process, the same batches (tiny-shakespeare, batch 64, seq-len 128, 2 layers, hidden 256)
+for every model; rounds interleaved, median tokens/s of the rounds:
+
+- gru: the built-in GRU (fused nn.GRU);
+- mingru parallel: minGRU's log-space parallel scan over each chunk;
+- mingru step loop: seqgen's Python unroll of minGRU's ``step``;
+- mingru step loop, compiled: the same unroll compiled with torch.compile (``--compile``);
+  its compile time is printed separately.
+
+Run alone (other busy processes distort the numbers): python benchmarks/cells.py
+"""
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from seqgen.cells import compile_unroll, detach_state
+from seqgen.corpus import load_corpus
+from seqgen.model import ModelConfig, build_model
+from seqgen.training import TrainConfig, make_optimizer
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = {
+    "gru": ("gru", {}, False),
+    "mingru parallel": ("mingru", {"parallel": True}, False),
+    "mingru step loop": ("mingru", {"parallel": False}, False),
+    "mingru step loop, compiled": ("mingru", {"parallel": False}, True),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=8, help="training steps per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    corpus = load_corpus(ROOT / "corpora" / "shakespeare")
+    train_data, _ = corpus.split(0.1)
+    chunks = train_data.batches(64, 128).chunks[: args.steps]
+    runs = {}
+    for name, (cell, options, compiled) in CONFIGS.items():
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(corpus.codec.size, cell, args.hidden, 2,
+                                        cell_options=options))
+        start = time.perf_counter()
+        if compiled:
+            compile_unroll(model.stack)
+        optimizer = make_optimizer(model, TrainConfig())
+        train_steps(model, optimizer, chunks[:2])  # warm-up (and compilation)
+        runs[name] = (model, optimizer, time.perf_counter() - start)
+    speeds: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    for _ in range(args.rounds):
+        for name, (model, optimizer, _) in runs.items():
+            start = time.perf_counter()
+            tokens = train_steps(model, optimizer, chunks)
+            speeds[name].append(tokens / (time.perf_counter() - start))
+    reference = statistics.median(speeds["gru"])
+    print(f"2 layers x {args.hidden}, batch 64, seq-len 128, {torch.get_num_threads()} threads; "
+          f"median of {args.rounds} interleaved rounds of {args.steps} steps")
+    for name, values in speeds.items():
+        median = statistics.median(values)
+        print(f"  {name:<28} {median:9,.0f} tokens/s  {median / reference:5.2f}x gru   "
+              f"warm-up {runs[name][2]:5.1f} s")
+
+
+def train_steps(model, optimizer, chunks) -> int:
+    """Truncated-BPTT training steps as seqgen's trainer takes them; returns tokens seen."""
+    state, tokens = None, 0
+    for chunk in chunks:
+        state = model.chunk_state(chunk, state)
+        loss, state = model.loss(chunk.inputs, chunk.targets, state)
+        state = detach_state(state)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        tokens += chunk.targets.numel()
+    return tokens
+
+
+if __name__ == "__main__":
+    main()
