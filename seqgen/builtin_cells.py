@@ -6,18 +6,21 @@ kernels (``torch.lstm_cell`` and friends) with the same weights: stepping the fu
 with sequences of length 1 is many times slower on CPU.
 """
 
-from operator import itemgetter
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqgen.cells import StackCell, State, map_state
+from seqgen.cells import StackCell, State
 from seqgen.hookspecs import hookimpl
 
 
 class FusedStack(StackCell):
-    """A StackCell over a ``torch.nn.RNNBase`` module; states are [batch, layers, hidden]."""
+    """A StackCell over a ``torch.nn.RNNBase`` module.
+
+    The state is a tuple with one entry per layer ([batch, hidden]; an (h, c) pair for the
+    LSTM), so a sampling step touches each layer's state directly; a whole-sequence forward
+    stacks them into the [layers, batch, hidden] the fused kernel takes, once per chunk.
+    """
 
     rnn_class: type[nn.RNNBase]
 
@@ -29,30 +32,36 @@ class FusedStack(StackCell):
             dropout=dropout if num_layers > 1 else 0.0, **rnn_options,
         )
 
+    def layer_state(self, batch_size: int, device=None, dtype=None) -> State:
+        return torch.zeros(batch_size, self.hidden_size, device=device, dtype=dtype)
+
     def init_state(self, batch_size: int, device=None, dtype=None) -> State:
-        shape = (batch_size, self.num_layers, self.hidden_size)
-        return torch.zeros(shape, device=device, dtype=dtype)
+        return tuple(self.layer_state(batch_size, device, dtype) for _ in range(self.num_layers))
 
     def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
-        layers_first = map_state(lambda t: t.transpose(0, 1).contiguous(), state)
-        y, new_state = self.rnn(x, layers_first)
-        return y, map_state(lambda t: t.transpose(0, 1), new_state)
+        y, final = self.rnn(x, self.layers_first(state))
+        return y, self.per_layer(final)
+
+    def layers_first(self, state: State) -> Tensor:
+        """Per-layer states -> the [layers, batch, hidden] tensor the fused module takes."""
+        return torch.stack(state, 0)
+
+    def per_layer(self, final: Tensor) -> State:
+        return tuple(final.unbind(0))
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
-        per_layer = []
-        for layer in range(self.num_layers):
-            if layer > 0:
-                x = F.dropout(x, self.dropout, self.training)
-            this_layer = map_state(itemgetter((slice(None), layer)), state)
-            x, layer_state = self.cell_step(x, this_layer, *self.layer_weights(layer))
-            per_layer.append(layer_state)
-        if isinstance(per_layer[0], Tensor):
-            return x, torch.stack(per_layer, 1)
-        return x, tuple(torch.stack(parts, 1) for parts in zip(*per_layer, strict=True))
+        new_state = []
+        for layer, layer_state in enumerate(state):
+            if layer > 0 and self.training and self.dropout:
+                x = F.dropout(x, self.dropout)
+            x, layer_state = self.cell_step(x, layer_state, *self.layer_weights(layer))
+            new_state.append(layer_state)
+        return x, tuple(new_state)
 
     def layer_weights(self, layer: int) -> list[Tensor]:
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        return [getattr(self.rnn, f"{name}_l{layer}") for name in names]
+        """(weight_ih, weight_hh, bias_ih, bias_hh) of a layer: the module's own flat list,
+        which it keeps current when weights move or are loaded."""
+        return self.rnn._flat_weights[4 * layer : 4 * layer + 4]
 
     def cell_step(self, x: Tensor, state: State, *weights: Tensor) -> tuple[Tensor, State]:
         """One layer, one step, with this layer's weights."""
@@ -62,9 +71,15 @@ class FusedStack(StackCell):
 class LSTM(FusedStack):
     rnn_class = nn.LSTM
 
-    def init_state(self, batch_size: int, device=None, dtype=None) -> State:
-        zeros = super().init_state(batch_size, device, dtype)
+    def layer_state(self, batch_size: int, device=None, dtype=None) -> State:
+        zeros = super().layer_state(batch_size, device, dtype)
         return zeros, zeros.clone()
+
+    def layers_first(self, state: State) -> tuple[Tensor, Tensor]:
+        return torch.stack([h for h, _ in state], 0), torch.stack([c for _, c in state], 0)
+
+    def per_layer(self, final: tuple[Tensor, Tensor]) -> State:
+        return tuple(zip(final[0].unbind(0), final[1].unbind(0), strict=True))
 
     def cell_step(self, x, state, *weights):
         h, c = torch.lstm_cell(x, state, *weights)
@@ -120,13 +135,13 @@ class Vanilla(FusedStack):
             if layer > 0:
                 x = F.dropout(x, self.dropout, self.training)
             w_ih, w_hh, b_ih, b_hh = self.layer_weights(layer)
-            h, outputs = state[:, layer], []
+            h, outputs = state[layer], []
             for pre in F.linear(x, w_ih, b_ih).unbind(1):
                 h = torch.sigmoid(pre + F.linear(h, w_hh, b_hh))
                 outputs.append(h)
             x = torch.stack(outputs, 1)
             last.append(h)
-        return x, torch.stack(last, 1)
+        return x, tuple(last)
 
     def cell_step(self, x, state, w_ih, w_hh, b_ih, b_hh):
         if self.activation == "tanh":

@@ -133,7 +133,7 @@ class Generator(nn.Module):
             if x.dim() == 3:
                 vectors = vectors[:, None].expand(-1, x.size(1), -1)
             x = torch.cat([x, vectors], dim=-1)
-        return self.dropout(x)
+        return self.dropout(x) if self.training else x
 
     def forward(self, tokens: Tensor, state: State,
                 labels: Tensor | None = None) -> tuple[Tensor, State]:
@@ -145,7 +145,7 @@ class Generator(nn.Module):
              labels: Tensor | None = None) -> tuple[Tensor, State]:
         """tokens [batch] -> logits [batch, vocab], one step through the cell path."""
         y, state = self.stack.step(self.inputs(tokens, labels), state)
-        return self.head(self.dropout(y)), state
+        return self.head(self.dropout(y) if self.training else y), state
 
     def loss(self, tokens: Tensor, targets: Tensor, state: State,
              labels: Tensor | None = None) -> tuple[Tensor, State]:

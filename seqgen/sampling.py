@@ -100,6 +100,8 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
     logits = logits[:, -1]
     ends = torch.full((num_samples,), length, device=device)
     elapsed = torch.zeros(num_samples, device=device)
+    seconds = None if max_seconds is None else token_seconds.to(device)
+    can_end = stop_token is not None or max_seconds is not None
     drawn = []
     for i in range(length):
         if banned:
@@ -108,15 +110,16 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
         drawn.append(tokens)
         if on_tokens is not None:
             on_tokens(tokens)
-        running = ends == length
-        if stop_token is not None:
-            ends = torch.where(running & (tokens == stop_token), i, ends)
-        if max_seconds is not None:
-            elapsed += token_seconds.to(device)[tokens]
-            ends = torch.where((ends == length) & (elapsed >= max_seconds), i + 1, ends)
-        if i + 1 == length or bool((ends < length).all()):
-            break
-        logits, state = model.step(tokens, state, labels)
+        if can_end:
+            if stop_token is not None:
+                ends = torch.where((ends == length) & (tokens == stop_token), i, ends)
+            if seconds is not None:
+                elapsed += seconds[tokens]
+                ends = torch.where((ends == length) & (elapsed >= max_seconds), i + 1, ends)
+            if bool((ends < length).all()):
+                break
+        if i + 1 < length:
+            logits, state = model.step(tokens, state, labels)
     generated = torch.stack(drawn, 1) if drawn else torch.zeros(num_samples, 0, dtype=torch.long)
     return [row[:end].cpu() for row, end in zip(generated, ends.tolist(), strict=True)]
 

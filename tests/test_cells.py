@@ -51,10 +51,10 @@ def test_vanilla_activation_is_applied(activation):
     torch.manual_seed(0)
     stack = build_stack(get_cell("vanilla").cls, 4, 4, 1, 0.0, {"activation": activation})
     w_ih, w_hh, b_ih, b_hh = stack.layer_weights(0)
-    x, h = torch.randn(2, 4), torch.randn(2, 1, 4)
+    x, h = torch.randn(2, 4), torch.randn(2, 4)
     act = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[activation]
-    expected = act(x @ w_ih.T + b_ih + h[:, 0] @ w_hh.T + b_hh)
-    y, _ = stack.step(x, h)
+    expected = act(x @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
+    y, _ = stack.step(x, (h,))
     torch.testing.assert_close(y, expected)
 
 

@@ -126,11 +126,11 @@ def test_padding_does_not_change_the_loss():
 def test_one_to_many_start_state_depends_on_the_label():
     model = build_model(ModelConfig(10, "lstm", hidden_size=6, num_layers=2,
                                     arch="one-to-many", num_labels=3, label_size=4))
-    h, c = model.init_state(3, labels=torch.tensor([0, 1, 2]))
-    assert h.shape == (3, 2, 6) and not torch.equal(h[0], h[1])
+    (h1, c1), (h2, c2) = model.init_state(3, labels=torch.tensor([0, 1, 2]))
+    assert h1.shape == c2.shape == (3, 6) and not torch.equal(h1[0], h1[1])
     unlabelled = build_model(ModelConfig(10, "gru", hidden_size=6, arch="one-to-many"))
-    start = unlabelled.init_state(2)
-    assert start.shape == (2, 2, 6) and start.requires_grad
+    first, second = unlabelled.init_state(2)
+    assert first.shape == (2, 6) and first.requires_grad
 
 
 def test_a_many_to_many_model_reads_its_label_at_every_step():

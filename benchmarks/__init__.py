@@ -1,0 +1,1 @@
+"""seqgen's benchmark suite: ``python -m benchmarks all [--quick] [--json]``."""

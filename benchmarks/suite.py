@@ -1,0 +1,246 @@
+"""The benchmark rows: each measures seqgen and a reference side by side in this process.
+
+Every row returns a ``Row``: what was measured, seqgen's figure, the reference's, their ratio,
+the target and whether it was reached. Figures are medians of interleaved repetitions.
+"""
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqgen.cells import detach_state
+from seqgen.corpus import load_corpus
+from seqgen.model import ModelConfig, build_model
+from seqgen.sampling import SamplingOptions, generate, sample_next
+from seqgen.training import TrainConfig, make_optimizer
+
+ROOT = Path(__file__).resolve().parent.parent
+SHAKESPEARE = ROOT / "corpora" / "shakespeare"
+
+
+@dataclass
+class Row:
+    name: str
+    seqgen: float
+    reference: float
+    unit: str
+    target: str
+    ratio: float
+    passed: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def median_interleaved(fns: list[Callable[[], float]], repeats: int) -> list[float]:
+    """Run each function once per round, ``repeats`` rounds; the median of each one's results."""
+    results: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            results[i].append(fn())
+    return [statistics.median(r) for r in results]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# ---- training ----------------------------------------------------------------------------------
+
+
+class PlainModel(nn.Module):
+    """The minimal plain-PyTorch char model: embedding, a fused torch.nn module, linear head."""
+
+    def __init__(self, rnn_class: type[nn.RNNBase], vocab: int, hidden: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, hidden)
+        self.rnn = rnn_class(hidden, hidden, 2, batch_first=True)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, x, state):
+        y, state = self.rnn(self.embedding(x), state)
+        return self.head(y), state
+
+
+def plain_detach(state):
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+def train_rate(step: Callable[[object], object], chunks, batch: int) -> Callable[[], float]:
+    """A function that trains once over ``chunks`` and returns tokens per second."""
+
+    def run() -> float:
+        state = None
+        start = time.perf_counter()
+        for chunk in chunks:
+            state = step(chunk, state)
+        return sum(c.targets.numel() for c in chunks) / (time.perf_counter() - start)
+
+    return run
+
+
+def training_rows(quick: bool) -> list[Row]:
+    corpus = load_corpus(SHAKESPEARE)
+    train_data, _ = corpus.split(0.1)
+    batches = train_data.batches(64, 128)
+    chunks = batches.chunks[: 3 if quick else 10]
+    sizes = (128,) if quick else (256, 512)
+    cells = (("lstm", nn.LSTM), ("gru", nn.GRU), ("vanilla", nn.RNN))
+    rows = []
+    for hidden in sizes:
+        for cell, rnn_class in cells:
+            torch.manual_seed(0)
+            ours = build_model(ModelConfig(corpus.codec.size, cell, hidden, 2, dropout=0.0))
+            our_opt = make_optimizer(ours, TrainConfig())
+
+            def our_step(chunk, state, model=ours, opt=our_opt):
+                state = model.chunk_state(chunk, state)
+                loss, state = model.loss(chunk.inputs, chunk.targets, state)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                return detach_state(state)
+
+            plain = PlainModel(rnn_class, corpus.codec.size, hidden)
+            plain_opt = torch.optim.AdamW(plain.parameters(), lr=2e-3)
+
+            def plain_step(chunk, state, model=plain, opt=plain_opt):
+                logits, state = model(chunk.inputs, state)
+                loss = F.cross_entropy(logits.flatten(0, 1), chunk.targets.flatten())
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                return plain_detach(state)
+
+            ours_rate, plain_rate = median_interleaved(
+                [train_rate(our_step, chunks, 64), train_rate(plain_step, chunks, 64)],
+                2 if quick else 3)
+            ratio = ours_rate / plain_rate
+            rows.append(Row(f"train {cell} 2x{hidden} (vs plain PyTorch loop)", ours_rate,
+                            plain_rate, "tokens/s", ">= 0.95", ratio, ratio >= 0.95))
+            flops = training_flops_per_token(cell, hidden, corpus.codec.size)
+            rows.append(hardware_row(cell, hidden, ours_rate * flops, quick))
+    return rows
+
+
+_peak: dict[bool, float] = {}
+
+
+def matmul_peak(quick: bool) -> float:
+    """fp32 matrix-multiply FLOP/s of this machine (1024^3 products, best of a few)."""
+    if quick not in _peak:
+        n = 512 if quick else 1024
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        a @ b
+        best = min(timed(lambda: a @ b) for _ in range(5 if quick else 20))
+        _peak[quick] = 2 * n**3 / best
+    return _peak[quick]
+
+
+def training_flops_per_token(cell: str, hidden: int, vocab: int) -> float:
+    """Matrix-multiply FLOPs of one training token (forward x 3 for forward + backward)."""
+    gates = {"lstm": 4, "gru": 3, "vanilla": 1}[cell]
+    recurrent = 2 * 2 * gates * hidden * (hidden + hidden)  # 2 layers, input + hidden weights
+    head = 2 * hidden * vocab
+    return 3 * (recurrent + head)
+
+
+def hardware_row(cell: str, hidden: int, achieved: float, quick: bool) -> Row:
+    peak = matmul_peak(quick)
+    return Row(f"train {cell} 2x{hidden}: fraction of fp32 matmul peak", achieved / 1e9,
+               peak / 1e9, "GFLOP/s", "report", achieved / peak, True)
+
+
+# ---- sampling ----------------------------------------------------------------------------------
+
+
+def sampling_rows(quick: bool) -> list[Row]:
+    corpus = load_corpus(SHAKESPEARE)
+    hidden, length = (128, 200) if quick else (512, 2000)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(corpus.codec.size, "lstm", hidden, 2)).eval()
+    options = SamplingOptions(top_p=0.95)
+    prompt = corpus.codec.encode("\n")
+    rows = []
+    for batch in (1, 64):
+        def ours(batch=batch) -> float:
+            seconds = timed(lambda: generate(model, prompt, length, batch, options, seed=1))
+            return batch * length / seconds
+
+        def plain(batch=batch) -> float:
+            seconds = timed(lambda: lstmcell_sampling(model, prompt, length, batch, options))
+            return batch * length / seconds
+
+        ours_rate, plain_rate = median_interleaved([ours, plain], 2 if quick else 3)
+        ratio = ours_rate / plain_rate
+        rows.append(Row(f"sample lstm 2x{hidden}, batch {batch}, {length} tokens "
+                        "(vs nn.LSTMCell loop)", ours_rate, plain_rate, "tokens/s", ">= 0.9",
+                        ratio, ratio >= 0.9))
+    short, long = (250, 1000) if quick else (1000, 4000)
+    t_short, t_long = median_interleaved(
+        [lambda: timed(lambda: generate(model, prompt, short, 1, options, seed=1)),
+         lambda: timed(lambda: generate(model, prompt, long, 1, options, seed=1))],
+        2 if quick else 3)
+    growth = t_long / t_short
+    rows.append(Row(f"sampling time, {long} vs {short} tokens", t_long, t_short, "s",
+                    "<= 4.4", growth, growth <= 4.4))
+    return rows
+
+
+@torch.inference_mode()
+def lstmcell_sampling(model, prompt, length: int, batch: int, options: SamplingOptions):
+    """The plain reference: nn.LSTMCell layers sharing the model's weights, the same top-p."""
+    rnn = model.stack.rnn
+    cells = []
+    for layer in range(rnn.num_layers):
+        cell = nn.LSTMCell(rnn.input_size if layer == 0 else rnn.hidden_size, rnn.hidden_size)
+        cell.weight_ih, cell.weight_hh = (getattr(rnn, f"weight_ih_l{layer}"),
+                                          getattr(rnn, f"weight_hh_l{layer}"))
+        cell.bias_ih, cell.bias_hh = (getattr(rnn, f"bias_ih_l{layer}"),
+                                      getattr(rnn, f"bias_hh_l{layer}"))
+        cells.append(cell)
+    state = [(torch.zeros(batch, rnn.hidden_size), torch.zeros(batch, rnn.hidden_size))
+             for _ in cells]
+    generator = torch.Generator().manual_seed(1)
+    token = prompt[-1].expand(batch)
+    for _ in range(length):
+        x = model.embedding(token)
+        for i, cell in enumerate(cells):
+            state[i] = cell(x, state[i])
+            x = state[i][0]
+        token = sample_next(model.head(x), options, generator)
+    return token
+
+
+# ---- encoding ----------------------------------------------------------------------------------
+
+
+def encoding_rows(quick: bool) -> list[Row]:
+    text = (SHAKESPEARE / "input.txt").read_text(encoding="utf-8")
+    megabytes = 5 if quick else 50
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = Path(folder) / "big.txt"
+        corpus.write_text(text * (megabytes * 2**20 // len(text) + 1), encoding="utf-8")
+        size = corpus.stat().st_size
+        cache = Path(folder) / "cache"
+        first = timed(lambda: load_corpus(corpus, cache_dir=cache))
+        again = timed(lambda: load_corpus(corpus, cache_dir=cache))
+    rate = size / first / 2**20
+    return [Row(f"encode a {size / 2**20:.0f} MB text", rate, 100.0, "MB/s", ">= 100",
+                rate / 100, rate >= 100),
+            Row("cached reload vs encoding", again, first, "s", ">= 20x faster", first / again,
+                first / again >= 20)]
+
+
+SUITES = {"training": training_rows, "sampling": sampling_rows, "encoding": encoding_rows}
