@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     corpus = load_corpus(ROOT / "corpora" / "shakespeare")
     train_data, _ = corpus.split(0.1)
-    chunks = train_data.batches(64, 128).chunks[: args.steps]
+    chunks = list(train_data.batches(64, 128))[: args.steps]
     runs = {}
     for name, (cell, options, compiled) in CONFIGS.items():
         torch.manual_seed(0)

@@ -92,7 +92,7 @@ def training_rows(quick: bool) -> list[Row]:
     corpus = load_corpus(SHAKESPEARE)
     train_data, _ = corpus.split(0.1)
     batches = train_data.batches(64, 128)
-    chunks = batches.chunks[: 3 if quick else 10]
+    chunks = list(batches)[: 3 if quick else 10]
     sizes = (128,) if quick else (256, 512)
     cells = (("lstm", nn.LSTM), ("gru", nn.GRU), ("vanilla", nn.RNN))
     rows = []

@@ -33,9 +33,11 @@ class Chunk:
     reset: Tensor  # [batch] bool, on the CPU: rows whose state starts fresh at this chunk
     labels: Tensor | None = None  # [batch] label ids of the rows' items
 
-    def to(self, device: torch.device) -> "Chunk":
+    def to(self, device: torch.device | None) -> "Chunk":
+        """On ``device``, as int64 ids (stored chunks may be views of a compact token array)."""
         labels = None if self.labels is None else self.labels.to(device)
-        return Chunk(self.inputs.to(device), self.targets.to(device), self.reset, labels)
+        return Chunk(self.inputs.to(device, torch.long), self.targets.to(device, torch.long),
+                     self.reset, labels)
 
     @property
     def fresh(self) -> bool:
@@ -45,18 +47,23 @@ class Chunk:
 
 @dataclass
 class Batches:
-    """One epoch of chunks, in training order."""
+    """One epoch of chunks, in training order. A chunk is moved to ``device`` (and made int64)
+    when it is taken, so an epoch over a large corpus stays a view of its compact token array."""
 
     chunks: list[Chunk]
+    device: torch.device | None = None
 
     def __len__(self) -> int:
         return len(self.chunks)
 
     def chunk(self, index: int) -> Chunk:
-        return self.chunks[index]
+        return self.chunks[index].to(self.device)
+
+    def __iter__(self):
+        return (self.chunk(i) for i in range(len(self)))
 
     def to(self, device: torch.device) -> "Batches":
-        return Batches([c.to(device) for c in self.chunks])
+        return Batches(self.chunks, device)
 
     @property
     def num_targets(self) -> int:
@@ -70,7 +77,7 @@ class Batches:
 def stream_batches(ids: Tensor, batch_size: int, seq_len: int) -> Batches:
     """Cut a token stream into ``batch_size`` contiguous rows; the last chunk may be shorter."""
     length = ids.numel() // batch_size
-    rows = ids[: length * batch_size].long().view(batch_size, length)
+    rows = ids[: length * batch_size].view(batch_size, length)
     chunks = []
     for start in range(0, length - 1, seq_len):
         end = min(start + seq_len, length - 1)

@@ -5,6 +5,7 @@ A codec maps a corpus to token ids and back. Codecs are registered by plugins th
 """
 
 import inspect
+import warnings
 from pathlib import Path
 
 import torch
@@ -122,11 +123,19 @@ class FileCodec:
         raise NotImplementedError
 
 
+def read_only_tensor(data: bytes, dtype: torch.dtype) -> Tensor:
+    """A tensor sharing ``data``'s memory (nothing writes to it)."""
+    if not data:
+        return torch.zeros(0, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.frombuffer(data, dtype=dtype)
+
+
 def code_points(text: str) -> Tensor:
-    """The Unicode code points of ``text`` as an int32 tensor, with no Python loop per character."""
-    if not text:
-        return torch.zeros(0, dtype=torch.int32)
-    return torch.frombuffer(bytearray(text.encode("utf-32-le")), dtype=torch.int32)
+    """The Unicode code points of ``text`` as an int32 tensor, with no Python loop per character
+    (read-only: it shares the encoded bytes)."""
+    return read_only_tensor(text.encode("utf-32-le"), torch.int32)
 
 
 def describe_chars(chars: list[str], limit: int = 10) -> str:
@@ -163,12 +172,25 @@ class CharCodec(TextCodec):
         self.vocab = vocab
         self.specials = specials
         self.offset = len(self.SPECIALS) if specials else 0
-        self._code_points = code_points(vocab)
+        self._code_points = code_points(vocab).clone()
+        self._table = torch.full((int(self._code_points.max()) + 1,), -1, dtype=torch.int32)
+        self._table[self._code_points.long()] = torch.arange(len(vocab), dtype=torch.int32)
+        # ASCII text: bytes.translate through a 256-entry table, 255 marking unknown bytes
+        self._ascii_table = None
+        if len(vocab) + self.offset < 255:
+            table = bytearray([255]) * 256
+            for i, char in enumerate(vocab):
+                if ord(char) < 128:
+                    table[ord(char)] = i + self.offset
+            self._ascii_table = bytes(table)
 
     @classmethod
     def fit(cls, text: str, specials: bool = False) -> "CharCodec":
-        """The sorted characters of ``text`` (one ``torch.unique`` over its code points)."""
-        vocab_points = torch.unique(code_points(text), sorted=True)
+        """The sorted characters of ``text``: the code points a ``bincount`` finds (over the
+        bytes when the text is ASCII)."""
+        points = read_only_tensor(text.encode("ascii"), torch.uint8) if text.isascii() \
+            else code_points(text)
+        vocab_points = torch.bincount(points).nonzero().flatten()
         return cls("".join(map(chr, vocab_points.tolist())), specials)
 
     @property
@@ -176,13 +198,24 @@ class CharCodec(TextCodec):
         return len(self.vocab) + self.offset
 
     def encode(self, text: str, what: str = "text") -> Tensor:
-        """Token ids (int64) of ``text``; unknown characters are an error naming them."""
+        """Token ids of ``text`` (int32; uint8 for ASCII text and a small vocabulary) by a
+        lookup table over code points (over bytes for ASCII text); unknown characters are an
+        error naming them."""
+        if text.isascii() and self._ascii_table is not None:
+            ids = read_only_tensor(text.encode("ascii").translate(self._ascii_table),
+                                   torch.uint8)
+            if not (ids == 255).any():
+                return ids.clone()
         points = code_points(text)
-        pos = torch.searchsorted(self._code_points, points).clamp(max=len(self.vocab) - 1)
-        unknown = self._code_points[pos] != points
+        table = self._table
+        if points.numel() and int(points.max()) >= table.numel():  # beyond the vocabulary
+            table = torch.cat([table, table.new_full((int(points.max()) + 1 - table.numel(),),
+                                                     -1)])
+        ids = table[points]
+        unknown = ids < 0
         if unknown.any():
             raise UnknownCharactersError(what, [chr(c) for c in points[unknown].unique().tolist()])
-        return pos.long() + self.offset
+        return ids + self.offset if self.offset else ids
 
     def decode(self, ids: Tensor | list[int]) -> str:
         """The text of ``ids``; special tokens are left out, and EOS ends the text."""

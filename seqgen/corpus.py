@@ -252,11 +252,15 @@ def read_declaration(path: Path) -> dict[str, str]:
     return declared
 
 
-def detect_items(path: Path) -> str:
+def detect_items(path: Path, sample_bytes: int = 1 << 20) -> str:
     """``lines`` when every file is a list of short lines (no blank lines, none over 100
-    characters), else one ``stream``."""
+    characters, judged on its first megabyte), else one ``stream``."""
     for file in find_text_files(path):
-        lines = file.read_text(encoding="utf-8", errors="replace").rstrip("\n").split("\n")
+        with open(file, "rb") as f:
+            head = f.read(sample_bytes).decode("utf-8", errors="replace")
+        if len(head) == sample_bytes:  # a cut line at the end of the sample is no evidence
+            head = head[: head.rfind("\n") + 1]
+        lines = head.rstrip("\n").split("\n")
         if len(lines) < 2 or any(not line.strip() or len(line) > 100 for line in lines):
             return "stream"
     return "lines"
@@ -275,6 +279,52 @@ def content_key(kind: str, path: Path, files: list[Path], contents: list[bytes])
         key.update(f"\0{relative_name(f, path)}\0{len(data)}\0".encode())
         key.update(data)
     return key.hexdigest()
+
+
+@dataclass
+class CacheLookup:
+    """Where a corpus's encoding is cached, and the files' bytes if they had to be read."""
+
+    cache_file: Path
+    contents: list[bytes] | None
+    num_bytes: int
+
+    def read_contents(self, files: list[Path]) -> list[bytes]:
+        if self.contents is None:
+            self.contents = [f.read_bytes() for f in files]
+        return self.contents
+
+
+def locate_cache(kind: str, path: Path, files: list[Path],
+                 cache_dir: Path | None) -> CacheLookup:
+    """The cache file of a corpus, keyed on its files' contents.
+
+    Hashing the contents means reading every file, so (as git's index does) a small index
+    file maps the files' names, sizes and modification times to the content key: a second
+    load of unchanged files reads only the cache.
+    """
+    stats = [f.stat() for f in files]
+    stamp = hashlib.sha256(kind.encode())
+    for f, st in zip(files, stats, strict=True):
+        stamp.update(f"\0{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    index = cache_path(cache_dir, f"index-{stamp.hexdigest()}").with_suffix(".key")
+    num_bytes = sum(st.st_size for st in stats)
+    try:
+        cache_file = cache_path(cache_dir, index.read_text(encoding="ascii").strip())
+        if cache_file.exists():
+            return CacheLookup(cache_file, None, num_bytes)
+    except OSError:
+        pass
+    contents = [f.read_bytes() for f in files]
+    key = content_key(kind, path, files, contents)
+    try:
+        index.parent.mkdir(parents=True, exist_ok=True)
+        tmp = index.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(key, encoding="ascii")
+        os.replace(tmp, index)
+    except OSError:
+        pass  # no index: the next load hashes the contents again
+    return CacheLookup(cache_path(cache_dir, key), contents, num_bytes)
 
 
 def relative_name(file: Path, root: Path) -> str:
@@ -314,6 +364,12 @@ def fit_codec(codec_class: type[TextCodec], text: str, specials: bool,
         raise UsageError(f"the {codec_class.name} codec: {exc}") from None
 
 
+def compact_dtype(vocab_size: int) -> torch.dtype:
+    """The smallest integer type that holds every token id."""
+    return torch.uint8 if vocab_size <= 256 else torch.int16 if vocab_size <= 2**15 \
+        else torch.int32
+
+
 def text_cache_kind(kind: str, codec_class: type[TextCodec], options: dict) -> str:
     return f"{kind}-{codec_class.__module__}.{codec_class.__name__}-" \
            f"{json.dumps(options, sort_keys=True)}"
@@ -326,27 +382,27 @@ def load_text_corpus(path: str | Path, cache_dir: Path | None = None,
     """Read, decode and encode a text corpus as one stream, or load it from the cache."""
     path, options = Path(path), dict(options or {})
     files = find_text_files(path)
-    contents = [f.read_bytes() for f in files]
-    num_bytes = sum(map(len, contents))
-    if num_bytes == 0:
+    lookup = locate_cache(text_cache_kind("stream-v3", codec_class, options), path, files,
+                          cache_dir)
+    if lookup.num_bytes == 0:
         raise UsageError(f"corpus {path} is empty: its text files hold no characters")
-    kind = text_cache_kind("stream-v3", codec_class, options)
-    cache_file = cache_path(cache_dir, content_key(kind, path, files, contents))
-    cached = read_cache(cache_file)
+    cached = read_cache(lookup.cache_file)
     if cached is not None:
         tensors, meta = cached
         codec, ids, invalid = codec_class.from_json(meta["codec"]), tensors["ids"], meta["invalid"]
     else:
-        decoded = [decode_utf8(data) for data in contents]
+        decoded = [decode_utf8(data) for data in lookup.read_contents(files)]
         invalid = sum(n for _, n in decoded)
         text = "".join(text for text, _ in decoded)
         codec = fit_codec(codec_class, text, False, options)
-        ids = codec.encode(text).to(torch.int32)
-        write_cache(cache_file, {"ids": ids}, {"codec": codec.to_json(), "invalid": invalid})
+        ids = codec.encode(text).to(compact_dtype(codec.size))
+        write_cache(lookup.cache_file, {"ids": ids},
+                    {"codec": codec.to_json(), "invalid": invalid})
     if invalid:
         warnings.warn(f"corpus {path}: {invalid} invalid UTF-8 byte sequences were replaced "
                       "by U+FFFD", stacklevel=2)
-    return TextCorpus(path, files, num_bytes, codec, ids, invalid, cached is not None, format)
+    return TextCorpus(path, files, lookup.num_bytes, codec, ids, invalid, cached is not None,
+                      format)
 
 
 def split_items_of(text: str, items: str) -> list[str]:
@@ -363,15 +419,14 @@ def load_text_items(path: Path, items: str, label_from: str | None,
     """A text corpus of separate items (lines or files), with labels if asked for."""
     options = dict(options or {})
     files = find_text_files(path)
-    contents = [f.read_bytes() for f in files]
-    kind = text_cache_kind(f"items-v2-{items}", codec_class, options)
-    cache_file = cache_path(cache_dir, content_key(kind, path, files, contents))
-    cached = read_cache(cache_file)
+    lookup = locate_cache(text_cache_kind(f"items-v2-{items}", codec_class, options), path,
+                          files, cache_dir)
+    cached = read_cache(lookup.cache_file)
     if cached is not None:
         tensors, meta = cached
         codec, invalid = codec_class.from_json(meta["codec"]), meta["invalid"]
     else:
-        decoded = [decode_utf8(data) for data in contents]
+        decoded = [decode_utf8(data) for data in lookup.read_contents(files)]
         invalid = sum(n for _, n in decoded)
         per_file = [split_items_of(text, items) for text, _ in decoded]
         texts = [item for file_items in per_file for item in file_items]
@@ -382,13 +437,13 @@ def load_text_items(path: Path, items: str, label_from: str | None,
         tensors = {"tokens": torch.cat(pieces).to(torch.int32),
                    "lengths": torch.tensor([p.numel() for p in pieces]),
                    "files": torch.tensor([i for i, f in enumerate(per_file) for _ in f])}
-        write_cache(cache_file, tensors, {"codec": codec.to_json(), "invalid": invalid})
+        write_cache(lookup.cache_file, tensors, {"codec": codec.to_json(), "invalid": invalid})
     if invalid:
         warnings.warn(f"corpus {path}: {invalid} invalid UTF-8 byte sequences were replaced "
                       "by U+FFFD", stacklevel=2)
     pieces = list(torch.split(tensors["tokens"], tensors["lengths"].tolist()))
     labels, names = item_labels(label_from, path, [files[i] for i in tensors["files"].tolist()])
-    return TextItemCorpus(path, files, sum(map(len, contents)), codec, pieces, labels, names,
+    return TextItemCorpus(path, files, lookup.num_bytes, codec, pieces, labels, names,
                           invalid, cached is not None, items, format)
 
 
@@ -447,10 +502,9 @@ def load_file_corpus(path: str | Path, codec: FileCodec, format: str = "midi", *
     files = [path] if path.is_file() else find_files(path, codec.suffixes)
     if not files:
         raise UsageError(f"no {', '.join(codec.suffixes)} files in {path}")
-    contents = [f.read_bytes() for f in files]
     kind = f"files-v2-{format}-{json.dumps(codec.to_json(), sort_keys=True)}"
-    cache_file = cache_path(cache_dir, content_key(kind, path, files, contents))
-    cached = read_cache(cache_file)
+    lookup = locate_cache(kind, path, files, cache_dir)
+    cached = read_cache(lookup.cache_file)
     if cached is None:
         results = read_files(files, codec, progress)
         pieces = [r for r in results if not isinstance(r, str)]
@@ -468,7 +522,7 @@ def load_file_corpus(path: str | Path, codec: FileCodec, format: str = "midi", *
         tensors = {"tokens": torch.from_numpy(tokens),
                    "lengths": torch.tensor([p[0].size for p in pieces], dtype=torch.int64)}
         if pieces:
-            write_cache(cache_file, tensors, meta)
+            write_cache(lookup.cache_file, tensors, meta)
     else:
         tensors, meta = cached
     skipped = [tuple(s) for s in meta["skipped"]]
@@ -481,7 +535,7 @@ def load_file_corpus(path: str | Path, codec: FileCodec, format: str = "midi", *
     pieces = list(torch.split(tensors["tokens"], tensors["lengths"].tolist()))
     used = [path / name if path.is_dir() else path for name in meta["used"]]
     labels, names = item_labels(label_from, path, used)
-    return FileCorpus(path, used, sum(map(len, contents)), codec, pieces, skipped,
+    return FileCorpus(path, used, lookup.num_bytes, codec, pieces, skipped,
                       meta["stats"], cached is not None, labels, names, format)
 
 

@@ -45,11 +45,11 @@ def evaluate_batches(model: Generator, batches: Batches, label_names: tuple[str,
     """
     was_training = model.training
     model.eval()
-    device = batches.chunk(0).inputs.device
+    device = batches.device or torch.device("cpu")
     total = torch.zeros((), device=device, dtype=torch.float64)
     per_label = torch.zeros(max(1, len(label_names)), 2, device=device, dtype=torch.float64)
     state = None
-    for chunk in batches.chunks:
+    for chunk in batches:
         labels = chunk.labels
         if labels is not None and label_shift:
             labels = (labels + label_shift) % len(label_names)
