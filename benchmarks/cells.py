@@ -10,6 +10,7 @@ for every model; rounds interleaved, median tokens/s of the rounds:
   its compile time is printed separately.
 
 Run alone (other busy processes distort the numbers): python benchmarks/cells.py
+Benchmark your own cell beside them: python benchmarks/cells.py --cell NAME [--cell-opt k=v]
 """
 
 import argparse
@@ -22,6 +23,7 @@ import torch
 from seqgen.cells import compile_unroll, detach_state
 from seqgen.corpus import load_corpus
 from seqgen.model import ModelConfig, build_model
+from seqgen.options import parse_options
 from seqgen.training import TrainConfig, make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,12 +40,21 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--steps", type=int, default=8, help="training steps per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cell", action="append", default=[],
+                        help="a registered cell to add (a plugin's), with --cell-opt options")
+    parser.add_argument("--cell-opt", action="append", default=[], help="key=value")
+    parser.add_argument("--compile", action="store_true", help="also time --cell compiled")
     args = parser.parse_args()
+    configs = dict(CONFIGS)
+    for cell in args.cell:
+        configs[cell] = (cell, parse_options(args.cell_opt), False)
+        if args.compile:
+            configs[f"{cell}, compiled"] = (cell, parse_options(args.cell_opt), True)
     corpus = load_corpus(ROOT / "corpora" / "shakespeare")
     train_data, _ = corpus.split(0.1)
     chunks = list(train_data.batches(64, 128))[: args.steps]
     runs = {}
-    for name, (cell, options, compiled) in CONFIGS.items():
+    for name, (cell, options, compiled) in configs.items():
         torch.manual_seed(0)
         model = build_model(ModelConfig(corpus.codec.size, cell, args.hidden, 2,
                                         cell_options=options))
@@ -53,7 +64,7 @@ def main() -> None:
         optimizer = make_optimizer(model, TrainConfig())
         train_steps(model, optimizer, chunks[:2])  # warm-up (and compilation)
         runs[name] = (model, optimizer, time.perf_counter() - start)
-    speeds: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    speeds: dict[str, list[float]] = {name: [] for name in configs}
     for _ in range(args.rounds):
         for name, (model, optimizer, _) in runs.items():
             start = time.perf_counter()

@@ -5,6 +5,8 @@ the target and whether it was reached. Figures are medians of interleaved repeti
 """
 
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -15,11 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqgen.batching import Batches
 from seqgen.cells import detach_state
 from seqgen.corpus import load_corpus
+from seqgen.evaluation import evaluate_batches
 from seqgen.model import ModelConfig, build_model
 from seqgen.sampling import SamplingOptions, generate, sample_next
-from seqgen.training import TrainConfig, make_optimizer
+from seqgen.training import TrainConfig, autocast, make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAKESPEARE = ROOT / "corpora" / "shakespeare"
@@ -162,6 +166,43 @@ def hardware_row(cell: str, hidden: int, achieved: float, quick: bool) -> Row:
                peak / 1e9, "GFLOP/s", "report", achieved / peak, True)
 
 
+def precision_rows(quick: bool) -> list[Row]:
+    """bf16 autocast vs fp32: speed, and validation loss after the same training steps."""
+    corpus = load_corpus(SHAKESPEARE)
+    train_data, val_data = corpus.split(0.1)
+    hidden, steps = (128, 20) if quick else (512, 150)
+    chunks = list(train_data.batches(64, 128))
+    val = list(val_data.batches(64, 128))[: 3 if quick else 10]
+    results = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(corpus.codec.size, "lstm", hidden, 2))
+        optimizer = make_optimizer(model, TrainConfig())
+        state, seconds = None, 0.0
+        for i in range(steps):
+            chunk = chunks[i % len(chunks)]
+            start = time.perf_counter()
+            with autocast(torch.device("cpu"), precision):
+                state = model.chunk_state(chunk, state)
+                loss, state = model.loss(chunk.inputs, chunk.targets, state)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            state = detach_state(state)
+            if i >= 2:  # the first steps warm up
+                seconds += time.perf_counter() - start
+        rate = (steps - 2) * 64 * 128 / seconds
+        with autocast(torch.device("cpu"), precision):
+            results[precision] = (rate, evaluate_batches(model, Batches(val)).loss)
+    (fp32_rate, fp32_loss), (bf16_rate, bf16_loss) = results["fp32"], results["bf16"]
+    speedup, loss_change = bf16_rate / fp32_rate, bf16_loss / fp32_loss - 1
+    return [Row(f"train lstm 2x{hidden}, bf16 autocast vs fp32", bf16_rate, fp32_rate,
+                "tokens/s", ">= 1.8", speedup, speedup >= 1.8),
+            Row(f"validation loss after {steps} steps, bf16 vs fp32", bf16_loss, fp32_loss,
+                "nats", "within 2%", 1 + loss_change, abs(loss_change) <= 0.02)]
+
+
 # ---- sampling ----------------------------------------------------------------------------------
 
 
@@ -191,7 +232,7 @@ def sampling_rows(quick: bool) -> list[Row]:
     t_short, t_long = median_interleaved(
         [lambda: timed(lambda: generate(model, prompt, short, 1, options, seed=1)),
          lambda: timed(lambda: generate(model, prompt, long, 1, options, seed=1))],
-        2 if quick else 3)
+        3 if quick else 7)
     growth = t_long / t_short
     rows.append(Row(f"sampling time, {long} vs {short} tokens", t_long, t_short, "s",
                     "<= 4.4", growth, growth <= 4.4))
@@ -243,4 +284,29 @@ def encoding_rows(quick: bool) -> list[Row]:
                 first / again >= 20)]
 
 
-SUITES = {"training": training_rows, "sampling": sampling_rows, "encoding": encoding_rows}
+# ---- command line ------------------------------------------------------------------------------
+
+
+def startup_rows(quick: bool) -> list[Row]:
+    """Time of ``seqgen --help`` and ``seqgen cells`` in a fresh interpreter, and whether the
+    help imports torch."""
+    rows = []
+    bare = median_interleaved([lambda: timed(lambda: subprocess.run(
+        [sys.executable, "-c", "pass"], check=True))], 3)[0]
+    for args in (["--help"], ["cells"]):
+        seconds = median_interleaved([lambda args=args: timed(lambda: subprocess.run(
+            [sys.executable, "-m", "seqgen", *args], capture_output=True, check=True))],
+            2 if quick else 5)[0]
+        rows.append(Row(f"seqgen {' '.join(args)}: start-up", seconds, bare, "s",
+                        "report", seconds / bare, True))
+    probe = subprocess.run([sys.executable, "-c", "import sys, seqgen.cli; "
+                            "print('torch' in sys.modules)"], capture_output=True, text=True,
+                           check=True)
+    imports_torch = probe.stdout.strip() == "True"
+    rows.append(Row("seqgen --help imports torch (1 = yes)", float(imports_torch), 0.0, "",
+                    "no torch", float(imports_torch), not imports_torch))
+    return rows
+
+
+SUITES = {"training": training_rows, "precision": precision_rows, "sampling": sampling_rows,
+          "encoding": encoding_rows, "startup": startup_rows}

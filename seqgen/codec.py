@@ -53,6 +53,10 @@ class TextCodec:
         """Each item's token ids (one call per item unless a codec does better)."""
         return [self.encode(text) for text in texts]
 
+    def encode_corpus(self, text: str) -> Tensor:
+        """A whole corpus's ids, in any integer type that holds them (for storage)."""
+        return self.encode(text, what="the corpus")
+
     def translate(self, ids: Tensor, source: "TextCodec", what: str = "text") -> Tensor:
         """Ids of ``source``'s vocabulary as ids of this one."""
         return self.encode(source.decode(ids), what)
@@ -198,9 +202,12 @@ class CharCodec(TextCodec):
         return len(self.vocab) + self.offset
 
     def encode(self, text: str, what: str = "text") -> Tensor:
-        """Token ids of ``text`` (int32; uint8 for ASCII text and a small vocabulary) by a
-        lookup table over code points (over bytes for ASCII text); unknown characters are an
-        error naming them."""
+        """Token ids (int64) of ``text``; unknown characters are an error naming them."""
+        return self.encode_corpus(text, what).long()
+
+    def encode_corpus(self, text: str, what: str = "the corpus") -> Tensor:
+        """Token ids in a compact type (uint8 for ASCII text and a small vocabulary, else
+        int32) by a lookup table over code points, or over bytes for ASCII text."""
         if text.isascii() and self._ascii_table is not None:
             ids = read_only_tensor(text.encode("ascii").translate(self._ascii_table),
                                    torch.uint8)
@@ -231,7 +238,7 @@ class CharCodec(TextCodec):
 
     def encode_items(self, texts: list[str]) -> list[Tensor]:
         """All items encoded in one pass, then split."""
-        ids = self.encode("".join(texts))
+        ids = self.encode_corpus("".join(texts))
         return list(torch.split(ids.to(torch.int32), [len(t) for t in texts]))
 
     def translate(self, ids: Tensor, source: TextCodec, what: str = "text") -> Tensor:

@@ -395,7 +395,7 @@ def load_text_corpus(path: str | Path, cache_dir: Path | None = None,
         invalid = sum(n for _, n in decoded)
         text = "".join(text for text, _ in decoded)
         codec = fit_codec(codec_class, text, False, options)
-        ids = codec.encode(text).to(compact_dtype(codec.size))
+        ids = codec.encode_corpus(text).to(compact_dtype(codec.size))
         write_cache(lookup.cache_file, {"ids": ids},
                     {"codec": codec.to_json(), "invalid": invalid})
     if invalid:

@@ -74,6 +74,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     clip: float = 1.0  # global gradient-norm limit; 0 turns clipping off
     compile: bool = False  # torch.compile the time loop of StepCell layers
+    precision: str = "fp32"  # fp32, or bf16 (autocast; CPUs with bf16 units and recent GPUs)
     eval_interval: int = 200
     log_interval: int = 10
     val_fraction: float = 0.1
@@ -107,6 +108,18 @@ class TrainConfig:
             raise UsageError(f"--dropout must be in [0, 1), not {self.dropout}")
         if self.lr <= 0 or self.clip < 0:
             raise UsageError("--lr must be positive and --clip at least 0")
+        if self.precision not in PRECISIONS:
+            raise UsageError(f"unknown --precision {self.precision!r}; use "
+                             f"{' or '.join(PRECISIONS)}")
+
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def autocast(device: torch.device, precision: str):
+    """The autocast context of a precision (fp32: none)."""
+    dtype = PRECISIONS[precision]
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
 # Settings that shape the model or the batches: a resumed run must keep them.
@@ -263,7 +276,8 @@ class Trainer:
         self.state = self.model.chunk_state(chunk, self.state)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, self.total_steps, self.config)
-        loss, state = self.model.loss(chunk.inputs, chunk.targets, self.state, chunk.labels)
+        with autocast(self.device, self.config.precision):
+            loss, state = self.model.loss(chunk.inputs, chunk.targets, self.state, chunk.labels)
         self.tokens_seen += (chunk.targets != IGNORE).sum()
         self.state = detach_state(state)
         self.optimizer.zero_grad(set_to_none=True)
@@ -275,8 +289,9 @@ class Trainer:
         return loss.detach()
 
     def validate_and_save(self) -> None:
-        self.val_loss = evaluate_batches(self.model, self.val_batches,
-                                         self.corpus.label_names).loss
+        with autocast(self.device, self.config.precision):
+            self.val_loss = evaluate_batches(self.model, self.val_batches,
+                                             self.corpus.label_names).loss
         improved = self.val_loss < self.best_val_loss
         self.best_val_loss = min(self.best_val_loss, self.val_loss)
         self.emit({"event": "val", "step": self.step, "val_loss": self.val_loss,

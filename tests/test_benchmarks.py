@@ -1,0 +1,28 @@
+"""The benchmark suite runs (quick sizes) so its scripts cannot rot; figures are not judged."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_benchmarks_print_every_row():
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "all", "--quick", "--json"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    names = " ".join(row["name"] for row in rows)
+    for expected in ("train lstm", "train gru", "train vanilla", "fraction of fp32 matmul peak",
+                     "bf16 autocast vs fp32", "sample lstm", "batch 1", "batch 64",
+                     "sampling time", "encode a", "cached reload", "start-up"):
+        assert expected in names, expected
+    for row in rows:
+        assert math.isfinite(row["seqgen"]) and math.isfinite(row["reference"]), row
+        if row["unit"] in ("tokens/s", "MB/s", "GFLOP/s", "s"):
+            assert row["seqgen"] > 0 and row["reference"] > 0, row
