@@ -4,6 +4,7 @@ Every row returns a ``Row``: what was measured, seqgen's figure, the reference's
 the target and whether it was reached. Figures are medians of interleaved repetitions.
 """
 
+import os
 import statistics
 import subprocess
 import sys
@@ -284,6 +285,45 @@ def encoding_rows(quick: bool) -> list[Row]:
                 first / again >= 20)]
 
 
+# ---- memory ------------------------------------------------------------------------------------
+
+TRAIN_AND_REPORT_RSS = """
+import sys
+from seqgen.training import TrainConfig, train
+train(sys.argv[1], TrainConfig(hidden=128, steps=10, eval_interval=10**9, max_val_tokens=20000,
+                               device="cpu"), sys.argv[2])
+status = open("/proc/self/status").read()
+# VmHWM, not getrusage's ru_maxrss: that one keeps the parent's peak across fork and exec
+print(*(int(status.split(key)[1].split()[0]) for key in ("VmHWM:", "RssAnon:")))
+"""
+
+
+def memory_rows(quick: bool) -> list[Row]:
+    """Peak RSS of a training process on a small and on a large (already cached) corpus."""
+    text = (SHAKESPEARE / "input.txt").read_text(encoding="utf-8")
+    large_mb = 20 if quick else 200
+    peaks = {}
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "SEQGEN_CACHE_DIR": str(Path(folder) / "cache")}
+        for name, megabytes in (("small", 1), ("large", large_mb)):
+            corpus = Path(folder) / f"{name}.txt"
+            corpus.write_text(text * max(1, megabytes * 2**20 // len(text)), encoding="utf-8")
+            subprocess.run([sys.executable, "-c", "import sys; from seqgen.corpus import "
+                            "load_corpus; load_corpus(sys.argv[1])", str(corpus)],
+                           env=env, check=True)  # encode and cache first, in its own process
+            out = subprocess.run([sys.executable, "-c", TRAIN_AND_REPORT_RSS, str(corpus),
+                                  str(Path(folder) / f"run-{name}")], env=env, check=True,
+                                 capture_output=True, text=True).stdout
+            peak_kib, anon_kib = map(int, out.split()[-2:])  # KiB on Linux
+            peaks[name] = (peak_kib / 1024, anon_kib / 1024)
+    growth = peaks["large"][0] - peaks["small"][0]
+    anon_growth = peaks["large"][1] - peaks["small"][1]
+    return [Row(f"peak RSS training on {large_mb} MB vs 1 MB of text", peaks["large"][0],
+                peaks["small"][0], "MB", "< 50 MB more", growth, growth < 50),
+            Row(f"anonymous memory at the end of training, {large_mb} MB vs 1 MB of text",
+                peaks["large"][1], peaks["small"][1], "MB", "report", anon_growth, True)]
+
+
 # ---- command line ------------------------------------------------------------------------------
 
 
@@ -309,4 +349,4 @@ def startup_rows(quick: bool) -> list[Row]:
 
 
 SUITES = {"training": training_rows, "precision": precision_rows, "sampling": sampling_rows,
-          "encoding": encoding_rows, "startup": startup_rows}
+          "encoding": encoding_rows, "memory": memory_rows, "startup": startup_rows}

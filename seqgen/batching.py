@@ -18,6 +18,7 @@ whether the state starts fresh at the chunk, and the rows' labels. Two layouts:
   never changes the state of a real item.
 """
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -74,16 +75,71 @@ class Batches:
         return sum(c.targets.numel() for c in self.chunks)
 
 
-def stream_batches(ids: Tensor, batch_size: int, seq_len: int) -> Batches:
+# Token arrays mapped from cache files: storage address -> (file, byte offset of that address).
+# Chunks of such arrays are read with pread instead of through the mapping: touching a mapped
+# file faults in whole (2 MB) page-cache folios per row, which would count in the process's
+# resident memory as if the corpus were loaded.
+_FILE_BACKED: dict[int, tuple[str, int]] = {}
+
+
+def register_file_backed(tokens: Tensor, path: str, offset: int) -> None:
+    """Note that ``tokens`` is a memory map of ``path`` starting at byte ``offset``."""
+    _FILE_BACKED[tokens.untyped_storage().data_ptr()] = (path, offset)
+
+
+def read_rows(rows: Tensor, start: int, end: int) -> Tensor | None:
+    """``rows[:, start:end]`` read from the file behind a mapped token array, or None."""
+    origin = _FILE_BACKED.get(rows.untyped_storage().data_ptr())
+    if origin is None or rows.stride(1) != 1:
+        return None
+    path, base = origin
+    size = rows.element_size()
+    first = base + (rows.data_ptr() - rows.untyped_storage().data_ptr())
+    out = torch.empty(rows.size(0), end - start, dtype=rows.dtype)
+    with open(path, "rb", buffering=0) as f:
+        for r in range(rows.size(0)):
+            position = first + (r * rows.stride(0) + start) * size
+            out[r] = torch.frombuffer(bytearray(os.pread(f.fileno(), (end - start) * size,
+                                                         position)), dtype=rows.dtype)
+    return out
+
+
+class StreamBatches(Batches):
+    """The chunks of a stream cut into rows, made when taken: an epoch over a huge corpus
+    holds one view of its token array, not a view per chunk."""
+
+    def __init__(self, rows: Tensor, seq_len: int, device: torch.device | None = None) -> None:
+        super().__init__([], device)
+        self.rows, self.seq_len = rows, seq_len
+
+    def __len__(self) -> int:
+        return -(-(self.rows.size(1) - 1) // self.seq_len)
+
+    def chunk(self, index: int) -> Chunk:
+        start = index * self.seq_len
+        end = min(start + self.seq_len, self.rows.size(1) - 1)
+        reset = torch.full((self.rows.size(0),), index == 0)
+        window = read_rows(self.rows, start, end + 1)
+        if window is None:
+            window = self.rows[:, start : end + 1]
+        return Chunk(window[:, :-1], window[:, 1:], reset).to(self.device)
+
+    def to(self, device: torch.device) -> "StreamBatches":
+        return StreamBatches(self.rows, self.seq_len, device)
+
+    @property
+    def num_targets(self) -> int:
+        return self.rows.size(0) * (self.rows.size(1) - 1)
+
+    @property
+    def num_positions(self) -> int:
+        return self.num_targets
+
+
+def stream_batches(ids: Tensor, batch_size: int, seq_len: int) -> StreamBatches:
     """Cut a token stream into ``batch_size`` contiguous rows; the last chunk may be shorter."""
     length = ids.numel() // batch_size
-    rows = ids[: length * batch_size].view(batch_size, length)
-    chunks = []
-    for start in range(0, length - 1, seq_len):
-        end = min(start + seq_len, length - 1)
-        reset = torch.full((batch_size,), start == 0)
-        chunks.append(Chunk(rows[:, start:end], rows[:, start + 1 : end + 1], reset))
-    return Batches(chunks)
+    return StreamBatches(ids[: length * batch_size].view(batch_size, length), seq_len)
 
 
 def item_batches(items: list[Tensor], batch_size: int, seq_len: int, pad: int,

@@ -124,6 +124,7 @@ def train_command(
     eval_interval: Annotated[int | None, typer.Option(help=default_help("Validate and save every N steps.", "eval_interval"))] = None,
     log_interval: Annotated[int | None, typer.Option(help=default_help("Log metrics every N steps.", "log_interval"))] = None,
     val_fraction: Annotated[float | None, typer.Option(help=default_help("The last part of the corpus held out for validation.", "val_fraction"))] = None,
+    max_val_tokens: Annotated[int | None, typer.Option(help=default_help("Validate on at most this many tokens of the validation split (huge corpora).", "max_val_tokens"))] = None,
     seed: Annotated[int | None, typer.Option(help=default_help("Random seed.", "seed"))] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps [default: auto]")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder [default: checkpoints/<corpus name>]")] = None,
@@ -139,7 +140,7 @@ def train_command(
         "seq_len": seq_len, "steps": steps, "epochs": epochs, "lr": lr, "clip": clip,
         "compile": compile, "precision": precision,
         "eval_interval": eval_interval, "log_interval": log_interval,
-        "val_fraction": val_fraction, "seed": seed, "device": device, "format": format,
+        "val_fraction": val_fraction, "max_val_tokens": max_val_tokens, "seed": seed, "device": device, "format": format,
         "augment": augment, "transpose": transpose, "stretch": stretch, "arch": arch,
         "items": items, "label_from": label_from, "label_size": label_size,
     }

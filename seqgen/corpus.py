@@ -7,6 +7,7 @@ validation data (``seqgen.data``) that make ``Batches``.
 
 import hashlib
 import json
+import math
 import os
 import warnings
 from collections import Counter
@@ -18,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
+from seqgen.batching import register_file_backed
 from seqgen.codec import CharCodec, CodecFileError, FileCodec, TextCodec
 from seqgen.data import Augmentation, ItemData, StreamData, item_split, split_stream
 from seqgen.errors import SeqgenError, UsageError
@@ -559,14 +560,38 @@ def cache_path(cache_dir: Path | None, key: str) -> Path:
     return (cache_dir or default_cache_dir()) / f"{key}.safetensors"
 
 
+SAFETENSORS_DTYPES = {"U8": np.uint8, "I16": np.int16, "I32": np.int32, "I64": np.int64}
+
+
 def read_cache(cache_file: Path) -> tuple[dict[str, Tensor], dict] | None:
-    """Tensors and metadata of a cache file, or None when it is missing or damaged."""
+    """Tensors (memory-mapped, so a large corpus is never read whole) and metadata of a cache
+    file, or None when it is missing or damaged."""
     try:
-        with safe_open(cache_file, framework="pt") as f:
-            meta = json.loads(f.metadata()["seqgen"])
-            return {name: f.get_tensor(name) for name in f.keys()}, meta  # noqa: SIM118
-    except (OSError, SafetensorError, ValueError, KeyError, TypeError):
+        with open(cache_file, "rb") as f:
+            header_size = int.from_bytes(f.read(8), "little")
+            if not 0 < header_size < cache_file.stat().st_size:
+                return None
+            header = json.loads(f.read(header_size))
+        meta = json.loads(header.pop("__metadata__")["seqgen"])
+        tensors = {}
+        for name, info in header.items():
+            start, end = info["data_offsets"]
+            dtype = np.dtype(SAFETENSORS_DTYPES[info["dtype"]])
+            if end - start != dtype.itemsize * math.prod(info["shape"]):
+                return None
+            if end == start:
+                tensors[name] = torch.zeros(info["shape"], dtype=TORCH_DTYPES[info["dtype"]])
+                continue
+            array = np.memmap(cache_file, dtype=dtype, mode="c", offset=8 + header_size + start,
+                              shape=tuple(info["shape"]))  # copy-on-write: pages load lazily
+            tensors[name] = torch.from_numpy(array)
+            register_file_backed(tensors[name], str(cache_file), 8 + header_size + start)
+        return tensors, meta
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+TORCH_DTYPES = {"U8": torch.uint8, "I16": torch.int16, "I32": torch.int32, "I64": torch.int64}
 
 
 def write_cache(cache_file: Path, tensors: dict[str, Tensor], meta: dict) -> None:

@@ -29,6 +29,10 @@ class StreamData:
     def max_rows(self) -> int:
         return max(0, (self.ids.numel() - 1) // 2)
 
+    def limit(self, tokens: int) -> "StreamData":
+        """The first ``tokens`` of the stream."""
+        return StreamData(self.ids[:tokens])
+
     def batches(self, rows: int, seq_len: int, epoch: int = 0, seed: int = 0,
                 train: bool = False) -> Batches:
         return stream_batches(self.ids, rows, seq_len)
@@ -71,6 +75,16 @@ class ItemData:
 
     def max_rows(self) -> int:
         return len(self.items)
+
+    def limit(self, tokens: int) -> "ItemData":
+        """The first items, up to about ``tokens`` tokens (at least one item)."""
+        total, count = 0, 0
+        for item in self.items:
+            if count and total + item.numel() + 2 > tokens:
+                break
+            total, count = total + item.numel() + 2, count + 1
+        labels = None if self.labels is None else self.labels[:count]
+        return ItemData(self.items[:count], self.codec, labels, self.augmentation)
 
     def batches(self, rows: int, seq_len: int, epoch: int = 0, seed: int = 0,
                 train: bool = False) -> Batches:

@@ -78,6 +78,7 @@ class TrainConfig:
     eval_interval: int = 200
     log_interval: int = 10
     val_fraction: float = 0.1
+    max_val_tokens: int = 1_000_000  # validate on at most this many tokens of the split
     seed: int = 1337
     device: str = "auto"
 
@@ -204,6 +205,7 @@ class Trainer:
             raise UsageError(f"corpus {corpus.path} is too small for --batch-size "
                              f"{config.batch_size}: its training split fills only "
                              f"{self.train_data.max_rows()} rows; use a smaller batch")
+        val_data = val_data.limit(config.max_val_tokens)
         rows = validation_rows(val_data.max_rows(), config.batch_size)
         self.val_batches = val_data.batches(rows, config.seq_len).to(self.device)
         self.epoch, self.index = 0, 0
