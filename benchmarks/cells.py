@@ -9,8 +9,8 @@ for every model; rounds interleaved, median tokens/s of the rounds:
 - mingru step loop, compiled: the same unroll compiled with torch.compile (``--compile``);
   its compile time is printed separately.
 
-Run alone (other busy processes distort the numbers): python benchmarks/cells.py
-Benchmark your own cell beside them: python benchmarks/cells.py --cell NAME [--cell-opt k=v]
+Run alone (other busy processes distort the numbers): python -m benchmarks.cells
+Benchmark your own cell beside them: python -m benchmarks.cells --cell NAME [--cell-opt k=v]
 """
 
 import argparse
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from seqgen.cells import compile_unroll, detach_state
+from benchmarks.suite import seqgen_step
+from seqgen.cells import compile_unroll
 from seqgen.corpus import load_corpus
 from seqgen.model import ModelConfig, build_model
 from seqgen.options import parse_options
@@ -81,17 +82,10 @@ def main() -> None:
 
 def train_steps(model, optimizer, chunks) -> int:
     """Truncated-BPTT training steps as seqgen's trainer takes them; returns tokens seen."""
-    state, tokens = None, 0
+    state = None
     for chunk in chunks:
-        state = model.chunk_state(chunk, state)
-        loss, state = model.loss(chunk.inputs, chunk.targets, state)
-        state = detach_state(state)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        tokens += chunk.targets.numel()
-    return tokens
+        state = seqgen_step(model, optimizer, chunk, state)
+    return sum(chunk.targets.numel() for chunk in chunks)
 
 
 if __name__ == "__main__":

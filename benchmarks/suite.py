@@ -62,6 +62,18 @@ def timed(fn: Callable[[], object]) -> float:
 # ---- training ----------------------------------------------------------------------------------
 
 
+def seqgen_step(model, optimizer, chunk, state, precision: str = "fp32"):
+    """One truncated-BPTT training step as seqgen's trainer takes it; returns the new state."""
+    with autocast(torch.device("cpu"), precision):
+        state = model.chunk_state(chunk, state)
+        loss, state = model.loss(chunk.inputs, chunk.targets, state)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return detach_state(state)
+
+
 class PlainModel(nn.Module):
     """The minimal plain-PyTorch char model: embedding, a fused torch.nn module, linear head."""
 
@@ -108,13 +120,7 @@ def training_rows(quick: bool) -> list[Row]:
             our_opt = make_optimizer(ours, TrainConfig())
 
             def our_step(chunk, state, model=ours, opt=our_opt):
-                state = model.chunk_state(chunk, state)
-                loss, state = model.loss(chunk.inputs, chunk.targets, state)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                return detach_state(state)
+                return seqgen_step(model, opt, chunk, state)
 
             plain = PlainModel(rnn_class, corpus.codec.size, hidden)
             plain_opt = torch.optim.AdamW(plain.parameters(), lr=2e-3)
@@ -183,14 +189,7 @@ def precision_rows(quick: bool) -> list[Row]:
         for i in range(steps):
             chunk = chunks[i % len(chunks)]
             start = time.perf_counter()
-            with autocast(torch.device("cpu"), precision):
-                state = model.chunk_state(chunk, state)
-                loss, state = model.loss(chunk.inputs, chunk.targets, state)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            state = detach_state(state)
+            state = seqgen_step(model, optimizer, chunk, state, precision)
             if i >= 2:  # the first steps warm up
                 seconds += time.perf_counter() - start
         rate = (steps - 2) * 64 * 128 / seconds

@@ -152,19 +152,18 @@ def codecs() -> dict[str, Spec]:
 
 def get_cell(name: str) -> Spec:
     """The cell registered as ``name``, or a usage error listing those that exist."""
-    registry = cells()
-    if name not in registry:
-        raise UsageError(f"unknown cell {name!r}; available cells: {', '.join(sorted(registry))} "
-                         "(see `seqgen cells`)")
-    return registry[name]
+    return lookup(cells(), name, "cell", "available cells", "seqgen cells")
 
 
 def get_codec(name: str) -> Spec:
     """The codec registered as ``name`` (a format), or a usage error listing those that exist."""
-    registry = codecs()
+    return lookup(codecs(), name, "format", "available", "seqgen plugins --all")
+
+
+def lookup(registry: dict[str, Spec], name: str, what: str, listed: str, see: str) -> Spec:
     if name not in registry:
-        raise UsageError(f"unknown format {name!r}; available: {', '.join(sorted(registry))} "
-                         "(see `seqgen plugins --all`)")
+        raise UsageError(f"unknown {what} {name!r}; {listed}: {', '.join(sorted(registry))} "
+                         f"(see `{see}`)")
     return registry[name]
 
 
