@@ -89,7 +89,7 @@ def main_options(
 
 
 def default_help(text: str, name: str) -> str:
-    return f"{text} [default: {getattr(TrainConfig, name)}]"
+    return f"{text} \\[default: {getattr(TrainConfig, name)}]"
 
 
 @app.command("train")
@@ -100,34 +100,34 @@ def train_command(
     cell: Annotated[str | None, typer.Option(help=default_help("Cell type (see `seqgen cells`).", "cell"))] = None,
     layers: Annotated[int | None, typer.Option(help=default_help("Recurrent layers.", "layers"))] = None,
     hidden: Annotated[int | None, typer.Option(help=default_help("Hidden units per layer.", "hidden"))] = None,
-    embedding: Annotated[int | None, typer.Option(help="Embedding size [default: the hidden size]")] = None,
+    embedding: Annotated[int | None, typer.Option(help="Embedding size \\[default: the hidden size]")] = None,
     dropout: Annotated[float | None, typer.Option(help=default_help("Dropout between layers and before the head.", "dropout"))] = None,
-    tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights", help="Share the embedding and output weights (needs embedding = hidden). [default: no]")] = None,
+    tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights", help="Share the embedding and output weights (needs embedding = hidden). \\[default: no]")] = None,
     cell_opt: Annotated[list[str] | None, typer.Option(help="A cell option key=value, repeatable (e.g. activation=relu).")] = None,
-    arch: Annotated[str | None, typer.Option(help="many-to-many (continue a sequence) or one-to-many (a label or start token unrolls into a whole item). [default: many-to-many]")] = None,
-    format: Annotated[str | None, typer.Option(help="Corpus format: text or midi [default: declared in the corpus's seqgen.json, else detected]")] = None,
-    items: Annotated[str | None, typer.Option(help="Text: each line, each file, or one stream is a sequence (lines|files|stream). [default: declared, else detected]")] = None,
-    label_from: Annotated[str | None, typer.Option(help="Labels of items: stem (file name), folder (parent folder) or a CSV/JSON file mapping files to labels. [default: declared, else none]")] = None,
+    arch: Annotated[str | None, typer.Option(help="many-to-many (continue a sequence) or one-to-many (a label or start token unrolls into a whole item). \\[default: many-to-many]")] = None,
+    format: Annotated[str | None, typer.Option(help="Corpus format: a registered codec: text, midi or a plugin's (see `seqgen plugins --all`) \\[default: declared in the corpus's seqgen.json, else detected]")] = None,
+    items: Annotated[str | None, typer.Option(help="Text: each line, each file, or one stream is a sequence (lines|files|stream). \\[default: declared, else detected]")] = None,
+    label_from: Annotated[str | None, typer.Option(help="Labels of items: stem (file name), folder (parent folder) or a CSV/JSON file mapping files to labels. \\[default: declared, else none]")] = None,
     label_size: Annotated[int | None, typer.Option(help=default_help("Size of a label's embedding.", "label_size"))] = None,
     codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable (MIDI: resolution_ms, max_shift_ms, velocity_bins, keep_drums, sustain).")] = None,
-    augment: Annotated[bool | None, typer.Option("--augment/--no-augment", help="MIDI: random transposition and time stretch of training pieces. [default: on]")] = None,
+    augment: Annotated[bool | None, typer.Option("--augment/--no-augment", help="MIDI: random transposition and time stretch of training pieces. \\[default: on]")] = None,
     transpose: Annotated[int | None, typer.Option(help=default_help("MIDI augmentation: transpose by up to this many semitones either way.", "transpose"))] = None,
     stretch: Annotated[float | None, typer.Option(help=default_help("MIDI augmentation: stretch time by a factor in 1 +- this.", "stretch"))] = None,
     batch_size: Annotated[int | None, typer.Option(help=default_help("Parallel streams per batch.", "batch_size"))] = None,
     seq_len: Annotated[int | None, typer.Option(help=default_help("Tokens per chunk: the truncated-BPTT length.", "seq_len"))] = None,
-    steps: Annotated[int | None, typer.Option(help="Optimizer steps in all [default: 2000 unless --epochs].")] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimizer steps in all \\[default: 2000 unless --epochs].")] = None,
     epochs: Annotated[float | None, typer.Option(help="Passes over the training split, instead of --steps.")] = None,
     lr: Annotated[float | None, typer.Option(help=default_help("Peak learning rate (AdamW, warmup then cosine).", "lr"))] = None,
     clip: Annotated[float | None, typer.Option(help=default_help("Clip the global gradient norm to this; 0 turns it off.", "clip"))] = None,
-    precision: Annotated[str | None, typer.Option(help="fp32, or bf16: autocast to bfloat16 (about twice as fast on CPUs with bf16 units; see docs/performance.md). [default: fp32]")] = None,
-    compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile the time loop of StepCell layers (plugin cells without a fused path); costs compile time at the start. [default: off]")] = None,
+    precision: Annotated[str | None, typer.Option(help="fp32, or bf16: autocast to bfloat16 (1.5-1.7x faster on a CPU with bf16 units; see docs/performance.md). \\[default: fp32]")] = None,
+    compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile the time loop of StepCell layers (plugin cells without a fused path); costs compile time at the start. \\[default: off]")] = None,
     eval_interval: Annotated[int | None, typer.Option(help=default_help("Validate and save every N steps.", "eval_interval"))] = None,
     log_interval: Annotated[int | None, typer.Option(help=default_help("Log metrics every N steps.", "log_interval"))] = None,
     val_fraction: Annotated[float | None, typer.Option(help=default_help("The last part of the corpus held out for validation.", "val_fraction"))] = None,
     max_val_tokens: Annotated[int | None, typer.Option(help=default_help("Validate on at most this many tokens of the validation split (huge corpora).", "max_val_tokens"))] = None,
     seed: Annotated[int | None, typer.Option(help=default_help("Random seed.", "seed"))] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps [default: auto]")] = None,
-    out: Annotated[Path | None, typer.Option(help="Run folder [default: checkpoints/<corpus name>]")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps \\[default: auto]")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder \\[default: checkpoints/<corpus name>]")] = None,
     resume_dir: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder from its last checkpoint.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an earlier run in the output folder.")] = False,
     strict: Annotated[bool, typer.Option(help="MIDI: stop on a file that cannot be used instead of skipping it.")] = False,
@@ -190,7 +190,7 @@ def load_with_progress(path: Path, format: str | None, codec_options: dict | Non
 def sample_command(
     checkpoint: Annotated[Path, typer.Argument(help="A run folder (its best snapshot) or a snapshot folder.")],
     primer: Annotated[str, typer.Option(help="Text to continue, or @FILE: a text file, or a .mid file for a MIDI model.")] = "",
-    length: Annotated[str | None, typer.Option(help="Tokens to generate, or for MIDI a duration (30s). [default: text 500; MIDI: until the model ends the piece]")] = None,
+    length: Annotated[str | None, typer.Option(help="Tokens to generate, or for MIDI a duration (30s). \\[default: text 500; MIDI: until the model ends the piece]")] = None,
     num_samples: Annotated[int, typer.Option(help="Samples, generated together as one batch.")] = 1,
     temperature: Annotated[float, typer.Option(help="Divide the logits by this (> 0); lower is more conservative.")] = 1.0,
     top_k: Annotated[int, typer.Option(help="Keep only the k likeliest tokens; 0 keeps all.")] = 0,
@@ -200,7 +200,7 @@ def sample_command(
     out: Annotated[str | None, typer.Option(help="A file, or a folder (a path ending in / or with no suffix) for one file each. Text: default the terminal; MIDI: default samples/.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite existing output files instead of picking new names.")] = False,
     condition: Annotated[str | None, typer.Option(help="The label to generate for (a model trained with labels); none: one at random.")] = None,
-    max_length: Annotated[int | None, typer.Option(help="Models of items: the most tokens a sample may have before its end token. [default: text 200, MIDI 100000]")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Models of items: the most tokens a sample may have before its end token. \\[default: text 200, MIDI 100000]")] = None,
     unique: Annotated[bool, typer.Option(help="Text items: drop duplicate samples and samples that copy a training item.")] = False,
     corpus: Annotated[Path | None, typer.Option(help="With --unique: the training corpus, if not where the checkpoint recorded it.")] = None,
 ) -> None:
@@ -397,9 +397,9 @@ def plugins_command(
 @reports_errors
 def inspect_command(
     path: Annotated[Path, typer.Argument(help="A text or MIDI file, or a folder of them.")],
-    format: Annotated[str | None, typer.Option(help="text or midi [default: declared, else detected]")] = None,
-    items: Annotated[str | None, typer.Option(help="Text: lines, files or stream [default: declared, else detected]")] = None,
-    label_from: Annotated[str | None, typer.Option(help="stem, folder or a CSV/JSON file [default: declared, else none]")] = None,
+    format: Annotated[str | None, typer.Option(help="text or midi \\[default: declared, else detected]")] = None,
+    items: Annotated[str | None, typer.Option(help="Text: lines, files or stream \\[default: declared, else detected]")] = None,
+    label_from: Annotated[str | None, typer.Option(help="stem, folder or a CSV/JSON file \\[default: declared, else none]")] = None,
     codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable.")] = None,
     val_fraction: Annotated[float, typer.Option(help="Validation fraction to show split sizes for.")] = 0.1,
     batch_size: Annotated[int, typer.Option(help="Batch size to show the padding for (items).")] = 64,

@@ -206,3 +206,10 @@ def test_existing_run_needs_resume_or_overwrite(tiny_corpus, trained_run):
 
 def test_resume_cannot_change_the_model(trained_run):
     assert "cannot change hidden" in fails(2, "train", "--resume", trained_run, "--hidden", "64")
+
+
+def test_help_shows_the_defaults():
+    out = " ".join(run("train", "--help").stdout.split())
+    assert "[default: lstm]" in out and "[default: 2000 unless --epochs]" in out
+    assert "[default: text 500; MIDI: until the model ends the piece]" in " ".join(
+        run("sample", "--help").stdout.split())
