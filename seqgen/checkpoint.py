@@ -182,14 +182,9 @@ def model_config_from(config: dict, path: Path) -> ModelConfig:
     return model_config
 
 
-def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
-                    prefer: str = "best") -> Checkpoint:
-    """Load a snapshot (or a run folder's best one) onto ``device``. Runs no code from the files."""
-    folder = find_snapshot(path, prefer)
-    config = read_json(folder / "config.json")
-    trainer = read_json(folder / "trainer.json")
-    model = build_model(model_config_from(config, folder))
-    weights = folder / "model.safetensors"
+def load_weights(model: Generator, weights: Path, device: torch.device | str) -> None:
+    """Load a snapshot's weights into ``model``, with a one-line error when they are missing
+    or damaged."""
     if not weights.exists():
         raise SeqgenError(f"incomplete checkpoint: {weights} is missing")
     try:
@@ -198,6 +193,16 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SeqgenError(f"corrupted checkpoint: {weights} cannot be loaded "
                           f"({first_line})") from None
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
+                    prefer: str = "best") -> Checkpoint:
+    """Load a snapshot (or a run folder's best one) onto ``device``. Runs no code from the files."""
+    folder = find_snapshot(path, prefer)
+    config = read_json(folder / "config.json")
+    trainer = read_json(folder / "trainer.json")
+    model = build_model(model_config_from(config, folder))
+    load_weights(model, folder / "model.safetensors", device)
     try:
         codec = load_codec(config["codec"], config.get("codec_plugin"))
         provider = config.get("codec_plugin", {})

@@ -246,6 +246,10 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
                 corpus: Path | None = None) -> None:
     """Stream one sample to the terminal, print several, or write them to --out."""
     stream = out is None and num_samples == 1 and not unique
+    training = None
+    if unique:  # before generating: a missing corpus should not cost a generation first
+        corpus_items = load_recorded_corpus(ckpt.config, corpus)
+        training = {corpus_items.codec.decode(piece) for piece in corpus_items.pieces}
     pending_primer = [primer]
 
     def write_tokens(tokens):
@@ -255,10 +259,8 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
 
     texts = generate_text(ckpt.model, ckpt.codec, primer, length, num_samples, options, seed,
                           labels, on_tokens=write_tokens if stream else None)
-    if unique:
-        training = load_recorded_corpus(ckpt.config, corpus)
-        texts, duplicates, copies = drop_repeats(
-            texts, {training.codec.decode(piece) for piece in training.pieces})
+    if training is not None:
+        texts, duplicates, copies = drop_repeats(texts, training)
         err_console.print(f"--unique dropped {duplicates} duplicate(s) and {copies} cop"
                           f"{'y' if copies == 1 else 'ies'} of training items; "
                           f"{len(texts)} left", highlight=False)

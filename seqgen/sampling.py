@@ -90,7 +90,7 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
         raise UsageError("--length must be 0 or more and --num-samples at least 1")
     device = model.head.weight.device
     generator = torch.Generator(device=device)
-    generator.manual_seed(seed if seed is not None else int(torch.seed()))
+    generator.manual_seed(seed if seed is not None else torch.Generator().seed())
     model.eval()
 
     prompt = prompt.to(device).long()
@@ -195,7 +195,8 @@ def condition_labels(label_names: list[str] | tuple[str, ...], condition: str | 
             raise UsageError("this model is not conditioned on labels; drop --condition")
         return None, None
     if condition is None:
-        generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
+        generator = torch.Generator().manual_seed(
+            seed if seed is not None else torch.Generator().seed())
         condition = label_names[int(torch.randint(len(label_names), (), generator=generator))]
     if condition not in label_names:
         raise UsageError(f"unknown label {condition!r}; the model knows: "

@@ -17,13 +17,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_model
 
 from seqgen import __version__
 from seqgen.batching import IGNORE, Batches, Chunk
 from seqgen.cells import compile_unroll, detach_state, flatten_state, unflatten_state
 from seqgen.checkpoint import (
     find_snapshot,
+    load_weights,
     optimizer_from_tensors,
     optimizer_to_tensors,
     read_json,
@@ -357,7 +357,7 @@ class Trainer:
     def restore(self, folder: Path) -> None:
         """Continue from a ``last`` snapshot exactly where it stopped."""
         info = read_json(folder / "trainer.json")
-        load_model(self.model, str(folder / "model.safetensors"), device=str(self.device))
+        load_weights(self.model, folder / "model.safetensors", self.device)
         optimizer_from_tensors(self.optimizer, read_tensors(folder / "optimizer.safetensors"),
                                info["param_groups"])
         extra = read_tensors(folder / "state.safetensors")

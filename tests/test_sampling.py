@@ -87,3 +87,12 @@ def test_length_is_tokens_or_seconds():
     for bad in ("-3", "abc", "0s", "s"):
         with pytest.raises(UsageError, match="bad --length"):
             parse_length(bad)
+
+
+def test_sampling_without_a_seed_leaves_the_global_random_state_alone(trained_run):
+    ckpt = load_checkpoint(trained_run)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    generate_text(ckpt.model, ckpt.codec, "All", 5)
+    assert torch.equal(torch.rand(3), expected)

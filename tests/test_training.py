@@ -156,3 +156,10 @@ def test_tied_weights_train_save_and_load(tiny_corpus, tmp_path):
     with pytest.raises(UsageError, match="tied weights need the embedding size"):
         train(tiny_corpus, TrainConfig(**{**TINY_CONFIG, "tie_weights": True, "embedding": 8}),
               tmp_path / "other")
+
+
+def test_resuming_from_damaged_weights_is_a_one_line_error(tiny_corpus, tmp_path):
+    train(tiny_corpus, TrainConfig(**TINY_CONFIG), tmp_path / "run")
+    (tmp_path / "run/last/model.safetensors").write_bytes(b"\0" * 32)
+    with pytest.raises(SeqgenError, match="corrupted checkpoint: .*model.safetensors"):
+        resume(tmp_path / "run", {"steps": 20})
