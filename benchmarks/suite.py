@@ -353,6 +353,18 @@ def memory_rows(quick: bool) -> list[Row]:
 # ---- command line ------------------------------------------------------------------------------
 
 
+HELP_IMPORTS_TORCH = """
+import sys
+from seqgen.cli import main
+sys.argv = ["seqgen", "--help"]
+try:
+    main()
+except SystemExit:
+    pass
+print("torch" in sys.modules)
+"""
+
+
 def startup_rows(quick: bool) -> list[Row]:
     """Time of ``seqgen --help`` and ``seqgen cells`` in a fresh interpreter, and whether the
     help imports torch."""
@@ -365,10 +377,9 @@ def startup_rows(quick: bool) -> list[Row]:
             2 if quick else 5)[0]
         rows.append(Row(f"seqgen {' '.join(args)}: start-up", seconds, bare, "s",
                         "report", seconds / bare, True))
-    probe = subprocess.run([sys.executable, "-c", "import sys, seqgen.cli; "
-                            "print('torch' in sys.modules)"], capture_output=True, text=True,
-                           check=True)
-    imports_torch = probe.stdout.strip() == "True"
+    probe = subprocess.run([sys.executable, "-c", HELP_IMPORTS_TORCH], capture_output=True,
+                           text=True, check=True)
+    imports_torch = probe.stdout.strip().endswith("True")
     rows.append(Row("seqgen --help imports torch (1 = yes)", float(imports_torch), 0.0, "",
                     "no torch", float(imports_torch), not imports_torch))
     return rows

@@ -1,30 +1,39 @@
 """seqgen: train and sample recurrent sequence generators.
 
 The public API: the cell contract (``StepCell``, ``StackCell``, ``hookimpl``) and the
-functions behind every CLI command.
+functions behind every CLI command. Names are imported on first use, so ``import seqgen``
+(and ``seqgen --help``) does not import torch.
 """
+
+import importlib
 
 __version__ = "0.1.0"
 
-from seqgen.cells import StackCell, StepCell  # noqa: E402
-from seqgen.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
-from seqgen.codec import CodecFileError, FileCodec, TextCodec  # noqa: E402
-from seqgen.corpus import FileCorpus, TextCorpus, TextItemCorpus, load_corpus  # noqa: E402
-from seqgen.errors import SeqgenError, UsageError  # noqa: E402
-from seqgen.evaluation import Evaluation, evaluate_checkpoint  # noqa: E402
-from seqgen.hookspecs import hookimpl  # noqa: E402
-from seqgen.sampling import (  # noqa: E402
-    SamplingOptions,
-    generate,
-    generate_pieces,
-    generate_text,
-)
-from seqgen.training import TrainConfig, TrainResult, resume, train  # noqa: E402
+_EXPORTS = {
+    "StackCell": "seqgen.cells", "StepCell": "seqgen.cells",
+    "Checkpoint": "seqgen.checkpoint", "load_checkpoint": "seqgen.checkpoint",
+    "CodecFileError": "seqgen.codec", "FileCodec": "seqgen.codec", "TextCodec": "seqgen.codec",
+    "FileCorpus": "seqgen.corpus", "TextCorpus": "seqgen.corpus",
+    "TextItemCorpus": "seqgen.corpus", "load_corpus": "seqgen.corpus",
+    "ModelConfig": "seqgen.config", "TrainConfig": "seqgen.config",
+    "SeqgenError": "seqgen.errors", "UsageError": "seqgen.errors",
+    "Evaluation": "seqgen.evaluation", "evaluate_checkpoint": "seqgen.evaluation",
+    "hookimpl": "seqgen.hookspecs",
+    "SamplingOptions": "seqgen.sampling", "generate": "seqgen.sampling",
+    "generate_pieces": "seqgen.sampling", "generate_text": "seqgen.sampling",
+    "TrainResult": "seqgen.training", "resume": "seqgen.training", "train": "seqgen.training",
+}
 
-__all__ = [
-    "Checkpoint", "CodecFileError", "Evaluation", "FileCodec", "FileCorpus", "SamplingOptions",
-    "SeqgenError", "StackCell", "StepCell", "TextCodec", "TextCorpus", "TextItemCorpus",
-    "TrainConfig", "TrainResult", "UsageError", "__version__", "evaluate_checkpoint",
-    "generate", "generate_pieces", "generate_text", "hookimpl", "load_checkpoint",
-    "load_corpus", "resume", "train",
-]
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'seqgen' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

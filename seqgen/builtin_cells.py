@@ -1,4 +1,4 @@
-"""The built-in cells, registered through the same plugin hook a third-party package uses.
+"""The built-in cells; the plugin ``seqgen.builtins`` registers them.
 
 Each wraps a ``torch.nn`` recurrent module so that training runs the fused CPU and cuDNN
 kernels over whole sequences, while sampling steps one token at a time through the cell
@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqgen.cells import StackCell, State
-from seqgen.hookspecs import hookimpl
 
 
 class FusedStack(StackCell):
@@ -151,11 +150,3 @@ class Vanilla(FusedStack):
         else:
             h = torch.sigmoid(F.linear(x, w_ih, b_ih) + F.linear(state, w_hh, b_hh))
         return h, h
-
-
-@hookimpl
-def register_cells(register):
-    register("vanilla", Vanilla,
-             description="Elman RNN with tanh, relu or sigmoid activation (fused nn.RNN)")
-    register("gru", GRU, description="Gated recurrent unit (fused nn.GRU)")
-    register("lstm", LSTM, description="Long short-term memory (fused nn.LSTM)")

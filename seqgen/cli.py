@@ -1,49 +1,35 @@
 """The ``seqgen`` command line: parse arguments, call the library, print the results."""
 
+from __future__ import annotations
+
 import functools
 import itertools
 import sys
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 import typer
 from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
-from torch import Tensor
 
 from seqgen import __version__
-from seqgen.batching import padding_fraction
-from seqgen.checkpoint import Checkpoint, load_checkpoint
-from seqgen.codec import CodecFileError, FileCodec, describe_chars
-from seqgen.corpus import (
-    Corpus,
-    FileCorpus,
-    TextCorpus,
-    load_corpus,
-    load_recorded_corpus,
-    relative_name,
-    summarize_skipped,
-)
-from seqgen.devices import resolve_device
+from seqgen.config import TrainConfig
 from seqgen.display import FileProgressView, TrainingView
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.evaluation import evaluate_checkpoint
 from seqgen.options import parse_options
 from seqgen.plugins import add_commands, plugin_infos
 from seqgen.plugins import cells as registered_cells
-from seqgen.sampling import (
-    SamplingOptions,
-    condition_labels,
-    drop_repeats,
-    generate_pieces,
-    generate_text,
-    parse_length,
-)
-from seqgen.training import TrainConfig, resume, train
+
+if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
+    from torch import Tensor
+
+    from seqgen.checkpoint import Checkpoint
+    from seqgen.codec import FileCodec
+    from seqgen.corpus import Corpus
+    from seqgen.sampling import SamplingOptions
 
 app = typer.Typer(help="Train and sample recurrent sequence generators.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -134,6 +120,8 @@ def train_command(
     verbose: Annotated[bool, typer.Option(help="List the files skipped and why.")] = False,
 ) -> None:
     """Train a generator on a text or MIDI corpus (Ctrl-C saves and stops)."""
+    from seqgen.training import resume, train
+
     given = {
         "cell": cell, "layers": layers, "hidden": hidden, "embedding": embedding,
         "dropout": dropout, "tie_weights": tie_weights, "batch_size": batch_size,
@@ -172,6 +160,8 @@ def load_with_progress(path: Path, format: str | None, codec_options: dict | Non
                        strict: bool = False, verbose: bool = False, items: str | None = None,
                        label_from: str | None = None) -> Corpus:
     """Load a corpus with a progress bar over its files, then report files skipped."""
+    from seqgen.corpus import FileCorpus, load_corpus, summarize_skipped
+
     with FileProgressView(console) as progress:
         corpus = load_corpus(path, format, codec_options, items=items, label_from=label_from,
                              strict=strict, progress=progress)
@@ -205,6 +195,11 @@ def sample_command(
     corpus: Annotated[Path | None, typer.Option(help="With --unique: the training corpus, if not where the checkpoint recorded it.")] = None,
 ) -> None:
     """Generate text or MIDI from a trained checkpoint (text streams to the terminal)."""
+    from seqgen.checkpoint import load_checkpoint
+    from seqgen.codec import FileCodec
+    from seqgen.devices import resolve_device
+    from seqgen.sampling import SamplingOptions, condition_labels, parse_length
+
     options = SamplingOptions(temperature, top_k, top_p)
     options.check()
     tokens, seconds = parse_length(length)
@@ -245,6 +240,9 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
                 labels: Tensor | None = None, unique: bool = False,
                 corpus: Path | None = None) -> None:
     """Stream one sample to the terminal, print several, or write them to --out."""
+    from seqgen.corpus import load_recorded_corpus
+    from seqgen.sampling import drop_repeats, generate_text
+
     stream = out is None and num_samples == 1 and not unique
     training = None
     if unique:  # before generating: a missing corpus should not cost a generation first
@@ -286,6 +284,9 @@ def sample_pieces(ckpt: Checkpoint, primer: str, length: int | None, seconds: fl
                   out: str | None, force: bool, labels: Tensor | None = None,
                   max_length: int = 100_000) -> None:
     """Generate pieces of a file codec (MIDI) and write one file each."""
+    from seqgen.codec import CodecFileError
+    from seqgen.sampling import generate_pieces
+
     codec = ckpt.codec
     primer_tokens = None
     if primer:
@@ -341,6 +342,8 @@ def eval_command(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
 ) -> None:
     """Validation loss in nats/token, bits per character and perplexity."""
+    from seqgen.evaluation import evaluate_checkpoint
+
     result = evaluate_checkpoint(checkpoint, corpus, device)
     table = Table(title=f"evaluation of {checkpoint}")
     for column in ("tokens", "loss (nats/token)", f"bits/{result.unit}", "perplexity"):
@@ -422,6 +425,12 @@ def inspect_command(
 
 def describe_corpus(corpus: Corpus, val_fraction: float, batch_size: int,
                     seq_len: int) -> list[tuple[str, str]]:
+    import torch
+
+    from seqgen.batching import padding_fraction
+    from seqgen.codec import describe_chars
+    from seqgen.corpus import FileCorpus, TextCorpus, relative_name, summarize_skipped
+
     shown = ", ".join(relative_name(f, corpus.path) for f in corpus.files[:5])
     more = f" and {len(corpus.files) - 5} more" if len(corpus.files) > 5 else ""
     rows = [("files", f"{len(corpus.files)} read: {shown}{more}"),

@@ -10,7 +10,6 @@ Two architectures (``arch``), from the same code:
 """
 
 import inspect
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -26,36 +25,10 @@ from seqgen.cells import (
     reset_rows,
     unflatten_state,
 )
+from seqgen.config import ARCHITECTURES, ModelConfig
 from seqgen.errors import UsageError
 from seqgen.options import check_option_names
 from seqgen.plugins import Spec, get_cell
-
-
-@dataclass
-class ModelConfig:
-    """Everything needed to rebuild a model's architecture."""
-
-    vocab_size: int
-    cell: str = "lstm"
-    hidden_size: int = 256
-    num_layers: int = 2
-    embedding_size: int | None = None  # None: the hidden size
-    dropout: float = 0.0
-    tie_weights: bool = False
-    cell_options: dict[str, object] = field(default_factory=dict)
-    arch: str = "many-to-many"  # or one-to-many
-    num_labels: int = 0  # 0: not conditioned on a label
-    label_size: int = 32  # size of a label's embedding
-
-    @property
-    def input_size(self) -> int:
-        """What the cell stack reads per step: the token embedding, and a label's in a
-        conditioned many-to-many model."""
-        joined = self.label_size if self.num_labels and self.arch == "many-to-many" else 0
-        return (self.embedding_size or self.hidden_size) + joined
-
-
-ARCHITECTURES = ("many-to-many", "one-to-many")
 
 
 class StartState(nn.Module):

@@ -1,11 +1,12 @@
 """The plugin manager: loads plugins and collects the cells, codecs and commands they register.
 
-The built-ins come through the same hooks as a third-party package's: the modules
-``seqgen.builtin_cells`` and ``seqgen.builtin_codecs`` are registered here exactly as an
-entry point's module would be. Entry points load one at a time, so one broken plugin is
-reported and the others still work; ``SEQGEN_LOAD_PLUGINS`` (comma-separated distribution
-names; empty: none) chooses which load.
+The built-ins come through the same hooks as a third-party package's: the module
+``seqgen.builtins`` is registered here exactly as an entry point's module would be. Entry
+points load one at a time, so one broken plugin is reported and the others still work;
+``SEQGEN_LOAD_PLUGINS`` (comma-separated distribution names; empty: none) chooses which load.
 """
+
+from __future__ import annotations
 
 import importlib.metadata
 import inspect
@@ -14,16 +15,18 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pluggy
 
-from seqgen import __version__, builtin_cells, builtin_codecs, hookspecs
-from seqgen.cells import StackCell, StepCell
-from seqgen.codec import FileCodec, TextCodec
+from seqgen import __version__, builtins, hookspecs
 from seqgen.errors import SeqgenError, UsageError
 
+if TYPE_CHECKING:
+    from seqgen.codec import FileCodec, TextCodec
+
 ENTRY_POINT_GROUP = "seqgen"
-BUILTINS = {"seqgen.builtin_cells": builtin_cells, "seqgen.builtin_codecs": builtin_codecs}
+BUILTINS = {"seqgen.builtins": builtins}
 
 pm = pluggy.PluginManager("seqgen")
 pm.add_hookspecs(hookspecs)
@@ -141,11 +144,15 @@ def collect(hook_name: str, what: str, base: tuple[type, ...],
 
 def cells() -> dict[str, Spec]:
     """Every registered cell, by name."""
+    from seqgen.cells import StackCell, StepCell
+
     return collect("register_cells", "cell", (StepCell, StackCell), constructor_options)
 
 
 def codecs() -> dict[str, Spec]:
     """Every registered codec, by the name ``--format`` uses."""
+    from seqgen.codec import FileCodec, TextCodec
+
     return collect("register_codecs", "codec", (TextCodec, FileCodec),
                    lambda cls: cls.default_options())
 

@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -9,6 +11,7 @@ from typer.testing import CliRunner
 from seqgen import __version__
 from seqgen.checkpoint import run_lock
 from seqgen.cli import app
+from benchmarks.suite import HELP_IMPORTS_TORCH
 from tests.conftest import one_line_error
 
 runner = CliRunner()
@@ -30,6 +33,14 @@ def fails(code, *args):
 def test_version():
     result = run("--version")
     assert result.exit_code == 0 and result.stdout.strip() == f"seqgen {__version__}"
+
+
+def test_help_does_not_import_torch():
+    """Every installed plugin loads (they may add commands), but none of them imports torch."""
+    probe = subprocess.run([sys.executable, "-c", HELP_IMPORTS_TORCH], capture_output=True,
+                           text=True, check=True)
+    assert "Train and sample recurrent sequence generators" in probe.stdout
+    assert probe.stdout.strip().endswith("False")
 
 
 def test_cells_table_shows_name_plugin_description_and_options():

@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
-import seqgen_mingru
 import torch
-from seqgen_mingru import MinGRU
+from seqgen_mingru import mingru
+from seqgen_mingru.mingru import MinGRU
 from typer.testing import CliRunner
 
 from seqgen import StepCell
@@ -139,7 +139,7 @@ def test_parallel_false_trains_through_the_step_loop(monkeypatch):
     def no_scan(*args):
         raise AssertionError("the scan ran")
 
-    monkeypatch.setattr(seqgen_mingru, "scan", no_scan)
+    monkeypatch.setattr(mingru, "scan", no_scan)
     x, h = torch.randn(2, 6, 5), torch.zeros(2, 7)
     y, state = MinGRU(5, 7, parallel=False)(x, h)
     assert y.shape == (2, 6, 7) and state.shape == (2, 7)

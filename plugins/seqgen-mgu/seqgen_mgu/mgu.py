@@ -43,8 +43,3 @@ class MGU(seqgen.StepCell):
             y, state = self.recur(projected, state)
             outputs.append(y)
         return torch.stack(outputs, 1), state
-
-
-@seqgen.hookimpl
-def register_cells(register):
-    register("mgu", MGU, description="Minimal gated unit (Zhou et al. 2016), a StepCell plugin")

@@ -79,9 +79,3 @@ class MinGRU(seqgen.StepCell):
         log_b = F.logsigmoid(k_z) + log_g(k_h)  # log(z * h~)
         outputs = scan(log_a, log_b, h, self.scan_block)
         return outputs, outputs[:, -1]
-
-
-@seqgen.hookimpl
-def register_cells(register):
-    register("mingru", MinGRU,
-             description="minGRU (Feng et al. 2024), a StepCell trained with a parallel scan")

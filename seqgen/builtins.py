@@ -1,0 +1,29 @@
+"""The built-in plugin: seqgen's own cells and codecs, through the hooks any plugin implements.
+
+Each hook imports its classes when called, so loading the plugin (as ``seqgen --help`` does,
+to collect commands) imports no torch: the pattern docs/plugins.md recommends to plugins.
+"""
+
+from seqgen.hookspecs import hookimpl
+
+
+@hookimpl
+def register_cells(register):
+    from seqgen.builtin_cells import GRU, LSTM, Vanilla
+
+    register("vanilla", Vanilla,
+             description="Elman RNN with tanh, relu or sigmoid activation (fused nn.RNN)")
+    register("gru", GRU, description="Gated recurrent unit (fused nn.GRU)")
+    register("lstm", LSTM, description="Long short-term memory (fused nn.LSTM)")
+
+
+@hookimpl
+def register_codecs(register):
+    from seqgen.codec import CharCodec
+    from seqgen.midi import MidiCodec
+
+    register("text", CharCodec,
+             description="Characters of UTF-8 text (.txt): one stream, or lines or files as items")
+    register("midi", MidiCodec,
+             description="Performance events of MIDI files (.mid, .midi): Performance RNN's "
+                         "note-on/off, 10 ms time shifts, velocity bins")
