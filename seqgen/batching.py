@@ -40,6 +40,11 @@ class Chunk:
         return Chunk(self.inputs.to(device, torch.long), self.targets.to(device, torch.long),
                      self.reset, labels)
 
+    def select_rows(self, rows: slice) -> "Chunk":
+        """The chunk's ``rows`` only (views): one process's share of a global batch."""
+        labels = None if self.labels is None else self.labels[rows]
+        return Chunk(self.inputs[rows], self.targets[rows], self.reset[rows], labels)
+
     @property
     def fresh(self) -> bool:
         """Every row starts fresh here."""
@@ -65,6 +70,10 @@ class Batches:
 
     def to(self, device: torch.device) -> "Batches":
         return Batches(self.chunks, device)
+
+    def shard(self, rows: slice) -> "Batches":
+        """Every chunk's ``rows`` only: one process's share of the epoch."""
+        return Batches([c.select_rows(rows) for c in self.chunks], self.device)
 
     @property
     def num_targets(self) -> int:
@@ -126,6 +135,9 @@ class StreamBatches(Batches):
 
     def to(self, device: torch.device) -> "StreamBatches":
         return StreamBatches(self.rows, self.seq_len, device)
+
+    def shard(self, rows: slice) -> "StreamBatches":
+        return StreamBatches(self.rows[rows], self.seq_len, self.device)
 
     @property
     def num_targets(self) -> int:

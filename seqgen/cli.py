@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import sys
 import warnings
 from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -48,8 +50,9 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except SeqgenError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True,
-                              soft_wrap=True)
+            if os.environ.get("RANK", "0") == "0":  # under torchrun, one process says it
+                err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True,
+                                  soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
@@ -115,13 +118,23 @@ def train_command(
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps \\[default: auto]")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder \\[default: checkpoints/<corpus name>]")] = None,
     resume_dir: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder from its last checkpoint.")] = None,
+    nproc: Annotated[int | None, typer.Option(help="Train in N processes on this machine (data parallel: one per GPU, or gloo on CPU) by launching torchrun; see docs/distributed.md.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an earlier run in the output folder.")] = False,
     strict: Annotated[bool, typer.Option(help="MIDI: stop on a file that cannot be used instead of skipping it.")] = False,
     verbose: Annotated[bool, typer.Option(help="List the files skipped and why.")] = False,
 ) -> None:
-    """Train a generator on a text or MIDI corpus (Ctrl-C saves and stops)."""
+    """Train a generator on a text or MIDI corpus (Ctrl-C saves and stops).
+
+    Under torchrun (or with --nproc) it trains in several processes with DDP.
+    """
+    from seqgen.distributed import current_world, launched_by_torchrun, torchrun_command
     from seqgen.training import resume, train
 
+    if nproc is not None:
+        if launched_by_torchrun():
+            raise UsageError("--nproc launches torchrun itself; under torchrun leave it out")
+        command = torchrun_command(nproc, without_option(sys.argv[1:], "--nproc"))
+        os.execv(command[0], command)
     given = {
         "cell": cell, "layers": layers, "hidden": hidden, "embedding": embedding,
         "dropout": dropout, "tie_weights": tie_weights, "batch_size": batch_size,
@@ -139,33 +152,51 @@ def train_command(
         settings["codec_options"] = parse_options(codec_opt, "--codec-opt")
     if resume_dir is None and corpus is None:
         raise UsageError("give a CORPUS to train on, or --resume DIR to continue a run")
+    world = current_world(settings.get("device", "auto"))
     loaded = None
     if corpus is not None:
-        loaded = load_with_progress(corpus, settings.get("format"),
-                                    settings.get("codec_options"), strict, verbose,
-                                    settings.get("items"), settings.get("label_from"))
-    with TrainingView(console) as view:
+        with world.main_first():
+            loaded = load_with_progress(corpus, settings.get("format"),
+                                        settings.get("codec_options"), strict, verbose,
+                                        settings.get("items"), settings.get("label_from"),
+                                        quiet=not world.is_main)
+    with TrainingView(console) if world.is_main else nullcontext() as view:
         if resume_dir is not None:
             result = resume(resume_dir, settings, loaded, progress=view)
         else:
             result = train(loaded, TrainConfig(**settings), out, overwrite=overwrite,
                            progress=view)
+    if not world.is_main:
+        return
     console.print(f"done: step {result.step}, validation loss {result.val_loss:.4f} "
                   f"(best {result.best_val_loss:.4f}) nats/token, "
                   f"{result.tokens_per_second:,.0f} tokens/s; checkpoint in {result.run_dir}",
                   highlight=False)
 
 
+def without_option(args: list[str], name: str) -> list[str]:
+    """``args`` less an option and its value (``--name V`` or ``--name=V``)."""
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == name:
+            skip = True
+        elif not arg.startswith(name + "="):
+            kept.append(arg)
+    return kept
+
+
 def load_with_progress(path: Path, format: str | None, codec_options: dict | None,
                        strict: bool = False, verbose: bool = False, items: str | None = None,
-                       label_from: str | None = None) -> Corpus:
+                       label_from: str | None = None, quiet: bool = False) -> Corpus:
     """Load a corpus with a progress bar over its files, then report files skipped."""
     from seqgen.corpus import FileCorpus, load_corpus, summarize_skipped
 
-    with FileProgressView(console) as progress:
+    with nullcontext() if quiet else FileProgressView(console) as progress:
         corpus = load_corpus(path, format, codec_options, items=items, label_from=label_from,
                              strict=strict, progress=progress)
-    if isinstance(corpus, FileCorpus) and corpus.skipped:
+    if isinstance(corpus, FileCorpus) and corpus.skipped and not quiet:
         err_console.print(f"[yellow]warning:[/] {len(corpus.files)} {corpus.format} files read, "
                           f"{summarize_skipped(corpus.skipped)}"
                           + ("" if verbose else "; --verbose lists them"), highlight=False)

@@ -12,6 +12,7 @@ from seqgen.batching import IGNORE, Batches
 from seqgen.checkpoint import load_checkpoint
 from seqgen.corpus import load_recorded_corpus
 from seqgen.devices import resolve_device
+from seqgen.distributed import ONE_PROCESS, World
 from seqgen.errors import UsageError
 from seqgen.model import Generator
 
@@ -38,10 +39,12 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate_batches(model: Generator, batches: Batches, label_names: tuple[str, ...] = (),
-                     label_shift: int = 0) -> Evaluation:
+                     label_shift: int = 0, world: World = ONE_PROCESS) -> Evaluation:
     """Mean next-token loss over every real target of ``batches``, per label too.
 
     ``label_shift`` gives every item the label ``shift`` places further on (a wrong one).
+    In a run of several processes, ``batches`` are this process's rows, and the sums are
+    taken over every process's.
     """
     was_training = model.training
     model.eval()
@@ -62,7 +65,8 @@ def evaluate_batches(model: Generator, batches: Batches, label_names: tuple[str,
             rows = torch.stack([losses.sum(1), (chunk.targets != IGNORE).sum(1).double()], 1)
             per_label.index_add_(0, chunk.labels, rows)
     model.train(was_training)
-    count = batches.num_targets
+    total, per_label = world.sum(total), world.sum(per_label)
+    count = int(world.sum(torch.tensor(batches.num_targets, device=device)))
     by_label = {name: (s / n) for name, (s, n) in zip(label_names, per_label.tolist(),
                                                       strict=False) if n}
     return Evaluation(total.item() / count, count, by_label)

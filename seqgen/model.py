@@ -124,8 +124,13 @@ class Generator(nn.Module):
              labels: Tensor | None = None) -> tuple[Tensor, State]:
         """Mean cross-entropy (nats per token) of predicting ``targets`` (IGNORE: skipped)."""
         logits, state = self(tokens, state, labels)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
-        return loss, state
+        return next_token_loss(logits, targets), state
+
+
+def next_token_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of ``logits`` [batch, time, vocab] against ``targets`` (IGNORE: skipped)."""
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE,
+                           reduction=reduction)
 
 
 def check_cell_options(spec: Spec, options: dict[str, object]) -> None:

@@ -11,12 +11,14 @@ import math
 import shutil
 import signal
 import time
+import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from seqgen import __version__
 from seqgen.batching import IGNORE, Batches, Chunk
@@ -37,9 +39,10 @@ from seqgen.config import TrainConfig
 from seqgen.corpus import Corpus, TextCorpus, load_corpus
 from seqgen.data import Augmentation
 from seqgen.devices import resolve_device
+from seqgen.distributed import current_world, process_device
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.evaluation import evaluate_batches, validation_rows
-from seqgen.model import Generator, build_model
+from seqgen.model import Generator, build_model, next_token_loss
 from seqgen.plugins import get_cell, get_codec
 
 Progress = Callable[[dict], None]
@@ -124,9 +127,10 @@ class Trainer:
                  progress: Progress | None = None) -> None:
         config.check()
         self.corpus, self.run_dir, self.config = corpus, run_dir, config
-        self.progress = progress or (lambda event: None)
-        self.device = resolve_device(config.device)
-        torch.manual_seed(config.seed)
+        self.world = current_world(config.device)
+        self.progress = (progress if self.world.is_main else None) or (lambda event: None)
+        self.device = resolve_device(process_device(config.device, self.world))
+        torch.manual_seed(config.seed + self.world.rank)  # dropout: one stream per process
         if config.arch == "one-to-many" and isinstance(corpus, TextCorpus):
             raise UsageError("a one-to-many model generates whole items: give a corpus of "
                              "items (--items lines or files), not one stream")
@@ -138,7 +142,8 @@ class Trainer:
                              f"{self.train_data.max_rows()} rows; use a smaller batch")
         val_data = val_data.limit(config.max_val_tokens)
         rows = validation_rows(val_data.max_rows(), config.batch_size)
-        self.val_batches = val_data.batches(rows, config.seq_len).to(self.device)
+        self.val_batches = val_data.batches(rows, config.seq_len).to(self.device).shard(
+            self.world.rows())
         self.epoch, self.index = 0, 0
         self.batches: Batches | None = None
         self.total_steps = config.total_steps(len(self.epoch_batches(0)))
@@ -146,6 +151,9 @@ class Trainer:
         self.model = build_model(model_config).to(self.device)
         if config.compile:
             compile_unroll(self.model.stack)
+        self.forward = self.model  # the module whose forward computes training logits
+        if self.world.distributed:  # averages gradients across processes during backward
+            self.forward = DistributedDataParallel(self.model)
         self.optimizer = make_optimizer(self.model, config)
         self.step = 0
         self.state = None
@@ -161,26 +169,31 @@ class Trainer:
         self.emit({"event": "start", "step": self.step, "total_steps": self.total_steps,
                    "device": str(self.device), "parameters": self.num_parameters(),
                    "train_tokens": self.train_data.num_tokens,
-                   "val_tokens": self.val_batches.num_targets})
+                   "val_tokens": int(self.world.sum(torch.tensor(self.val_batches.num_targets)))})
         self.model.train()
         with deferred_interrupt() as interrupted:
             running_loss, last_log, last_log_step = 0.0, time.perf_counter(), self.step
             while self.step < self.total_steps:
                 loss = self.train_step()
                 running_loss += loss
-                if self.step % self.config.log_interval == 0 or self.step == self.total_steps:
+                at_log = self.step % self.config.log_interval == 0
+                if at_log or self.step == self.total_steps:
                     now = time.perf_counter()
                     steps = self.step - last_log_step
-                    self.tokens_per_second = self.tokens_seen.item() / max(now - last_log, 1e-9)
+                    tokens = self.world.sum(self.tokens_seen).item()
+                    self.tokens_per_second = tokens / max(now - last_log, 1e-9)
                     self.emit({"event": "train", "step": self.step,
-                               "loss": float(running_loss) / steps,
+                               "loss": float(self.world.sum(running_loss)) / steps,
                                "lr": self.optimizer.param_groups[0]["lr"],
+                               "tokens": self.tokens_trained(),
                                "tokens_per_s": self.tokens_per_second})
                     running_loss, last_log, last_log_step = 0.0, now, self.step
                     self.tokens_seen.zero_()
                 if self.step % self.config.eval_interval == 0 or self.step == self.total_steps:
                     self.validate_and_save()
-                if interrupted():
+                # processes agree on stopping where they synchronise anyway: at logging steps
+                if (interrupted() if not self.world.distributed
+                        else at_log and self.world.any(interrupted(), self.device)):
                     self.save_last()
                     raise TrainingInterrupted(
                         f"training stopped at step {self.step}; a resumable checkpoint is in "
@@ -189,10 +202,15 @@ class Trainer:
                            self.tokens_per_second)
 
     def epoch_batches(self, epoch: int) -> Batches:
-        """The training chunks of an epoch: shuffled and augmented anew for separate pieces."""
+        """This process's rows of the training chunks of an epoch: shuffled and augmented anew
+        for separate pieces. Every process lays out the same global epoch."""
         config = self.config
         return self.train_data.batches(config.batch_size, config.seq_len, epoch, config.seed,
-                                       train=True).to(self.device)
+                                       train=True).to(self.device).shard(self.world.rows())
+
+    def tokens_trained(self) -> int:
+        """Token positions of the global batches trained on so far (for curves per token)."""
+        return self.step * self.config.batch_size * self.config.seq_len
 
     def next_chunk(self) -> Chunk:
         if self.batches is None:
@@ -205,38 +223,52 @@ class Trainer:
 
     def train_step(self) -> torch.Tensor:
         """One optimizer step on the next chunk; returns the loss (a tensor, not synced)."""
-        chunk = self.next_chunk()
-        self.state = self.model.chunk_state(chunk, self.state)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, self.total_steps, self.config)
-        with autocast(self.device, self.config.precision):
-            loss, state = self.model.loss(chunk.inputs, chunk.targets, self.state, chunk.labels)
-        self.tokens_seen += (chunk.targets != IGNORE).sum()
-        self.state = detach_state(state)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = self.compute_gradients(self.next_chunk())
         if self.config.clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
         self.optimizer.step()
         self.step += 1
+        return loss
+
+    def compute_gradients(self, chunk: Chunk) -> torch.Tensor:
+        """Gradients of the mean loss over the global batch's targets, carrying the state on.
+
+        Each process takes its share of that mean (its loss sum over the global target
+        count), scaled by the number of processes since DDP averages their gradients; so the
+        gradient is the global batch's whatever the world size, padding included. Returns
+        this process's share of the loss.
+        """
+        self.state = self.model.chunk_state(chunk, self.state)
+        with autocast(self.device, self.config.precision):
+            logits, state = self.forward(chunk.inputs, self.state, chunk.labels)
+            loss_sum = next_token_loss(logits, chunk.targets, reduction="sum")
+        targets = (chunk.targets != IGNORE).sum()
+        self.tokens_seen += targets
+        loss = loss_sum / self.world.sum(targets).clamp(min=1)
+        self.state = detach_state(state)
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss * self.world.size).backward()
         return loss.detach()
 
     def validate_and_save(self) -> None:
         with autocast(self.device, self.config.precision):
             self.val_loss = evaluate_batches(self.model, self.val_batches,
-                                             self.corpus.label_names).loss
+                                             self.corpus.label_names, world=self.world).loss
         improved = self.val_loss < self.best_val_loss
         self.best_val_loss = min(self.best_val_loss, self.val_loss)
         self.emit({"event": "val", "step": self.step, "val_loss": self.val_loss,
                    "best_val_loss": self.best_val_loss})
-        if improved:
+        if improved and self.world.is_main:
             write_snapshot(self.run_dir, "best", lambda folder: save_model_files(
                 folder, self.model, self.checkpoint_config(), self.trainer_info()))
         self.save_last()
 
     def emit(self, event: dict) -> None:
-        """Send an event to the progress callback and append metrics to metrics.jsonl."""
-        if event["event"] in ("train", "val"):
+        """Send an event to the progress callback and append metrics to metrics.jsonl (the
+        main process only: the figures are already summed over every process)."""
+        if event["event"] in ("train", "val") and self.world.is_main:
             with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps({**event, "time": time.time()}) + "\n")
         self.progress(event)
@@ -266,16 +298,26 @@ class Trainer:
     def trainer_info(self) -> dict:
         return {"step": self.step, "epoch": self.epoch, "index": self.index,
                 "total_steps": self.total_steps, "val_loss": self.val_loss,
-                "best_val_loss": self.best_val_loss}
+                "best_val_loss": self.best_val_loss, "world_size": self.world.size}
 
     def save_last(self) -> None:
-        """Save everything needed to continue exactly: weights, optimizer, carried state, RNG."""
-        optimizer_tensors, param_groups = optimizer_to_tensors(self.optimizer)
+        """Save everything needed to continue exactly: weights, optimizer, carried state, RNG.
+
+        Every process takes part: the carried state of the whole global batch and each
+        process's random state are gathered, and the main process writes them.
+        """
         carried, state_spec = flatten_state(self.state) if self.state is not None else ([], None)
-        extra = {f"carry.{i}": t for i, t in enumerate(carried)}
-        extra["rng.cpu"] = torch.get_rng_state()
+        rng = {"cpu": torch.get_rng_state()}
         if self.device.type == "cuda":
-            extra["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        shares = self.world.gather(([t.cpu() for t in carried], rng))
+        if not self.world.is_main:
+            return
+        extra = {f"carry.{i}": interleave_rows([share[0][i] for share in shares])
+                 for i in range(len(carried))}
+        for rank, (_, states) in enumerate(shares):
+            extra.update({rng_key(kind, rank): t for kind, t in states.items()})
+        optimizer_tensors, param_groups = optimizer_to_tensors(self.optimizer)
 
         def fill(folder: Path) -> None:
             info = {**self.trainer_info(), "param_groups": param_groups, "state_spec": state_spec}
@@ -293,15 +335,36 @@ class Trainer:
                                info["param_groups"])
         extra = read_tensors(folder / "state.safetensors")
         if info["state_spec"] is not None:
-            carried = [extra[f"carry.{i}"].to(self.device)
+            carried = [extra[f"carry.{i}"][self.world.rows()].to(self.device)
                        for i in range(len([k for k in extra if k.startswith("carry.")]))]
             self.state = unflatten_state(carried, info["state_spec"])
-        torch.set_rng_state(extra["rng.cpu"])
-        if self.device.type == "cuda" and "rng.cuda" in extra:
-            torch.cuda.set_rng_state(extra["rng.cuda"], self.device)
+        saved_world = info.get("world_size", 1)
+        if saved_world == self.world.size:
+            torch.set_rng_state(extra[rng_key("cpu", self.world.rank)])
+            if self.device.type == "cuda" and rng_key("cuda", self.world.rank) in extra:
+                torch.cuda.set_rng_state(extra[rng_key("cuda", self.world.rank)], self.device)
+        elif self.world.is_main:
+            warnings.warn(f"resuming a run of {saved_world} process(es) with "
+                          f"{self.world.size}: the data position carries over exactly, but "
+                          "dropout draws new random numbers", stacklevel=2)
         self.step, self.epoch, self.index = info["step"], info["epoch"], info["index"]
         self.best_val_loss = info["best_val_loss"]
         self.val_loss = info["val_loss"]
+
+
+def rng_key(kind: str, rank: int) -> str:
+    """Where a process's random state is saved: ``rng.cpu`` for the main process (and any
+    single-process run), ``rng.cpu.1`` and so on for the others."""
+    return f"rng.{kind}" if rank == 0 else f"rng.{kind}.{rank}"
+
+
+def interleave_rows(shares: list[torch.Tensor]) -> torch.Tensor:
+    """The global batch's rows from the processes' interleaved shares (``World.rows``)."""
+    rows = sum(share.size(0) for share in shares)
+    whole = shares[0].new_empty(rows, *shares[0].shape[1:])
+    for rank, share in enumerate(shares):
+        whole[rank::len(shares)] = share
+    return whole
 
 
 def default_run_dir(corpus: str | Path) -> Path:
@@ -310,14 +373,17 @@ def default_run_dir(corpus: str | Path) -> Path:
     return Path("checkpoints") / (path.stem if path.is_file() else path.resolve().name)
 
 
-def clear_run_dir(run_dir: Path, overwrite: bool) -> None:
-    """Refuse to train over an earlier run unless asked to replace it."""
+def clear_run_dir(run_dir: Path, overwrite: bool, remove: bool = True) -> None:
+    """Refuse to train over an earlier run unless asked to replace it (every process checks,
+    one removes)."""
     leftovers = [run_dir / n for n in ("best", "last", "best.old", "last.old", "metrics.jsonl")]
     if not any(p.exists() for p in leftovers):
         return
     if not overwrite:
         raise UsageError(f"{run_dir} already holds a training run: continue it with "
                          f"--resume {run_dir}, replace it with --overwrite, or pick --out DIR")
+    if not remove:
+        return
     for path in leftovers:
         if path.is_dir():
             shutil.rmtree(path)
@@ -331,12 +397,14 @@ def train(corpus: str | Path | Corpus, config: TrainConfig | None = None,
     """Train a new generator on a corpus (a path, or a corpus already loaded)."""
     config = config or TrainConfig()
     config.check()
+    world = current_world(config.device)
     if isinstance(corpus, str | Path):
-        corpus = load_corpus(corpus, config.format, config.codec_options, items=config.items,
-                             label_from=config.label_from)
+        with world.main_first():
+            corpus = load_corpus(corpus, config.format, config.codec_options,
+                                 items=config.items, label_from=config.label_from)
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(corpus.path)
-    with run_lock(run_dir):
-        clear_run_dir(run_dir, overwrite)
+    with run_lock(run_dir) if world.is_main else nullcontext():
+        clear_run_dir(run_dir, overwrite, remove=world.is_main)
         return Trainer(corpus, run_dir, config, progress).run()
 
 
@@ -345,7 +413,8 @@ def resume(run_dir: str | Path, changes: dict | None = None,
            progress: Progress | None = None) -> TrainResult:
     """Continue a run from its ``last`` snapshot. ``changes`` may set steps, epochs, device..."""
     run_dir = Path(run_dir)
-    with run_lock(run_dir):
+    world = current_world((changes or {}).get("device", "auto"))
+    with run_lock(run_dir) if world.is_main else nullcontext():
         folder = find_snapshot(run_dir, prefer="last")
         if not (folder / "optimizer.safetensors").exists():
             raise SeqgenError(f"{run_dir} has no resumable snapshot (last/ is missing); "
@@ -353,9 +422,10 @@ def resume(run_dir: str | Path, changes: dict | None = None,
         recorded = read_json(folder / "config.json")
         config = resumed_config(TrainConfig(**recorded["training"]), dict(changes or {}), run_dir)
         if corpus is None or isinstance(corpus, str | Path):
-            corpus = load_corpus(corpus or recorded["corpus"]["path"],
-                                 recorded["corpus"].get("format"), config.codec_options,
-                                 items=config.items, label_from=config.label_from)
+            with world.main_first():
+                corpus = load_corpus(corpus or recorded["corpus"]["path"],
+                                     recorded["corpus"].get("format"), config.codec_options,
+                                     items=config.items, label_from=config.label_from)
         if corpus.codec.to_json() != recorded["codec"]:
             raise UsageError(f"the corpus {corpus.path} has changed since {run_dir} was trained "
                              "(its vocabulary differs); resume needs the same corpus")

@@ -1,0 +1,139 @@
+"""Data-parallel training across processes, through PyTorch's own engine (torchrun + DDP).
+
+``torchrun --nproc-per-node N -m seqgen train ...`` starts N copies of seqgen with ``RANK``,
+``WORLD_SIZE``, ``LOCAL_RANK`` and a rendezvous address in their environment; ``current_world``
+sees them and joins the process group (NCCL on GPUs, gloo on CPUs). A ``World`` is what the
+trainer needs from it: which rows of each global batch are this process's, sums across
+processes, and whether this process is the one that prints and writes.
+
+Rows are dealt out interleaved (rank r takes rows r, r + N, ...), so every row of the global
+batch belongs to exactly one process, any batch size works with any number of processes, and
+a run's data position means the same thing whatever the world size: a resumed run re-shards it.
+"""
+
+import atexit
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from seqgen.errors import UsageError
+
+TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the processes of a run; one process: rank 0 of 1."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """The process that shows progress and writes checkpoints."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    def rows(self) -> slice:
+        """This process's rows of a global batch."""
+        return slice(self.rank, None, self.size)
+
+    def sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The sum of ``tensor`` over every process (a new tensor; no host synchronisation)."""
+        total = tensor.clone()
+        if self.distributed:
+            dist.all_reduce(total)
+        return total
+
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """Whether any process's ``flag`` is set (a synchronisation point)."""
+        if not self.distributed:
+            return flag
+        return bool(self.sum(torch.tensor(int(flag), device=device)).item())
+
+    def gather(self, obj: object) -> list[object]:
+        """Every process's ``obj``, in rank order (pickled: for small things like states)."""
+        if not self.distributed:
+            return [obj]
+        gathered: list[object] = [None] * self.size
+        dist.all_gather_object(gathered, obj)
+        return gathered
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+    @contextmanager
+    def main_first(self) -> Iterator[None]:
+        """Run the block on the main process first, then on the others: the main one
+        encodes and caches a corpus, the others read its cache."""
+        if not self.is_main:
+            self.barrier()
+        yield
+        if self.is_main:
+            self.barrier()
+
+
+ONE_PROCESS = World()
+
+
+def launched_by_torchrun() -> bool:
+    return all(name in os.environ for name in TORCHRUN_VARIABLES)
+
+
+_world: World | None = None
+
+
+def current_world(device: str = "auto") -> World:
+    """The world of this process: joins the process group on first call under torchrun.
+
+    ``device`` picks the backend: NCCL where the processes train on GPUs, gloo otherwise.
+    """
+    global _world
+    if _world is not None:
+        return _world
+    if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
+        _world = ONE_PROCESS
+        return _world
+    world = World(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
+                  int(os.environ["LOCAL_RANK"]))
+    use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if use_cuda:
+        torch.cuda.set_device(world.local_rank)
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    atexit.register(leave_world)
+    _world = world
+    return world
+
+
+def process_device(device: str, world: World) -> str:
+    """The device a process trains on: its own GPU (``LOCAL_RANK``) in a run on GPUs."""
+    if world.distributed and (device == "cuda" or (device == "auto"
+                                                    and torch.cuda.is_available())):
+        return f"cuda:{world.local_rank}"
+    return device
+
+
+def leave_world() -> None:
+    """Leave the process group at the end of a run (so the process exits cleanly)."""
+    global _world
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    _world = None
+
+
+def torchrun_command(nproc: int, seqgen_args: list[str]) -> list[str]:
+    """The command that runs ``seqgen seqgen_args`` in ``nproc`` processes on this machine."""
+    if nproc < 1:
+        raise UsageError(f"--nproc must be at least 1, not {nproc}")
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc-per-node={nproc}", "-m", "seqgen", *seqgen_args]

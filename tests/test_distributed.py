@@ -1,0 +1,116 @@
+"""Data-parallel training: 2 gloo processes on localhost against one process."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from seqgen.batching import item_batches, stream_batches
+from seqgen.cli import app, without_option
+from seqgen.distributed import World, torchrun_command
+from seqgen.errors import UsageError
+from seqgen.training import interleave_rows
+from tests.conftest import NAMES, one_line_error
+from tests.distributed_probe import gradients_after_one_step
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def torchrun(*args: str, nproc: int = 2) -> subprocess.CompletedProcess:
+    """Run seqgen (or a script) under torchrun on localhost with gloo, one thread each."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc-per-node={nproc}", *args]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_each_process_takes_every_nth_row_and_the_shares_make_the_batch():
+    ids = torch.arange(200)
+    batches = stream_batches(ids, 5, 8)
+    shares = [batches.shard(World(rank, 2).rows()) for rank in range(2)]
+    assert [s.chunk(0).inputs.size(0) for s in shares] == [3, 2]
+    for index in range(len(batches)):
+        whole = batches.chunk(index).inputs
+        assert torch.equal(interleave_rows([s.chunk(index).inputs for s in shares]), whole)
+    items = [torch.arange(n) for n in (3, 5, 4, 6, 2)]
+    grouped = item_batches(items, 4, 8, pad=0)
+    parts = [grouped.shard(World(rank, 3).rows()) for rank in range(3)]
+    assert sum(p.num_targets for p in parts) == grouped.num_targets
+
+
+@pytest.mark.parametrize("corpus, config", [
+    (str(ROOT / "corpora" / "shakespeare"), dict(batch_size=6, seq_len=16)),
+    # lines of unequal length: the processes' rows hold different numbers of targets
+    (str(NAMES / "Irish.txt"), dict(batch_size=5, seq_len=8, items="lines")),
+])
+def test_two_processes_average_to_the_gradient_of_one(corpus, config, tmp_path):
+    config = dict(cell="gru", layers=2, hidden=16, dropout=0.0, steps=10, device="cpu",
+                  **config)
+    torchrun("tests/distributed_probe.py", corpus, json.dumps(config),
+             str(tmp_path / "ddp" / "grads.safetensors"))
+    distributed = load_file(tmp_path / "ddp" / "grads.safetensors")
+    single = gradients_after_one_step(corpus, config, tmp_path / "one")
+    assert distributed.keys() == single.keys()
+    for name, grad in single.items():
+        assert grad.abs().sum() > 0, name
+        torch.testing.assert_close(distributed[name], grad, rtol=1e-4, atol=1e-6,
+                                   msg=lambda m, n=name: f"{n}: {m}")
+
+
+@pytest.mark.slow
+def test_train_resume_and_sample_across_world_sizes(tiny_corpus, tmp_path):
+    """Runs of 2 processes, resumed by 2 or by 1, end where the same run in 1 process does."""
+    args = [str(tiny_corpus), "--cell", "lstm", "--hidden", "16", "--batch-size", "4",
+            "--seq-len", "8", "--eval-interval", "3", "--log-interval", "1", "--dropout", "0",
+            "--device", "cpu", "--steps", "5"]
+    first = torchrun("-m", "seqgen", "train", *args, "--out", str(tmp_path / "two"))
+    assert first.stdout.count("done: step 5") == 1  # only the main process prints
+    shutil.copytree(tmp_path / "two", tmp_path / "two-then-one")
+    torchrun("-m", "seqgen", "train", "--resume", str(tmp_path / "two"), "--steps", "8")
+    with pytest.warns(UserWarning, match="resuming a run of 2 process"):
+        regrown = runner.invoke(app, ["train", "--resume", str(tmp_path / "two-then-one"),
+                                      "--steps", "8"])
+    assert regrown.exit_code == 0, regrown.output
+    for command in (["train", *args, "--out", str(tmp_path / "one")],
+                    ["train", "--resume", str(tmp_path / "one"), "--steps", "8"]):
+        assert runner.invoke(app, command).exit_code == 0
+
+    reference = load_file(tmp_path / "one" / "last" / "model.safetensors")
+    for run in ("two", "two-then-one"):
+        weights = load_file(tmp_path / run / "last" / "model.safetensors")
+        for key, value in reference.items():
+            torch.testing.assert_close(weights[key], value, rtol=1e-4, atol=1e-5)
+
+    sampled = runner.invoke(app, ["sample", str(tmp_path / "two"), "--length", "40",
+                                  "--seed", "1", "--device", "cpu"])
+    assert sampled.exit_code == 0 and len(sampled.stdout) > 40
+
+
+def test_nproc_builds_a_torchrun_command_without_itself():
+    args = ["train", "c.txt", "--nproc", "2", "--steps", "5", "--nproc=3"]
+    assert without_option(args, "--nproc") == ["train", "c.txt", "--steps", "5"]
+    command = torchrun_command(2, ["train", "c.txt"])
+    assert command[1:] == ["-m", "torch.distributed.run", "--standalone",
+                           "--nproc-per-node=2", "-m", "seqgen", "train", "c.txt"]
+    with pytest.raises(UsageError):
+        torchrun_command(0, [])
+
+
+def test_nproc_under_torchrun_is_an_error(tiny_corpus, monkeypatch):
+    for name, value in dict(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="localhost",
+                            MASTER_PORT="29999").items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["train", str(tiny_corpus), "--nproc", "2"])
+    assert result.exit_code == 2
+    assert "under torchrun leave it out" in one_line_error(result.output)
