@@ -1,0 +1,208 @@
+"""PNG pictures: a piano roll of notes, and training curves of runs.
+
+matplotlib is optional (``pip install 'seqgen[plots]'``): it is imported when a picture is
+drawn, and only its Agg canvas is used, never a display or pyplot's global state.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from seqgen.atomic import atomic_write
+from seqgen.errors import UsageError
+from seqgen.midi import Note
+from seqgen.pianoroll import note_name
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+DPI = 100
+NO_MATPLOTLIB = "drawing PNG files needs matplotlib: pip install 'seqgen[plots]'"
+MIN_SIDE_PX = 200  # smaller, the axes and their labels do not fit
+
+
+def new_figure(width_px: int, height_px: int) -> "Figure":
+    """A matplotlib figure of exactly this many pixels, on an Agg canvas."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise UsageError(NO_MATPLOTLIB) from None
+    if min(width_px, height_px) < MIN_SIDE_PX:
+        raise UsageError(f"a picture must be at least {MIN_SIDE_PX} pixels wide and high, "
+                         f"not {width_px}x{height_px}")
+    figure = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def save_png(figure: "Figure", path: str | Path) -> Path:
+    """Write the figure as a PNG, atomically."""
+    with atomic_write(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=DPI)
+    return Path(path)
+
+
+# ---- piano roll ------------------------------------------------------------------------------
+
+
+def piano_roll_png(notes: Sequence[Note], path: str | Path, width_px: int = 1200,
+                   height_px: int = 600, title: str | None = None) -> Path:
+    """Draw ``notes`` (at least one) as a piano roll: a bar per note, coloured by velocity,
+    pitch names up the side, seconds across; write it to ``path`` as a PNG of exactly
+    ``width_px`` x ``height_px`` pixels."""
+    if not notes:
+        raise ValueError("no notes")
+    figure = new_figure(width_px, height_px)
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import Normalize
+
+    ax = figure.add_subplot()
+    table = np.array([(n.pitch, n.start, n.end, n.velocity) for n in notes], dtype=float)
+    pitches, starts, ends, velocities = table.T
+    colours = ScalarMappable(Normalize(1, 127), colormaps["viridis"])
+    ax.add_collection(PolyCollection(note_boxes(pitches, starts, ends), linewidths=0,
+                                     facecolors=colours.to_rgba(velocities)))
+    low, high = int(pitches.min()), int(pitches.max())
+    ticks = [p for p in range(low, high + 1) if p % 12 == 0] or [low, high]
+    ax.set_yticks(ticks, [note_name(p) for p in ticks])
+    ax.set_ylim(low - 1, high + 1)
+    ax.set_xlim(0, max(ends.max(), 1e-3))
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("pitch")
+    if title:
+        ax.set_title(title)
+    figure.colorbar(colours, ax=ax, label="velocity", pad=0.01)
+    return save_png(figure, path)
+
+
+def note_boxes(pitches: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """(note, corner, xy): a rectangle 0.8 high around each pitch from start to end (at least
+    a millisecond wide): one collection draws thousands of notes fast."""
+    ends = np.maximum(ends, starts + 1e-3)
+    low, high = pitches - 0.4, pitches + 0.4
+    return np.stack([np.stack([starts, low], 1), np.stack([ends, low], 1),
+                     np.stack([ends, high], 1), np.stack([starts, high], 1)], 1)
+
+
+# ---- training curves -------------------------------------------------------------------------
+
+
+@dataclass
+class Curves:
+    """A run's logged losses; ``*_tokens`` is None when the tokens per step are unknown."""
+
+    name: str
+    train_steps: np.ndarray
+    train_loss: np.ndarray
+    train_tokens: np.ndarray | None
+    val_steps: np.ndarray
+    val_loss: np.ndarray
+    val_tokens: np.ndarray | None
+
+
+def metrics_file(run: str | Path) -> Path:
+    """A run folder's metrics.jsonl, or the file itself."""
+    run = Path(run)
+    path = run / "metrics.jsonl" if run.is_dir() else run
+    if not path.is_file():
+        raise UsageError(f"{run} has no metrics.jsonl: not a training run")
+    return path
+
+
+def read_events(path: Path) -> dict[str, dict[int, dict]]:
+    """The train and val events of a metrics.jsonl by step (the last one logged at a step wins,
+    as after a resume); a line cut short by a crash is skipped."""
+    events: dict[str, dict[int, dict]] = {"train": {}, "val": {}}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and event.get("event") in events:
+            events[event["event"]][event["step"]] = event
+    return events
+
+
+def tokens_per_step(run_dir: Path) -> int | None:
+    """batch_size * seq_len from the training settings in the run's best/ or last/
+    config.json; None if neither has them."""
+    for snapshot in ("best", "last"):
+        config = run_dir / snapshot / "config.json"
+        if config.is_file():
+            training = json.loads(config.read_text(encoding="utf-8")).get("training", {})
+            if "batch_size" in training and "seq_len" in training:
+                return training["batch_size"] * training["seq_len"]
+    return None
+
+
+def read_curves(run: str | Path) -> Curves:
+    """A run's curves from its metrics.jsonl (``run`` is the folder or the file); tokens from
+    the train events' "tokens" field when they have one, else steps * batch_size * seq_len."""
+    path = metrics_file(run)
+    events = read_events(path)
+    if not events["train"] and not events["val"]:
+        raise UsageError(f"{path} has no training events yet")
+    train = [events["train"][s] for s in sorted(events["train"])]
+    val = [events["val"][s] for s in sorted(events["val"])]
+    train_steps = np.array([e["step"] for e in train], dtype=float)
+    val_steps = np.array([e["step"] for e in val], dtype=float)
+    if train and all("tokens" in e for e in train):
+        train_tokens = np.array([e["tokens"] for e in train], dtype=float)
+        val_tokens = np.interp(val_steps, np.r_[0, train_steps], np.r_[0, train_tokens])
+    else:
+        per_step = tokens_per_step(path.parent)
+        train_tokens = None if per_step is None else train_steps * per_step
+        val_tokens = None if per_step is None else val_steps * per_step
+    return Curves(name=path.parent.resolve().name, train_steps=train_steps,
+                  train_loss=np.array([e["loss"] for e in train], dtype=float),
+                  train_tokens=train_tokens, val_steps=val_steps,
+                  val_loss=np.array([e["val_loss"] for e in val], dtype=float),
+                  val_tokens=val_tokens)
+
+
+def curves_png(runs: Sequence[str | Path | Curves], path: str | Path, width_px: int = 1200,
+               height_px: int = 500) -> Path:
+    """Training and validation loss of each run (a folder, its metrics.jsonl or read
+    ``Curves``) against steps and against tokens, all runs on one chart; a PNG of exactly
+    ``width_px`` x ``height_px`` pixels."""
+    if not runs:
+        raise ValueError("no runs")
+    curves = [run if isinstance(run, Curves) else read_curves(run) for run in runs]
+    figure = new_figure(width_px, height_px)
+    from matplotlib.ticker import EngFormatter
+
+    with_tokens = any(c.train_tokens is not None for c in curves)
+    by_step, by_tokens = figure.subplots(1, 2, sharey=True) if with_tokens else (
+        figure.subplots(), None)
+    several = len(curves) > 1
+    for index, run in enumerate(curves):
+        colour = f"C{index}"
+        prefix = f"{run.name} " if several else ""
+        by_step.plot(run.train_steps, run.train_loss, color=colour, alpha=0.6, linewidth=1,
+                     label=f"{prefix}train")
+        by_step.plot(run.val_steps, run.val_loss, color=colour, marker="o", linestyle="--",
+                     label=f"{prefix}validation")
+        if by_tokens is not None and run.train_tokens is not None:
+            by_tokens.plot(run.train_tokens, run.train_loss, color=colour, alpha=0.6,
+                           linewidth=1)
+            by_tokens.plot(run.val_tokens, run.val_loss, color=colour, marker="o",
+                           linestyle="--")
+    by_step.set_xlabel("step")
+    by_step.set_ylabel("loss (nats per token)")
+    by_step.legend(fontsize="small")
+    by_step.grid(alpha=0.3)
+    if by_tokens is not None:
+        by_tokens.set_xlabel("tokens")
+        by_tokens.xaxis.set_major_formatter(EngFormatter())
+        by_tokens.grid(alpha=0.3)
+    if not several:
+        figure.suptitle(curves[0].name)
+    return save_png(figure, path)
