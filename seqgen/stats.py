@@ -1,0 +1,465 @@
+"""Statistics of generated pieces and texts, and how far they are from a corpus.
+
+Music follows Yang and Lerch 2018, "On the evaluation of generative models in music": features
+computed per piece, an absolute measurement (each feature's mean and standard deviation over
+a set) and a relative one: the intra-set distances between the pieces of one set and the
+inter-set distances between the pieces of two sets, each smoothed by a Gaussian kernel density
+estimate; the overlap area (OA) and the Kullback-Leibler divergence (KL) of an intra-set
+density against the inter-set density say how well one set stands in for the other.
+
+As in the paper, a per-note quantity is one value per piece, its mean (the paper's average
+inter-onset interval); its pitch count, pitch range and pitch-class histogram are here too.
+Its beat-based features (note length histogram, transition matrices) need a meter that
+performance MIDI lacks and are left out; mean pitch and velocity are added. Unlike the
+paper's toolkit (mgeval), both densities are evaluated on one grid for KL, and OA integrates
+over their tails too (see ``overlap_and_kl``).
+
+Text is compared with a corpus by shared character and word n-grams, known words and copies.
+"""
+
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from seqgen.corpus import (
+    FileProgress,
+    detect_items,
+    find_files,
+    find_text_files,
+    read_declaration,
+    split_items_of,
+    summarize_skipped,
+)
+from seqgen.errors import SeqgenError, UsageError
+from seqgen.midi import MidiCodec, MidiFileError, MidiOptions, Note, read_notes
+
+# ---- music: features of a piece --------------------------------------------------------------
+
+FEATURES = {
+    "pitch_class_histogram": "share of the notes in each pitch class C, C#, ..., B",
+    "pitch_count": "distinct pitches",
+    "pitch_range": "highest minus lowest pitch, semitones",
+    "mean_pitch": "mean MIDI pitch (the register)",
+    "note_density": "notes per second from the first onset to the last note's end",
+    "polyphony": "notes sounding at once, averaged over the time any note sounds",
+    "inter_onset_interval": "mean seconds between successive distinct onsets",
+    "note_duration": "mean note duration, seconds",
+    "velocity": "mean note-on velocity",
+}
+PITCH_CLASSES = 12
+ONSET_DECIMALS = 6  # onsets equal to the microsecond are one onset
+
+
+def piece_features(notes: Sequence[Note]) -> dict[str, np.ndarray]:
+    """Every feature of ``FEATURES`` of one piece (at least one note), as a 1-D array: 12 values
+    for the pitch-class histogram, one for the others (NaN where a piece has none: one onset
+    has no inter-onset interval, notes of no duration no density or polyphony)."""
+    if not notes:
+        raise ValueError("a piece with no notes has no features")
+    pitch = np.array([n.pitch for n in notes])
+    start = np.array([n.start for n in notes], dtype=np.float64)
+    end = np.array([n.end for n in notes], dtype=np.float64)
+    onsets = np.unique(np.round(start, ONSET_DECIMALS))
+    span = end.max() - start.min()
+    scalars = {
+        "pitch_count": len(np.unique(pitch)),
+        "pitch_range": pitch.max() - pitch.min(),
+        "mean_pitch": pitch.mean(),
+        "note_density": len(notes) / span if span > 0 else math.nan,
+        "polyphony": polyphony(start, end),
+        "inter_onset_interval": np.diff(onsets).mean() if len(onsets) > 1 else math.nan,
+        "note_duration": (end - start).mean(),
+        "velocity": np.mean([n.velocity for n in notes]),
+    }
+    histogram = np.bincount(pitch % PITCH_CLASSES, minlength=PITCH_CLASSES) / len(notes)
+    features = {"pitch_class_histogram": histogram.astype(np.float64)}
+    features |= {name: np.array([value], dtype=np.float64) for name, value in scalars.items()}
+    return {name: features[name] for name in FEATURES}
+
+
+def polyphony(start: np.ndarray, end: np.ndarray) -> float:
+    """The summed note durations over the time at least one note sounds (rests left out):
+    the time-weighted mean number of sounding notes. NaN when no note has a duration."""
+    order = np.argsort(start, kind="stable")
+    start, end = start[order], end[order]
+    reach = np.maximum.accumulate(end)  # the latest end of the notes begun so far
+    rests = np.maximum(start[1:] - reach[:-1], 0).sum()
+    sounding = reach[-1] - start[0] - rests
+    return float((end - start).sum() / sounding) if sounding > 0 else math.nan
+
+
+# ---- music: a set of pieces ------------------------------------------------------------------
+
+
+Value = float | list[float]  # a scalar feature's, or the pitch-class histogram's, per bin
+
+
+@dataclass
+class MusicStats:
+    """The features of a set of pieces: ``values[name]`` has one row per piece (NaN where the
+    piece has no such value); the files read and the files skipped, with the reasons."""
+
+    values: dict[str, np.ndarray]
+    files: list[str]
+    skipped: list[tuple[str, str]]
+
+    @property
+    def pieces(self) -> int:
+        return len(self.files)
+
+    def defined(self, feature: str) -> np.ndarray:
+        """The rows of ``feature`` of the pieces that have it."""
+        rows = self.values[feature]
+        return rows[~np.isnan(rows).any(axis=1)]
+
+    def mean(self, feature: str) -> Value:
+        return summarize(self.defined(feature), np.mean)
+
+    def std(self, feature: str) -> Value:
+        """The population standard deviation over the pieces, as ``numpy.std``."""
+        return summarize(self.defined(feature), np.std)
+
+    def to_json(self) -> dict:
+        return {
+            "files": self.pieces,
+            "skipped": [{"file": file, "reason": reason} for file, reason in self.skipped],
+            "features": {name: {"mean": json_value(self.mean(name)),
+                                "std": json_value(self.std(name)),
+                                "pieces": len(self.defined(name))} for name in FEATURES},
+        }
+
+
+def summarize(rows: np.ndarray, statistic: Callable[..., np.ndarray]) -> Value:
+    """``statistic`` over the pieces: a float for a scalar feature, a list per bin otherwise."""
+    if not len(rows):
+        return math.nan if rows.shape[1] == 1 else [math.nan] * rows.shape[1]
+    values = statistic(rows, axis=0)
+    return float(values[0]) if len(values) == 1 else values.tolist()
+
+
+def pieces_stats(pieces: Sequence[Sequence[Note]], names: Sequence[str] | None = None,
+                 skipped: Sequence[tuple[str, str]] = ()) -> MusicStats:
+    """The ``MusicStats`` of pieces given as notes (each with at least one note)."""
+    names = list(names) if names is not None else [f"piece {i}" for i in range(1, len(pieces) + 1)]
+    per_piece = [piece_features(notes) for notes in pieces]
+    values = {name: np.array([f[name] for f in per_piece], dtype=np.float64)
+              .reshape(len(pieces), feature_width(name)) for name in FEATURES}
+    return MusicStats(values, names, list(skipped))
+
+
+def feature_width(feature: str) -> int:
+    return PITCH_CLASSES if feature == "pitch_class_histogram" else 1
+
+
+def music_stats(source: str | Path | Iterable[str | Path], options: MidiOptions | None = None,
+                progress: FileProgress | None = None) -> MusicStats:
+    """The ``MusicStats`` of MIDI files (a list of them, or a path as ``midi_files`` takes it)
+    read with ``read_notes``; a file that cannot be used is skipped with its reason, and none
+    usable is an error. ``progress(done, total)`` is called after each file."""
+    paths = midi_files(source) if isinstance(source, str | Path) else list(source)
+    options = options or MidiOptions()
+    pieces, names, skipped = [], [], []
+    for done, path in enumerate(paths, 1):
+        try:
+            pieces.append(read_notes(path, options))
+            names.append(str(path))
+        except MidiFileError as exc:
+            skipped.append((str(path), str(exc)))
+        if progress:
+            progress(done, len(paths))
+    if not pieces:
+        raise SeqgenError(f"no usable MIDI file: {summarize_skipped(skipped)}")
+    return pieces_stats(pieces, names, skipped)
+
+
+def midi_files(path: str | Path) -> list[Path]:
+    """A MIDI file, or every .mid/.midi file under a folder (recursively, sorted)."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path} not found: give a MIDI file or a folder of .mid/.midi files")
+    if path.is_file():
+        if path.suffix.lower() not in MidiCodec.suffixes:
+            raise UsageError(f"{path} is not a MIDI file: give a .mid/.midi file or a folder "
+                             "of them")
+        return [path]
+    files = find_files(path, MidiCodec.suffixes)
+    if not files:
+        raise UsageError(f"no .mid or .midi files in {path}: give a folder that holds MIDI "
+                         "files")
+    return files
+
+
+# ---- music: comparing two sets ---------------------------------------------------------------
+
+DISTANCE_PIECES = 1000  # larger sets are thinned (evenly, in order) to this for the distances
+GRID_POINTS = 1024  # where each density is evaluated
+GRID_MARGIN = 4.0  # the grid reaches this many bandwidths beyond the data on either side
+MIN_BANDWIDTH = 0.01  # of the distances' span: a set whose distances are all equal
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One feature of two sets a and b: the absolute measurement (mean and standard deviation
+    over each set's pieces) and the relative one: the overlap area and KL(intra || inter) of
+    each set's intra-set distance density against the inter-set distance density. NaN where
+    a set has fewer than three pieces with the feature (fewer than two intra-set distances)."""
+
+    feature: str
+    mean_a: Value
+    std_a: Value
+    mean_b: Value
+    std_b: Value
+    overlap_a: float
+    kl_a: float
+    overlap_b: float
+    kl_b: float
+
+    def to_json(self) -> dict:
+        return {name: json_value(value) for name, value in asdict(self).items()}
+
+
+def compare_music(a: MusicStats, b: MusicStats) -> list[Comparison]:
+    """Each feature of ``FEATURES`` compared between two sets (see ``Comparison``)."""
+    return [compare_feature(name, a, b) for name in FEATURES]
+
+
+def compare_feature(feature: str, a: MusicStats, b: MusicStats) -> Comparison:
+    rows_a, rows_b = thinned(a.defined(feature)), thinned(b.defined(feature))
+    inter = inter_set_distances(rows_a, rows_b)
+    overlap_a, kl_a = overlap_and_kl(intra_set_distances(rows_a), inter)
+    overlap_b, kl_b = overlap_and_kl(intra_set_distances(rows_b), inter)
+    return Comparison(feature, a.mean(feature), a.std(feature), b.mean(feature), b.std(feature),
+                      overlap_a, kl_a, overlap_b, kl_b)
+
+
+def thinned(rows: np.ndarray, most: int = DISTANCE_PIECES) -> np.ndarray:
+    """At most ``most`` rows, evenly spaced (deterministic)."""
+    if len(rows) <= most:
+        return rows
+    return rows[np.linspace(0, len(rows) - 1, most).round().astype(int)]
+
+
+def pairwise_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Euclidean distances between each row of ``x`` and each row of ``y``: (len(x), len(y))."""
+    squares = sum((x[:, None, k] - y[None, :, k]) ** 2 for k in range(x.shape[1]))
+    return np.sqrt(squares)
+
+
+def intra_set_distances(rows: np.ndarray) -> np.ndarray:
+    """The distance between every two pieces of a set, each pair once."""
+    return pairwise_distances(rows, rows)[np.triu_indices(len(rows), k=1)]
+
+
+def inter_set_distances(rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
+    """The distance from every piece of one set to every piece of the other."""
+    return pairwise_distances(rows_a, rows_b).ravel()
+
+
+def overlap_and_kl(p_samples: np.ndarray, q_samples: np.ndarray) -> tuple[float, float]:
+    """The overlap area and KL(p || q), in nats, of the Gaussian kernel density estimates p
+    and q of two samples; NaN for a sample of fewer than two values.
+
+    Each density has its own bandwidth, Scott's rule as ``scipy.stats.gaussian_kde`` (sample
+    standard deviation times n ** -1/5), at least ``MIN_BANDWIDTH`` of the span of both
+    samples. Both are evaluated on one grid of ``GRID_POINTS`` over the span plus
+    ``GRID_MARGIN`` bandwidths each side, normalised there, and integrated with the grid step:
+    OA = sum(min(p, q)) dx, KL = sum(p log(p / q)) dx with log densities computed exactly
+    (log-sum-exp), so KL is finite and grows without bound as the densities part.
+    Two samples of one and the same value give OA 1 and KL 0.
+    """
+    if len(p_samples) < 2 or len(q_samples) < 2:
+        return math.nan, math.nan
+    low = min(p_samples.min(), q_samples.min())
+    high = max(p_samples.max(), q_samples.max())
+    if high == low:
+        return 1.0, 0.0
+    floor = MIN_BANDWIDTH * (high - low)
+    p_width = max(scott_bandwidth(p_samples), floor)
+    q_width = max(scott_bandwidth(q_samples), floor)
+    margin = GRID_MARGIN * max(p_width, q_width)
+    grid = np.linspace(low - margin, high + margin, GRID_POINTS)
+    log_p, log_q = log_density(p_samples, grid, p_width), log_density(q_samples, grid, q_width)
+    step = grid[1] - grid[0]
+    p = np.exp(log_p)
+    overlap = np.minimum(p, np.exp(log_q)).sum() * step
+    kl = (p * (log_p - log_q)).sum() * step
+    return float(overlap), float(max(kl, 0.0))
+
+
+def scott_bandwidth(samples: np.ndarray) -> float:
+    return float(np.std(samples, ddof=1)) * len(samples) ** -0.2
+
+
+def log_density(samples: np.ndarray, grid: np.ndarray, bandwidth: float) -> np.ndarray:
+    """The log of a Gaussian KDE on an even grid (inside which the samples lie), normalised to
+    integrate to 1 there; the samples are first binned linearly onto the grid points."""
+    step = grid[1] - grid[0]
+    position = (samples - grid[0]) / step
+    left = np.floor(position).astype(np.int64)
+    right_share = position - left
+    weights = (np.bincount(left, 1 - right_share, len(grid))
+               + np.bincount(left + 1, right_share, len(grid)))
+    used = weights > 0
+    offsets = (grid[:, None] - grid[used][None, :]) / bandwidth
+    log_values = log_sum_exp(np.log(weights[used]) - 0.5 * offsets**2, axis=1)
+    return log_values - log_sum_exp(log_values) - math.log(step)
+
+
+def log_sum_exp(values: np.ndarray, axis: int | None = None) -> np.ndarray:
+    top = values.max(axis=axis, keepdims=True)
+    sums = np.log(np.exp(values - top).sum(axis=axis, keepdims=True)) + top
+    return sums.squeeze(axis) if axis is not None else sums.item()
+
+
+def json_value(value: object) -> object:
+    """A value made JSON-safe: NaN becomes None, in lists too."""
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+# ---- text ------------------------------------------------------------------------------------
+
+WORD = re.compile(r"\w+")
+CHAR_NGRAMS = (1, 2, 3, 4)
+WORD_NGRAMS = (1, 2, 3)
+BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
+
+
+@dataclass(frozen=True)
+class TextSetStats:
+    """A set of text samples on its own. Words are ``\\w+`` runs, case kept; the type/token
+    ratio is distinct words over words, pooled over all samples (NaN without words)."""
+
+    samples: int
+    mean_length: float  # characters per sample
+    distinct_characters: int
+    words: int
+    type_token_ratio: float
+
+    def to_json(self) -> dict:
+        return {name: json_value(value) for name, value in asdict(self).items()}
+
+
+def text_set_stats(samples: Sequence[str]) -> TextSetStats:
+    words = [word for sample in samples for word in WORD.findall(sample)]
+    return TextSetStats(
+        samples=len(samples),
+        mean_length=float(np.mean([len(s) for s in samples])) if samples else math.nan,
+        distinct_characters=len(set().union(*samples)),
+        words=len(words),
+        type_token_ratio=len(set(words)) / len(words) if words else math.nan,
+    )
+
+
+@dataclass(frozen=True)
+class TextComparison:
+    """Text samples against a corpus.
+
+    ``char_overlap[n]`` (n = 1..4) and ``word_overlap[n]`` (n = 1..3): the share of the
+    samples' n-gram occurrences (within each sample, counted with repeats) that occur anywhere
+    in the corpus; NaN when the samples have no n-gram of that size. ``word_overlap[1]`` is the
+    share of the samples' words found in the corpus vocabulary; ``unknown_words`` are the
+    distinct sample words that are not, in order of first appearance. ``copies``: samples
+    with a non-space character that occur verbatim (as a substring) in the corpus text;
+    ``item_copies``: samples equal to one of the corpus's items (lines or files), both
+    stripped of surrounding whitespace, or None for a corpus that is one stream.
+    """
+
+    samples: TextSetStats
+    char_overlap: dict[int, float]
+    word_overlap: dict[int, float]
+    unknown_words: list[str]
+    copies: int
+    item_copies: int | None
+
+    def to_json(self) -> dict:
+        return {
+            "samples": self.samples.to_json(),
+            "char_overlap": {str(n): json_value(v) for n, v in self.char_overlap.items()},
+            "word_overlap": {str(n): json_value(v) for n, v in self.word_overlap.items()},
+            "unknown_words": self.unknown_words,
+            "copies": self.copies,
+            "item_copies": self.item_copies,
+        }
+
+
+def text_stats(samples: Sequence[str], corpus_text: str,
+               corpus_items: Sequence[str] | None = None) -> TextComparison:
+    """Compare text samples with a corpus (see ``TextComparison``); ``corpus_items`` are its
+    lines or files when it is a corpus of items.
+
+    Cost: the sets of the corpus's distinct character 1- to 4-grams and word 1- to 3-grams are
+    built, about a second and 40 MB of memory per megabyte of corpus: meant for corpora up to
+    some tens of megabytes.
+    """
+    sample_words = [WORD.findall(sample) for sample in samples]
+    corpus_words = WORD.findall(corpus_text)
+    vocabulary = set(corpus_words)
+    items = {item.strip() for item in corpus_items} if corpus_items is not None else None
+    return TextComparison(
+        samples=text_set_stats(samples),
+        char_overlap={n: ngram_overlap([list(char_ngrams(s, n)) for s in samples],
+                                       set(char_ngrams(corpus_text, n))) for n in CHAR_NGRAMS},
+        word_overlap={n: ngram_overlap([list(word_ngrams(w, n)) for w in sample_words],
+                                       set(word_ngrams(corpus_words, n))) for n in WORD_NGRAMS},
+        unknown_words=list(dict.fromkeys(w for ws in sample_words for w in ws
+                                         if w not in vocabulary)),
+        copies=sum(bool(s.strip()) and s in corpus_text for s in samples),
+        item_copies=None if items is None else sum(s.strip() in items for s in samples),
+    )
+
+
+def char_ngrams(text: str, n: int) -> Iterator[str]:
+    return (text[i:i + n] for i in range(len(text) - n + 1))
+
+
+def word_ngrams(words: Sequence[str], n: int) -> Iterator[tuple[str, ...]]:
+    return zip(*(words[i:] for i in range(n)), strict=False)
+
+
+def ngram_overlap(per_sample: list[list], corpus_ngrams: set) -> float:
+    """The share of the samples' n-gram occurrences found in the corpus."""
+    total = sum(len(ngrams) for ngrams in per_sample)
+    found = sum(ngram in corpus_ngrams for ngrams in per_sample for ngram in ngrams)
+    return found / total if total else math.nan
+
+
+def read_text_samples(path: str | Path, items: bool = False) -> list[str]:
+    """Text samples, each stripped of surrounding whitespace, empty ones dropped. A file: one
+    sample per line with ``items``, else per block of lines between blank lines (as
+    ``seqgen sample --out FILE`` writes them; a sample with blank lines of its own is then
+    cut into blocks, so write such samples to a folder). A folder: one sample per .txt file
+    under it."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path} not found: give a .txt file of samples or a folder of "
+                         ".txt files, one sample each")
+    if path.is_dir():
+        texts = [file.read_text(encoding="utf-8", errors="replace")
+                 for file in find_files(path, (".txt",))]
+    else:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        texts = text.split("\n") if items else BLANK_LINE.split(text)
+    samples = [text.strip() for text in texts if text.strip()]
+    if not samples:
+        raise UsageError(f"no text samples in {path}: give a .txt file or a folder of .txt "
+                         "files that hold some text")
+    return samples
+
+
+def read_text_corpus(path: str | Path) -> tuple[str, list[str] | None]:
+    """A text corpus's text (its files joined by newlines) and its items: lines or files as
+    its ``seqgen.json`` declares or its files suggest (see ``corpus.detect_items``), None for
+    one stream."""
+    path = Path(path)
+    files = find_text_files(path)
+    texts = [file.read_text(encoding="utf-8", errors="replace") for file in files]
+    declared = read_declaration(path) if path.is_dir() else {}
+    kind = declared.get("items") or detect_items(path)
+    items = None if kind == "stream" else [i for t in texts for i in split_items_of(t, kind)]
+    return "\n".join(texts), items
