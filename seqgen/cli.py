@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.rule import Rule
 from rich.table import Table
 
@@ -51,7 +52,7 @@ def reports_errors(command):
             return command(*args, **kwargs)
         except SeqgenError as exc:
             if os.environ.get("RANK", "0") == "0":  # under torchrun, one process says it
-                err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True,
+                err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
                                   soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
@@ -59,7 +60,8 @@ def reports_errors(command):
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False,
+                      soft_wrap=True)
 
 
 def version_callback(value: bool) -> None:
@@ -109,6 +111,7 @@ def train_command(
     lr: Annotated[float | None, typer.Option(help=default_help("Peak learning rate (AdamW, warmup then cosine).", "lr"))] = None,
     clip: Annotated[float | None, typer.Option(help=default_help("Clip the global gradient norm to this; 0 turns it off.", "clip"))] = None,
     precision: Annotated[str | None, typer.Option(help="fp32, or bf16: autocast to bfloat16 (1.5-1.7x faster on a CPU with bf16 units; see docs/performance.md). \\[default: fp32]")] = None,
+    curves: Annotated[bool | None, typer.Option("--curves/--no-curves", help="Draw curves.png (loss against steps and tokens) beside metrics.jsonl; needs seqgen\\[plots]. \\[default: on]")] = None,
     compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile the time loop of StepCell layers (plugin cells without a fused path); costs compile time at the start. \\[default: off]")] = None,
     eval_interval: Annotated[int | None, typer.Option(help=default_help("Validate and save every N steps.", "eval_interval"))] = None,
     log_interval: Annotated[int | None, typer.Option(help=default_help("Log metrics every N steps.", "log_interval"))] = None,
@@ -139,7 +142,7 @@ def train_command(
         "cell": cell, "layers": layers, "hidden": hidden, "embedding": embedding,
         "dropout": dropout, "tie_weights": tie_weights, "batch_size": batch_size,
         "seq_len": seq_len, "steps": steps, "epochs": epochs, "lr": lr, "clip": clip,
-        "compile": compile, "precision": precision,
+        "compile": compile, "precision": precision, "curves": curves,
         "eval_interval": eval_interval, "log_interval": log_interval,
         "val_fraction": val_fraction, "max_val_tokens": max_val_tokens, "seed": seed, "device": device, "format": format,
         "augment": augment, "transpose": transpose, "stretch": stretch, "arch": arch,
@@ -224,6 +227,9 @@ def sample_command(
     max_length: Annotated[int | None, typer.Option(help="Models of items: the most tokens a sample may have before its end token. \\[default: text 200, MIDI 100000]")] = None,
     unique: Annotated[bool, typer.Option(help="Text items: drop duplicate samples and samples that copy a training item.")] = False,
     corpus: Annotated[Path | None, typer.Option(help="With --unique: the training corpus, if not where the checkpoint recorded it.")] = None,
+    quiet: Annotated[bool, typer.Option(help="MIDI: do not draw each file's piano roll.")] = False,
+    render: Annotated[bool, typer.Option(help="MIDI: also render each file to a .wav beside it (FluidSynth).")] = False,
+    soundfont: Annotated[Path | None, typer.Option(help="With --render: a General MIDI SoundFont \\[default: $SOUNDFONT, else the system's]")] = None,
 ) -> None:
     """Generate text or MIDI from a trained checkpoint (text streams to the terminal)."""
     from seqgen.checkpoint import load_checkpoint
@@ -243,8 +249,11 @@ def sample_command(
     if isinstance(ckpt.codec, FileCodec):
         if unique:
             raise UsageError("--unique works for text models of items (lines or files)")
-        sample_pieces(ckpt, primer, tokens, seconds, num_samples, options, seed, out, force,
-                      labels, max_length or 100_000)
+        paths = sample_pieces(ckpt, primer, tokens, seconds, num_samples, options, seed, out,
+                              force, labels, max_length or 100_000)
+        show_and_render(paths, not quiet, render, soundfont)
+    elif render:
+        raise UsageError("--render is for MIDI models; this model writes text")
     elif seconds is not None:
         raise UsageError("a text model's --length is a number of characters, not a duration")
     else:
@@ -313,8 +322,8 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
 def sample_pieces(ckpt: Checkpoint, primer: str, length: int | None, seconds: float | None,
                   num_samples: int, options: SamplingOptions, seed: int | None,
                   out: str | None, force: bool, labels: Tensor | None = None,
-                  max_length: int = 100_000) -> None:
-    """Generate pieces of a file codec (MIDI) and write one file each."""
+                  max_length: int = 100_000) -> list[Path]:
+    """Generate pieces of a file codec (MIDI) and write one file each; returns the files."""
     from seqgen.codec import CodecFileError
     from seqgen.sampling import generate_pieces
 
@@ -337,6 +346,19 @@ def sample_pieces(ckpt: Checkpoint, primer: str, length: int | None, seconds: fl
     seconds_table = codec.token_seconds()
     report_written(paths, None if seconds_table is None else
                    [f"{float(seconds_table[t.long()].sum()):.1f} s" for t in pieces])
+    return paths
+
+
+def show_and_render(paths: list[Path], show: bool, render: bool,
+                    soundfont: Path | None) -> None:
+    """The piano roll of each generated MIDI file, and its audio beside it if asked."""
+    from seqgen.cli_media import render_file, show_midi
+
+    for path in paths:
+        if show and path.suffix.lower() in (".mid", ".midi"):
+            show_midi(path)
+        if render:
+            render_file(path, path.with_suffix(".wav"), soundfont)
 
 
 def output_paths(out: str, count: int, suffix: str, force: bool,
@@ -521,5 +543,7 @@ def main() -> None:
     warnings.showwarning = show_warning
     app()
 
+
+import seqgen.cli_media  # noqa: E402, F401  (adds show, plot, render, stats)
 
 add_commands(app)

@@ -70,6 +70,7 @@ class TrainConfig:
     clip: float = 1.0  # global gradient-norm limit; 0 turns clipping off
     compile: bool = False  # torch.compile the time loop of StepCell layers
     precision: str = "fp32"  # fp32, or bf16 (autocast; CPUs with bf16 units and recent GPUs)
+    curves: bool = True  # draw curves.png beside metrics.jsonl (needs matplotlib)
     eval_interval: int = 200
     log_interval: int = 10
     val_fraction: float = 0.1

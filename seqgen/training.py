@@ -195,9 +195,11 @@ class Trainer:
                 if (interrupted() if not self.world.distributed
                         else at_log and self.world.any(interrupted(), self.device)):
                     self.save_last()
+                    self.draw_curves()
                     raise TrainingInterrupted(
                         f"training stopped at step {self.step}; a resumable checkpoint is in "
                         f"{self.run_dir}/last. Resume with: seqgen train --resume {self.run_dir}")
+        self.draw_curves()
         return TrainResult(self.run_dir, self.step, self.val_loss, self.best_val_loss,
                            self.tokens_per_second)
 
@@ -264,6 +266,19 @@ class Trainer:
             write_snapshot(self.run_dir, "best", lambda folder: save_model_files(
                 folder, self.model, self.checkpoint_config(), self.trainer_info()))
         self.save_last()
+
+    def draw_curves(self) -> None:
+        """curves.png beside metrics.jsonl (main process); without matplotlib, a warning."""
+        if not (self.config.curves and self.world.is_main):
+            return
+        from seqgen.plots import NO_MATPLOTLIB, curves_png
+
+        try:
+            curves_png([self.run_dir], self.run_dir / "curves.png")
+        except UsageError as exc:
+            if str(exc) != NO_MATPLOTLIB:
+                raise
+            warnings.warn(f"curves.png not drawn: {exc}", stacklevel=2)
 
     def emit(self, event: dict) -> None:
         """Send an event to the progress callback and append metrics to metrics.jsonl (the

@@ -43,7 +43,7 @@ def tiny_corpus(tmp_path) -> Path:
 
 
 TINY_CONFIG = dict(cell="lstm", layers=2, hidden=16, batch_size=4, seq_len=8, steps=12,
-                   eval_interval=5, log_interval=1, warmup_steps=2, device="cpu")
+                   eval_interval=5, log_interval=1, warmup_steps=2, device="cpu", curves=False)
 
 
 @pytest.fixture(scope="session")

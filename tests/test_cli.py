@@ -8,10 +8,10 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.suite import HELP_IMPORTS_TORCH
 from seqgen import __version__
 from seqgen.checkpoint import run_lock
 from seqgen.cli import app
-from benchmarks.suite import HELP_IMPORTS_TORCH
 from tests.conftest import one_line_error
 
 runner = CliRunner()

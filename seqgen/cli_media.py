@@ -1,0 +1,236 @@
+"""The commands that show, draw, play and measure what seqgen made: ``show``, ``plot``,
+``render``, ``stats``. Registered on the app of ``seqgen.cli``; thin like it."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from seqgen.cli import app, console, err_console, reports_errors
+from seqgen.errors import UsageError
+
+if TYPE_CHECKING:
+    from seqgen.stats import Comparison, MusicStats, TextComparison, TextSetStats
+
+
+@app.command("show")
+@reports_errors
+def show_command(
+    midi: Annotated[Path, typer.Argument(help="A MIDI file.")],
+    png: Annotated[Path | None, typer.Option(help="Also draw the piano roll into this PNG file (needs seqgen\\[plots]).")] = None,
+    width: Annotated[int, typer.Option(help="The PNG's width in pixels.")] = 1200,
+    height: Annotated[int, typer.Option(help="The PNG's height in pixels.")] = 600,
+) -> None:
+    """A MIDI file's piano roll and key facts (duration, notes, pitch range, tempo)."""
+    show_midi(midi)
+    if png is not None:
+        from seqgen.pianoroll import read_midi
+        from seqgen.plots import piano_roll_png
+
+        notes, _ = read_midi(midi)
+        piano_roll_png(notes, png, width, height, title=midi.name)
+        err_console.print(f"wrote {png} ({width}x{height})", highlight=False)
+
+
+def show_midi(path: Path) -> None:
+    """Print a MIDI file's facts and piano roll, or a one-line error for a file that is not
+    usable MIDI."""
+    from seqgen.codec import CodecFileError
+    from seqgen.pianoroll import midi_view
+
+    if not path.is_file():
+        raise UsageError(f"{path} not found: give a .mid file")
+    try:
+        view = midi_view(path)
+    except CodecFileError as exc:
+        raise UsageError(f"cannot show {path}: {exc}") from None
+    console.print(f"[bold]{path}[/]", highlight=False)
+    console.print(view)
+
+
+@app.command("plot")
+@reports_errors
+def plot_command(
+    runs: Annotated[list[Path], typer.Argument(help="Training run folders (or their metrics.jsonl).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The PNG file to write.")] = Path("curves.png"),
+    width: Annotated[int, typer.Option(help="Width in pixels.")] = 1200,
+    height: Annotated[int, typer.Option(help="Height in pixels.")] = 500,
+) -> None:
+    """Loss curves of training runs against steps and tokens, on one chart (PNG)."""
+    from seqgen.plots import curves_png
+
+    curves_png(runs, out, width, height)
+    err_console.print(f"wrote {out} ({len(runs)} run{'s' if len(runs) > 1 else ''})",
+                      highlight=False)
+
+
+@app.command("render")
+@reports_errors
+def render_command(
+    midi: Annotated[Path, typer.Argument(help="A MIDI file.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The WAV file \\[default: the MIDI file's name with .wav]")] = None,
+    soundfont: Annotated[Path | None, typer.Option(help="A General MIDI SoundFont (.sf2) \\[default: $SOUNDFONT, else the system's]")] = None,
+    sample_rate: Annotated[int, typer.Option(help="Samples per second.")] = 44100,
+) -> None:
+    """Render a MIDI file to audio (WAV) through FluidSynth."""
+    render_file(midi, out or midi.with_suffix(".wav"), soundfont, sample_rate)
+
+
+def render_file(midi: Path, wav: Path, soundfont: Path | None = None,
+                sample_rate: int = 44100) -> None:
+    from seqgen.audio import render
+    from seqgen.codec import CodecFileError
+
+    if not midi.is_file():
+        raise UsageError(f"{midi} not found: give a .mid file")
+    try:
+        seconds = render(midi, wav, soundfont, sample_rate)
+    except CodecFileError as exc:
+        raise UsageError(f"cannot render {midi}: {exc}") from None
+    err_console.print(f"wrote {wav} ({seconds:.1f} s of audio)", highlight=False)
+
+
+@app.command("stats")
+@reports_errors
+def stats_command(
+    path: Annotated[Path, typer.Argument(help="MIDI files (a folder or a file), or text samples (a .txt file: blocks between blank lines, or lines for a corpus of lines; a folder: one sample per .txt file).")],
+    against: Annotated[Path | None, typer.Option(help="A corpus to compare with: the overlap area and KL divergence of each music feature (Yang and Lerch 2018), or text n-gram overlap, known words and copies.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Statistics of generated music or text, alone or against a corpus."""
+    if not path.exists():
+        raise UsageError(f"{path} not found: give MIDI files or text samples")
+    report = music_report(path, against) if is_music(path) else text_report(path, against)
+    if as_json:
+        sys.stdout.write(json.dumps(report["json"], indent=2) + "\n")
+    else:
+        for table in report["tables"]:
+            console.print(table)
+
+
+def is_music(path: Path) -> bool:
+    from seqgen.corpus import find_files
+
+    suffixes = (".mid", ".midi")
+    return path.suffix.lower() in suffixes if path.is_file() else bool(find_files(path,
+                                                                                  suffixes))
+
+
+def music_report(path: Path, against: Path | None) -> dict:
+    from seqgen.stats import compare_music
+
+    stats = read_music(path)
+    if against is None:
+        return {"json": {"set": str(path), "stats": stats.to_json()},
+                "tables": [music_table(stats, path)]}
+    if not is_music(against):
+        raise UsageError(f"{against} holds no MIDI files: compare MIDI with a MIDI corpus")
+    reference = read_music(against)
+    comparisons = compare_music(stats, reference)
+    return {"json": {"set": str(path), "against": str(against), "stats": stats.to_json(),
+                     "against_stats": reference.to_json(),
+                     "comparison": [c.to_json() for c in comparisons]},
+            "tables": [comparison_table(comparisons, path, against, stats, reference)]}
+
+
+def read_music(path: Path) -> MusicStats:
+    from seqgen.stats import music_stats
+
+    stats = music_stats(path)
+    if stats.skipped:
+        err_console.print(f"[yellow]warning:[/] {path}: {len(stats.skipped)} file(s) skipped "
+                          "(not usable MIDI)", highlight=False)
+    return stats
+
+
+def music_table(stats: MusicStats, path: Path) -> Table:
+    from seqgen.stats import FEATURES
+
+    table = Table(title=f"{path}: {stats.pieces} pieces")
+    for column in ("feature", "mean", "std", "what"):
+        table.add_column(column, justify="left" if column in ("feature", "what") else "right")
+    for name, description in FEATURES.items():
+        table.add_row(name, shown(stats.mean(name)), shown(stats.std(name)), description)
+    return table
+
+
+def comparison_table(comparisons: list[Comparison], path: Path, against: Path,
+                     stats: MusicStats, reference: MusicStats) -> Table:
+    table = Table(title=f"{path} ({stats.pieces} pieces) against {against} "
+                        f"({reference.pieces} pieces)",
+                  caption="OA: overlap area (1 = the sets' distances agree), KL: divergence "
+                          "(0 = agree) of each set's intra-set distances against the "
+                          "inter-set distances (Yang and Lerch 2018)")
+    for column in ("feature", "mean ± std", "corpus mean ± std", "OA", "KL", "corpus OA",
+                   "corpus KL"):
+        table.add_column(column, justify="left" if column == "feature" else "right")
+    for c in comparisons:
+        table.add_row(c.feature, f"{shown(c.mean_a)} ± {shown(c.std_a)}",
+                      f"{shown(c.mean_b)} ± {shown(c.std_b)}", f"{c.overlap_a:.3f}",
+                      f"{c.kl_a:.3f}", f"{c.overlap_b:.3f}", f"{c.kl_b:.3f}")
+    return table
+
+
+PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def shown(value: float | list[float]) -> str:
+    """A figure for a table: a pitch-class histogram as its three commonest classes."""
+    if isinstance(value, list):
+        if any(math.isnan(v) for v in value):
+            return "-"
+        top = sorted(range(len(value)), key=value.__getitem__, reverse=True)[:3]
+        return " ".join(f"{PITCH_CLASS_NAMES[i]} {value[i]:.2f}" for i in top)
+    return "-" if math.isnan(value) else f"{value:.3g}"
+
+
+def text_report(path: Path, against: Path | None) -> dict:
+    from seqgen.stats import read_text_corpus, read_text_samples, text_set_stats, text_stats
+
+    if against is None:
+        samples = read_text_samples(path)
+        stats = text_set_stats(samples)
+        return {"json": {"set": str(path), "stats": stats.to_json()},
+                "tables": [text_set_table(stats, path)]}
+    if not against.exists():
+        raise UsageError(f"{against} not found: give the text corpus the samples came from")
+    corpus_text, items = read_text_corpus(against)
+    samples = read_text_samples(path, items=items is not None)
+    comparison = text_stats(samples, corpus_text, items)
+    return {"json": {"set": str(path), "against": str(against), **comparison.to_json()},
+            "tables": [text_comparison_table(comparison, path, against)]}
+
+
+def text_set_table(stats: TextSetStats, path: Path) -> Table:
+    table = Table(title=f"text samples {path}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("samples", f"{stats.samples:,}")
+    table.add_row("mean length", f"{stats.mean_length:,.1f} characters")
+    table.add_row("distinct characters", f"{stats.distinct_characters}")
+    table.add_row("words", f"{stats.words:,}")
+    table.add_row("type/token ratio", f"{stats.type_token_ratio:.3f}")
+    return table
+
+
+def text_comparison_table(c: TextComparison, path: Path, against: Path) -> Table:
+    table = text_set_table(c.samples, path)
+    table.title = f"text samples {path} against {against}"
+    for n, share in c.char_overlap.items():
+        table.add_row(f"character {n}-grams found in the corpus", f"{share:.1%}")
+    for n, share in c.word_overlap.items():
+        what = "words found in the corpus" if n == 1 else f"word {n}-grams found in the corpus"
+        table.add_row(what, f"{share:.1%}")
+    unknown = ", ".join(c.unknown_words[:8]) + (" ..." if len(c.unknown_words) > 8 else "")
+    table.add_row("words not in the corpus", f"{len(c.unknown_words):,}: {unknown}")
+    table.add_row("samples found verbatim in the corpus", f"{c.copies} of {c.samples.samples}")
+    if c.item_copies is not None:
+        table.add_row("samples equal to a corpus item", f"{c.item_copies} of "
+                                                        f"{c.samples.samples}")
+    return table
