@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -26,3 +27,13 @@ def test_quick_benchmarks_print_every_row():
         assert math.isfinite(row["seqgen"]) and math.isfinite(row["reference"]), row
         if row["unit"] in ("tokens/s", "MB/s", "GFLOP/s", "s"):
             assert row["seqgen"] > 0 and row["reference"] > 0, row
+
+
+def test_music_quality_compares_samples_and_a_floor_with_the_corpus():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.music_quality", "--quick"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    assert "samples (4 pieces) against" in result.stdout
+    assert "shuffled tokens (4 pieces) against" in result.stdout
+    assert result.stdout.count("polyphony") == 2
