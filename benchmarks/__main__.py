@@ -1,4 +1,4 @@
-"""``python -m benchmarks all|training|sampling|encoding [--quick] [--json]``.
+"""``python -m benchmarks [all|SUITE] [--quick] [--json]`` (suites: ``benchmarks.suite.SUITES``).
 
 Prints one table: seqgen's figure, the reference measured beside it in the same process,
 the ratio, the target, and whether it was reached. ``--quick`` runs small sizes in seconds

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import mido
 
-from seqgen.corpus import encode_midi_file, find_files, load_midi_corpus
-from seqgen.midi import MidiOptions
+from seqgen.corpus import find_files, load_midi_corpus, read_file_job
+from seqgen.midi import MidiCodec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     files = find_files(args.corpus, (".mid", ".midi"))
+    codec = MidiCodec()
     times: dict[str, list[float]] = {"bare parse": [], "full encode": [],
                                      "encode, one process": [], "cached reload": []}
     for _ in range(args.repeats):
@@ -49,7 +50,7 @@ def main() -> None:
             times["cached reload"].append(
                 timed(lambda: load_midi_corpus(args.corpus, cache_dir=Path(cache))))
             times["encode, one process"].append(
-                timed(lambda: [encode_midi_file((f, MidiOptions())) for f in files]))
+                timed(lambda: [read_file_job((f, codec)) for f in files]))
     median = {name: statistics.median(t) for name, t in times.items()}
     print(f"{len(files)} files from {args.corpus}, {os.cpu_count()} CPUs, "
           f"median of {args.repeats} interleaved runs")

@@ -5,6 +5,7 @@ the target and whether it was reached. Figures are medians of interleaved repeti
 """
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -350,6 +351,101 @@ def memory_rows(quick: bool) -> list[Row]:
                 peaks["large"][1], peaks["small"][1], "MB", "report", anon_growth, True)]
 
 
+# ---- corpora larger than memory -----------------------------------------------------------------
+
+LOAD_AND_REPORT = """
+import sys, time
+from pathlib import Path
+from seqgen.corpus import load_corpus
+from seqgen.plugins import codecs
+codecs()  # the plugins load before the clock starts
+start = time.perf_counter()
+load_corpus(sys.argv[1], cache_dir=Path(sys.argv[2]))
+seconds = time.perf_counter() - start
+status = open("/proc/self/status").read()
+print(seconds, int(status.split("VmHWM:")[1].split()[0]))  # KiB
+"""
+
+
+def write_text_corpus(path: Path, megabytes: int) -> float:
+    """Tiny Shakespeare repeated to at least ``megabytes``, written copy by copy; its size in MB."""
+    text = (SHAKESPEARE / "input.txt").read_bytes()
+    with open(path, "wb") as f:
+        for _ in range(-(-megabytes * 2**20 // len(text))):
+            f.write(text)
+    return path.stat().st_size / 2**20
+
+
+def load_in_fresh_process(corpus: Path, cache: Path) -> tuple[float, float]:
+    """Seconds to load ``corpus`` (encoding it unless ``cache`` holds it) in a new process, and
+    that process's peak RSS in MB."""
+    out = subprocess.run([sys.executable, "-c", LOAD_AND_REPORT, str(corpus), str(cache)],
+                         check=True, capture_output=True, text=True).stdout
+    seconds, peak_kib = map(float, out.split()[-2:])
+    return seconds, peak_kib / 1024
+
+
+def check_free_space(folder: str, megabytes: float) -> None:
+    free = shutil.disk_usage(folder).free / 2**20
+    if free < megabytes:
+        raise SystemExit(f"the scaling suite needs {megabytes:,.0f} MB free in {folder} and "
+                         f"{free:,.0f} MB are; set TMPDIR to a larger disk")
+
+
+def scaling_rows(quick: bool) -> list[Row]:
+    """Encoding time (median) and peak RSS (the largest of the repeats) of text corpora 16x
+    apart in size, each loaded in a fresh process (so its VmHWM is its own): the time should
+    grow linearly, the memory not at all."""
+    sizes = (5, 20, 80) if quick else (50, 200, 800)
+    repeats = 1 if quick else 3
+    small, big = sizes[0], sizes[-1]
+    with tempfile.TemporaryDirectory() as folder:
+        check_free_space(folder, 2.2 * sum(sizes))  # each corpus and its cache (uint8 ids)
+        corpora = {mb: Path(folder) / f"{mb}mb.txt" for mb in sizes}
+        size = {mb: write_text_corpus(path, mb) for mb, path in corpora.items()}
+        caches = {mb: Path(folder) / f"cache-{mb}mb" for mb in sizes}
+        peaks: dict[int, list[float]] = {mb: [] for mb in sizes}
+
+        def encode(mb: int) -> Callable[[], float]:
+            def run() -> float:
+                shutil.rmtree(caches[mb], ignore_errors=True)
+                seconds, peak = load_in_fresh_process(corpora[mb], caches[mb])
+                peaks[mb].append(peak)
+                return seconds
+            return run
+
+        def reload(mb: int) -> Callable[[], float]:
+            return lambda: load_in_fresh_process(corpora[mb], caches[mb])[0]
+
+        encoding = dict(zip(sizes, median_interleaved([encode(mb) for mb in sizes], repeats),
+                            strict=True))
+        reloading = dict(zip(sizes, median_interleaved([reload(mb) for mb in sizes], repeats),
+                             strict=True))
+    peak = {mb: max(p) for mb, p in peaks.items()}
+    rows = []
+    for mb in sizes:
+        linear = encoding[small] * size[mb] / size[small]
+        rate, small_rate = size[mb] / encoding[mb], size[small] / encoding[small]
+        rows += [
+            Row(f"encode {size[mb]:.0f} MB of text (vs linear from {size[small]:.0f} MB)",
+                encoding[mb], linear, "s", "report", encoding[mb] / linear, True),
+            Row(f"  encoding rate, {size[mb]:.0f} MB (vs {size[small]:.0f} MB)", rate,
+                small_rate, "MB/s", "report", rate / small_rate, True),
+            Row(f"  peak RSS encoding {size[mb]:.0f} MB (vs {size[small]:.0f} MB)", peak[mb],
+                peak[small], "MB", "report", peak[mb] - peak[small], True),
+            Row(f"  cached reload of {size[mb]:.0f} MB (vs encoding)", reloading[mb],
+                encoding[mb], "s", "report", encoding[mb] / reloading[mb], True),
+        ]
+    growth, size_ratio = encoding[big] / encoding[small], size[big] / size[small]
+    extra = peak[big] - peak[small]
+    return rows + [
+        Row(f"encoding time, {size[big]:.0f} vs {size[small]:.0f} MB (vs the size ratio)", growth,
+            size_ratio, "x", "within 25%", growth / size_ratio,
+            abs(growth / size_ratio - 1) <= 0.25),
+        Row(f"peak RSS encoding {size[big]:.0f} vs {size[small]:.0f} MB", peak[big], peak[small],
+            "MB", "< 50 MB more", extra, extra < 50)]
+
+
 # ---- command line ------------------------------------------------------------------------------
 
 
@@ -386,4 +482,5 @@ def startup_rows(quick: bool) -> list[Row]:
 
 
 SUITES = {"training": training_rows, "precision": precision_rows, "sampling": sampling_rows,
-          "encoding": encoding_rows, "memory": memory_rows, "startup": startup_rows}
+          "encoding": encoding_rows, "memory": memory_rows, "scaling": scaling_rows,
+          "startup": startup_rows}

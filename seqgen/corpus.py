@@ -3,25 +3,33 @@
 A text corpus is one stream of characters, or separate items (its lines or its files); a MIDI
 corpus is a list of pieces. Items may carry labels. Every corpus splits into training and
 validation data (``seqgen.data``) that make ``Batches``.
+
+A stream may be larger than memory: it is read in chunks of ``CHUNK_BYTES``, in two passes
+(fit the codec, then encode into the cache file as it goes), and its token ids are used
+memory-mapped from the cache. MIDI tokens go into the cache file as the workers' results arrive.
 """
 
 import hashlib
+import io
 import json
 import math
 import os
 import warnings
+from codecs import getincrementaldecoder
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from numpy.typing import DTypeLike
 from torch import Tensor
 
+from seqgen.atomic import atomic_write
 from seqgen.batching import register_file_backed
 from seqgen.codec import CharCodec, CodecFileError, FileCodec, TextCodec
 from seqgen.data import Augmentation, ItemData, StreamData, item_split, split_stream
@@ -35,6 +43,7 @@ TEXT_SUFFIXES = (".txt",)
 ITEM_KINDS = ("lines", "files", "stream")
 DECLARATION = "seqgen.json"  # a corpus folder's own settings
 UTF8_REPLACEMENT = "\ufffd".encode()
+CHUNK_BYTES = 4 << 20  # how much of a file is read (hashed, decoded, encoded) at a time
 FileProgress = Callable[[int, int], None]  # (files done, files in all)
 
 
@@ -273,27 +282,23 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seqgen"
 
 
-def content_key(kind: str, path: Path, files: list[Path], contents: list[bytes]) -> str:
-    """A cache key from the codec settings and every file's name and bytes."""
+def content_key(kind: str, path: Path, files: list[Path]) -> str:
+    """A cache key from the codec settings and every file's name and bytes (read in chunks)."""
     key = hashlib.sha256(kind.encode())
-    for f, data in zip(files, contents, strict=True):
-        key.update(f"\0{relative_name(f, path)}\0{len(data)}\0".encode())
-        key.update(data)
+    for file in files:
+        key.update(f"\0{relative_name(file, path)}\0{file.stat().st_size}\0".encode())
+        with open(file, "rb") as f:
+            while block := f.read(CHUNK_BYTES):
+                key.update(block)
     return key.hexdigest()
 
 
 @dataclass
 class CacheLookup:
-    """Where a corpus's encoding is cached, and the files' bytes if they had to be read."""
+    """Where a corpus's encoding is cached, and the size of its files."""
 
     cache_file: Path
-    contents: list[bytes] | None
     num_bytes: int
-
-    def read_contents(self, files: list[Path]) -> list[bytes]:
-        if self.contents is None:
-            self.contents = [f.read_bytes() for f in files]
-        return self.contents
 
 
 def locate_cache(kind: str, path: Path, files: list[Path],
@@ -313,11 +318,10 @@ def locate_cache(kind: str, path: Path, files: list[Path],
     try:
         cache_file = cache_path(cache_dir, index.read_text(encoding="ascii").strip())
         if cache_file.exists():
-            return CacheLookup(cache_file, None, num_bytes)
+            return CacheLookup(cache_file, num_bytes)
     except OSError:
         pass
-    contents = [f.read_bytes() for f in files]
-    key = content_key(kind, path, files, contents)
+    key = content_key(kind, path, files)
     try:
         index.parent.mkdir(parents=True, exist_ok=True)
         tmp = index.with_suffix(f".tmp{os.getpid()}")
@@ -325,7 +329,7 @@ def locate_cache(kind: str, path: Path, files: list[Path],
         os.replace(tmp, index)
     except OSError:
         pass  # no index: the next load hashes the contents again
-    return CacheLookup(cache_path(cache_dir, key), contents, num_bytes)
+    return CacheLookup(cache_path(cache_dir, key), num_bytes)
 
 
 def relative_name(file: Path, root: Path) -> str:
@@ -348,27 +352,60 @@ def find_text_files(path: Path) -> list[Path]:
     return files
 
 
-def decode_utf8(data: bytes) -> tuple[str, int]:
-    """Text and the number of invalid byte sequences replaced by U+FFFD."""
-    try:
-        return data.decode("utf-8"), 0
-    except UnicodeDecodeError:
-        text = data.decode("utf-8", errors="replace")
-        return text, text.count("\ufffd") - data.count(UTF8_REPLACEMENT)
+class DecodedText:
+    """The text of files, read and decoded as UTF-8 in chunks of ``CHUNK_BYTES`` bytes (a
+    character may span chunks, not files); each iteration is a pass over the files. Invalid
+    byte sequences become U+FFFD, and ``invalid`` counts them over the last pass."""
+
+    def __init__(self, files: list[Path]) -> None:
+        self.files, self.invalid = files, 0
+
+    def __iter__(self) -> Iterator[str]:
+        self.invalid = 0
+        for file in self.files:
+            yield from self.decode(file)
+
+    def decode(self, file: Path) -> Iterator[str]:
+        decoder = getincrementaldecoder("utf-8")(errors="replace")
+        tail = b""  # the last bytes read: a U+FFFD in the file may span two chunks
+        with open(file, "rb") as f:
+            while True:
+                data = f.read(CHUNK_BYTES)
+                text = decoder.decode(data, final=not data)
+                if replaced := text.count("\ufffd"):  # less the U+FFFD of the file itself
+                    self.invalid += replaced - data.count(UTF8_REPLACEMENT) \
+                        - (tail + data[:2]).count(UTF8_REPLACEMENT)
+                tail = (tail + data[-2:])[-2:]
+                if text:
+                    yield text
+                if not data:
+                    return
 
 
-def fit_codec(codec_class: type[TextCodec], text: str, specials: bool,
+def fits_in_chunks(codec_class: type[TextCodec]) -> bool:
+    """Whether a codec is fitted on a stream chunk by chunk: it implements ``fit_chunks``, in
+    the class that defines its ``fit`` or a subclass of it."""
+
+    def owner(method: str) -> type:
+        return next(c for c in codec_class.__mro__ if method in vars(c))
+
+    return owner("fit_chunks") is not TextCodec and issubclass(owner("fit_chunks"), owner("fit"))
+
+
+def fit_codec(codec_class: type[TextCodec], text: str | Iterable[str], specials: bool,
               options: dict[str, object]) -> TextCodec:
+    """A codec fitted on ``text``, or on its chunks in turn (``fit_chunks``)."""
+    fit = codec_class.fit if isinstance(text, str) else codec_class.fit_chunks
     try:
-        return codec_class.fit(text, specials, **options)
+        return fit(text, specials, **options)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"the {codec_class.name} codec: {exc}") from None
 
 
-def compact_dtype(vocab_size: int) -> torch.dtype:
+def compact_dtype(vocab_size: int) -> np.dtype:
     """The smallest integer type that holds every token id."""
-    return torch.uint8 if vocab_size <= 256 else torch.int16 if vocab_size <= 2**15 \
-        else torch.int32
+    return np.dtype(np.uint8 if vocab_size <= 256 else np.int16 if vocab_size <= 2**15
+                    else np.int32)
 
 
 def text_cache_kind(kind: str, codec_class: type[TextCodec], options: dict) -> str:
@@ -383,27 +420,38 @@ def load_text_corpus(path: str | Path, cache_dir: Path | None = None,
     """Read, decode and encode a text corpus as one stream, or load it from the cache."""
     path, options = Path(path), dict(options or {})
     files = find_text_files(path)
-    lookup = locate_cache(text_cache_kind("stream-v3", codec_class, options), path, files,
+    lookup = locate_cache(text_cache_kind("stream-v4", codec_class, options), path, files,
                           cache_dir)
     if lookup.num_bytes == 0:
         raise UsageError(f"corpus {path} is empty: its text files hold no characters")
     cached = read_cache(lookup.cache_file)
-    if cached is not None:
-        tensors, meta = cached
-        codec, ids, invalid = codec_class.from_json(meta["codec"]), tensors["ids"], meta["invalid"]
-    else:
-        decoded = [decode_utf8(data) for data in lookup.read_contents(files)]
-        invalid = sum(n for _, n in decoded)
-        text = "".join(text for text, _ in decoded)
-        codec = fit_codec(codec_class, text, False, options)
-        ids = codec.encode_corpus(text).to(compact_dtype(codec.size))
-        write_cache(lookup.cache_file, {"ids": ids},
-                    {"codec": codec.to_json(), "invalid": invalid})
+    tensors, meta = cached if cached is not None else \
+        encode_stream(files, codec_class, options, lookup.cache_file)
+    codec, ids, invalid = codec_class.from_json(meta["codec"]), tensors["ids"], meta["invalid"]
     if invalid:
         warnings.warn(f"corpus {path}: {invalid} invalid UTF-8 byte sequences were replaced "
                       "by U+FFFD", stacklevel=2)
     return TextCorpus(path, files, lookup.num_bytes, codec, ids, invalid, cached is not None,
                       format)
+
+
+def encode_stream(files: list[Path], codec_class: type[TextCodec], options: dict[str, object],
+                  cache_file: Path) -> "CacheContents":
+    """Fit a codec on the files' text and write its ids into the cache: chunk by chunk, in two
+    passes over the files (fit, then encode), when the codec can be fitted so; else whole."""
+    text = DecodedText(files)
+    if fits_in_chunks(codec_class):
+        codec, chunks = fit_codec(codec_class, text, False, options), text
+    else:
+        whole = "".join(text)
+        codec, chunks = fit_codec(codec_class, whole, False, options), [whole]
+
+    def fill(writer: CacheWriter) -> dict:
+        for chunk in chunks:
+            writer.append("ids", codec.encode_corpus(chunk))
+        return {"codec": codec.to_json(), "invalid": text.invalid}
+
+    return write_cache(cache_file, {"ids": compact_dtype(codec.size)}, fill)
 
 
 def split_items_of(text: str, items: str) -> list[str]:
@@ -420,25 +468,12 @@ def load_text_items(path: Path, items: str, label_from: str | None,
     """A text corpus of separate items (lines or files), with labels if asked for."""
     options = dict(options or {})
     files = find_text_files(path)
-    lookup = locate_cache(text_cache_kind(f"items-v2-{items}", codec_class, options), path,
+    lookup = locate_cache(text_cache_kind(f"items-v3-{items}", codec_class, options), path,
                           files, cache_dir)
     cached = read_cache(lookup.cache_file)
-    if cached is not None:
-        tensors, meta = cached
-        codec, invalid = codec_class.from_json(meta["codec"]), meta["invalid"]
-    else:
-        decoded = [decode_utf8(data) for data in lookup.read_contents(files)]
-        invalid = sum(n for _, n in decoded)
-        per_file = [split_items_of(text, items) for text, _ in decoded]
-        texts = [item for file_items in per_file for item in file_items]
-        if not texts:
-            raise UsageError(f"corpus {path} is empty: its text files hold no {items}")
-        codec = fit_codec(codec_class, "".join(texts), True, options)
-        pieces = codec.encode_items(texts)
-        tensors = {"tokens": torch.cat(pieces).to(torch.int32),
-                   "lengths": torch.tensor([p.numel() for p in pieces]),
-                   "files": torch.tensor([i for i, f in enumerate(per_file) for _ in f])}
-        write_cache(lookup.cache_file, tensors, {"codec": codec.to_json(), "invalid": invalid})
+    tensors, meta = cached if cached is not None else \
+        encode_items(path, files, items, codec_class, options, lookup.cache_file)
+    codec, invalid = codec_class.from_json(meta["codec"]), meta["invalid"]
     if invalid:
         warnings.warn(f"corpus {path}: {invalid} invalid UTF-8 byte sequences were replaced "
                       "by U+FFFD", stacklevel=2)
@@ -446,6 +481,32 @@ def load_text_items(path: Path, items: str, label_from: str | None,
     labels, names = item_labels(label_from, path, [files[i] for i in tensors["files"].tolist()])
     return TextItemCorpus(path, files, lookup.num_bytes, codec, pieces, labels, names,
                           invalid, cached is not None, items, format)
+
+
+def encode_items(path: Path, files: list[Path], items: str, codec_class: type[TextCodec],
+                 options: dict[str, object], cache_file: Path) -> "CacheContents":
+    """Fit a codec on the items of the files and cache their ids; item corpora (names,
+    chorales) are small, so each file is read whole and all items are encoded at once."""
+    per_file, invalid = [], 0
+    for file in files:
+        text = DecodedText([file])
+        per_file.append(split_items_of("".join(text), items))
+        invalid += text.invalid
+    texts = [item for file_items in per_file for item in file_items]
+    if not texts:
+        raise UsageError(f"corpus {path} is empty: its text files hold no {items}")
+    codec = fit_codec(codec_class, "".join(texts), True, options)
+    pieces = codec.encode_items(texts)
+    tensors = {"tokens": torch.cat(pieces).to(torch.int32),
+               "lengths": torch.tensor([p.numel() for p in pieces]),
+               "files": torch.tensor([i for i, f in enumerate(per_file) for _ in f])}
+
+    def fill(writer: CacheWriter) -> dict:
+        for name, tensor in tensors.items():
+            writer.append(name, tensor)
+        return {"codec": codec.to_json(), "invalid": invalid}
+
+    return write_cache(cache_file, {name: t.numpy().dtype for name, t in tensors.items()}, fill)
 
 
 def item_labels(label_from: str | None, root: Path,
@@ -462,21 +523,30 @@ def item_labels(label_from: str | None, root: Path,
 # ---- files a codec reads (MIDI) ---------------------------------------------------------------
 
 
-def read_file_job(job: tuple[Path, FileCodec]) -> tuple[np.ndarray, dict[str, float]] | str:
+FileResult = tuple[np.ndarray, dict[str, float]] | str  # tokens and statistics, or a reason
+
+
+def file_token_dtype(codec: FileCodec) -> np.dtype:
+    """The type of a file codec's tokens in the cache."""
+    return np.dtype(np.int16 if codec.size < 2**15 else np.int32)
+
+
+def read_file_job(job: tuple[Path, FileCodec]) -> FileResult:
     """Worker: a file's tokens and statistics, or the reason it cannot be used."""
     path, codec = job
     try:
         tokens, stats = codec.read(path)
     except CodecFileError as exc:
         return str(exc)
-    return tokens.numpy().astype(np.int16 if codec.size < 2**15 else np.int32), stats
+    return tokens.numpy().astype(file_token_dtype(codec)), stats
 
 
-def read_files(files: list[Path], codec: FileCodec, progress: FileProgress | None) -> list:
-    """Read files in parallel worker processes, in order, reporting progress per file."""
+def read_files(files: list[Path], codec: FileCodec,
+               progress: FileProgress | None) -> Iterator[FileResult]:
+    """Read files in parallel worker processes: the results in order, as they arrive,
+    reporting progress per file."""
     jobs = [(f, codec) for f in files]
     workers = min(len(files) // 8, os.cpu_count() or 1)  # a few files are not worth a pool
-    results = []
     with ExitStack() as stack:
         if workers > 1:
             pool = stack.enter_context(ProcessPoolExecutor(
@@ -484,11 +554,33 @@ def read_files(files: list[Path], codec: FileCodec, progress: FileProgress | Non
             mapped = pool.map(read_file_job, jobs, chunksize=4)
         else:
             mapped = map(read_file_job, jobs)
-        for result in mapped:
-            results.append(result)
+        for done, result in enumerate(mapped, 1):
             if progress:
-                progress(len(results), len(files))
-    return results
+                progress(done, len(files))
+            yield result
+
+
+def encode_files(path: Path, files: list[Path], codec: FileCodec,
+                 progress: FileProgress | None, cache_file: Path) -> "CacheContents":
+    """Read the files in worker processes and append each usable file's tokens to the cache as
+    its result arrives; the names of the files used and skipped (with reasons) and the summed
+    statistics are the cache's metadata."""
+
+    def fill(writer: CacheWriter) -> dict:
+        used, skipped, lengths, stats = [], [], [], Counter()
+        for file, result in zip(files, read_files(files, codec, progress), strict=True):
+            if isinstance(result, str):
+                skipped.append([relative_name(file, path), result])
+                continue
+            tokens, piece_stats = result
+            writer.append("tokens", tokens)
+            lengths.append(tokens.size)
+            stats.update(piece_stats)
+            used.append(relative_name(file, path))
+        writer.append("lengths", np.array(lengths, np.int64))
+        return {"used": used, "skipped": skipped, "stats": dict(stats)}
+
+    return write_cache(cache_file, {"tokens": file_token_dtype(codec), "lengths": np.int64}, fill)
 
 
 def load_file_corpus(path: str | Path, codec: FileCodec, format: str = "midi", *,
@@ -503,29 +595,11 @@ def load_file_corpus(path: str | Path, codec: FileCodec, format: str = "midi", *
     files = [path] if path.is_file() else find_files(path, codec.suffixes)
     if not files:
         raise UsageError(f"no {', '.join(codec.suffixes)} files in {path}")
-    kind = f"files-v2-{format}-{json.dumps(codec.to_json(), sort_keys=True)}"
+    kind = f"files-v3-{format}-{json.dumps(codec.to_json(), sort_keys=True)}"
     lookup = locate_cache(kind, path, files, cache_dir)
     cached = read_cache(lookup.cache_file)
-    if cached is None:
-        results = read_files(files, codec, progress)
-        pieces = [r for r in results if not isinstance(r, str)]
-        stats: Counter = Counter()
-        for _, piece_stats in pieces:
-            stats.update(piece_stats)
-        meta = {
-            "used": [relative_name(f, path) for f, r in zip(files, results, strict=True)
-                     if not isinstance(r, str)],
-            "skipped": [[relative_name(f, path), r] for f, r in zip(files, results, strict=True)
-                        if isinstance(r, str)],
-            "stats": dict(stats),
-        }
-        tokens = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0, np.int16)
-        tensors = {"tokens": torch.from_numpy(tokens),
-                   "lengths": torch.tensor([p[0].size for p in pieces], dtype=torch.int64)}
-        if pieces:
-            write_cache(lookup.cache_file, tensors, meta)
-    else:
-        tensors, meta = cached
+    tensors, meta = cached if cached is not None else \
+        encode_files(path, files, codec, progress, lookup.cache_file)
     skipped = [tuple(s) for s in meta["skipped"]]
     if strict and skipped:
         name, reason = skipped[0]
@@ -554,6 +628,13 @@ def summarize_skipped(skipped: list[tuple[str, str]]) -> str:
 
 
 # ---- the cache -------------------------------------------------------------------------------
+#
+# A cache file is a safetensors file: the size of a JSON header, the header (each tensor's type,
+# shape and place), then the tensors' bytes one after another. The last tensor, ``meta``, is the
+# corpus's metadata as UTF-8 JSON (the codec, files used and skipped...). So a cache is written
+# as it is made: tensors appended (a stream's ids chunk by chunk, MIDI pieces as they arrive),
+# then the metadata, then the header, whose numbers alone were unknown, into room kept for it at
+# the start (the JSON padded with spaces, as safetensors allows).
 
 
 def cache_path(cache_dir: Path | None, key: str) -> Path:
@@ -561,49 +642,156 @@ def cache_path(cache_dir: Path | None, key: str) -> Path:
 
 
 SAFETENSORS_DTYPES = {"U8": np.uint8, "I16": np.int16, "I32": np.int32, "I64": np.int64}
+DTYPE_NAMES = {np.dtype(t): name for name, t in SAFETENSORS_DTYPES.items()}
+CacheContents = tuple[dict[str, Tensor], dict]  # tensors and metadata
+ArrayAt = Callable[[np.dtype, int, int], np.ndarray]  # (dtype, file offset, count) -> array
 
 
-def read_cache(cache_file: Path) -> tuple[dict[str, Tensor], dict] | None:
+def cache_header(tensors: dict[str, tuple[np.dtype, int]]) -> bytes:
+    """The JSON header of 1-d tensors of these types and lengths, stored in this order."""
+    header, offset = {}, 0
+    for name, (dtype, count) in tensors.items():
+        end = offset + dtype.itemsize * count
+        header[name] = {"dtype": DTYPE_NAMES[dtype], "shape": [count],
+                        "data_offsets": [offset, end]}
+        offset = end
+    return json.dumps(header, separators=(",", ":")).encode()
+
+
+class CacheWriteError(Exception):
+    """A cache file could not be written; the ``OSError`` is its cause."""
+
+
+@contextmanager
+def writing_cache() -> Iterator[None]:
+    """Turn an ``OSError`` into a ``CacheWriteError`` (reading a corpus may raise the former)."""
+    try:
+        yield
+    except OSError as exc:
+        raise CacheWriteError(exc) from exc
+
+
+class CacheWriter:
+    """A cache written as it is made, into a temporary file renamed into place by ``finish``
+    (the file is removed if anything fails first: a crash leaves no half cache), or into
+    memory when ``cache_file`` is None. Tensors are appended in the order of ``dtypes``, each
+    in as many pieces as wanted."""
+
+    def __init__(self, cache_file: Path | None, dtypes: dict[str, DTypeLike]) -> None:
+        self.cache_file = cache_file
+        self.tensors = {name: (np.dtype(d), 0) for name, d in {**dtypes, "meta": np.uint8}.items()}
+        self.current = 0  # the tensor being appended to
+        widest = cache_header({name: (d, 10**18) for name, (d, _) in self.tensors.items()})
+        self.room = -(-(8 + len(widest)) // 8) * 8  # for any real header, 8-byte aligned
+        self.stack = ExitStack()
+        self.file: BinaryIO = io.BytesIO()  # unless __enter__ opens the file
+
+    def __enter__(self) -> "CacheWriter":
+        if self.cache_file is not None:
+            with writing_cache(), ExitStack() as stack:
+                self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+                self.file = stack.enter_context(open(stack.enter_context(
+                    atomic_write(self.cache_file)), "w+b"))
+                self.stack = stack.pop_all()
+        self.file.seek(self.room)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stack.__exit__(*exc_info)
+
+    def append(self, name: str, values: np.ndarray | Tensor) -> None:
+        """Append ``values`` to the tensor ``name``; the tensors before it are complete."""
+        position = list(self.tensors).index(name)
+        if position < self.current:
+            raise ValueError(f"the cache's {name!r} is complete")
+        self.current = position
+        dtype, count = self.tensors[name]
+        data = np.ascontiguousarray(values, dtype)
+        with writing_cache():
+            self.file.write(data.data)
+        self.tensors[name] = (dtype, count + data.size)
+
+    def finish(self, meta: dict) -> CacheContents:
+        """Write the metadata and the header: the cache's contents, memory-mapped from the
+        cache file (or in memory)."""
+        self.append("meta", np.frombuffer(json.dumps(meta).encode(), np.uint8))
+        header = cache_header(self.tensors).ljust(self.room - 8)
+        with writing_cache():
+            self.file.seek(0)
+            self.file.write(len(header).to_bytes(8, "little") + header)
+            if self.cache_file is None:
+                buffer = self.file.getbuffer()
+                return parse_cache(self.file, lambda dtype, offset, count: np.frombuffer(
+                    buffer, dtype, count, offset))
+            self.stack.close()  # closes the file and renames it into place
+            return map_cache(self.cache_file)
+
+
+def write_cache(cache_file: Path, dtypes: dict[str, DTypeLike],
+                fill: Callable[[CacheWriter], dict]) -> CacheContents:
+    """The tensors ``fill`` appends to a ``CacheWriter`` (it returns the metadata), written to
+    ``cache_file`` as they come and read back memory-mapped. Where the cache cannot be written
+    (a warning), ``fill`` runs again to keep them in memory."""
+    try:
+        with CacheWriter(cache_file, dtypes) as writer:
+            return writer.finish(fill(writer))
+    except CacheWriteError as exc:
+        warnings.warn(f"could not cache the encoded corpus in {cache_file.parent}: "
+                      f"{exc.__cause__}; it is kept in memory", stacklevel=3)
+    with CacheWriter(None, dtypes) as writer:
+        return writer.finish(fill(writer))
+
+
+def read_cache(cache_file: Path) -> CacheContents | None:
     """Tensors (memory-mapped, so a large corpus is never read whole) and metadata of a cache
     file, or None when it is missing or damaged."""
     try:
-        with open(cache_file, "rb") as f:
-            header_size = int.from_bytes(f.read(8), "little")
-            if not 0 < header_size < cache_file.stat().st_size:
-                return None
-            header = json.loads(f.read(header_size))
-        meta = json.loads(header.pop("__metadata__")["seqgen"])
-        tensors = {}
-        for name, info in header.items():
-            start, end = info["data_offsets"]
-            dtype = np.dtype(SAFETENSORS_DTYPES[info["dtype"]])
-            if end - start != dtype.itemsize * math.prod(info["shape"]):
-                return None
-            if end == start:
-                tensors[name] = torch.zeros(info["shape"], dtype=TORCH_DTYPES[info["dtype"]])
-                continue
-            array = np.memmap(cache_file, dtype=dtype, mode="c", offset=8 + header_size + start,
-                              shape=tuple(info["shape"]))  # copy-on-write: pages load lazily
-            tensors[name] = torch.from_numpy(array)
-            register_file_backed(tensors[name], str(cache_file), 8 + header_size + start)
-        return tensors, meta
+        return map_cache(cache_file)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-TORCH_DTYPES = {"U8": torch.uint8, "I16": torch.int16, "I32": torch.int32, "I64": torch.int64}
+def map_cache(cache_file: Path) -> CacheContents:
+    with open(cache_file, "rb") as f:
+        return parse_cache(f, lambda dtype, offset, count: np.memmap(
+            cache_file, dtype, "c", offset, (count,)))  # copy-on-write: pages load lazily
 
 
-def write_cache(cache_file: Path, tensors: dict[str, Tensor], meta: dict) -> None:
-    """Write a cache file atomically; a cache that cannot be written is only a warning."""
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
-        save_file(tensors, tmp, metadata={"seqgen": json.dumps(meta)})
-        os.replace(tmp, cache_file)
-    except OSError as exc:
-        warnings.warn(f"could not cache the encoded corpus in {cache_file.parent}: {exc}",
-                      stacklevel=3)
+def parse_cache(f: BinaryIO, array_at: ArrayAt) -> CacheContents:
+    """The tensors (as ``array_at`` gives them) and metadata of an open cache file; nothing is
+    mapped unless the whole header checks out."""
+    size = f.seek(0, os.SEEK_END)
+    f.seek(0)
+    header_size = int.from_bytes(f.read(8), "little")
+    if not 0 < header_size < size:
+        raise ValueError("not a cache file")
+    header = json.loads(f.read(header_size))
+    places = {name: tensor_place(info, 8 + header_size, size) for name, info in header.items()}
+    _, offset, length = places.pop("meta")
+    f.seek(offset)
+    meta = json.loads(f.read(length))
+    return {name: as_tensor(array_at(dtype, offset, count) if count else np.zeros(0, dtype),
+                            offset) for name, (dtype, offset, count) in places.items()}, meta
+
+
+def tensor_place(info: dict, start: int, size: int) -> tuple[np.dtype, int, int]:
+    """A tensor's type, offset in the file and length, from its header entry."""
+    (begin, end), dtype = info["data_offsets"], np.dtype(SAFETENSORS_DTYPES[info["dtype"]])
+    count = math.prod(info["shape"])
+    if end - begin != dtype.itemsize * count or start + end > size:
+        raise ValueError("a tensor does not fit the file")
+    return dtype, start + begin, count
+
+
+def as_tensor(array: np.ndarray, offset: int) -> Tensor:
+    """A tensor of a cache's array; a mapped one is noted as file-backed (``read_rows``), an
+    unaligned one (a small tensor after an odd-sized one) copied."""
+    if not array.flags.aligned:
+        return torch.from_numpy(array.copy())
+    tensor = torch.from_numpy(array)
+    if isinstance(array, np.memmap):
+        register_file_backed(tensor, str(array.filename), offset)
+    return tensor
 
 
 Corpus = TextCorpus | TextItemCorpus | FileCorpus

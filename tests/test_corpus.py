@@ -1,13 +1,20 @@
 """The character codec, text corpora, their cache, and batching for truncated BPTT."""
 
+import os
+import random
+
+import numpy as np
 import pytest
 import torch
+from safetensors.numpy import load_file
 
-from seqgen.batching import IGNORE, item_batches, padding_fraction, stream_batches
+from seqgen import corpus as corpus_module
+from seqgen.batching import IGNORE, item_batches, padding_fraction, read_rows, stream_batches
 from seqgen.codec import CharCodec
-from seqgen.corpus import load_text_corpus
+from seqgen.corpus import DecodedText, fits_in_chunks, load_text_corpus
 from seqgen.data import split_stream
 from seqgen.errors import UsageError
+from tests.test_plugins import WordCodec
 
 
 def test_codec_round_trip_and_sorted_vocabulary():
@@ -47,13 +54,14 @@ def test_second_load_comes_from_the_cache_and_edits_invalidate_it(tmp_path):
     assert not third.from_cache and "?" in third.codec.vocab
 
 
-def test_a_damaged_cache_is_ignored(tmp_path, cache_dir):
+@pytest.mark.parametrize("damage", [lambda data: b"garbage", lambda data: data[:-5]])
+def test_a_damaged_cache_is_ignored(tmp_path, damage):
     path = tmp_path / "c.txt"
     path.write_text("some unique text for the damaged cache test")
-    load_text_corpus(path)
-    for cached in cache_dir.glob("*.safetensors"):
-        cached.write_bytes(b"garbage")
-    again = load_text_corpus(path)
+    load_text_corpus(path, cache_dir=tmp_path / "cache")
+    for cached in (tmp_path / "cache").glob("*.safetensors"):
+        cached.write_bytes(damage(cached.read_bytes()))
+    again = load_text_corpus(path, cache_dir=tmp_path / "cache")
     assert not again.from_cache and again.codec.decode(again.ids).startswith("some unique")
 
 
@@ -64,6 +72,121 @@ def test_invalid_utf8_is_replaced_and_counted_in_a_warning(tmp_path):
         corpus = load_text_corpus(path)
     assert corpus.invalid_bytes == 3
     assert corpus.codec.decode(corpus.ids).count("\ufffd") == 4
+
+
+# ---- corpora larger than memory: chunked reading, a cache written as it is made ----------------
+
+REPLACEMENT = "\ufffd".encode()
+PIECES = [b"a", b" ", b"\n", b"\r\n", "é".encode(), "漢".encode(), "😀".encode(),
+          "\ufeff".encode(), REPLACEMENT, b"\xff", b"\x80", b"\xc3", b"\xe6\xbc", b"\xf0\x9f\x98",
+          b"\xe0\x80", b"\xed\xa0\x80"]  # characters, a BOM, a real U+FFFD, invalid sequences
+
+
+def whole_decoding(data: bytes) -> tuple[str, int]:
+    """The text of ``data`` decoded at once and its invalid sequences (replaced by U+FFFD)."""
+    text = data.decode("utf-8", errors="replace")
+    return text, text.count("\ufffd") - data.count(REPLACEMENT)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 7])
+def test_chunked_decoding_equals_decoding_whole(tmp_path, monkeypatch, chunk_bytes):
+    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", chunk_bytes)
+    rng = random.Random(chunk_bytes)
+    for _ in range(40):
+        data = b"".join(rng.choices(PIECES, k=rng.randint(0, 40)))
+        (tmp_path / "t.txt").write_bytes(data)
+        decoded = DecodedText([tmp_path / "t.txt"])
+        assert ("".join(decoded), decoded.invalid) == whole_decoding(data), data
+
+
+@pytest.fixture
+def mixed_text(tmp_path):
+    """Two files of multi-byte characters, a real U+FFFD and invalid bytes; a character cut at
+    the end of the first file is not completed by the second."""
+    first = "\ufeffé漢😀 x\r\n".encode() * 5 + b"\xff\xfe" + REPLACEMENT + b" \xe6\xbc"
+    second = b"\xbcok " + "漢字 é😀\n".encode() * 7 + b"\xc3"
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "a.txt").write_bytes(first)
+    (tmp_path / "text" / "b.txt").write_bytes(second)
+    texts = [whole_decoding(data) for data in (first, second)]
+    return tmp_path / "text", "".join(t for t, _ in texts), sum(n for _, n in texts)
+
+
+def test_a_stream_encoded_in_chunks_has_the_tokens_of_the_whole_text(mixed_text, monkeypatch,
+                                                                     tmp_path):
+    path, text, invalid = mixed_text
+    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 7)
+    with pytest.warns(UserWarning, match=f"{invalid} invalid UTF-8"):
+        corpus = load_text_corpus(path, cache_dir=tmp_path / "cache")
+    whole = CharCodec.fit(text)
+    assert corpus.codec.vocab == whole.vocab and corpus.invalid_bytes == invalid == 5
+    assert torch.equal(corpus.ids.long(), whole.encode(text))
+    with pytest.warns(UserWarning):
+        again = load_text_corpus(path, cache_dir=tmp_path / "cache")
+    assert again.from_cache and torch.equal(again.ids, corpus.ids)
+    assert again.codec.vocab == whole.vocab and again.invalid_bytes == invalid
+
+
+def test_the_stream_cache_is_a_mapped_safetensors_file(tiny_corpus, monkeypatch, cache_dir):
+    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 7)
+    corpus = load_text_corpus(tiny_corpus, cache_dir=cache_dir / "mapped")
+    (cache_file,) = (cache_dir / "mapped").glob("*.safetensors")
+    stored = load_file(cache_file)
+    assert np.array_equal(stored["ids"], corpus.ids.numpy())
+    assert stored["meta"].tobytes().decode().startswith('{"codec"')
+    assert torch.equal(read_rows(corpus.ids.view(1, -1), 3, 9)[0], corpus.ids[3:9])  # pread
+
+
+def test_a_codec_without_fit_chunks_is_fitted_on_the_whole_text(tiny_corpus, monkeypatch):
+    class LoggedCharCodec(CharCodec):
+        @classmethod
+        def fit(cls, text: str, specials: bool = False) -> CharCodec:
+            return super().fit(text, specials)
+
+    assert fits_in_chunks(CharCodec) and not fits_in_chunks(LoggedCharCodec)
+    assert not fits_in_chunks(WordCodec)
+    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 7)  # would cut words
+    words = load_text_corpus(tiny_corpus, codec_class=WordCodec)
+    text = tiny_corpus.read_text()
+    assert torch.equal(words.ids.long(), WordCodec.fit(text).encode(text))
+    chars = load_text_corpus(tiny_corpus, codec_class=LoggedCharCodec)
+    assert chars.codec.decode(chars.ids) == text
+
+
+def test_a_cache_that_cannot_be_written_keeps_the_corpus_in_memory(tiny_corpus, tmp_path):
+    (tmp_path / "not-a-folder").write_text("")
+    with pytest.warns(UserWarning, match="could not cache .* kept in memory"):
+        corpus = load_text_corpus(tiny_corpus, cache_dir=tmp_path / "not-a-folder")
+    assert corpus.codec.decode(corpus.ids) == tiny_corpus.read_text()
+
+
+def test_a_cache_failing_at_the_end_is_removed_and_the_corpus_kept_in_memory(
+        tiny_corpus, tmp_path, monkeypatch):
+    def no_space(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_space)
+    with pytest.warns(UserWarning, match="could not cache .*No space left"):
+        corpus = load_text_corpus(tiny_corpus, cache_dir=tmp_path / "cache")
+    assert corpus.codec.decode(corpus.ids) == tiny_corpus.read_text()
+    assert list((tmp_path / "cache").glob("*.safetensors")) == []
+
+
+def test_a_failed_encoding_leaves_no_half_cache(tiny_corpus, monkeypatch, tmp_path):
+    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 7)
+    chunks = []
+
+    def failing_encode(self, text, what="the corpus"):
+        chunks.append(text)
+        if len(chunks) == 3:
+            assert any(".tmp-" in f.name for f in (tmp_path / "cache").iterdir())
+            raise KeyboardInterrupt
+        return CharCodec.encode(self, text, what)
+
+    monkeypatch.setattr(CharCodec, "encode_corpus", failing_encode)
+    with pytest.raises(KeyboardInterrupt):
+        load_text_corpus(tiny_corpus, cache_dir=tmp_path / "cache")
+    assert [f.name for f in (tmp_path / "cache").iterdir() if f.suffix != ".key"] == []
 
 
 def test_missing_empty_and_txt_less_corpora_are_usage_errors(tmp_path):

@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
+from seqgen import corpus as corpus_module
 from seqgen.checkpoint import load_checkpoint
 from seqgen.cli import app
-from seqgen.corpus import detect_format, load_corpus, load_midi_corpus
+from seqgen.corpus import CacheWriter, detect_format, load_corpus, load_midi_corpus
 from seqgen.data import Augmentation, ItemData
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.evaluation import evaluate_batches
@@ -69,6 +70,38 @@ def test_the_second_load_comes_from_the_cache(small_midi, tmp_path):
     assert not first.from_cache and second.from_cache
     assert second.skipped == first.skipped and second.stats == first.stats
     assert all(torch.equal(a, b) for a, b in zip(first.pieces, second.pieces, strict=True))
+
+
+def test_the_cache_is_written_piece_by_piece_and_reads_back_every_piece(small_midi, tmp_path,
+                                                                         monkeypatch):
+    appended, append = [], CacheWriter.append
+
+    def logged_append(writer, name, values):
+        appended.append(name)
+        append(writer, name, values)
+
+    monkeypatch.setattr(CacheWriter, "append", logged_append)
+    first = load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
+    assert appended == ["tokens"] * 8 + ["lengths", "meta"]
+    second = load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
+    assert second.from_cache and [f.name for f in second.files] == [f.name for f in first.files]
+    for file, a, b in zip(first.files, first.pieces, second.pieces, strict=True):
+        tokens, _ = first.codec.read(file)
+        assert torch.equal(a.long(), tokens) and torch.equal(b.long(), tokens)
+
+
+def test_a_failed_read_leaves_no_half_cache(small_midi, tmp_path, monkeypatch):
+    read_file_job = corpus_module.read_file_job  # one process: 10 files are not worth a pool
+
+    def failing_job(job):
+        if job[0].name == "riemenschneider005.mid":
+            raise KeyboardInterrupt
+        return read_file_job(job)
+
+    monkeypatch.setattr(corpus_module, "read_file_job", failing_job)
+    with pytest.raises(KeyboardInterrupt):
+        load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
+    assert [f.name for f in (tmp_path / "cache").iterdir() if f.suffix != ".key"] == []
 
 
 def test_codec_options_change_the_cache_key_and_the_tokens(small_midi, tmp_path):
