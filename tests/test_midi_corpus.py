@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from seqgen import corpus as corpus_module
+from seqgen.cache import CacheWriter
 from seqgen.checkpoint import load_checkpoint
 from seqgen.cli import app
-from seqgen.corpus import CacheWriter, detect_format, load_corpus, load_midi_corpus
+from seqgen.corpus import detect_format, load_corpus, load_midi_corpus
 from seqgen.data import Augmentation, ItemData
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.evaluation import evaluate_batches
