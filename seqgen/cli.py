@@ -130,14 +130,13 @@ def train_command(
 
     Under torchrun (or with --nproc) it trains in several processes with DDP.
     """
-    from seqgen.distributed import current_world, launched_by_torchrun, torchrun_command
+    from seqgen.distributed import current_world, launch_here, launched_by_torchrun
     from seqgen.training import resume, train
 
     if nproc is not None:
         if launched_by_torchrun():
             raise UsageError("--nproc launches torchrun itself; under torchrun leave it out")
-        command = torchrun_command(nproc, without_option(sys.argv[1:], "--nproc"))
-        os.execv(command[0], command)
+        raise typer.Exit(launch_here(nproc, without_option(sys.argv[1:], "--nproc")))
     given = {
         "cell": cell, "layers": layers, "hidden": hidden, "embedding": embedding,
         "dropout": dropout, "tie_weights": tie_weights, "batch_size": batch_size,

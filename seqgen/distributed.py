@@ -12,8 +12,10 @@ a run's data position means the same thing whatever the world size: a resumed ru
 """
 
 import atexit
+import logging
 import os
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from seqgen.errors import UsageError
+from seqgen.errors import SeqgenError, UsageError
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
@@ -33,6 +35,7 @@ class World:
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    device: str = "cpu"  # where collective operations' tensors live (NCCL: this GPU)
 
     @property
     def is_main(self) -> bool:
@@ -54,11 +57,15 @@ class World:
             dist.all_reduce(total)
         return total
 
-    def any(self, flag: bool, device: torch.device) -> bool:
+    def any(self, flag: bool) -> bool:
         """Whether any process's ``flag`` is set (a synchronisation point)."""
+        return bool(self.total(int(flag)))
+
+    def total(self, number: int) -> int:
+        """The sum of a number over every process (a synchronisation point)."""
         if not self.distributed:
-            return flag
-        return bool(self.sum(torch.tensor(int(flag), device=device)).item())
+            return number
+        return int(self.sum(torch.tensor(number, device=self.device)).item())
 
     def gather(self, obj: object) -> list[object]:
         """Every process's ``obj``, in rank order (pickled: for small things like states)."""
@@ -75,12 +82,30 @@ class World:
     @contextmanager
     def main_first(self) -> Iterator[None]:
         """Run the block on the main process first, then on the others: the main one
-        encodes and caches a corpus, the others read its cache."""
+        encodes and caches a corpus, the others read its cache. If it fails on the main
+        process, the others stop too, with its exit code and without a word of their own."""
+        if not self.distributed:
+            yield
+            return
         if not self.is_main:
-            self.barrier()
-        yield
-        if self.is_main:
-            self.barrier()
+            if code := self.total(0):
+                raise MainProcessFailed(code)
+            yield
+            return
+        try:
+            yield
+        except BaseException as exc:
+            self.total(getattr(exc, "exit_code", 1))
+            raise
+        self.total(0)
+
+
+class MainProcessFailed(SeqgenError):
+    """The main process stopped with an error (which it reports); this one stops with it."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__("the main process stopped with an error")
+        self.exit_code = exit_code
 
 
 ONE_PROCESS = World()
@@ -104,11 +129,12 @@ def current_world(device: str = "auto") -> World:
     if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
         _world = ONE_PROCESS
         return _world
-    world = World(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
-                  int(os.environ["LOCAL_RANK"]))
     use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    local_rank = int(os.environ["LOCAL_RANK"])
+    world = World(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), local_rank,
+                  f"cuda:{local_rank}" if use_cuda else "cpu")
     if use_cuda:
-        torch.cuda.set_device(world.local_rank)
+        torch.cuda.set_device(local_rank)
     dist.init_process_group("nccl" if use_cuda else "gloo")
     atexit.register(leave_world)
     _world = world
@@ -131,9 +157,28 @@ def leave_world() -> None:
     _world = None
 
 
-def torchrun_command(nproc: int, seqgen_args: list[str]) -> list[str]:
-    """The command that runs ``seqgen seqgen_args`` in ``nproc`` processes on this machine."""
+def launch_here(nproc: int, seqgen_args: list[str]) -> int:
+    """Run ``seqgen seqgen_args`` in ``nproc`` processes on this machine through PyTorch's
+    elastic launcher, as ``torchrun --standalone`` does, and return their exit code.
+
+    The processes report their own errors (the main one, in one line), so a failed or
+    interrupted run ends here with its exit code and without the launcher's traceback.
+    """
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
     if nproc < 1:
         raise UsageError(f"--nproc must be at least 1, not {nproc}")
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc-per-node={nproc}", "-m", "seqgen", *seqgen_args]
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # see above
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc,
+                          run_id=str(uuid.uuid4()), rdzv_backend="c10d",
+                          rdzv_endpoint="localhost:0", max_restarts=0)
+    try:
+        elastic_launch(config, sys.executable)("-m", "seqgen", *seqgen_args)
+    except ChildFailedError as exc:
+        return exc.get_first_failure()[1].exitcode
+    except SignalException:
+        return 130
+    return 0

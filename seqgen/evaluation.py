@@ -66,7 +66,7 @@ def evaluate_batches(model: Generator, batches: Batches, label_names: tuple[str,
             per_label.index_add_(0, chunk.labels, rows)
     model.train(was_training)
     total, per_label = world.sum(total), world.sum(per_label)
-    count = int(world.sum(torch.tensor(batches.num_targets, device=device)))
+    count = world.total(batches.num_targets)
     by_label = {name: (s / n) for name, (s, n) in zip(label_names, per_label.tolist(),
                                                       strict=False) if n}
     return Evaluation(total.item() / count, count, by_label)

@@ -13,7 +13,7 @@ import signal
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from seqgen.config import TrainConfig
 from seqgen.corpus import Corpus, TextCorpus, load_corpus
 from seqgen.data import Augmentation
 from seqgen.devices import resolve_device
-from seqgen.distributed import current_world, process_device
+from seqgen.distributed import World, current_world, process_device
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.evaluation import evaluate_batches, validation_rows
 from seqgen.model import Generator, build_model, next_token_loss
@@ -169,7 +169,7 @@ class Trainer:
         self.emit({"event": "start", "step": self.step, "total_steps": self.total_steps,
                    "device": str(self.device), "parameters": self.num_parameters(),
                    "train_tokens": self.train_data.num_tokens,
-                   "val_tokens": int(self.world.sum(torch.tensor(self.val_batches.num_targets)))})
+                   "val_tokens": self.world.total(self.val_batches.num_targets)})
         self.model.train()
         with deferred_interrupt() as interrupted:
             running_loss, last_log, last_log_step = 0.0, time.perf_counter(), self.step
@@ -193,7 +193,7 @@ class Trainer:
                     self.validate_and_save()
                 # processes agree on stopping where they synchronise anyway: at logging steps
                 if (interrupted() if not self.world.distributed
-                        else at_log and self.world.any(interrupted(), self.device)):
+                        else at_log and self.world.any(interrupted())):
                     self.save_last()
                     self.draw_curves()
                     raise TrainingInterrupted(
@@ -418,9 +418,20 @@ def train(corpus: str | Path | Corpus, config: TrainConfig | None = None,
             corpus = load_corpus(corpus, config.format, config.codec_options,
                                  items=config.items, label_from=config.label_from)
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(corpus.path)
-    with run_lock(run_dir) if world.is_main else nullcontext():
+    with locked_by_main(run_dir, world):
         clear_run_dir(run_dir, overwrite, remove=world.is_main)
         return Trainer(corpus, run_dir, config, progress).run()
+
+
+@contextmanager
+def locked_by_main(run_dir: Path, world: World) -> Iterator[None]:
+    """The run folder's lock, held by the main process (the one that writes); if it cannot
+    be had, every process stops."""
+    with ExitStack() as stack:
+        with world.main_first():
+            if world.is_main:
+                stack.enter_context(run_lock(run_dir))
+        yield
 
 
 def resume(run_dir: str | Path, changes: dict | None = None,
@@ -429,7 +440,7 @@ def resume(run_dir: str | Path, changes: dict | None = None,
     """Continue a run from its ``last`` snapshot. ``changes`` may set steps, epochs, device..."""
     run_dir = Path(run_dir)
     world = current_world((changes or {}).get("device", "auto"))
-    with run_lock(run_dir) if world.is_main else nullcontext():
+    with locked_by_main(run_dir, world):
         folder = find_snapshot(run_dir, prefer="last")
         if not (folder / "optimizer.safetensors").exists():
             raise SeqgenError(f"{run_dir} has no resumable snapshot (last/ is missing); "

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from seqgen.batching import item_batches, stream_batches
 from seqgen.cli import app, without_option
-from seqgen.distributed import World, torchrun_command
+from seqgen.distributed import World, launch_here
 from seqgen.errors import UsageError
 from seqgen.training import interleave_rows
 from tests.conftest import NAMES, one_line_error
@@ -97,14 +97,28 @@ def test_train_resume_and_sample_across_world_sizes(tiny_corpus, tmp_path):
     assert sampled.exit_code == 0 and len(sampled.stdout) > 40
 
 
-def test_nproc_builds_a_torchrun_command_without_itself():
+def test_nproc_passes_on_every_other_argument():
     args = ["train", "c.txt", "--nproc", "2", "--steps", "5", "--nproc=3"]
     assert without_option(args, "--nproc") == ["train", "c.txt", "--steps", "5"]
-    command = torchrun_command(2, ["train", "c.txt"])
-    assert command[1:] == ["-m", "torch.distributed.run", "--standalone",
-                           "--nproc-per-node=2", "-m", "seqgen", "train", "c.txt"]
     with pytest.raises(UsageError):
-        torchrun_command(0, [])
+        launch_here(0, [])
+
+
+@pytest.mark.slow
+def test_nproc_trains_and_a_mistake_is_one_line(tiny_corpus, tmp_path):
+    seqgen = [sys.executable, "-m", "seqgen", "train"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([*seqgen, str(tiny_corpus), "--hidden", "8", "--batch-size", "4",
+                           "--steps", "4", "--eval-interval", "2", "--device", "cpu", "--out",
+                           str(tmp_path / "run"), "--nproc", "2"], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("done: step 4") == 1
+    assert (tmp_path / "run" / "last" / "trainer.json").exists()
+    mistake = subprocess.run([*seqgen, str(tmp_path / "none.txt"), "--nproc", "2"],
+                             capture_output=True, text=True, env=env, timeout=300)
+    assert mistake.returncode == 2
+    assert "corpus not found" in one_line_error(mistake.stdout + mistake.stderr)
 
 
 def test_nproc_under_torchrun_is_an_error(tiny_corpus, monkeypatch):
