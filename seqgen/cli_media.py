@@ -177,16 +177,15 @@ def comparison_table(comparisons: list[Comparison], path: Path, against: Path,
     return table
 
 
-PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-
-
 def shown(value: float | list[float]) -> str:
     """A figure for a table: a pitch-class histogram as its three commonest classes."""
+    from seqgen.pianoroll import NOTE_NAMES
+
     if isinstance(value, list):
         if any(math.isnan(v) for v in value):
             return "-"
         top = sorted(range(len(value)), key=value.__getitem__, reverse=True)[:3]
-        return " ".join(f"{PITCH_CLASS_NAMES[i]} {value[i]:.2f}" for i in top)
+        return " ".join(f"{NOTE_NAMES[i]} {value[i]:.2f}" for i in top)
     return "-" if math.isnan(value) else f"{value:.3g}"
 
 

@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -45,7 +46,13 @@ ITEM_KINDS = ("lines", "files", "stream")
 DECLARATION = "seqgen.json"  # a corpus folder's own settings
 UTF8_REPLACEMENT = "\ufffd".encode()
 CHUNK_BYTES = 4 << 20  # how much of a file is read (hashed, decoded, encoded) at a time
-FileProgress = Callable[[int, int], None]  # (files done, files in all)
+
+
+class FileProgress(Protocol):
+    """Told how far reading a corpus has got: files read, or bytes of text encoded."""
+
+    def __call__(self, done: int, total: int, unit: str = "files") -> None: ...
+
 
 
 # ---- corpora -------------------------------------------------------------------------------
@@ -227,7 +234,7 @@ def load_corpus(path: str | Path, format: str | None = None,
         if label_from:
             raise UsageError("labels belong to items: give --items lines or --items files "
                              "with --label-from")
-        return load_text_corpus(path, cache_dir, codec_class, options, format)
+        return load_text_corpus(path, cache_dir, codec_class, options, format, progress)
     return load_text_items(path, items, label_from, cache_dir, codec_class, options, format)
 
 
@@ -295,11 +302,13 @@ def find_text_files(path: Path) -> list[Path]:
 
 class DecodedText:
     """The text of files, read and decoded as UTF-8 in chunks of ``CHUNK_BYTES`` bytes (a
-    character may span chunks, not files); each iteration is a pass over the files. Invalid
-    byte sequences become U+FFFD, and ``invalid`` counts them over the last pass."""
+    character may span chunks, not files); each iteration is a pass over the files, telling
+    ``bytes_read`` of each chunk. Invalid byte sequences become U+FFFD, and ``invalid`` counts
+    them over the last pass."""
 
-    def __init__(self, files: list[Path]) -> None:
-        self.files, self.invalid = files, 0
+    def __init__(self, files: list[Path],
+                 bytes_read: Callable[[int], None] | None = None) -> None:
+        self.files, self.invalid, self.bytes_read = files, 0, bytes_read
 
     def __iter__(self) -> Iterator[str]:
         self.invalid = 0
@@ -312,6 +321,8 @@ class DecodedText:
         with open(file, "rb") as f:
             while True:
                 data = f.read(CHUNK_BYTES)
+                if self.bytes_read:
+                    self.bytes_read(len(data))
                 text = decoder.decode(data, final=not data)
                 if replaced := text.count("\ufffd"):  # less the U+FFFD of the file itself
                     self.invalid += replaced - data.count(UTF8_REPLACEMENT) \
@@ -357,8 +368,9 @@ def text_cache_kind(kind: str, codec_class: type[TextCodec], options: dict) -> s
 def load_text_corpus(path: str | Path, cache_dir: Path | None = None,
                      codec_class: type[TextCodec] = CharCodec,
                      options: dict[str, object] | None = None,
-                     format: str = "text") -> TextCorpus:
-    """Read, decode and encode a text corpus as one stream, or load it from the cache."""
+                     format: str = "text", progress: FileProgress | None = None) -> TextCorpus:
+    """Read, decode and encode a text corpus as one stream, or load it from the cache;
+    ``progress`` hears of the bytes encoded."""
     path, options = Path(path), dict(options or {})
     files = find_text_files(path)
     lookup = locate_cache(text_cache_kind("stream-v4", codec_class, options), path, files,
@@ -367,7 +379,7 @@ def load_text_corpus(path: str | Path, cache_dir: Path | None = None,
         raise UsageError(f"corpus {path} is empty: its text files hold no characters")
     cached = read_cache(lookup.cache_file)
     tensors, meta = cached if cached is not None else \
-        encode_stream(files, codec_class, options, lookup.cache_file)
+        encode_stream(files, codec_class, options, lookup.cache_file, progress)
     codec, ids, invalid = codec_class.from_json(meta["codec"]), tensors["ids"], meta["invalid"]
     if invalid:
         warnings.warn(f"corpus {path}: {invalid} invalid UTF-8 byte sequences were replaced "
@@ -377,11 +389,20 @@ def load_text_corpus(path: str | Path, cache_dir: Path | None = None,
 
 
 def encode_stream(files: list[Path], codec_class: type[TextCodec], options: dict[str, object],
-                  cache_file: Path) -> "CacheContents":
+                  cache_file: Path, progress: FileProgress | None = None) -> "CacheContents":
     """Fit a codec on the files' text and write its ids into the cache: chunk by chunk, in two
     passes over the files (fit, then encode), when the codec can be fitted so; else whole."""
-    text = DecodedText(files)
-    if fits_in_chunks(codec_class):
+    passes = 2 if fits_in_chunks(codec_class) else 1
+    total, done = passes * sum(f.stat().st_size for f in files), 0
+
+    def bytes_read(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress:
+            progress(done, total, "bytes")
+
+    text = DecodedText(files, bytes_read)
+    if passes == 2:
         codec, chunks = fit_codec(codec_class, text, False, options), text
     else:
         whole = "".join(text)

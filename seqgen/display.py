@@ -5,6 +5,7 @@ import time
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TextColumn,
@@ -79,7 +80,8 @@ class TrainingView:
 
 
 class FileProgressView:
-    """A progress callback ``(done, total)`` for reading corpus files: a bar on a terminal."""
+    """A progress callback ``(done, total, unit)`` for reading a corpus (its files, or the
+    bytes of a text being encoded): a bar on a terminal."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -93,12 +95,13 @@ class FileProgressView:
         if self.progress is not None:
             self.progress.stop()
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, unit: str = "files") -> None:
         if not self.console.is_terminal:
             return
         if self.progress is None:
-            self.progress = Progress(TextColumn("reading files"), BarColumn(),
-                                     MofNCompleteColumn(), TimeElapsedColumn(),
+            what, count = (("encoding text", DownloadColumn()) if unit == "bytes"
+                           else (f"reading {unit}", MofNCompleteColumn()))
+            self.progress = Progress(TextColumn(what), BarColumn(), count, TimeElapsedColumn(),
                                      console=self.console, transient=True)
             self.task = self.progress.add_task("files", total=total)
             self.progress.start()

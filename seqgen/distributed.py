@@ -75,10 +75,6 @@ class World:
         dist.all_gather_object(gathered, obj)
         return gathered
 
-    def barrier(self) -> None:
-        if self.distributed:
-            dist.barrier()
-
     @contextmanager
     def main_first(self) -> Iterator[None]:
         """Run the block on the main process first, then on the others: the main one
@@ -142,11 +138,9 @@ def current_world(device: str = "auto") -> World:
 
 
 def process_device(device: str, world: World) -> str:
-    """The device a process trains on: its own GPU (``LOCAL_RANK``) in a run on GPUs."""
-    if world.distributed and (device == "cuda" or (device == "auto"
-                                                    and torch.cuda.is_available())):
-        return f"cuda:{world.local_rank}"
-    return device
+    """The device a process trains on: its own GPU (``LOCAL_RANK``) in a run on GPUs,
+    whatever ``cuda:N`` was asked for."""
+    return world.device if world.device.startswith("cuda") else device
 
 
 def leave_world() -> None:

@@ -116,8 +116,13 @@ def test_a_stream_encoded_in_chunks_has_the_tokens_of_the_whole_text(mixed_text,
                                                                      tmp_path):
     path, text, invalid = mixed_text
     monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 7)
+    told = []
     with pytest.warns(UserWarning, match=f"{invalid} invalid UTF-8"):
-        corpus = load_text_corpus(path, cache_dir=tmp_path / "cache")
+        corpus = load_text_corpus(path, cache_dir=tmp_path / "cache",
+                                  progress=lambda *args: told.append(args))
+    size = sum(f.stat().st_size for f in path.iterdir())
+    assert told[-1] == (2 * size, 2 * size, "bytes")  # two passes over every byte
+    assert [done for done, _, _ in told] == sorted(done for done, _, _ in told)
     whole = CharCodec.fit(text)
     assert corpus.codec.vocab == whole.vocab and corpus.invalid_bytes == invalid == 5
     assert torch.equal(corpus.ids.long(), whole.encode(text))

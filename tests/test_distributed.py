@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from seqgen.batching import item_batches, stream_batches
 from seqgen.cli import app, without_option
-from seqgen.distributed import World, launch_here
+from seqgen.distributed import World, launch_here, process_device
 from seqgen.errors import UsageError
 from seqgen.training import interleave_rows
 from tests.conftest import NAMES, one_line_error
@@ -95,6 +95,12 @@ def test_train_resume_and_sample_across_world_sizes(tiny_corpus, tmp_path):
     sampled = runner.invoke(app, ["sample", str(tmp_path / "two"), "--length", "40",
                                   "--seed", "1", "--device", "cpu"])
     assert sampled.exit_code == 0 and len(sampled.stdout) > 40
+
+
+def test_each_process_of_a_gpu_run_trains_on_its_own_gpu():
+    gpu_world = World(rank=1, size=2, local_rank=1, device="cuda:1")
+    assert process_device("cuda:0", gpu_world) == process_device("auto", gpu_world) == "cuda:1"
+    assert process_device("cpu", World(rank=1, size=2, local_rank=1)) == "cpu"
 
 
 def test_nproc_passes_on_every_other_argument():
