@@ -16,6 +16,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.text import Text
 
 from seqgen.midi import DEFAULT_TEMPO, MidiOptions, Note, load_midi, read_notes
+from seqgen.stats import polyphony
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # (lowest velocity, highest velocity, colour) of each band; a cell shows its loudest note.
@@ -68,18 +69,6 @@ def first_tempo_bpm(midi: mido.MidiFile) -> float:
     return mido.tempo2bpm(min(tempos, key=lambda t: t[0])[1] if tempos else DEFAULT_TEMPO)
 
 
-def mean_polyphony(notes: Sequence[Note]) -> float:
-    """The summed note durations over the time during which at least one note sounds."""
-    events = sorted([(n.start, 1) for n in notes] + [(n.end, -1) for n in notes])
-    sounding, busy, last = 0, 0.0, 0.0
-    for time, change in events:
-        if sounding:
-            busy += time - last
-        sounding += change
-        last = time
-    return sum(n.end - n.start for n in notes) / busy if busy > 0 else 0.0
-
-
 def read_midi(path: str | Path) -> tuple[list[Note], float]:
     """A file's notes (as the MIDI codec reads them) and its first tempo in BPM; a file that
     cannot be used is a MidiFileError."""
@@ -96,7 +85,8 @@ def midi_facts(source: str | Path | Sequence[Note], tempo_bpm: float | None = No
     pitches = [n.pitch for n in source]
     return MidiFacts(duration_s=max(n.end for n in source), notes=len(source),
                      lowest=min(pitches), highest=max(pitches), tempo_bpm=tempo_bpm,
-                     mean_polyphony=mean_polyphony(source))
+                     mean_polyphony=polyphony(np.array([n.start for n in source]),
+                                              np.array([n.end for n in source])))
 
 
 def facts_text(facts: MidiFacts) -> Text:
