@@ -144,8 +144,8 @@ def tokens_per_step(run_dir: Path) -> int | None:
 
 
 def read_curves(run: str | Path) -> Curves:
-    """A run's curves from its metrics.jsonl (``run`` is the folder or the file); tokens from
-    the train events' "tokens" field when they have one, else steps * batch_size * seq_len."""
+    """A run's curves from its metrics.jsonl (``run`` is the folder or the file); tokens are
+    steps * batch_size * seq_len of the run's settings."""
     path = metrics_file(run)
     events = read_events(path)
     if not events["train"] and not events["val"]:
@@ -154,13 +154,9 @@ def read_curves(run: str | Path) -> Curves:
     val = [events["val"][s] for s in sorted(events["val"])]
     train_steps = np.array([e["step"] for e in train], dtype=float)
     val_steps = np.array([e["step"] for e in val], dtype=float)
-    if train and all("tokens" in e for e in train):
-        train_tokens = np.array([e["tokens"] for e in train], dtype=float)
-        val_tokens = np.interp(val_steps, np.r_[0, train_steps], np.r_[0, train_tokens])
-    else:
-        per_step = tokens_per_step(path.parent)
-        train_tokens = None if per_step is None else train_steps * per_step
-        val_tokens = None if per_step is None else val_steps * per_step
+    per_step = tokens_per_step(path.parent)
+    train_tokens = None if per_step is None else train_steps * per_step
+    val_tokens = None if per_step is None else val_steps * per_step
     return Curves(name=path.parent.resolve().name, train_steps=train_steps,
                   train_loss=np.array([e["loss"] for e in train], dtype=float),
                   train_tokens=train_tokens, val_steps=val_steps,

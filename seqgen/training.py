@@ -185,7 +185,6 @@ class Trainer:
                     self.emit({"event": "train", "step": self.step,
                                "loss": float(self.world.sum(running_loss)) / steps,
                                "lr": self.optimizer.param_groups[0]["lr"],
-                               "tokens": self.tokens_trained(),
                                "tokens_per_s": self.tokens_per_second})
                     running_loss, last_log, last_log_step = 0.0, now, self.step
                     self.tokens_seen.zero_()
@@ -209,10 +208,6 @@ class Trainer:
         config = self.config
         return self.train_data.batches(config.batch_size, config.seq_len, epoch, config.seed,
                                        train=True).to(self.device).shard(self.world.rows())
-
-    def tokens_trained(self) -> int:
-        """Token positions of the global batches trained on so far (for curves per token)."""
-        return self.step * self.config.batch_size * self.config.seq_len
 
     def next_chunk(self) -> Chunk:
         if self.batches is None:

@@ -39,8 +39,8 @@ def write_run(folder: Path, events: list[dict], training: dict | None = None) ->
     return folder
 
 
-def train(step: int, loss: float, **extra) -> dict:
-    return {"event": "train", "step": step, "loss": loss, "lr": 1e-3, "tokens_per_s": 1.0, **extra}
+def train(step: int, loss: float) -> dict:
+    return {"event": "train", "step": step, "loss": loss, "lr": 1e-3, "tokens_per_s": 1.0}
 
 
 def val(step: int, loss: float) -> dict:
@@ -60,15 +60,15 @@ def test_curves_of_one_run_and_of_several(matplotlib, tmp_path):
     assert png_size(curves_png(RUNS, tmp_path / "all.png", 801, 403)) == (801, 403)
 
 
-def test_tokens_come_from_the_config_or_the_events(tmp_path):
+def test_tokens_come_from_the_run_settings(tmp_path):
     bach = read_curves(RUNS[0])
     assert bach.name == "bach" and bach.train_steps[0] == 10 and len(bach.val_steps) == 4
     assert bach.train_tokens[0] == 10 * 64 * 128 and bach.val_tokens[-1] == 800 * 64 * 128
-    events = [train(10, 3.0, tokens=500), train(20, 2.0, tokens=900), val(20, 2.5)]
-    logged = write_run(tmp_path / "logged", events, training={"batch_size": 1, "seq_len": 1})
+    events = [train(10, 3.0), train(20, 2.0), val(20, 2.5)]
+    logged = write_run(tmp_path / "logged", events, training={"batch_size": 5, "seq_len": 10})
     curves = read_curves(logged / "metrics.jsonl")
     assert curves.name == "logged"
-    assert list(curves.train_tokens) == [500, 900] and list(curves.val_tokens) == [900]
+    assert list(curves.train_tokens) == [500, 1000] and list(curves.val_tokens) == [1000]
     bare = read_curves(write_run(tmp_path / "bare", [train(10, 3.0), val(10, 2.9)]))
     assert bare.train_tokens is None and bare.val_tokens is None
 
