@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from seqgen.cli import app, console, err_console, reports_errors
+from seqgen.cli import app, console, err_console, report_written, reports_errors
 from seqgen.errors import UsageError
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def show_command(
 
         notes, _ = read_midi(midi)
         piano_roll_png(notes, png, width, height, title=midi.name)
-        err_console.print(f"wrote {png} ({width}x{height})", highlight=False)
+        report_written([png], [f"{width}x{height}"])
 
 
 def show_midi(path: Path) -> None:
@@ -66,8 +66,7 @@ def plot_command(
     from seqgen.plots import curves_png
 
     curves_png(runs, out, width, height)
-    err_console.print(f"wrote {out} ({len(runs)} run{'s' if len(runs) > 1 else ''})",
-                      highlight=False)
+    report_written([out], [f"{len(runs)} run{'s' if len(runs) > 1 else ''}"])
 
 
 @app.command("render")
@@ -93,7 +92,7 @@ def render_file(midi: Path, wav: Path, soundfont: Path | None = None,
         seconds = render(midi, wav, soundfont, sample_rate)
     except CodecFileError as exc:
         raise UsageError(f"cannot render {midi}: {exc}") from None
-    err_console.print(f"wrote {wav} ({seconds:.1f} s of audio)", highlight=False)
+    report_written([wav], [f"{seconds:.1f} s of audio"])
 
 
 @app.command("stats")
