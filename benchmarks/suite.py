@@ -22,10 +22,11 @@ from torch import nn
 from seqgen.batching import Batches
 from seqgen.cells import detach_state
 from seqgen.corpus import load_corpus
+from seqgen.devices import autocast
 from seqgen.evaluation import evaluate_batches
 from seqgen.model import ModelConfig, build_model
 from seqgen.sampling import SamplingOptions, generate, sample_next
-from seqgen.training import TrainConfig, autocast, make_optimizer
+from seqgen.training import TrainConfig, make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAKESPEARE = ROOT / "corpora" / "shakespeare"

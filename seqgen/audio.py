@@ -6,8 +6,8 @@ import subprocess
 import wave
 from pathlib import Path
 
-from seqgen.atomic import atomic_write
 from seqgen.errors import SeqgenError, UsageError
+from seqgen.files import atomic_write
 from seqgen.midi import load_midi
 
 INSTALL_FLUIDSYNTH = ("install it: sudo apt-get install fluidsynth timgm6mb-soundfont "

@@ -23,8 +23,8 @@ import torch
 from numpy.typing import DTypeLike
 from torch import Tensor
 
-from seqgen.atomic import atomic_write
 from seqgen.batching import register_file_backed
+from seqgen.files import atomic_write
 
 HASH_BLOCK_BYTES = 4 << 20  # how much of a file is hashed at a time
 

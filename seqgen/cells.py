@@ -13,6 +13,10 @@ from torch import Tensor, nn
 State = Tensor | tuple["State", ...]
 
 
+class ContractError(Exception):
+    """A cell's outputs or states do not have the shapes the cell contract asks for."""
+
+
 class StepCell(nn.Module):
     """One recurrent layer, written as one time step. seqgen stacks and unrolls it.
 
@@ -147,7 +151,8 @@ def build_stack(cell_class: type, input_size: int, hidden_size: int, num_layers:
 
 
 def check_stack(stack: StackCell) -> None:
-    """Run a stack on a tiny batch and say exactly what is wrong if its shapes are.
+    """Run a stack on a tiny batch and say exactly what is wrong if its shapes are
+    (``ContractError``).
 
     Catches a cell that returns the wrong output shape or a state that is not batch first at
     model construction, not deep inside training.
@@ -159,14 +164,14 @@ def check_stack(stack: StackCell) -> None:
         x = torch.zeros(batch, time, stack.input_size)
         y, state = stack(x, state)
         if tuple(y.shape) != (batch, time, stack.hidden_size):
-            raise ValueError(
+            raise ContractError(
                 f"forward returned outputs of shape {tuple(y.shape)}, "
                 f"expected [batch, time, hidden_size] = {[batch, time, stack.hidden_size]}"
             )
         _check_batch_first(state, batch, "forward")
         y, state = stack.step(x[:, 0], state)
         if tuple(y.shape) != (batch, stack.hidden_size):
-            raise ValueError(
+            raise ContractError(
                 f"step returned output of shape {tuple(y.shape)}, "
                 f"expected [batch, hidden_size] = {[batch, stack.hidden_size]}"
             )
@@ -177,12 +182,10 @@ def _check_batch_first(state: State, batch: int, where: str) -> None:
     tensors, _ = flatten_state(state)
     for t in tensors:
         if t.dim() == 0 or t.shape[0] != batch:
-            raise ValueError(
+            raise ContractError(
                 f"{where} returned a state tensor of shape {tuple(t.shape)}, "
                 f"which is not batch first (dimension 0 should be the batch, {batch})"
             )
-
-
 
 
 def reset_rows(state: State, rows: Tensor, fresh: State) -> State:

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, load_model, save_file, save_model
+from safetensors.torch import load_model, save_file, save_model
 from torch import Tensor
 
 from seqgen.codec import FileCodec, TextCodec
 from seqgen.errors import SeqgenError, UsageError
+from seqgen.files import first_line, read_json
 from seqgen.model import Generator, ModelConfig, build_model
 from seqgen.plugins import cells, codecs, load_codec, warn_on_version_change
 
@@ -145,32 +146,13 @@ def find_snapshot(path: str | Path, prefer: str = "best") -> Path:
                       "and no best/ or last/ snapshot")
 
 
-def read_json(path: Path) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise SeqgenError(f"incomplete checkpoint: {path} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SeqgenError(f"corrupted checkpoint: {path} is not valid JSON ({exc})") from None
-
-
-def read_tensors(path: Path) -> dict[str, Tensor]:
-    if not path.exists():
-        raise SeqgenError(f"incomplete checkpoint: {path} is missing")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise SeqgenError(f"corrupted checkpoint: {path} cannot be read ({exc})") from None
-
-
 def model_config_from(config: dict, path: Path) -> ModelConfig:
     """The model config recorded in a checkpoint, with a clear error for a missing plugin."""
+    cell = config["cell"]
     try:
         model_config = ModelConfig(**config["model"])
-        cell = config["cell"]
-    except (KeyError, TypeError) as exc:
-        raise SeqgenError(f"corrupted checkpoint: {path}/config.json lacks {exc}") from None
+    except TypeError as exc:
+        raise SeqgenError(f"{path}/config.json is damaged: its model {exc}") from None
     registry = cells()
     if model_config.cell not in registry:
         raise SeqgenError(
@@ -185,14 +167,12 @@ def model_config_from(config: dict, path: Path) -> ModelConfig:
 def load_weights(model: Generator, weights: Path, device: torch.device | str) -> None:
     """Load a snapshot's weights into ``model``, with a one-line error when they are missing
     or damaged."""
-    if not weights.exists():
-        raise SeqgenError(f"incomplete checkpoint: {weights} is missing")
+    if not weights.is_file():
+        raise SeqgenError(f"{weights} is missing")
     try:
         load_model(model, str(weights), device=str(device))
     except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SeqgenError(f"corrupted checkpoint: {weights} cannot be loaded "
-                          f"({first_line})") from None
+        raise SeqgenError(f"{weights} is damaged: {first_line(exc)}") from None
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
@@ -209,6 +189,5 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
         if provider.get("format") in codecs():
             warn_on_version_change("codec", provider, codecs()[provider["format"]])
     except (KeyError, ValueError, TypeError) as exc:
-        raise SeqgenError(f"corrupted checkpoint: bad codec in {folder}/config.json "
-                          f"({exc})") from None
+        raise SeqgenError(f"{folder}/config.json is damaged: bad codec ({exc})") from None
     return Checkpoint(folder, model.to(device), codec, config, trainer)

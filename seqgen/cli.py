@@ -6,6 +6,7 @@ import functools
 import itertools
 import os
 import sys
+import traceback
 import warnings
 from collections import Counter
 from contextlib import nullcontext
@@ -19,11 +20,11 @@ from rich.rule import Rule
 from rich.table import Table
 
 from seqgen import __version__
-from seqgen.config import TrainConfig
+from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN, TrainConfig, at_least
 from seqgen.display import FileProgressView, TrainingView
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.options import parse_options
-from seqgen.plugins import add_commands, plugin_infos
+from seqgen.plugins import add_commands, failed_plugin, plugin_infos
 from seqgen.plugins import cells as registered_cells
 
 if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
@@ -44,19 +45,37 @@ err_console = Console(stderr=True)
 
 
 def reports_errors(command):
-    """Print a seqgen error on one line and exit with its code, never with a traceback."""
+    """Print a user's mistake, a failure or a plugin's failure on one line and exit with its
+    code, never with a traceback (``SEQGEN_DEBUG=1`` prints it too). Anything else is a bug
+    in seqgen, and its traceback is the report."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except SeqgenError as exc:
-            if os.environ.get("RANK", "0") == "0":  # under torchrun, one process says it
-                err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
-                                  soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
+            report_error(exc, str(exc), exc.exit_code)
+        except KeyboardInterrupt as exc:
+            report_error(exc, "interrupted", 130)
+        except Exception as exc:
+            plugin = failed_plugin(exc)
+            if plugin is None:
+                raise
+            report_error(exc, f"the plugin {plugin} failed: {type(exc).__name__}: {exc} (a bug "
+                         "to report to its authors; SEQGEN_DEBUG=1 shows where)", 1)
 
     return wrapper
+
+
+def report_error(exc: BaseException, message: str, exit_code: int) -> None:
+    """Say what went wrong in one line (the main process of a distributed run alone), and
+    exit."""
+    if os.environ.get("RANK", "0") == "0":
+        if os.environ.get("SEQGEN_DEBUG"):
+            traceback.print_exception(exc)
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+                          soft_wrap=True)
+    raise typer.Exit(exit_code) from None
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -104,8 +123,8 @@ def train_command(
     augment: Annotated[bool | None, typer.Option("--augment/--no-augment", help="MIDI: random transposition and time stretch of training pieces. \\[default: on]")] = None,
     transpose: Annotated[int | None, typer.Option(help=default_help("MIDI augmentation: transpose by up to this many semitones either way.", "transpose"))] = None,
     stretch: Annotated[float | None, typer.Option(help=default_help("MIDI augmentation: stretch time by a factor in 1 +- this.", "stretch"))] = None,
-    batch_size: Annotated[int | None, typer.Option(help=default_help("Parallel streams per batch.", "batch_size"))] = None,
-    seq_len: Annotated[int | None, typer.Option(help=default_help("Tokens per chunk: the truncated-BPTT length.", "seq_len"))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=f"Rows (parallel streams or items) per batch. \\[default: {DEFAULT_BATCH_SIZE}, fewer for a small corpus]")] = None,
+    seq_len: Annotated[int | None, typer.Option(help=f"Tokens per chunk: the truncated-BPTT length. \\[default: {DEFAULT_SEQ_LEN}, shorter for a tiny text]")] = None,
     steps: Annotated[int | None, typer.Option(help="Optimizer steps in all \\[default: 2000 unless --epochs].")] = None,
     epochs: Annotated[float | None, typer.Option(help="Passes over the training split, instead of --steps.")] = None,
     lr: Annotated[float | None, typer.Option(help=default_help("Peak learning rate (AdamW, warmup then cosine).", "lr"))] = None,
@@ -131,7 +150,7 @@ def train_command(
     Under torchrun (or with --nproc) it trains in several processes with DDP.
     """
     from seqgen.distributed import current_world, launch_here, launched_by_torchrun
-    from seqgen.training import resume, train
+    from seqgen.training import check_run_dir, default_run_dir, resume, train
 
     if nproc is not None:
         if launched_by_torchrun():
@@ -154,6 +173,10 @@ def train_command(
         settings["codec_options"] = parse_options(codec_opt, "--codec-opt")
     if resume_dir is None and corpus is None:
         raise UsageError("give a CORPUS to train on, or --resume DIR to continue a run")
+    if resume_dir is None:  # everything a new run can check, before the corpus loads
+        config = TrainConfig(**settings)
+        out = out or default_run_dir(corpus)
+        check_run_dir(out, overwrite)
     world = current_world(settings.get("device", "auto"))
     loaded = None
     if corpus is not None:
@@ -166,8 +189,7 @@ def train_command(
         if resume_dir is not None:
             result = resume(resume_dir, settings, loaded, progress=view)
         else:
-            result = train(loaded, TrainConfig(**settings), out, overwrite=overwrite,
-                           progress=view)
+            result = train(loaded, config, out, overwrite=overwrite, progress=view)
     if not world.is_main:
         return
     console.print(f"done: step {result.step}, validation loss {result.val_loss:.4f} "
@@ -233,36 +255,44 @@ def sample_command(
     """Generate text or MIDI from a trained checkpoint (text streams to the terminal)."""
     from seqgen.checkpoint import load_checkpoint
     from seqgen.codec import FileCodec
+    from seqgen.config import check_seed
     from seqgen.devices import resolve_device
     from seqgen.sampling import SamplingOptions, condition_labels, parse_length
 
     options = SamplingOptions(temperature, top_k, top_p)
-    options.check()
     tokens, seconds = parse_length(length)
+    at_least(1, num_samples=num_samples, max_length=max_length)
+    check_seed(seed)
     ckpt = load_checkpoint(checkpoint, resolve_device(device))
     labels, chosen = condition_labels(ckpt.config.get("labels", []), condition, num_samples,
                                       seed)
-    if chosen is not None and condition is None and len(ckpt.config["labels"]) > 1:
-        err_console.print(f"condition: {chosen} (chosen at random; --condition picks one)",
-                          highlight=False)
     if isinstance(ckpt.codec, FileCodec):
         if unique:
             raise UsageError("--unique works for text models of items (lines or files)")
-        paths = sample_pieces(ckpt, primer, tokens, seconds, num_samples, options, seed, out,
-                              force, labels, max_length or 100_000)
-        show_and_render(paths, not quiet, render, soundfont)
+        paths = output_paths(out or "samples/", num_samples, ckpt.codec.output_suffix, force,
+                             one_file_each=True)
     elif render:
         raise UsageError("--render is for MIDI models; this model writes text")
     elif seconds is not None:
         raise UsageError("a text model's --length is a number of characters, not a duration")
+    elif not ckpt.codec.specials and (unique or max_length is not None):
+        raise UsageError(f"{'--unique' if unique else '--max-length'} is for models of items "
+                         "(lines or files); this model reads one stream (its length is "
+                         "--length)")
     else:
-        if unique and not ckpt.codec.specials:
-            raise UsageError("--unique works for models of items (lines or files); this model "
-                             "reads one stream")
+        paths = output_paths(out, num_samples, ".txt", force) if out is not None else None
+    if chosen is not None and condition is None and len(ckpt.config["labels"]) > 1:
+        err_console.print(f"condition: {chosen} (chosen at random; --condition picks one)",
+                          highlight=False)
+    if isinstance(ckpt.codec, FileCodec):
+        sample_pieces(ckpt, primer, tokens, seconds, paths, options, seed, labels,
+                      max_length or 100_000)
+        show_and_render(paths, not quiet, render, soundfont)
+    else:
         limit = tokens if tokens is not None else max_length or (200 if ckpt.codec.specials
                                                                  else 500)
-        sample_text(ckpt, read_text_primer(primer), limit, num_samples, options, seed, out,
-                    force, labels, unique, corpus)
+        sample_text(ckpt, read_text_primer(primer), limit, num_samples, options, seed, paths,
+                    labels, unique, corpus)
 
 
 def read_text_primer(primer: str) -> str:
@@ -275,14 +305,16 @@ def read_text_primer(primer: str) -> str:
 
 
 def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
-                options: SamplingOptions, seed: int | None, out: str | None, force: bool,
+                options: SamplingOptions, seed: int | None, paths: list[Path] | None,
                 labels: Tensor | None = None, unique: bool = False,
                 corpus: Path | None = None) -> None:
-    """Stream one sample to the terminal, print several, or write them to --out."""
+    """Stream one sample to the terminal, print several, or write them to ``paths`` (one
+    file each, or all in one)."""
     from seqgen.corpus import load_recorded_corpus
+    from seqgen.files import write_text
     from seqgen.sampling import drop_repeats, generate_text
 
-    stream = out is None and num_samples == 1 and not unique
+    stream = paths is None and num_samples == 1 and not unique
     training = None
     if unique:  # before generating: a missing corpus should not cost a generation first
         corpus_items = load_recorded_corpus(ckpt.config, corpus)
@@ -303,27 +335,25 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
                           f"{len(texts)} left", highlight=False)
     if stream:
         sys.stdout.write("".join(pending_primer) + "\n")
-    elif out is None and ckpt.codec.specials:
+    elif paths is None and ckpt.codec.specials:
         sys.stdout.write("".join(text + "\n" for text in texts))
-    elif out is None:
+    elif paths is None:
         for i, text in enumerate(texts, 1):
             console.print(Rule(f"sample {i}"))
             sys.stdout.write(text + "\n")
     else:
-        paths = output_paths(out, len(texts), ".txt", force)
-        contents = [t + "\n" for t in texts] if len(paths) == len(texts) else \
-            ["\n\n".join(texts) + "\n"]
-        for path, text in zip(paths, contents, strict=True):
-            path.write_text(text, encoding="utf-8")
-        report_written(paths)
+        contents = ["\n\n".join(texts) + "\n"] if len(paths) == 1 else [t + "\n" for t in texts]
+        for path, text in zip(paths, contents, strict=False):
+            write_text(path, text)
+        report_written(paths[:len(contents)])
 
 
 def sample_pieces(ckpt: Checkpoint, primer: str, length: int | None, seconds: float | None,
-                  num_samples: int, options: SamplingOptions, seed: int | None,
-                  out: str | None, force: bool, labels: Tensor | None = None,
-                  max_length: int = 100_000) -> list[Path]:
-    """Generate pieces of a file codec (MIDI) and write one file each; returns the files."""
+                  paths: list[Path], options: SamplingOptions, seed: int | None,
+                  labels: Tensor | None = None, max_length: int = 100_000) -> None:
+    """Generate pieces of a file codec (MIDI) and write one file each to ``paths``."""
     from seqgen.codec import CodecFileError
+    from seqgen.files import atomic_write
     from seqgen.sampling import generate_pieces
 
     codec = ckpt.codec
@@ -336,16 +366,14 @@ def sample_pieces(ckpt: Checkpoint, primer: str, length: int | None, seconds: fl
             primer_tokens, _ = codec.read(Path(primer[1:]))
         except CodecFileError as exc:
             raise UsageError(f"cannot use the primer file {primer[1:]}: {exc}") from None
-    pieces = generate_pieces(ckpt.model, codec, primer_tokens, length, seconds, num_samples,
+    pieces = generate_pieces(ckpt.model, codec, primer_tokens, length, seconds, len(paths),
                              options, seed, labels, max_length)
-    paths = output_paths(out or "samples/", num_samples, codec.output_suffix, force,
-                         one_file_each=True)
     for path, tokens in zip(paths, pieces, strict=True):
-        codec.write(tokens, path)
+        with atomic_write(path) as tmp:
+            codec.write(tokens, tmp)
     seconds_table = codec.token_seconds()
     report_written(paths, None if seconds_table is None else
                    [f"{float(seconds_table[t.long()].sum()):.1f} s" for t in pieces])
-    return paths
 
 
 def show_and_render(paths: list[Path], show: bool, render: bool,
@@ -362,22 +390,22 @@ def show_and_render(paths: list[Path], show: bool, render: bool,
 
 def output_paths(out: str, count: int, suffix: str, force: bool,
                  one_file_each: bool = False) -> list[Path]:
-    """Files to write: ``out`` itself, or ``sample-N`` files in the folder ``out`` names.
+    """Files to write, checked before any work: ``out`` itself, or ``sample-N`` files in the
+    folder ``out`` names (made if missing).
 
     In a folder, numbering skips names that exist unless ``force``; an existing single file
     is an error unless ``force``.
     """
+    from seqgen.files import make_folder, prepare_output_file
+
     path = Path(out)
     if out.endswith(("/", "\\")) or path.is_dir() or not path.suffix:
-        path.mkdir(parents=True, exist_ok=True)
+        make_folder(path, "--out")
         names = (path / f"sample-{n}{suffix}" for n in itertools.count(1))
         return list(itertools.islice((p for p in names if force or not p.exists()), count))
     if one_file_each and count > 1:
         raise UsageError(f"--num-samples {count} writes {count} files: give --out a folder")
-    if path.exists() and not force:
-        raise UsageError(f"{path} exists; pass --force to overwrite it or choose another --out")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return [path]
+    return [prepare_output_file(path, "--out", force)]
 
 
 def report_written(paths: list[Path], notes: list[str] | None = None) -> None:
@@ -459,12 +487,13 @@ def inspect_command(
     label_from: Annotated[str | None, typer.Option(help="stem, folder or a CSV/JSON file \\[default: declared, else none]")] = None,
     codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable.")] = None,
     val_fraction: Annotated[float, typer.Option(help="Validation fraction to show split sizes for.")] = 0.1,
-    batch_size: Annotated[int, typer.Option(help="Batch size to show the padding for (items).")] = 64,
-    seq_len: Annotated[int, typer.Option(help="Chunk length to show the padding for (items).")] = 128,
+    batch_size: Annotated[int | None, typer.Option(help=f"Batch size to show the padding for (items). \\[default: as training would: {DEFAULT_BATCH_SIZE}, fewer for a small corpus]")] = None,
+    seq_len: Annotated[int | None, typer.Option(help=f"Chunk length to show the padding for (items). \\[default: {DEFAULT_SEQ_LEN}]")] = None,
     strict: Annotated[bool, typer.Option(help="MIDI: a file that cannot be used is an error.")] = False,
     verbose: Annotated[bool, typer.Option(help="List the files skipped and why.")] = False,
 ) -> None:
     """Files, tokens, vocabulary and split sizes of a corpus."""
+    TrainConfig(batch_size=batch_size, seq_len=seq_len, val_fraction=val_fraction)  # checks
     corpus = load_with_progress(path, format, parse_options(codec_opt or [], "--codec-opt"),
                                 strict, verbose, items, label_from)
     table = Table(title=f"corpus {path} ({corpus.format})", show_header=False)
@@ -475,8 +504,8 @@ def inspect_command(
     console.print(table)
 
 
-def describe_corpus(corpus: Corpus, val_fraction: float, batch_size: int,
-                    seq_len: int) -> list[tuple[str, str]]:
+def describe_corpus(corpus: Corpus, val_fraction: float, batch_size: int | None,
+                    seq_len: int | None) -> list[tuple[str, str]]:
     import torch
 
     from seqgen.batching import padding_fraction
@@ -510,7 +539,8 @@ def describe_corpus(corpus: Corpus, val_fraction: float, batch_size: int,
                                 f"{describe_chars(list(corpus.codec.vocab), limit=100)}"),
                  ("invalid UTF-8", f"{corpus.invalid_bytes} byte sequences replaced")]
     lengths = torch.tensor([p.numel() for p in corpus.pieces], dtype=torch.float)
-    layout = train.batches(min(batch_size, train.max_rows()), seq_len)
+    layout = train.layout(batch_size, seq_len)
+    batches = train.batches(layout.rows, layout.seq_len)
     per_label = corpus.items_per_label()
     return rows + [
         ("items", f"{len(corpus.pieces):,} ({corpus.items}), labels: "
@@ -519,8 +549,8 @@ def describe_corpus(corpus: Corpus, val_fraction: float, batch_size: int,
                    f"{lengths.median():.0f}, mean {lengths.mean():.0f}, max {lengths.max():.0f}"),
         ("split", f"{len(train.items):,} training items ({train.num_tokens:,} tokens), "
                   f"{len(val.items):,} validation items ({val.num_tokens:,} tokens)"),
-        ("padding", f"{padding_fraction(layout):.1%} of training positions at batch "
-                    f"{batch_size}, seq-len {seq_len}"),
+        ("padding", f"{padding_fraction(batches):.1%} of training positions at batch "
+                    f"{layout.rows}, seq-len {layout.seq_len}"),
         ("encoding", "from the cache" if corpus.from_cache else "encoded now and cached"),
     ]
 

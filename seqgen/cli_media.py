@@ -14,6 +14,7 @@ from rich.table import Table
 
 from seqgen.cli import app, console, err_console, report_written, reports_errors
 from seqgen.errors import UsageError
+from seqgen.files import prepare_output_file
 
 if TYPE_CHECKING:
     from seqgen.stats import Comparison, MusicStats, TextComparison, TextSetStats
@@ -28,6 +29,8 @@ def show_command(
     height: Annotated[int, typer.Option(help="The PNG's height in pixels.")] = 600,
 ) -> None:
     """A MIDI file's piano roll and key facts (duration, notes, pitch range, tempo)."""
+    if png is not None:
+        prepare_output_file(png, "--png")
     show_midi(midi)
     if png is not None:
         from seqgen.pianoroll import read_midi
@@ -65,6 +68,7 @@ def plot_command(
     """Loss curves of training runs against steps and tokens, on one chart (PNG)."""
     from seqgen.plots import curves_png
 
+    prepare_output_file(out, "--out")
     curves_png(runs, out, width, height)
     report_written([out], [f"{len(runs)} run{'s' if len(runs) > 1 else ''}"])
 
@@ -78,6 +82,7 @@ def render_command(
     sample_rate: Annotated[int, typer.Option(help="Samples per second.")] = 44100,
 ) -> None:
     """Render a MIDI file to audio (WAV) through FluidSynth."""
+    prepare_output_file(out or midi.with_suffix(".wav"), "--out")
     render_file(midi, out or midi.with_suffix(".wav"), soundfont, sample_rate)
 
 

@@ -37,11 +37,16 @@ class ModelConfig:
 
 
 ARCHITECTURES = ("many-to-many", "one-to-many")
+ITEM_KINDS = ("lines", "files", "stream")
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_SEQ_LEN = 128
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
 class TrainConfig:
-    """Every setting of a training run. Stored in the checkpoint; ``--resume`` reuses it."""
+    """Every setting of a training run, checked when made. Stored in the checkpoint;
+    ``--resume`` reuses it."""
 
     cell: str = "lstm"
     layers: int = 2
@@ -59,8 +64,8 @@ class TrainConfig:
     augment: bool = True  # MIDI: random transposition and time stretch of training pieces
     transpose: int = 3  # semitones either way
     stretch: float = 0.05  # time stretched by a factor in [1 - stretch, 1 + stretch]
-    batch_size: int = 64
-    seq_len: int = 128  # the truncation length k of truncated BPTT
+    batch_size: int | None = None  # None: DEFAULT_BATCH_SIZE, or fewer rows to fit the corpus
+    seq_len: int | None = None  # truncated-BPTT length; None: DEFAULT_SEQ_LEN, or what fits
     steps: int | None = None  # None: from epochs, or 2000 when neither is given
     epochs: float | None = None
     lr: float = 2e-3
@@ -78,6 +83,9 @@ class TrainConfig:
     seed: int = 1337
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        self.check()
+
     def model_config(self, vocab_size: int, num_labels: int = 0) -> ModelConfig:
         return ModelConfig(vocab_size, self.cell, self.hidden, self.layers, self.embedding,
                            self.dropout, self.tie_weights, dict(self.cell_options), self.arch,
@@ -89,22 +97,65 @@ class TrainConfig:
         return self.steps if self.steps is not None else 2000
 
     def check(self) -> None:
-        """Reject values no run can use, with the flag to fix."""
-        positive = {"layers": "--layers", "hidden": "--hidden", "batch_size": "--batch-size",
-                    "seq_len": "--seq-len", "eval_interval": "--eval-interval",
-                    "log_interval": "--log-interval"}
-        for name, flag in positive.items():
-            if getattr(self, name) < 1:
-                raise UsageError(f"{flag} must be at least 1, not {getattr(self, name)}")
+        """Reject values no run can use, naming the flag to fix."""
+        at_least(1, layers=self.layers, hidden=self.hidden, embedding=self.embedding,
+                 label_size=self.label_size, batch_size=self.batch_size, seq_len=self.seq_len,
+                 steps=self.steps, eval_interval=self.eval_interval,
+                 log_interval=self.log_interval, max_val_tokens=self.max_val_tokens)
+        at_least(0, transpose=self.transpose, warmup_steps=self.warmup_steps,
+                 clip=self.clip, weight_decay=self.weight_decay)
+        within(0, 1, dropout=self.dropout, stretch=self.stretch)
+        between(0, 1, val_fraction=self.val_fraction)
         if self.steps is not None and self.epochs is not None:
             raise UsageError("give --steps or --epochs, not both")
-        if (self.steps is not None and self.steps < 1) or (self.epochs is not None
-                                                           and self.epochs <= 0):
-            raise UsageError("--steps and --epochs must be positive")
-        if not 0 <= self.dropout < 1:
-            raise UsageError(f"--dropout must be in [0, 1), not {self.dropout}")
-        if self.lr <= 0 or self.clip < 0:
-            raise UsageError("--lr must be positive and --clip at least 0")
-        if self.precision not in PRECISIONS:
-            raise UsageError(f"unknown --precision {self.precision!r}; use "
-                             f"{' or '.join(PRECISIONS)}")
+        if self.epochs is not None and not (math.isfinite(self.epochs) and self.epochs > 0):
+            raise UsageError(f"--epochs must be a positive number, not {self.epochs}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise UsageError(f"--lr must be a positive number, not {self.lr}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise UsageError(f"min_lr_ratio must be in [0, 1], not {self.min_lr_ratio}")
+        if self.transpose > 127:
+            raise UsageError(f"--transpose must be at most 127 semitones, not {self.transpose}")
+        check_seed(self.seed)
+        one_of(ARCHITECTURES, arch=self.arch)
+        one_of(PRECISIONS, precision=self.precision)
+        if self.items is not None:
+            one_of(ITEM_KINDS, items=self.items)
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def at_least(low: float, **values: float | None) -> None:
+    """Each value given (not None) is at least ``low``."""
+    for name, value in values.items():
+        if value is not None and not value >= low:
+            raise UsageError(f"{flag(name)} must be at least {low}, not {value}")
+
+
+def within(low: float, high: float, **values: float) -> None:
+    """Each value is in [low, high)."""
+    for name, value in values.items():
+        if not low <= value < high:
+            raise UsageError(f"{flag(name)} must be at least {low} and below {high}, "
+                             f"not {value}")
+
+
+def between(low: float, high: float, **values: float) -> None:
+    """Each value is strictly between ``low`` and ``high``."""
+    for name, value in values.items():
+        if not low < value < high:
+            raise UsageError(f"{flag(name)} must be between {low} and {high}, not {value}")
+
+
+def check_seed(seed: int | None) -> None:
+    """A random seed is a number from 0 to ``MAX_SEED`` (or None: a random one)."""
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be from 0 to {MAX_SEED}, not {seed}")
+
+
+def one_of(choices: tuple[str, ...], **values: str) -> None:
+    for name, value in values.items():
+        if value not in choices:
+            raise UsageError(f"unknown {flag(name)} {value!r}; use {', '.join(choices)}")

@@ -34,6 +34,7 @@ from seqgen.cache import (
     write_cache,
 )
 from seqgen.codec import CharCodec, CodecFileError, FileCodec, TextCodec
+from seqgen.config import ITEM_KINDS, one_of
 from seqgen.data import Augmentation, ItemData, StreamData, item_split, split_stream
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.labels import label_reader
@@ -42,7 +43,6 @@ from seqgen.options import check_option_names
 from seqgen.plugins import codecs, get_codec
 
 TEXT_SUFFIXES = (".txt",)
-ITEM_KINDS = ("lines", "files", "stream")
 DECLARATION = "seqgen.json"  # a corpus folder's own settings
 UTF8_REPLACEMENT = "\ufffd".encode()
 CHUNK_BYTES = 4 << 20  # how much of a file is read (hashed, decoded, encoded) at a time
@@ -228,8 +228,7 @@ def load_corpus(path: str | Path, format: str | None = None,
         return load_file_corpus(path, codec, format, strict=strict, progress=progress,
                                 cache_dir=cache_dir, label_from=label_from)
     items = items or declared.get("items") or detect_items(path)
-    if items not in ITEM_KINDS:
-        raise UsageError(f"unknown --items {items!r}; use lines, files or stream")
+    one_of(ITEM_KINDS, items=items)
     if items == "stream":
         if label_from:
             raise UsageError("labels belong to items: give --items lines or --items files "

@@ -7,8 +7,19 @@ import torch
 from torch import Tensor
 
 from seqgen.batching import Batches, item_batches, stream_batches
+from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN
 from seqgen.errors import UsageError
 from seqgen.midi import MidiCodec
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How training data is cut: rows per batch and tokens per chunk, and why, when that is
+    not what the defaults or the flags say."""
+
+    rows: int
+    seq_len: int
+    note: str = ""
 
 
 def check_fraction(val_fraction: float) -> None:
@@ -28,6 +39,41 @@ class StreamData:
 
     def max_rows(self) -> int:
         return max(0, (self.ids.numel() - 1) // 2)
+
+    def layout(self, batch_size: int | None, seq_len: int | None) -> Layout:
+        """Rows and chunk length for this stream: the flags given, else the defaults, with
+        fewer rows (then shorter chunks) where the stream is too short for them. A flag the
+        stream cannot honour is an error."""
+        tokens = self.ids.numel()
+        if tokens < 2:
+            raise UsageError(f"the training split has {tokens} token(s); training needs at "
+                             "least 2: use a larger corpus")
+        if batch_size is not None:
+            if tokens // batch_size < 2:
+                raise UsageError(f"--batch-size {batch_size} is too large: the training split "
+                                 f"has {tokens:,} tokens, {tokens // 2:,} rows at most")
+            longest = tokens // batch_size - 1
+            if seq_len is not None and seq_len > longest:
+                raise UsageError(f"--seq-len {seq_len} is longer than a row: {batch_size} rows "
+                                 f"of the training split's {tokens:,} tokens hold {longest:,} "
+                                 f"each; use --seq-len {longest} or less")
+            if seq_len is None and longest < DEFAULT_SEQ_LEN:
+                return Layout(batch_size, longest, f"chunks of {longest} tokens: a row of the "
+                              f"training split ({tokens:,} tokens in {batch_size} rows) is "
+                              "that long")
+            return Layout(batch_size, seq_len or DEFAULT_SEQ_LEN)
+        length = seq_len or DEFAULT_SEQ_LEN
+        rows = min(DEFAULT_BATCH_SIZE, tokens // (length + 1))
+        if rows >= 1:
+            note = "" if rows == DEFAULT_BATCH_SIZE else (
+                f"{rows} rows per batch, not {DEFAULT_BATCH_SIZE}: the training split has "
+                f"{tokens:,} tokens, enough for {rows} rows of {length + 1}")
+            return Layout(rows, length, note)
+        if seq_len is not None:
+            raise UsageError(f"--seq-len {seq_len} is longer than the training split "
+                             f"({tokens:,} tokens); use --seq-len {tokens - 1} or less")
+        return Layout(1, tokens - 1, f"1 row of {tokens - 1} tokens per chunk: the training "
+                      f"split has only {tokens:,} tokens")
 
     def limit(self, tokens: int) -> "StreamData":
         """The first ``tokens`` of the stream."""
@@ -75,6 +121,22 @@ class ItemData:
 
     def max_rows(self) -> int:
         return len(self.items)
+
+    def layout(self, batch_size: int | None, seq_len: int | None) -> Layout:
+        """Rows per batch: ``batch_size``, or by default up to ``DEFAULT_BATCH_SIZE`` (fewer
+        for fewer items). Items are cut into chunks of ``seq_len`` however long they are."""
+        items = len(self.items)
+        if batch_size is not None:
+            if batch_size > items:
+                raise UsageError(f"--batch-size {batch_size} is too large: the training split "
+                                 f"has {items:,} items, one per row; use --batch-size {items} "
+                                 "or less (or leave it out)")
+            return Layout(batch_size, seq_len or DEFAULT_SEQ_LEN)
+        rows = min(DEFAULT_BATCH_SIZE, items)
+        note = "" if rows == DEFAULT_BATCH_SIZE else (
+            f"{rows} rows per batch, not {DEFAULT_BATCH_SIZE}: the training split has "
+            f"{items:,} items")
+        return Layout(rows, seq_len or DEFAULT_SEQ_LEN, note)
 
     def limit(self, tokens: int) -> "ItemData":
         """The first items, up to about ``tokens`` tokens (at least one item)."""

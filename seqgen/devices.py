@@ -31,3 +31,12 @@ def resolve_device(spec: str = "auto") -> torch.device:
     elif device.type not in ("cpu", "cuda", "mps"):
         raise UsageError(f"unsupported device {spec!r}; use auto, cpu, cuda, cuda:N or mps")
     return device
+
+
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """The autocast context of a precision (fp32: none)."""
+    dtype = AUTOCAST_DTYPES[precision]
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)

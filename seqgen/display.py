@@ -43,6 +43,10 @@ class TrainingView:
     def __call__(self, event: dict) -> None:
         getattr(self, f"on_{event['event']}")(event)
 
+    def on_note(self, e: dict) -> None:
+        """A setting seqgen chose for the corpus, and why."""
+        self.console.print(f"note: {e['text']}", highlight=False, markup=False)
+
     def on_start(self, e: dict) -> None:
         self.console.print(
             f"training on [bold]{e['device']}[/]: {e['parameters']:,} parameters, "

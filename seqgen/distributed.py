@@ -57,6 +57,13 @@ class World:
             dist.all_reduce(total)
         return total
 
+    def min(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The smallest ``tensor`` over every process (a new tensor)."""
+        low = tensor.clone()
+        if self.distributed:
+            dist.all_reduce(low, op=dist.ReduceOp.MIN)
+        return low
+
     def any(self, flag: bool) -> bool:
         """Whether any process's ``flag`` is set (a synchronisation point)."""
         return bool(self.total(int(flag)))

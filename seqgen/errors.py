@@ -11,3 +11,7 @@ class UsageError(SeqgenError):
     """A bad argument, option or input: the CLI exits with code 2."""
 
     exit_code = 2
+
+
+class PluginError(SeqgenError):
+    """A plugin's code failed or broke the contract: a bug to report to its authors (exit 1)."""

@@ -10,10 +10,12 @@ import torch.nn.functional as F
 
 from seqgen.batching import IGNORE, Batches
 from seqgen.checkpoint import load_checkpoint
+from seqgen.config import TrainConfig
 from seqgen.corpus import load_recorded_corpus
-from seqgen.devices import resolve_device
+from seqgen.data import ItemData, StreamData
+from seqgen.devices import autocast, resolve_device
 from seqgen.distributed import ONE_PROCESS, World
-from seqgen.errors import UsageError
+from seqgen.errors import SeqgenError, UsageError
 from seqgen.model import Generator
 
 
@@ -72,29 +74,34 @@ def evaluate_batches(model: Generator, batches: Batches, label_names: tuple[str,
     return Evaluation(total.item() / count, count, by_label)
 
 
-def validation_rows(max_rows: int, batch_size: int) -> int:
-    if max_rows < 1:
+def validation_batches(val: StreamData | ItemData, config: TrainConfig) -> Batches:
+    """What a run validates: the first ``max_val_tokens`` of the validation split, in rows of
+    its batch size (fewer when the split has fewer) and chunks of its length."""
+    val = val.limit(config.max_val_tokens)
+    if val.max_rows() < 1:
         raise UsageError("the validation split is too small to evaluate; use a larger corpus "
-                         "or a larger validation fraction")
-    return min(batch_size, max_rows)
+                         "or a larger --val-fraction")
+    return val.batches(min(config.batch_size, val.max_rows()), config.seq_len)
 
 
 def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None,
                         device: str = "auto") -> Evaluation:
-    """Loss of a checkpoint on the validation split of its corpus (or of another corpus);
-    for a model conditioned on labels, also per label and with wrong labels."""
+    """Loss of a checkpoint on what its run validated: the validation split of its corpus (or
+    of another corpus) with the run's cap, batch layout and precision; for a model conditioned
+    on labels, also per label and with wrong labels."""
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, dev)
-    recorded = ckpt.config.get("corpus", {})
-    training = ckpt.config.get("training", {})
+    try:
+        config = TrainConfig(**ckpt.config["training"])
+    except TypeError as exc:
+        raise SeqgenError(f"{ckpt.path}/config.json is damaged: its training {exc}") from None
     loaded = load_recorded_corpus(ckpt.config, corpus)
     label_names = tuple(ckpt.config.get("labels", ()))
-    _, val = loaded.split(recorded.get("val_fraction", 0.1), codec=ckpt.codec,
-                          label_names=label_names)
-    rows = validation_rows(val.max_rows(), training.get("batch_size", 64))
-    batches = val.batches(rows, training.get("seq_len", 128)).to(dev)
-    result = evaluate_batches(ckpt.model, batches, label_names)
+    _, val = loaded.split(config.val_fraction, codec=ckpt.codec, label_names=label_names)
+    batches = validation_batches(val, config).to(dev)
+    with autocast(dev, config.precision):
+        result = evaluate_batches(ckpt.model, batches, label_names)
+        if len(label_names) > 1:
+            result.wrong_label_loss = evaluate_batches(ckpt.model, batches, label_names, 1).loss
     result.unit = "char" if ckpt.codec.name == "char" else "token"
-    if len(label_names) > 1:
-        result.wrong_label_loss = evaluate_batches(ckpt.model, batches, label_names, 1).loss
     return result

@@ -80,6 +80,10 @@ class MidiFileError(CodecFileError):
     """A file that cannot be used; ``str(exc)`` is a short reason for a user."""
 
 
+class NoNotesError(MidiFileError):
+    """A valid MIDI file without a note to use."""
+
+
 # ---- reading MIDI files ----------------------------------------------------------------------
 
 
@@ -244,8 +248,8 @@ def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions) -> list
             pairing.note_off((track, msg.channel, msg.note), time)
     pairing.end_all(clock.seconds(end_tick))
     if not pairing.notes:
-        raise MidiFileError("no notes (only drums, which keep_drums=false drops)" if drum_notes
-                            else "no notes")
+        raise NoNotesError("no notes (only drums, which keep_drums=false drops)" if drum_notes
+                           else "no notes")
     return merge_unisons(pairing.notes)
 
 

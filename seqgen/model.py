@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from seqgen.batching import IGNORE, Chunk
 from seqgen.cells import (
+    ContractError,
     StackCell,
     State,
     build_stack,
@@ -25,8 +26,8 @@ from seqgen.cells import (
     reset_rows,
     unflatten_state,
 )
-from seqgen.config import ARCHITECTURES, ModelConfig
-from seqgen.errors import UsageError
+from seqgen.config import ARCHITECTURES, ModelConfig, one_of
+from seqgen.errors import PluginError, UsageError
 from seqgen.options import check_option_names
 from seqgen.plugins import Spec, get_cell
 
@@ -148,13 +149,17 @@ def build_model(config: ModelConfig) -> Generator:
     embedding_size = config.embedding_size or config.hidden_size
     if config.tie_weights and embedding_size != config.hidden_size:
         raise UsageError(f"tied weights need the embedding size ({embedding_size}) to equal "
-                         f"the hidden size ({config.hidden_size}); drop --embedding or --tie")
-    if config.arch not in ARCHITECTURES:
-        raise UsageError(f"unknown --arch {config.arch!r}; use many-to-many or one-to-many")
+                         f"the hidden size ({config.hidden_size}); drop --embedding or "
+                         "--tie-weights")
+    one_of(ARCHITECTURES, arch=config.arch)
     try:
         stack = build_stack(spec.cls, config.input_size, config.hidden_size, config.num_layers,
                             config.dropout, config.cell_options)
-        check_stack(stack)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:  # the options given do not suit the cell
         raise UsageError(f"cell {spec.name!r}: {exc}") from None
+    try:
+        check_stack(stack)
+    except ContractError as exc:
+        raise PluginError(f"the cell {spec.name!r} of {spec.distribution} {spec.version} "
+                          f"breaks the cell contract: {exc}") from None
     return Generator(config, stack)

@@ -15,7 +15,7 @@ import numpy as np
 from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.text import Text
 
-from seqgen.midi import DEFAULT_TEMPO, MidiOptions, Note, load_midi, read_notes
+from seqgen.midi import DEFAULT_TEMPO, MidiOptions, NoNotesError, Note, load_midi, read_notes
 from seqgen.stats import polyphony
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -104,8 +104,12 @@ def facts_text(facts: MidiFacts) -> Text:
 
 
 def midi_view(path: str | Path, width: int | None = None) -> RenderableType:
-    """A MIDI file's facts line and piano roll (``width`` columns, or the console's)."""
-    notes, tempo = read_midi(path)
+    """A MIDI file's facts line and piano roll (``width`` columns, or the console's); for a
+    file without notes, a line that says so."""
+    try:
+        notes, tempo = read_midi(path)
+    except NoNotesError as exc:
+        return Text(str(exc), style="yellow")
     return Group(facts_text(midi_facts(notes, tempo)), PianoRoll(notes, width))
 
 

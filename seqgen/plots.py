@@ -4,7 +4,6 @@ matplotlib is optional (``pip install 'seqgen[plots]'``): it is imported when a 
 drawn, and only its Agg canvas is used, never a display or pyplot's global state.
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seqgen.atomic import atomic_write
 from seqgen.errors import UsageError
+from seqgen.files import atomic_write, read_json, read_json_lines
 from seqgen.midi import Note
 from seqgen.pianoroll import note_name
 
@@ -121,12 +120,8 @@ def read_events(path: Path) -> dict[str, dict[int, dict]]:
     """The train and val events of a metrics.jsonl by step (the last one logged at a step wins,
     as after a resume); a line cut short by a crash is skipped."""
     events: dict[str, dict[int, dict]] = {"train": {}, "val": {}}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(event, dict) and event.get("event") in events:
+    for event in read_json_lines(path):
+        if event.get("event") in events and isinstance(event.get("step"), int):
             events[event["event"]][event["step"]] = event
     return events
 
@@ -137,7 +132,7 @@ def tokens_per_step(run_dir: Path) -> int | None:
     for snapshot in ("best", "last"):
         config = run_dir / snapshot / "config.json"
         if config.is_file():
-            training = json.loads(config.read_text(encoding="utf-8")).get("training", {})
+            training = read_json(config).get("training", {})
             if "batch_size" in training and "seq_len" in training:
                 return training["batch_size"] * training["seq_len"]
     return None

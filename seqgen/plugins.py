@@ -194,6 +194,33 @@ def warn_on_version_change(kind: str, recorded: dict, spec: Spec) -> None:
                       stacklevel=3)
 
 
+def failed_plugin(exc: BaseException) -> str | None:
+    """The plugin (distribution and version) whose code raised ``exc``: the innermost frame of
+    its traceback in a module of a third-party plugin; None when no plugin's code was running."""
+    owners = plugin_packages()
+    owner = None
+    tb = exc.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        owner = owners.get(module.partition(".")[0], owner)
+        tb = tb.tb_next
+    return None if owner is None else " ".join(plugin_distribution(owner))
+
+
+def plugin_packages() -> dict[str, str]:
+    """Top-level package -> plugin name, for every third-party plugin: the packages of its
+    hook module and of the cells and codecs it registered."""
+    owners = {}
+    for name, plugin in pm.list_name_plugin():
+        if name not in BUILTINS and plugin is not None:
+            module = getattr(plugin, "__name__", None) or type(plugin).__module__
+            owners[module.partition(".")[0]] = name
+    for spec in (*cells().values(), *codecs().values()):
+        if spec.plugin not in BUILTINS:
+            owners[spec.cls.__module__.partition(".")[0]] = spec.plugin
+    return owners
+
+
 def add_commands(app) -> None:
     """Let every plugin add its commands to the CLI; a plugin that raises is skipped."""
     load_entry_point_plugins()

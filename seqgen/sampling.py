@@ -4,6 +4,7 @@ The cost is linear in the length: the prefix is never re-read. Sampling options 
 Hugging Face ``generate()``: ``temperature``, ``top_k``, ``top_p``.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ import torch
 from torch import Tensor
 
 from seqgen.codec import CharCodec, FileCodec
+from seqgen.config import at_least, check_seed
 from seqgen.errors import UsageError
 from seqgen.model import Generator
 
@@ -21,8 +23,8 @@ class SamplingOptions:
     top_k: int = 0  # 0: no top-k filtering
     top_p: float = 1.0  # 1.0: no nucleus filtering
 
-    def check(self) -> None:
-        if not self.temperature > 0:
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
             raise UsageError(f"--temperature must be greater than 0, not {self.temperature}")
         if self.top_k < 0:
             raise UsageError(f"--top-k must be 0 (off) or more, not {self.top_k}")
@@ -61,17 +63,19 @@ def parse_length(text: str | None) -> tuple[int | None, float | None]:
             seconds = float(text[:-1])
             if seconds > 0:
                 return None, seconds
-        elif int(text) >= 0:
+        elif int(text) >= 1:
             return int(text), None
     except ValueError:
         pass
-    raise UsageError(f"bad --length {text!r}: give a number of tokens (500) or seconds (30s)")
+    raise UsageError(f"bad --length {text!r}: give a number of tokens (500) or seconds (30s), "
+                     "more than 0")
 
 
 @torch.inference_mode()
 def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1,
              options: SamplingOptions | None = None, seed: int | None = None, *,
-             stop_token: int | None = None, banned: list[int] | None = None,
+             stop_token: int | None = None, min_length: int = 0,
+             banned: list[int] | None = None,
              token_seconds: Tensor | None = None, max_seconds: float | None = None,
              labels: Tensor | None = None,
              on_tokens: Callable[[Tensor], None] | None = None) -> list[Tensor]:
@@ -79,15 +83,16 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
 
     The prompt is read once through the sequence path; then the model steps one token at a
     time with its state carried, so the cost is linear in the length. A sample ends early at
-    ``stop_token``, or once its tokens' ``token_seconds`` add up to ``max_seconds``.
+    ``stop_token`` (not within its first ``min_length`` tokens), or once its tokens'
+    ``token_seconds`` add up to ``max_seconds``.
     ``banned`` tokens are never drawn. ``labels`` [num_samples] condition a labelled model.
     ``on_tokens`` gets each step's tokens [num_samples] as they are drawn (for streaming).
     Returns each sample's new tokens (without the prompt and the stop token).
     """
     options = options or SamplingOptions()
-    options.check()
-    if length < 0 or num_samples < 1:
-        raise UsageError("--length must be 0 or more and --num-samples at least 1")
+    at_least(0, length=length)
+    at_least(1, num_samples=num_samples)
+    check_seed(seed)
     device = model.head.weight.device
     generator = torch.Generator(device=device)
     generator.manual_seed(seed if seed is not None else torch.Generator().seed())
@@ -106,6 +111,8 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
     for i in range(length):
         if banned:
             logits[:, banned] = float("-inf")
+        if i < min_length and stop_token is not None:
+            logits[:, stop_token] = float("-inf")
         tokens = sample_next(logits, options, generator)
         drawn.append(tokens)
         if on_tokens is not None:
@@ -141,7 +148,8 @@ def generate_text(model: Generator, codec: CharCodec, primer: str = "", length: 
     else:
         prompt = torch.cat([torch.tensor([codec.BOS]), codec.encode(primer, what="the primer")])
         samples = generate(model, prompt, length, num_samples, options, seed,
-                           stop_token=codec.EOS, banned=[codec.PAD, codec.BOS], labels=labels,
+                           stop_token=codec.EOS, min_length=0 if primer else 1,
+                           banned=[codec.PAD, codec.BOS], labels=labels,
                            on_tokens=on_tokens)
     return [primer + codec.decode(tokens) for tokens in samples]
 
@@ -181,6 +189,7 @@ def generate_pieces(model: Generator, codec: FileCodec, primer: Tensor | None = 
     open_ended = length is None and seconds is None
     samples = generate(model, prompt, length or max_length, num_samples, options, seed,
                        stop_token=codec.EOS if open_ended else None,
+                       min_length=0 if primer.numel() else 1,
                        banned=[codec.PAD, codec.BOS] + ([] if open_ended else [codec.EOS]),
                        token_seconds=token_seconds, max_seconds=seconds, labels=labels)
     return [torch.cat([primer.long(), tokens]) for tokens in samples]

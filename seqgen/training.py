@@ -28,8 +28,6 @@ from seqgen.checkpoint import (
     load_weights,
     optimizer_from_tensors,
     optimizer_to_tensors,
-    read_json,
-    read_tensors,
     run_lock,
     save_model_files,
     save_tensors,
@@ -38,23 +36,15 @@ from seqgen.checkpoint import (
 from seqgen.config import TrainConfig
 from seqgen.corpus import Corpus, TextCorpus, load_corpus
 from seqgen.data import Augmentation
-from seqgen.devices import resolve_device
+from seqgen.devices import autocast, resolve_device
 from seqgen.distributed import World, current_world, process_device
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.evaluation import evaluate_batches, validation_rows
+from seqgen.evaluation import evaluate_batches, validation_batches
+from seqgen.files import check_writable_folder, first_line, read_json, read_tensors
 from seqgen.model import Generator, build_model, next_token_loss
 from seqgen.plugins import get_cell, get_codec
 
 Progress = Callable[[dict], None]
-
-
-AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16}
-
-
-def autocast(device: torch.device, precision: str):
-    """The autocast context of a precision (fp32: none)."""
-    dtype = AUTOCAST_DTYPES[precision]
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
 # Settings that shape the model or the batches: a resumed run must keep them.
@@ -77,6 +67,13 @@ class TrainingInterrupted(SeqgenError):
     """Ctrl-C stopped training after a resumable checkpoint was saved."""
 
     exit_code = 130
+
+
+class NonFiniteLoss(SeqgenError):
+    """The loss became NaN or infinite; nothing was saved from that point on."""
+
+
+NO_STEP = 2**62  # "no non-finite loss yet"
 
 
 def learning_rate(step: int, total_steps: int, config: TrainConfig) -> float:
@@ -125,8 +122,7 @@ class Trainer:
 
     def __init__(self, corpus: Corpus, run_dir: Path, config: TrainConfig,
                  progress: Progress | None = None) -> None:
-        config.check()
-        self.corpus, self.run_dir, self.config = corpus, run_dir, config
+        self.corpus, self.run_dir = corpus, run_dir
         self.world = current_world(config.device)
         self.progress = (progress if self.world.is_main else None) or (lambda event: None)
         self.device = resolve_device(process_device(config.device, self.world))
@@ -136,13 +132,13 @@ class Trainer:
                              "items (--items lines or files), not one stream")
         augmentation = Augmentation(config.transpose, config.stretch) if config.augment else None
         self.train_data, val_data = corpus.split(config.val_fraction, augmentation=augmentation)
-        if self.train_data.max_rows() < config.batch_size:
-            raise UsageError(f"corpus {corpus.path} is too small for --batch-size "
-                             f"{config.batch_size}: its training split fills only "
-                             f"{self.train_data.max_rows()} rows; use a smaller batch")
-        val_data = val_data.limit(config.max_val_tokens)
-        rows = validation_rows(val_data.max_rows(), config.batch_size)
-        self.val_batches = val_data.batches(rows, config.seq_len).to(self.device).shard(
+        layout = self.train_data.layout(config.batch_size, config.seq_len)
+        if layout.rows < self.world.size:
+            raise UsageError(f"{layout.rows} rows per batch cannot be shared by "
+                             f"{self.world.size} processes: use fewer processes")
+        self.notes = [layout.note] if layout.note else []
+        self.config = config = replace(config, batch_size=layout.rows, seq_len=layout.seq_len)
+        self.val_batches = validation_batches(val_data, config).to(self.device).shard(
             self.world.rows())
         self.epoch, self.index = 0, 0
         self.batches: Batches | None = None
@@ -161,11 +157,16 @@ class Trainer:
         self.val_loss = math.inf
         self.tokens_per_second = 0.0
         self.tokens_seen = torch.zeros((), dtype=torch.long, device=self.device)  # since last log
+        self.first_nonfinite_step = torch.tensor(NO_STEP, device=self.device)
+        self.saved_step: int | None = None  # of the last snapshot written (last/)
 
     # ---- the loop --------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
-        """Train to ``total_steps``, validating and saving on the way. Ctrl-C saves and stops."""
+        """Train to ``total_steps``, validating and saving on the way. Ctrl-C saves and stops;
+        a non-finite loss stops at once, saving nothing from it."""
+        for note in self.notes:
+            self.emit({"event": "note", "text": note})
         self.emit({"event": "start", "step": self.step, "total_steps": self.total_steps,
                    "device": str(self.device), "parameters": self.num_parameters(),
                    "train_tokens": self.train_data.num_tokens,
@@ -178,6 +179,7 @@ class Trainer:
                 running_loss += loss
                 at_log = self.step % self.config.log_interval == 0
                 if at_log or self.step == self.total_steps:
+                    self.ensure_finite()
                     now = time.perf_counter()
                     steps = self.step - last_log_step
                     tokens = self.world.sum(self.tokens_seen).item()
@@ -193,6 +195,7 @@ class Trainer:
                 # processes agree on stopping where they synchronise anyway: at logging steps
                 if (interrupted() if not self.world.distributed
                         else at_log and self.world.any(interrupted())):
+                    self.ensure_finite()
                     self.save_last()
                     self.draw_curves()
                     raise TrainingInterrupted(
@@ -243,16 +246,36 @@ class Trainer:
             loss_sum = next_token_loss(logits, chunk.targets, reduction="sum")
         targets = (chunk.targets != IGNORE).sum()
         self.tokens_seen += targets
+        self.first_nonfinite_step = torch.where(
+            torch.isfinite(loss_sum) | (self.first_nonfinite_step < NO_STEP),
+            self.first_nonfinite_step, self.step + 1)
         loss = loss_sum / self.world.sum(targets).clamp(min=1)
         self.state = detach_state(state)
         self.optimizer.zero_grad(set_to_none=True)
         (loss * self.world.size).backward()
         return loss.detach()
 
+    def ensure_finite(self, val_loss: float = 0.0) -> None:
+        """Stop with a one-line error at the first non-finite training loss (or weights, or
+        validation loss): before anything is saved from it."""
+        step = int(self.world.min(self.first_nonfinite_step))
+        if step == NO_STEP and math.isfinite(val_loss) and all(
+                bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            return
+        where = f"at step {step}" if step != NO_STEP else f"by step {self.step}"
+        saved = (f"the last good snapshot is {self.run_dir}/last (step {self.saved_step}); "
+                 f"resume it with a lower rate: seqgen train --resume {self.run_dir} --lr "
+                 f"{self.config.lr / 10:g}" if self.saved_step is not None
+                 else "no snapshot was saved")
+        raise NonFiniteLoss(f"the loss became NaN or infinite {where}: the learning rate "
+                            f"({self.config.lr:g}) is likely too high (lower --lr, or keep "
+                            f"--clip on); {saved}")
+
     def validate_and_save(self) -> None:
         with autocast(self.device, self.config.precision):
             self.val_loss = evaluate_batches(self.model, self.val_batches,
                                              self.corpus.label_names, world=self.world).loss
+        self.ensure_finite(self.val_loss)
         improved = self.val_loss < self.best_val_loss
         self.best_val_loss = min(self.best_val_loss, self.val_loss)
         self.emit({"event": "val", "step": self.step, "val_loss": self.val_loss,
@@ -336,14 +359,27 @@ class Trainer:
             save_tensors(folder / "state.safetensors", extra)
 
         write_snapshot(self.run_dir, "last", fill)
+        self.saved_step = self.step
 
     def restore(self, folder: Path) -> None:
         """Continue from a ``last`` snapshot exactly where it stopped."""
         info = read_json(folder / "trainer.json")
         load_weights(self.model, folder / "model.safetensors", self.device)
-        optimizer_from_tensors(self.optimizer, read_tensors(folder / "optimizer.safetensors"),
-                               info["param_groups"])
-        extra = read_tensors(folder / "state.safetensors")
+        optimizer, extra = (read_tensors(folder / name) for name in ("optimizer.safetensors",
+                                                                     "state.safetensors"))
+        try:
+            optimizer_from_tensors(self.optimizer, optimizer, info["param_groups"])
+            self.restore_state(info, extra)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            raise SeqgenError(f"{folder} is damaged: cannot resume from it "
+                              f"({type(exc).__name__}: {first_line(exc)})") from None
+        self.step, self.epoch, self.index = info["step"], info["epoch"], info["index"]
+        self.best_val_loss = info["best_val_loss"]
+        self.val_loss = info["val_loss"]
+        self.saved_step = self.step
+
+    def restore_state(self, info: dict, extra: dict[str, torch.Tensor]) -> None:
+        """The carried recurrent state of every row, and this process's random state."""
         if info["state_spec"] is not None:
             carried = [extra[f"carry.{i}"][self.world.rows()].to(self.device)
                        for i in range(len([k for k in extra if k.startswith("carry.")]))]
@@ -356,10 +392,7 @@ class Trainer:
         elif self.world.is_main:
             warnings.warn(f"resuming a run of {saved_world} process(es) with "
                           f"{self.world.size}: the data position carries over exactly, but "
-                          "dropout draws new random numbers", stacklevel=2)
-        self.step, self.epoch, self.index = info["step"], info["epoch"], info["index"]
-        self.best_val_loss = info["best_val_loss"]
-        self.val_loss = info["val_loss"]
+                          "dropout draws new random numbers", stacklevel=3)
 
 
 def rng_key(kind: str, rank: int) -> str:
@@ -383,18 +416,30 @@ def default_run_dir(corpus: str | Path) -> Path:
     return Path("checkpoints") / (path.stem if path.is_file() else path.resolve().name)
 
 
+def run_leftovers(run_dir: Path) -> list[Path]:
+    """What an earlier run left in a run folder."""
+    names = ("best", "last", "best.old", "last.old", "metrics.jsonl", "curves.png")
+    return [run_dir / name for name in names if (run_dir / name).exists()]
+
+
+def check_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """Before any work: the run folder can be written, and holds no earlier run unless it
+    is to be replaced."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"--out {run_dir} is a file; a run is a folder: choose another --out")
+    check_writable_folder(run_dir, "--out")
+    if run_leftovers(run_dir) and not overwrite:
+        raise UsageError(f"{run_dir} already holds a training run: continue it with "
+                         f"--resume {run_dir}, replace it with --overwrite, or pick --out DIR")
+
+
 def clear_run_dir(run_dir: Path, overwrite: bool, remove: bool = True) -> None:
     """Refuse to train over an earlier run unless asked to replace it (every process checks,
     one removes)."""
-    leftovers = [run_dir / n for n in ("best", "last", "best.old", "last.old", "metrics.jsonl")]
-    if not any(p.exists() for p in leftovers):
-        return
-    if not overwrite:
-        raise UsageError(f"{run_dir} already holds a training run: continue it with "
-                         f"--resume {run_dir}, replace it with --overwrite, or pick --out DIR")
+    check_run_dir(run_dir, overwrite)
     if not remove:
         return
-    for path in leftovers:
+    for path in run_leftovers(run_dir):
         if path.is_dir():
             shutil.rmtree(path)
         else:
@@ -406,13 +451,14 @@ def train(corpus: str | Path | Corpus, config: TrainConfig | None = None,
           progress: Progress | None = None) -> TrainResult:
     """Train a new generator on a corpus (a path, or a corpus already loaded)."""
     config = config or TrainConfig()
-    config.check()
     world = current_world(config.device)
+    run_dir = Path(out_dir) if out_dir is not None else default_run_dir(
+        corpus if isinstance(corpus, str | Path) else corpus.path)
+    check_run_dir(run_dir, overwrite)
     if isinstance(corpus, str | Path):
         with world.main_first():
             corpus = load_corpus(corpus, config.format, config.codec_options,
                                  items=config.items, label_from=config.label_from)
-    run_dir = Path(out_dir) if out_dir is not None else default_run_dir(corpus.path)
     with locked_by_main(run_dir, world):
         clear_run_dir(run_dir, overwrite, remove=world.is_main)
         return Trainer(corpus, run_dir, config, progress).run()

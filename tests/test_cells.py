@@ -12,7 +12,7 @@ from seqgen.cells import (
     flatten_state,
     unflatten_state,
 )
-from seqgen.errors import UsageError
+from seqgen.errors import PluginError, UsageError
 from seqgen.model import ModelConfig, build_model
 from seqgen.options import parse_options
 from seqgen.plugins import cells, get_cell
@@ -135,8 +135,9 @@ def test_a_cell_with_a_wrong_output_shape_fails_at_construction(register_plugin)
             register("wide", Wide)
 
     register_plugin(Plugin, "wide-plugin")
-    message = r"cell 'wide': forward returned outputs of shape \(3, 2, 16\), expected \[batch, time"
-    with pytest.raises(UsageError, match=message):
+    message = (r"the cell 'wide' of wide-plugin unknown breaks the cell contract: forward "
+               r"returned outputs of shape \(3, 2, 16\), expected \[batch, time")
+    with pytest.raises(PluginError, match=message):
         build_model(ModelConfig(vocab_size=5, cell="wide", hidden_size=8, num_layers=1))
 
 
@@ -152,7 +153,7 @@ def test_a_state_that_is_not_batch_first_fails_at_construction(register_plugin):
             register("time-first", TimeFirst)
 
     register_plugin(Plugin, "time-first-plugin")
-    with pytest.raises(UsageError, match="not batch first"):
+    with pytest.raises(PluginError, match="breaks the cell contract: init_state .*not batch first"):
         build_model(ModelConfig(vocab_size=5, cell="time-first", hidden_size=8, num_layers=1))
 
 

@@ -157,7 +157,7 @@ def test_incomplete_checkpoint(trained_run, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(trained_run / "best", broken)
     (broken / "model.safetensors").unlink()
-    assert "incomplete checkpoint" in fails(1, "sample", broken)
+    assert "model.safetensors is missing" in fails(1, "sample", broken)
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "not a complete seqgen checkpoint" in fails(1, "sample", empty)
@@ -167,11 +167,11 @@ def test_corrupted_checkpoint(trained_run, tmp_path):
     bad_weights = tmp_path / "bad-weights"
     shutil.copytree(trained_run / "best", bad_weights)
     (bad_weights / "model.safetensors").write_bytes(b"\x00" * 64)
-    assert "corrupted checkpoint" in fails(1, "sample", bad_weights)
+    assert "model.safetensors is damaged" in fails(1, "sample", bad_weights)
     bad_json = tmp_path / "bad-json"
     shutil.copytree(trained_run / "best", bad_json)
     (bad_json / "config.json").write_text("{not json")
-    assert "corrupted checkpoint" in fails(1, "sample", bad_json)
+    assert "config.json is damaged: not readable JSON" in fails(1, "sample", bad_json)
 
 
 def test_checkpoint_of_a_cell_that_is_not_installed(trained_run, tmp_path):

@@ -175,7 +175,10 @@ def test_every_sample_stops_at_its_own_end_token():
     for sample, same in zip(samples, again, strict=True):
         assert codec.EOS not in sample.tolist() and torch.equal(sample, same)
     texts = generate_text(model, codec, "", 50, num_samples=16, seed=3)
-    assert [len(t) for t in texts] == lengths
+    at_least_one = generate(model, prompt, 50, num_samples=16, seed=3, stop_token=codec.EOS,
+                            min_length=1, banned=[codec.PAD, codec.BOS])
+    assert [len(t) for t in texts] == [s.numel() for s in at_least_one]
+    assert min(map(len, texts)) >= 1 and min(lengths) == 0  # no empty item without a primer
 
 
 def test_condition_labels():

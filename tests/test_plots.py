@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from seqgen.atomic import atomic_write
 from seqgen.errors import UsageError
+from seqgen.files import atomic_write
 from seqgen.midi import MidiOptions, Note, read_notes
 from seqgen.plots import curves_png, piano_roll_png, read_curves
 

@@ -30,15 +30,16 @@ def test_temperature_divides_the_logits():
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    (SamplingOptions(temperature=0), "--temperature must be greater than 0"),
-    (SamplingOptions(temperature=-1), "--temperature must be greater than 0"),
-    (SamplingOptions(top_p=0), r"--top-p must be in \(0, 1\]"),
-    (SamplingOptions(top_p=1.5), r"--top-p must be in \(0, 1\]"),
-    (SamplingOptions(top_k=-1), "--top-k must be 0"),
+    (dict(temperature=0), "--temperature must be greater than 0"),
+    (dict(temperature=-1), "--temperature must be greater than 0"),
+    (dict(temperature=float("nan")), "--temperature must be greater than 0"),
+    (dict(top_p=0), r"--top-p must be in \(0, 1\]"),
+    (dict(top_p=1.5), r"--top-p must be in \(0, 1\]"),
+    (dict(top_k=-1), "--top-k must be 0"),
 ])
-def test_bad_sampling_options(options, message):
+def test_bad_sampling_options_are_refused_when_made(options, message):
     with pytest.raises(UsageError, match=message):
-        options.check()
+        SamplingOptions(**options)
 
 
 def test_same_seed_same_samples_and_primer_in_front(trained_run):

@@ -4,7 +4,6 @@ import json
 import math
 import os
 import signal
-from dataclasses import replace
 
 import pytest
 import torch
@@ -127,19 +126,6 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     assert rates[200] == pytest.approx(0.1)
 
 
-def test_bad_settings_are_usage_errors(tiny_corpus, tmp_path):
-    for bad in ({"steps": 0}, {"hidden": 0}, {"dropout": 1.0}, {"steps": 5, "epochs": 1.0}):
-        with pytest.raises(UsageError):
-            train(tiny_corpus, replace(TrainConfig(**TINY_CONFIG), **bad), tmp_path / "x")
-
-
-def test_a_corpus_too_small_for_the_batch_is_a_clear_error(tmp_path):
-    path = tmp_path / "small.txt"
-    path.write_text("abcdefghij")
-    with pytest.raises(UsageError, match="too small for --batch-size 64: .* fills only 4 rows"):
-        train(path, TrainConfig(**{**TINY_CONFIG, "batch_size": 64}), tmp_path / "x")
-
-
 def test_epochs_set_the_number_of_steps(tiny_corpus, tmp_path):
     config = TrainConfig(**{**TINY_CONFIG, "steps": None, "epochs": 2.0, "eval_interval": 100})
     result = train(tiny_corpus, config, tmp_path / "run")
@@ -161,5 +147,5 @@ def test_tied_weights_train_save_and_load(tiny_corpus, tmp_path):
 def test_resuming_from_damaged_weights_is_a_one_line_error(tiny_corpus, tmp_path):
     train(tiny_corpus, TrainConfig(**TINY_CONFIG), tmp_path / "run")
     (tmp_path / "run/last/model.safetensors").write_bytes(b"\0" * 32)
-    with pytest.raises(SeqgenError, match="corrupted checkpoint: .*model.safetensors"):
+    with pytest.raises(SeqgenError, match="model.safetensors is damaged"):
         resume(tmp_path / "run", {"steps": 20})
