@@ -20,7 +20,7 @@ from rich.rule import Rule
 from rich.table import Table
 
 from seqgen import __version__
-from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN, TrainConfig, at_least
+from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN, TrainConfig, at_least, at_most
 from seqgen.display import FileProgressView, TrainingView
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.options import parse_options
@@ -57,6 +57,9 @@ def reports_errors(command):
             report_error(exc, str(exc), exc.exit_code)
         except KeyboardInterrupt as exc:
             report_error(exc, "interrupted", 130)
+        except OSError as exc:  # the file system said no: a name too long, a disk full...
+            where = f" ({exc.filename})" if exc.filename else ""
+            report_error(exc, f"{exc.strerror or exc}{where}", 1)
         except Exception as exc:
             plugin = failed_plugin(exc)
             if plugin is None:
@@ -257,11 +260,12 @@ def sample_command(
     from seqgen.codec import FileCodec
     from seqgen.config import check_seed
     from seqgen.devices import resolve_device
-    from seqgen.sampling import SamplingOptions, condition_labels, parse_length
+    from seqgen.sampling import MAX_TOKENS, SamplingOptions, condition_labels, parse_length
 
     options = SamplingOptions(temperature, top_k, top_p)
     tokens, seconds = parse_length(length)
     at_least(1, num_samples=num_samples, max_length=max_length)
+    at_most(MAX_TOKENS, max_length=max_length)
     check_seed(seed)
     ckpt = load_checkpoint(checkpoint, resolve_device(device))
     labels, chosen = condition_labels(ckpt.config.get("labels", []), condition, num_samples,

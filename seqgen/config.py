@@ -41,6 +41,10 @@ ITEM_KINDS = ("lines", "files", "stream")
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_SEQ_LEN = 128
 MAX_SEED = 2**32 - 1
+MAX_LAYERS = 1000
+MAX_WIDTH = 2**20  # hidden, embedding and label sizes (memory is checked when a run starts)
+MAX_ROWS = 2**20
+MAX_SEQ_LEN = 2**24
 
 
 @dataclass
@@ -104,6 +108,11 @@ class TrainConfig:
                  log_interval=self.log_interval, max_val_tokens=self.max_val_tokens)
         at_least(0, transpose=self.transpose, warmup_steps=self.warmup_steps,
                  clip=self.clip, weight_decay=self.weight_decay)
+        at_most(MAX_LAYERS, layers=self.layers)
+        at_most(MAX_WIDTH, hidden=self.hidden, embedding=self.embedding,
+                label_size=self.label_size)
+        at_most(MAX_ROWS, batch_size=self.batch_size)
+        at_most(MAX_SEQ_LEN, seq_len=self.seq_len)
         within(0, 1, dropout=self.dropout, stretch=self.stretch)
         between(0, 1, val_fraction=self.val_fraction)
         if self.steps is not None and self.epochs is not None:
@@ -114,8 +123,7 @@ class TrainConfig:
             raise UsageError(f"--lr must be a positive number, not {self.lr}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise UsageError(f"min_lr_ratio must be in [0, 1], not {self.min_lr_ratio}")
-        if self.transpose > 127:
-            raise UsageError(f"--transpose must be at most 127 semitones, not {self.transpose}")
+        at_most(127, transpose=self.transpose)
         check_seed(self.seed)
         one_of(ARCHITECTURES, arch=self.arch)
         one_of(PRECISIONS, precision=self.precision)
@@ -132,6 +140,13 @@ def at_least(low: float, **values: float | None) -> None:
     for name, value in values.items():
         if value is not None and not value >= low:
             raise UsageError(f"{flag(name)} must be at least {low}, not {value}")
+
+
+def at_most(high: float, **values: float | None) -> None:
+    """Each value given (not None) is at most ``high``."""
+    for name, value in values.items():
+        if value is not None and not value <= high:
+            raise UsageError(f"{flag(name)} must be at most {high}, not {value}")
 
 
 def within(low: float, high: float, **values: float) -> None:

@@ -1,4 +1,6 @@
-"""Choosing the device a model runs on."""
+"""Choosing the device a model runs on, and what it can hold and compute."""
+
+import os
 
 import torch
 
@@ -40,3 +42,12 @@ def autocast(device: torch.device, precision: str) -> torch.autocast:
     """The autocast context of a precision (fp32: none)."""
     dtype = AUTOCAST_DTYPES[precision]
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def memory_bytes(device: torch.device) -> int | None:
+    """The memory of a device (this machine's RAM for the CPU), or None when unknown."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    if device.type == "cpu":
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return None

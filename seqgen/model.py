@@ -27,6 +27,7 @@ from seqgen.cells import (
     unflatten_state,
 )
 from seqgen.config import ARCHITECTURES, ModelConfig, one_of
+from seqgen.devices import memory_bytes
 from seqgen.errors import PluginError, UsageError
 from seqgen.options import check_option_names
 from seqgen.plugins import Spec, get_cell
@@ -163,3 +164,24 @@ def build_model(config: ModelConfig) -> Generator:
         raise PluginError(f"the cell {spec.name!r} of {spec.distribution} {spec.version} "
                           f"breaks the cell contract: {exc}") from None
     return Generator(config, stack)
+
+
+TRAINING_BYTES_PER_PARAMETER = 16  # fp32 weight, gradient and two AdamW moments
+
+
+def check_fits(config: ModelConfig, device: torch.device) -> None:
+    """Refuse, before allocating it, a model whose training state (weights, gradients and
+    AdamW moments) is larger than the device's memory. The model is built on the meta device
+    to count its parameters; a cell that cannot be built there is not checked."""
+    memory = memory_bytes(device)
+    try:
+        with torch.device("meta"):
+            count = sum(p.numel() for p in build_model(config).parameters())
+    except Exception:  # a plugin cell that needs real tensors to build: building will tell
+        return
+    needed = count * TRAINING_BYTES_PER_PARAMETER
+    if memory is not None and needed > memory:
+        raise UsageError(f"the model has {count:,} parameters: training it needs about "
+                         f"{needed / 2**30:,.1f} GiB (weights, gradients and AdamW moments), "
+                         f"more than the {memory / 2**30:,.1f} GiB of {device.type}; use a "
+                         "smaller --hidden, --embedding or --layers")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 DPI = 100
 NO_MATPLOTLIB = "drawing PNG files needs matplotlib: pip install 'seqgen[plots]'"
 MIN_SIDE_PX = 200  # smaller, the axes and their labels do not fit
+MAX_SIDE_PX = 16_000  # larger, a picture takes gigabytes to draw
 
 
 def new_figure(width_px: int, height_px: int) -> "Figure":
@@ -31,9 +32,9 @@ def new_figure(width_px: int, height_px: int) -> "Figure":
         from matplotlib.figure import Figure
     except ImportError:
         raise UsageError(NO_MATPLOTLIB) from None
-    if min(width_px, height_px) < MIN_SIDE_PX:
-        raise UsageError(f"a picture must be at least {MIN_SIDE_PX} pixels wide and high, "
-                         f"not {width_px}x{height_px}")
+    if not MIN_SIDE_PX <= min(width_px, height_px) <= max(width_px, height_px) <= MAX_SIDE_PX:
+        raise UsageError(f"a picture must be {MIN_SIDE_PX} to {MAX_SIDE_PX:,} pixels wide and "
+                         f"high, not {width_px}x{height_px}")
     figure = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     return figure

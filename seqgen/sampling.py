@@ -16,6 +16,8 @@ from seqgen.config import at_least, check_seed
 from seqgen.errors import UsageError
 from seqgen.model import Generator
 
+MAX_TOKENS = 10**9  # the most tokens a sample may be asked for
+
 
 @dataclass
 class SamplingOptions:
@@ -33,8 +35,10 @@ class SamplingOptions:
 
 
 def filter_logits(logits: Tensor, options: SamplingOptions) -> Tensor:
-    """Scale by temperature, then mask all but the top-k and the top-p nucleus with -inf."""
-    logits = logits / options.temperature
+    """Scale by temperature, then mask all but the top-k and the top-p nucleus with -inf.
+    The largest logit is subtracted first, so a tiny temperature gives the likeliest token
+    (not infinities)."""
+    logits = (logits - logits.amax(-1, keepdim=True)) / options.temperature
     if 0 < options.top_k < logits.size(-1):
         kth = torch.topk(logits, options.top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -50,7 +54,7 @@ def filter_logits(logits: Tensor, options: SamplingOptions) -> Tensor:
 
 def sample_next(logits: Tensor, options: SamplingOptions, generator: torch.Generator) -> Tensor:
     """One token per row of ``logits`` [batch, vocab]."""
-    probs = filter_logits(logits.float(), options).softmax(-1)
+    probs = filter_logits(logits.double(), options).softmax(-1)  # a temperature of 1e-300 too
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
@@ -63,12 +67,12 @@ def parse_length(text: str | None) -> tuple[int | None, float | None]:
             seconds = float(text[:-1])
             if seconds > 0:
                 return None, seconds
-        elif int(text) >= 1:
+        elif 1 <= int(text) <= MAX_TOKENS:
             return int(text), None
     except ValueError:
         pass
-    raise UsageError(f"bad --length {text!r}: give a number of tokens (500) or seconds (30s), "
-                     "more than 0")
+    raise UsageError(f"bad --length {text!r}: give a number of tokens from 1 to "
+                     f"{MAX_TOKENS:,} (500) or of seconds (30s)")
 
 
 @torch.inference_mode()

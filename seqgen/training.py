@@ -41,7 +41,7 @@ from seqgen.distributed import World, current_world, process_device
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.evaluation import evaluate_batches, validation_batches
 from seqgen.files import check_writable_folder, first_line, read_json, read_tensors
-from seqgen.model import Generator, build_model, next_token_loss
+from seqgen.model import Generator, build_model, check_fits, next_token_loss
 from seqgen.plugins import get_cell, get_codec
 
 Progress = Callable[[dict], None]
@@ -144,6 +144,7 @@ class Trainer:
         self.batches: Batches | None = None
         self.total_steps = config.total_steps(len(self.epoch_batches(0)))
         model_config = config.model_config(corpus.codec.size, len(corpus.label_names))
+        check_fits(model_config, self.device)
         self.model = build_model(model_config).to(self.device)
         if config.compile:
             compile_unroll(self.model.stack)
@@ -480,6 +481,9 @@ def resume(run_dir: str | Path, changes: dict | None = None,
            progress: Progress | None = None) -> TrainResult:
     """Continue a run from its ``last`` snapshot. ``changes`` may set steps, epochs, device..."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"--resume {run_dir}: no run folder there; give the folder a run "
+                         "was trained into")
     world = current_world((changes or {}).get("device", "auto"))
     with locked_by_main(run_dir, world):
         folder = find_snapshot(run_dir, prefer="last")

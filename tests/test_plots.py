@@ -95,7 +95,7 @@ def test_folders_without_metrics_are_usage_errors(tmp_path):
 
 
 def test_too_small_a_picture_is_a_usage_error(matplotlib, tmp_path):
-    with pytest.raises(UsageError, match="at least 200 pixels"):
+    with pytest.raises(UsageError, match="200 to 16,000 pixels wide and high, not"):
         piano_roll_png([Note(60, 0, 1, 64)], tmp_path / "tiny.png", 100, 50)
 
 

@@ -24,9 +24,11 @@ def test_top_p_keeps_the_smallest_set_reaching_p():
     assert keep(1.0) == [[True, True, True, True]]
 
 
-def test_temperature_divides_the_logits():
+def test_temperature_divides_the_logits_less_their_largest():
     logits = torch.tensor([[2.0, 4.0]])
-    assert filter_logits(logits, SamplingOptions(temperature=2.0)).tolist() == [[1.0, 2.0]]
+    assert filter_logits(logits, SamplingOptions(temperature=2.0)).tolist() == [[-1.0, 0.0]]
+    tiny = filter_logits(logits, SamplingOptions(temperature=1e-45)).softmax(-1)
+    assert tiny.tolist() == [[0.0, 1.0]]  # the likeliest token, not NaN
 
 
 @pytest.mark.parametrize(("options", "message"), [
