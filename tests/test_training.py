@@ -127,10 +127,19 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     assert rates[200] == pytest.approx(0.1)
 
 
-def test_bad_settings_are_usage_errors(tiny_corpus, tmp_path):
-    for bad in ({"steps": 0}, {"hidden": 0}, {"dropout": 1.0}, {"steps": 5, "epochs": 1.0}):
-        with pytest.raises(UsageError):
-            train(tiny_corpus, replace(TrainConfig(**TINY_CONFIG), **bad), tmp_path / "x")
+@pytest.mark.parametrize(("bad", "message"), [
+    ({"steps": 0}, "--steps and --epochs must be positive"),
+    ({"epochs": -1.0, "steps": None}, "--steps and --epochs must be positive"),
+    ({"hidden": 0}, "--hidden must be at least 1, not 0"),
+    ({"dropout": 1.0}, r"--dropout must be in \[0, 1\), not 1.0"),
+    ({"steps": 5, "epochs": 1.0}, "give --steps or --epochs, not both"),
+    ({"clip": -1.0}, "--clip at least 0"),
+    ({"precision": "fp8"}, "unknown --precision 'fp8'; use fp32 or bf16"),
+])
+def test_bad_settings_are_usage_errors(tiny_corpus, tmp_path, bad, message):
+    with pytest.raises(UsageError, match=message):
+        train(tiny_corpus, replace(TrainConfig(**TINY_CONFIG), **bad), tmp_path / "x")
+    assert not (tmp_path / "x").exists()
 
 
 def test_a_corpus_too_small_for_the_batch_is_a_clear_error(tmp_path):
