@@ -97,7 +97,9 @@ class LayerStack(StackCell):
         for i, (layer, layer_state) in enumerate(zip(self.layers, state, strict=True)):
             if i > 0:
                 x = F.dropout(x, self.dropout, self.training)
-            x, s = getattr(layer, method)(x, layer_state)
+            # forward through the module call: it runs what compile_unroll compiled
+            run = layer if method == "forward" else layer.step
+            x, s = run(x, layer_state)
             new_state.append(s)
         return x, tuple(new_state)
 

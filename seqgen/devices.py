@@ -1,6 +1,7 @@
-"""Choosing the device a model runs on, and what it can hold and compute."""
+"""Choosing the device a model runs on, and what it can hold and compute natively."""
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -51,3 +52,40 @@ def memory_bytes(device: torch.device) -> int | None:
     if device.type == "cpu":
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return None
+
+
+# Linux's names (/proc/cpuinfo) of the CPU features that compute bfloat16 natively: x86's
+# AVX512-BF16 and AMX-BF16, Arm's BF16 extension.
+CPU_BF16_FEATURES = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def cpu_features() -> set[str]:
+    """The CPU's feature flags as Linux names them: ``/proc/cpuinfo``, plus ``avx512_bf16``
+    where torch's own CPU probe finds it (so other systems are not left out); empty when
+    neither can tell."""
+    features: set[str] = set()
+    try:
+        text = CPUINFO.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):  # x86, Arm
+            features.update(value.split())
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # a private torch helper
+    if probe is not None and probe():
+        features.add("avx512_bf16")
+    return features
+
+
+def bf16_native(device: str | torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively, so ``--precision bf16`` is faster there
+    rather than emulated: a CPU with AVX512-BF16, AMX-BF16 or Arm BF16, or a CUDA GPU of
+    compute capability 8.0 (Ampere) or later. False where it cannot be told (MPS)."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return bool(CPU_BF16_FEATURES & cpu_features())
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8
+    return False

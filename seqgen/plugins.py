@@ -58,7 +58,8 @@ def wanted_distributions() -> set[str] | None:
     """The distributions ``SEQGEN_LOAD_PLUGINS`` allows (None: all of them)."""
     if "SEQGEN_LOAD_PLUGINS" not in os.environ:
         return None
-    return {normalize(n) for n in os.environ["SEQGEN_LOAD_PLUGINS"].split(",") if n.strip()}
+    return {normalize(n.strip()) for n in os.environ["SEQGEN_LOAD_PLUGINS"].split(",")
+            if n.strip()}
 
 
 def load_entry_point_plugins() -> None:

@@ -3,7 +3,9 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
+import seqgen
 from seqgen.plugins import pm
 from seqgen.training import TrainConfig, train
 
@@ -68,6 +70,38 @@ def register_plugin():
     yield register
     for name in names:
         pm.unregister(name=name)
+
+
+class TinyCell(seqgen.StepCell):
+    """A StepCell as a third-party plugin writes one: h' = tanh(gain * (W [x, h] + b))."""
+
+    def __init__(self, input_size: int, hidden_size: int, gain: float = 1.0) -> None:
+        super().__init__(input_size, hidden_size)
+        self.linear = torch.nn.Linear(input_size + hidden_size, hidden_size)
+        self.gain = gain
+
+    def init_state(self, batch_size, device=None, dtype=None):
+        return torch.zeros(batch_size, self.hidden_size, device=device, dtype=dtype)
+
+    def step(self, x, h):
+        h = torch.tanh(self.gain * self.linear(torch.cat([x, h], -1)))
+        return h, h
+
+
+class TinyCellPlugin:
+    """A plugin registering ``TinyCell`` as the cell ``tiny``."""
+
+    @staticmethod
+    @seqgen.hookimpl
+    def register_cells(register):
+        register("tiny", TinyCell, description="a tiny test StepCell")
+
+
+@pytest.fixture
+def tiny_cell(register_plugin) -> str:
+    """The cell ``tiny`` registered for one test by the plugin ``tiny-plugin``; its name."""
+    register_plugin(TinyCellPlugin, "tiny-plugin")
+    return "tiny"
 
 
 def one_line_error(output: str) -> str:

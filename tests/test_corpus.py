@@ -126,7 +126,7 @@ def test_a_stream_encoded_in_chunks_has_the_tokens_of_the_whole_text(mixed_text,
     whole = CharCodec.fit(text)
     assert corpus.codec.vocab == whole.vocab and corpus.invalid_bytes == invalid == 5
     assert torch.equal(corpus.ids.long(), whole.encode(text))
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match=f"{invalid} invalid UTF-8"):
         again = load_text_corpus(path, cache_dir=tmp_path / "cache")
     assert again.from_cache and torch.equal(again.ids, corpus.ids)
     assert again.codec.vocab == whole.vocab and again.invalid_bytes == invalid
@@ -185,11 +185,11 @@ def test_a_failed_encoding_leaves_no_half_cache(tiny_corpus, monkeypatch, tmp_pa
         chunks.append(text)
         if len(chunks) == 3:
             assert any(".tmp-" in f.name for f in (tmp_path / "cache").iterdir())
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt("third chunk")
         return CharCodec.encode(self, text, what)
 
     monkeypatch.setattr(CharCodec, "encode_corpus", failing_encode)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="^third chunk$"):
         load_text_corpus(tiny_corpus, cache_dir=tmp_path / "cache")
     assert [f.name for f in (tmp_path / "cache").iterdir() if f.suffix != ".key"] == []
 
@@ -209,7 +209,7 @@ def test_validation_split_is_the_last_fraction():
     ids = torch.arange(100)
     train, val = split_stream(ids, 0.1)
     assert train.tolist() == list(range(90)) and val.tolist() == list(range(90, 100))
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="validation fraction must be between 0 and 1, not 1.5"):
         split_stream(ids, 1.5)
 
 

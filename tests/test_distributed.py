@@ -106,7 +106,7 @@ def test_each_process_of_a_gpu_run_trains_on_its_own_gpu():
 def test_nproc_passes_on_every_other_argument():
     args = ["train", "c.txt", "--nproc", "2", "--steps", "5", "--nproc=3"]
     assert without_option(args, "--nproc") == ["train", "c.txt", "--steps", "5"]
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="--nproc must be at least 1, not 0"):
         launch_here(0, [])
 
 

@@ -21,7 +21,7 @@ from seqgen.evaluation import evaluate_batches
 from seqgen.midi import MidiCodec, read_notes
 from seqgen.model import ModelConfig, build_model
 from seqgen.sampling import generate_pieces
-from seqgen.training import TrainConfig, resume, train
+from seqgen.training import TrainConfig, TrainingInterrupted, resume, train
 from tests.conftest import ROOT, one_line_error
 from tests.test_training import interrupt_at, weights
 
@@ -96,11 +96,11 @@ def test_a_failed_read_leaves_no_half_cache(small_midi, tmp_path, monkeypatch):
 
     def failing_job(job):
         if job[0].name == "riemenschneider005.mid":
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt(job[0].name)
         return read_file_job(job)
 
     monkeypatch.setattr(corpus_module, "read_file_job", failing_job)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="^riemenschneider005.mid$"):
         load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
     assert [f.name for f in (tmp_path / "cache").iterdir() if f.suffix != ".key"] == []
 
@@ -192,7 +192,7 @@ def test_interrupted_midi_training_resumes_exactly(tmp_path):
     # 14 steps cross epochs: a new shuffle and new augmentation
     config = TrainConfig(**{**MIDI_TINY, "steps": 12, "seq_len": 256})
     whole = train(folder, config, tmp_path / "whole")
-    with pytest.raises(SeqgenError):
+    with pytest.raises(TrainingInterrupted, match="training stopped at step 9; .*Resume with"):
         train(folder, config, tmp_path / "cut", progress=interrupt_at(9))
     resume(tmp_path / "cut")
     a, b = weights(tmp_path / "whole/last"), weights(tmp_path / "cut/last")

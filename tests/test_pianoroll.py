@@ -113,5 +113,5 @@ def test_unusable_files_raise_midi_file_errors(tmp_path):
     (tmp_path / "junk.mid").write_bytes(b"not midi at all")
     with pytest.raises(MidiFileError, match="bad header"):
         midi_view(tmp_path / "junk.mid")
-    with pytest.raises(MidiFileError):
+    with pytest.raises(MidiFileError, match="cannot read the file: No such file"):
         midi_facts(tmp_path / "missing.mid")

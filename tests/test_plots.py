@@ -111,7 +111,7 @@ def test_missing_matplotlib_says_how_to_install_it(monkeypatch, tmp_path):
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     target = tmp_path / "picture.png"
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError), atomic_write(target) as tmp:
+    with pytest.raises(RuntimeError, match="^crash$"), atomic_write(target) as tmp:
         tmp.write_bytes(b"half a pic")
         raise RuntimeError("crash")
     assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]

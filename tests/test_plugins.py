@@ -1,8 +1,10 @@
-"""Plugins from entry points: the example package, and a broken one that must not break seqgen."""
+"""Plugins from entry points (packages installed for a test), and a broken one that must not
+break seqgen. The example packages in plugins/ have their own tests."""
 
 import json
 import re
 import shutil
+import sys
 
 import pytest
 import torch
@@ -13,45 +15,93 @@ from seqgen import plugins
 from seqgen.checkpoint import load_checkpoint
 from seqgen.cli import app
 from seqgen.plugins import cells
+from tests.conftest import TinyCell
 
 runner = CliRunner()
 
 
-def test_the_example_plugin_package_is_loaded_from_its_entry_point():
-    # plugins/seqgen-mgu is pip-installed by the README's test command
-    spec = cells()["mgu"]
-    assert (spec.distribution, spec.version, spec.plugin) == ("seqgen-mgu", "0.1.0", "mgu")
-    assert spec.options == {"forget_bias": 1.0}
-    assert "seqgen-mgu 0.1.0" in runner.invoke(app, ["cells"]).stdout
+PLUGIN_MODULE = """
+import seqgen
+from tests.conftest import TinyCell
 
 
-def test_a_plugin_cell_trains_samples_and_is_recorded_in_the_checkpoint(tiny_corpus, tmp_path):
-    result = runner.invoke(app, ["train", str(tiny_corpus), "--cell", "mgu", "--layers", "2",
+@seqgen.hookimpl
+def register_cells(register):
+    register({cell!r}, TinyCell, description="a cell from an installed package")
+"""
+
+
+@pytest.fixture
+def install(tmp_path, monkeypatch):
+    """Install fake plugin distributions for one test: an entry point in the ``seqgen`` group
+    and its module, found on sys.path as pip would leave them. Entry points load anew in the
+    test; the plugins it registered, and their modules, are gone after it."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(plugins, "_entry_points_loaded", False)
+    monkeypatch.setattr(plugins, "load_errors", {})
+    monkeypatch.setattr(plugins, "_distributions", dict(plugins._distributions))
+    before = {name for name, _ in plugins.pm.list_name_plugin()}
+    modules = []
+
+    def install_one(dist: str, version: str, entry: str, source: str) -> None:
+        module = f"{entry}_module"
+        info = tmp_path / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\n"
+                                       f"Version: {version}\n")
+        (info / "entry_points.txt").write_text(f"[seqgen]\n{entry} = {module}\n")
+        (tmp_path / f"{module}.py").write_text(source)
+        modules.append(module)
+
+    yield install_one
+    for name, _ in plugins.pm.list_name_plugin():
+        if name not in before:
+            plugins.pm.unregister(name=name)
+    for module in modules:
+        sys.modules.pop(module, None)
+
+
+def install_cell(install, dist: str, version: str, cell: str) -> None:
+    """A package whose entry point ``cell`` registers the cell ``cell``."""
+    install(dist, version, cell, PLUGIN_MODULE.format(cell=cell))
+
+
+def test_a_plugin_package_is_loaded_from_its_entry_point(install, monkeypatch):
+    install_cell(install, "seqgen-tinycell", "0.3.0", "tinycell")
+    monkeypatch.setenv("SEQGEN_LOAD_PLUGINS", "seqgen-tinycell")
+    spec = cells()["tinycell"]
+    assert spec.cls is TinyCell
+    assert (spec.distribution, spec.version, spec.plugin) == ("seqgen-tinycell", "0.3.0",
+                                                              "tinycell")
+    assert spec.options == {"gain": 1.0}
+    assert "seqgen-tinycell 0.3.0" in runner.invoke(app, ["cells"]).stdout
+
+
+def test_a_plugin_cell_trains_samples_and_is_recorded_in_the_checkpoint(tiny_cell, tiny_corpus,
+                                                                        tmp_path):
+    result = runner.invoke(app, ["train", str(tiny_corpus), "--cell", tiny_cell, "--layers", "2",
                                  "--hidden", "12", "--batch-size", "4", "--seq-len", "8",
-                                 "--steps", "4", "--cell-opt", "forget_bias=0.5",
+                                 "--steps", "4", "--cell-opt", "gain=0.5",
                                  "--out", str(tmp_path / "run"), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "run/best/config.json").read_text())
-    assert config["cell"]["distribution"] == "seqgen-mgu"
-    assert config["model"]["cell_options"] == {"forget_bias": 0.5}
+    assert config["cell"] == {"name": "tiny", "plugin": "tiny-plugin",
+                              "distribution": "tiny-plugin", "version": "unknown"}
+    assert config["model"]["cell_options"] == {"gain": 0.5}
+    assert load_checkpoint(tmp_path / "run").model.stack.layers[0].gain == 0.5
     sample = runner.invoke(app, ["sample", str(tmp_path / "run"), "--length", "10",
                                  "--primer", "All", "--seed", "1"])
     assert sample.exit_code == 0 and sample.stdout.startswith("All")
 
 
-def test_a_broken_plugin_is_reported_and_the_rest_still_work(tmp_path, monkeypatch, capsys):
-    dist = tmp_path / "seqgen_broken-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: seqgen-broken\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[seqgen]\nbroken = seqgen_broken_module\n")
-    (tmp_path / "seqgen_broken_module.py").write_text("raise RuntimeError('boom at import')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(plugins, "_entry_points_loaded", False)
-    monkeypatch.setattr(plugins, "load_errors", {})
+def test_a_broken_plugin_is_reported_and_the_rest_still_work(install, monkeypatch, capsys):
+    install("seqgen-broken", "0.1", "broken", "raise RuntimeError('boom at import')\n")
+    install_cell(install, "seqgen-fine", "0.2", "fine")
+    monkeypatch.setenv("SEQGEN_LOAD_PLUGINS", "seqgen-broken,seqgen-fine")
     registry = cells()
     err = capsys.readouterr().err
     assert err.count("seqgen-broken") == 1 and "boom at import" in err
-    assert {"vanilla", "gru", "lstm", "mgu"} <= set(registry)
+    assert {"vanilla", "gru", "lstm", "fine"} <= set(registry)
     assert "boom at import" in plugins.load_errors["broken"]
 
 
@@ -66,20 +116,23 @@ class RaisingPlugin:
 
 
 def test_a_plugin_raising_while_registering_is_reported_once_and_skipped(
-        register_plugin, monkeypatch, capsys):
+        register_plugin, tiny_cell, monkeypatch, capsys):
     monkeypatch.setattr(plugins, "load_errors", {})
     register_plugin(RaisingPlugin, "raising")
     first, second = cells(), cells()
     err = capsys.readouterr().err
     assert err.count("boom while registering") == 1 and "raising" in err
-    assert {"vanilla", "gru", "lstm", "mgu"} <= set(first) == set(second)
+    assert {"vanilla", "gru", "lstm", tiny_cell} <= set(first) == set(second)
     listed = runner.invoke(app, ["plugins", "--all"])
     assert "broken: RuntimeError: boom while registering" in " ".join(listed.stdout.split())
 
 
-def test_seqgen_load_plugins_chooses_the_distributions(monkeypatch):
+def test_seqgen_load_plugins_chooses_the_distributions(install, monkeypatch):
+    install_cell(install, "seqgen-alpha", "1.0", "alpha")
+    install_cell(install, "seqgen-beta", "1.0", "beta")
+
     def load(env: str | None) -> set[str]:
-        for name in ("mgu", "mingru"):
+        for name in ("alpha", "beta"):
             if plugins.pm.has_plugin(name):
                 plugins.pm.unregister(name=name)
         monkeypatch.setattr(plugins, "_entry_points_loaded", False)
@@ -90,17 +143,23 @@ def test_seqgen_load_plugins_chooses_the_distributions(monkeypatch):
         plugins.load_entry_point_plugins()
         return set(cells())
 
-    assert "mgu" not in load("") and "vanilla" in load("")
-    assert {"mgu", "mingru"} & load("seqgen_mgu") == {"mgu"}
-    assert {"mgu", "mingru"} <= load(None)
+    assert {"alpha", "beta"} & load("") == set() and "vanilla" in load("")
+    assert {"alpha", "beta"} & load("seqgen_alpha") == {"alpha"}
+    assert {"alpha", "beta"} & load("seqgen-beta, Seqgen.Alpha") == {"alpha", "beta"}
+    assert {"alpha", "beta"} <= load(None)
 
 
-def test_plugins_lists_the_installed_packages_and_all_adds_the_builtins():
-    out = " ".join(runner.invoke(app, ["plugins"]).stdout.split())
-    assert "seqgen-mgu 0.1.0" in out and "seqgen-mingru 0.1.0" in out
-    assert "builtin" not in out
+def test_plugins_lists_the_installed_packages_and_all_adds_the_builtins(install, monkeypatch):
+    install_cell(install, "seqgen-alpha", "1.0", "alpha")
+    monkeypatch.setenv("SEQGEN_LOAD_PLUGINS", "seqgen-alpha")
+    listed = runner.invoke(app, ["plugins"]).stdout
+    row = next(line for line in listed.splitlines() if "seqgen-alpha" in line)
+    columns = [cell.strip() for cell in row.split("│")[1:-1]]
+    assert columns == ["alpha", "seqgen-alpha 1.0", "register_cells", "alpha", "-", "ok"]
+    assert "builtin" not in listed
     everything = " ".join(runner.invoke(app, ["plugins", "--all"]).stdout.split())
     assert "midi, text" in everything and "gru, lstm, vanilla" in everything
+    assert "seqgen-alpha 1.0" in everything
 
 
 class CommandPlugin:
