@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 from benchmarks.suite import seqgen_step
-from seqgen.cells import compile_unroll
-from seqgen.corpus import load_corpus
-from seqgen.model import ModelConfig, build_model
-from seqgen.options import parse_options
-from seqgen.training import TrainConfig, make_optimizer
+from seqgen.data.corpus import load_corpus
+from seqgen.nn.cells import compile_unroll
+from seqgen.nn.model import ModelConfig, build_model
+from seqgen.plugins import parse_options
+from seqgen.training.trainer import TrainConfig, make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import mido
 
-from seqgen.corpus import find_files, load_midi_corpus, read_file_job
-from seqgen.midi import MidiCodec
+from seqgen.data.corpus import find_files, load_midi_corpus, read_file_job
+from seqgen.data.midi import MidiCodec
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from seqgen.checkpoint import load_checkpoint
-from seqgen.cli_media import comparison_table
-from seqgen.codec import FileCodec
-from seqgen.corpus import load_corpus
-from seqgen.sampling import SamplingOptions, generate_pieces
-from seqgen.stats import compare_music, music_stats
+from seqgen.cli.media import comparison_table
+from seqgen.data.codec import FileCodec
+from seqgen.data.corpus import load_corpus
+from seqgen.media.music_stats import compare_music, music_stats
+from seqgen.nn.sampling import SamplingOptions, generate_pieces
+from seqgen.training.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,14 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgen.batching import Batches
-from seqgen.cells import detach_state
-from seqgen.corpus import load_corpus
-from seqgen.devices import autocast
-from seqgen.evaluation import evaluate_batches
-from seqgen.model import ModelConfig, build_model
-from seqgen.sampling import SamplingOptions, generate, sample_next
-from seqgen.training import TrainConfig, make_optimizer
+from seqgen.data.batching import Batches
+from seqgen.data.corpus import load_corpus
+from seqgen.nn.cells import detach_state
+from seqgen.nn.model import ModelConfig, build_model
+from seqgen.nn.sampling import SamplingOptions, generate, sample_next
+from seqgen.training.devices import autocast
+from seqgen.training.evaluation import evaluate_batches
+from seqgen.training.trainer import TrainConfig, make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAKESPEARE = ROOT / "corpora" / "shakespeare"
@@ -317,7 +317,7 @@ def encoding_rows(quick: bool) -> list[Row]:
 
 TRAIN_AND_REPORT_RSS = """
 import sys
-from seqgen.training import TrainConfig, train
+from seqgen.training.trainer import TrainConfig, train
 train(sys.argv[1], TrainConfig(hidden=128, steps=10, eval_interval=10**9, max_val_tokens=20000,
                                device="cpu"), sys.argv[2])
 status = open("/proc/self/status").read()
@@ -336,7 +336,7 @@ def memory_rows(quick: bool) -> list[Row]:
         for name, megabytes in (("small", 1), ("large", large_mb)):
             corpus = Path(folder) / f"{name}.txt"
             corpus.write_text(text * max(1, megabytes * 2**20 // len(text)), encoding="utf-8")
-            subprocess.run([sys.executable, "-c", "import sys; from seqgen.corpus import "
+            subprocess.run([sys.executable, "-c", "import sys; from seqgen.data.corpus import "
                             "load_corpus; load_corpus(sys.argv[1])", str(corpus)],
                            env=env, check=True)  # encode and cache first, in its own process
             out = subprocess.run([sys.executable, "-c", TRAIN_AND_REPORT_RSS, str(corpus),
@@ -357,8 +357,8 @@ def memory_rows(quick: bool) -> list[Row]:
 LOAD_AND_REPORT = """
 import sys, time
 from pathlib import Path
-from seqgen.corpus import load_corpus
-from seqgen.plugins import codecs
+from seqgen.data.corpus import load_corpus
+from seqgen.data.codec import codecs
 codecs()  # the plugins load before the clock starts
 start = time.perf_counter()
 load_corpus(sys.argv[1], cache_dir=Path(sys.argv[2]))

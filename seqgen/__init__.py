@@ -10,18 +10,20 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "StackCell": "seqgen.cells", "StepCell": "seqgen.cells",
-    "Checkpoint": "seqgen.checkpoint", "load_checkpoint": "seqgen.checkpoint",
-    "CodecFileError": "seqgen.codec", "FileCodec": "seqgen.codec", "TextCodec": "seqgen.codec",
-    "FileCorpus": "seqgen.corpus", "TextCorpus": "seqgen.corpus",
-    "TextItemCorpus": "seqgen.corpus", "load_corpus": "seqgen.corpus",
+    "StackCell": "seqgen.nn.cells", "StepCell": "seqgen.nn.cells",
+    "Checkpoint": "seqgen.training.checkpoint", "load_checkpoint": "seqgen.training.checkpoint",
+    "CodecFileError": "seqgen.data.codec", "FileCodec": "seqgen.data.codec",
+    "TextCodec": "seqgen.data.codec",
+    "FileCorpus": "seqgen.data.corpus", "TextCorpus": "seqgen.data.corpus",
+    "TextItemCorpus": "seqgen.data.corpus", "load_corpus": "seqgen.data.corpus",
     "ModelConfig": "seqgen.config", "TrainConfig": "seqgen.config",
     "SeqgenError": "seqgen.errors", "UsageError": "seqgen.errors",
-    "Evaluation": "seqgen.evaluation", "evaluate_checkpoint": "seqgen.evaluation",
+    "Evaluation": "seqgen.training.evaluation", "evaluate_checkpoint": "seqgen.training.evaluation",
     "hookimpl": "seqgen.hookspecs",
-    "SamplingOptions": "seqgen.sampling", "generate": "seqgen.sampling",
-    "generate_pieces": "seqgen.sampling", "generate_text": "seqgen.sampling",
-    "TrainResult": "seqgen.training", "resume": "seqgen.training", "train": "seqgen.training",
+    "SamplingOptions": "seqgen.nn.sampling", "generate": "seqgen.nn.sampling",
+    "generate_pieces": "seqgen.nn.sampling", "generate_text": "seqgen.nn.sampling",
+    "TrainResult": "seqgen.training.trainer", "resume": "seqgen.training.trainer",
+    "train": "seqgen.training.trainer",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -9,7 +9,7 @@ from seqgen.hookspecs import hookimpl
 
 @hookimpl
 def register_cells(register):
-    from seqgen.builtin_cells import GRU, LSTM, Vanilla
+    from seqgen.nn.fused import GRU, LSTM, Vanilla
 
     register("vanilla", Vanilla,
              description="Elman RNN with tanh, relu or sigmoid activation (fused nn.RNN)")
@@ -19,11 +19,11 @@ def register_cells(register):
 
 @hookimpl
 def register_codecs(register):
-    from seqgen.codec import CharCodec
-    from seqgen.midi import MidiCodec
+    from seqgen.data.chars import CharCodec
+    from seqgen.data.midi import MidiCodec
 
-    register("text", CharCodec,
-             description="Characters of UTF-8 text (.txt): one stream, or lines or files as items")
+    register("char", CharCodec, description="Characters of UTF-8 text (.txt): one stream, or "
+                                            "lines or files as items (formerly 'text')")
     register("midi", MidiCodec,
              description="Performance events of MIDI files (.mid, .midi): Performance RNN's "
                          "note-on/off, 10 ms time shifts, velocity bins")

@@ -8,6 +8,7 @@ before the work that fills it starts; files are written whole or not at all. No 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -74,6 +75,13 @@ def read_tensors(path: Path) -> dict[str, Tensor]:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise SeqgenError(f"{path} is damaged: {first_line(exc)}") from None
+
+
+def json_value(value: object) -> object:
+    """A value made JSON-safe: NaN becomes None, in lists too."""
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def first_line(exc: BaseException) -> str:

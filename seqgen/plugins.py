@@ -1,4 +1,4 @@
-"""The plugin manager: loads plugins and collects the cells, codecs and commands they register.
+"""The plugin manager: loads plugins, collects what they register, and parses their options.
 
 The built-ins come through the same hooks as a third-party package's: the module
 ``seqgen.builtins`` is registered here exactly as an entry point's module would be. Entry
@@ -15,15 +15,11 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import pluggy
 
 from seqgen import __version__, builtins, hookspecs
 from seqgen.errors import SeqgenError, UsageError
-
-if TYPE_CHECKING:
-    from seqgen.codec import FileCodec, TextCodec
 
 ENTRY_POINT_GROUP = "seqgen"
 BUILTINS = {"seqgen.builtins": builtins}
@@ -34,6 +30,7 @@ pm.add_hookspecs(hookspecs)
 # plugin name -> (distribution, version) it came from
 _distributions: dict[str, tuple[str, str]] = {name: ("seqgen", __version__) for name in BUILTINS}
 load_errors: dict[str, str] = {}  # plugin name -> what went wrong, reported once
+registered_by: dict[str, str] = {}  # top-level package of a registered class -> its plugin
 _entry_points_loaded = False
 
 
@@ -98,15 +95,17 @@ def plugin_distribution(plugin_name: str) -> tuple[str, str]:
     return _distributions.get(plugin_name, (plugin_name, "unknown"))
 
 
-def constructor_options(cls: type) -> dict[str, object]:
-    """The options a class takes: its keyword constructor parameters and their defaults."""
-    skip = {"self", "input_size", "hidden_size", "num_layers", "dropout"}
-    params = inspect.signature(cls.__init__).parameters.values()
-    return {
-        p.name: (None if p.default is inspect.Parameter.empty else p.default)
-        for p in params
-        if p.name not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    }
+def keyword_options(function: Callable, skip: int = 1) -> dict[str, object]:
+    """The options a constructor (or ``fit``) takes: its keyword parameters after the first
+    ``skip`` ones, with their defaults (None where there is none)."""
+    params = list(inspect.signature(function).parameters.values())[skip:]
+    return {p.name: None if p.default is p.empty else p.default
+            for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def takes_any_option(function: Callable) -> bool:
+    """Whether a constructor takes ``**options``: then any option name is its to judge."""
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(function).parameters.values())
 
 
 def collect(hook_name: str, what: str, base: tuple[type, ...],
@@ -128,6 +127,7 @@ def collect(hook_name: str, what: str, base: tuple[type, ...],
                 raise TypeError(f"{what} {name!r} is {cls!r}, not a {kinds} subclass")
             mine[name] = Spec(name, cls, description, impl.plugin_name, dist,  # noqa: B023
                               version, options_of(cls))  # noqa: B023
+            registered_by[cls.__module__.partition(".")[0]] = impl.plugin_name  # noqa: B023
 
         try:
             impl.function(register=register)
@@ -143,47 +143,11 @@ def collect(hook_name: str, what: str, base: tuple[type, ...],
     return found
 
 
-def cells() -> dict[str, Spec]:
-    """Every registered cell, by name."""
-    from seqgen.cells import StackCell, StepCell
-
-    return collect("register_cells", "cell", (StepCell, StackCell), constructor_options)
-
-
-def codecs() -> dict[str, Spec]:
-    """Every registered codec, by the name ``--format`` uses."""
-    from seqgen.codec import FileCodec, TextCodec
-
-    return collect("register_codecs", "codec", (TextCodec, FileCodec),
-                   lambda cls: cls.default_options())
-
-
-def get_cell(name: str) -> Spec:
-    """The cell registered as ``name``, or a usage error listing those that exist."""
-    return lookup(cells(), name, "cell", "available cells", "seqgen cells")
-
-
-def get_codec(name: str) -> Spec:
-    """The codec registered as ``name`` (a format), or a usage error listing those that exist."""
-    return lookup(codecs(), name, "format", "available", "seqgen plugins --all")
-
-
 def lookup(registry: dict[str, Spec], name: str, what: str, listed: str, see: str) -> Spec:
     if name not in registry:
         raise UsageError(f"unknown {what} {name!r}; {listed}: {', '.join(sorted(registry))} "
                          f"(see `{see}`)")
     return registry[name]
-
-
-def load_codec(data: dict, provider: dict | None = None) -> TextCodec | FileCodec:
-    """The codec a checkpoint recorded, rebuilt by the registered codec class of its name."""
-    for spec in codecs().values():
-        if spec.cls.name == data.get("name"):
-            return spec.cls.from_json(data)
-    dist = (provider or {}).get("distribution")
-    install = f" from the package {dist}, which is not installed: pip install {dist}" if dist \
-        else ", which no installed plugin provides"
-    raise SeqgenError(f"this checkpoint needs the codec {data.get('name')!r}{install}")
 
 
 def warn_on_version_change(kind: str, recorded: dict, spec: Spec) -> None:
@@ -196,9 +160,13 @@ def warn_on_version_change(kind: str, recorded: dict, spec: Spec) -> None:
 
 
 def failed_plugin(exc: BaseException) -> str | None:
-    """The plugin (distribution and version) whose code raised ``exc``: the innermost frame of
-    its traceback in a module of a third-party plugin; None when no plugin's code was running."""
-    owners = plugin_packages()
+    """The third-party plugin (distribution and version) whose code raised ``exc``: the
+    innermost frame of its traceback in the package of a plugin's hook module or of a class
+    it registered; None when no plugin's code was running."""
+    hooks = {(getattr(plugin, "__name__", None) or type(plugin).__module__).partition(".")[0]:
+             name for name, plugin in pm.list_name_plugin() if plugin is not None}
+    owners = {package: name for package, name in {**registered_by, **hooks}.items()
+              if name not in BUILTINS}
     owner = None
     tb = exc.__traceback__
     while tb is not None:
@@ -208,18 +176,41 @@ def failed_plugin(exc: BaseException) -> str | None:
     return None if owner is None else " ".join(plugin_distribution(owner))
 
 
-def plugin_packages() -> dict[str, str]:
-    """Top-level package -> plugin name, for every third-party plugin: the packages of its
-    hook module and of the cells and codecs it registered."""
-    owners = {}
-    for name, plugin in pm.list_name_plugin():
-        if name not in BUILTINS and plugin is not None:
-            module = getattr(plugin, "__name__", None) or type(plugin).__module__
-            owners[module.partition(".")[0]] = name
-    for spec in (*cells().values(), *codecs().values()):
-        if spec.plugin not in BUILTINS:
-            owners[spec.cls.__module__.partition(".")[0]] = spec.plugin
-    return owners
+# ---- options: ``--cell-opt`` and ``--codec-opt`` ---------------------------------------------
+
+
+def parse_option_value(text: str) -> object:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True; anything else stays a string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_options(pairs: list[str], flag: str = "--cell-opt") -> dict[str, object]:
+    """``["activation=relu", "init=identity"]`` -> ``{"activation": "relu", "init": ...}``."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"bad {flag} {pair!r}: expected key=value, for example "
+                             f"{flag} name=value")
+        options[key.strip()] = parse_option_value(value.strip())
+    return options
+
+
+def check_option_names(given: dict[str, object], known: dict[str, object], what: str) -> None:
+    """Unknown option names are a usage error that lists the known ones with their defaults."""
+    unknown = [k for k in given if k not in known]
+    if unknown:
+        listed = ", ".join(f"{k}={v}" for k, v in known.items()) or "none"
+        raise UsageError(f"{what} has no option {', '.join(map(repr, unknown))}; "
+                         f"its options: {listed}")
 
 
 def add_commands(app) -> None:
@@ -246,10 +237,10 @@ class PluginInfo:
     builtin: bool
 
 
-def plugin_infos() -> list[PluginInfo]:
-    """Every plugin seqgen knows: the loaded ones, and the broken ones with their errors."""
+def plugin_infos(cell_specs: dict[str, Spec], codec_specs: dict[str, Spec]) -> list[PluginInfo]:
+    """Every plugin seqgen knows, with the cells and codecs it registered (the registries
+    given): the loaded ones, and the broken ones with their errors."""
     load_entry_point_plugins()
-    cell_specs, codec_specs = cells(), codecs()
     names = [n for n, _ in pm.list_name_plugin()] + [n for n in load_errors
                                                       if not pm.has_plugin(n)]
     infos = []

@@ -7,7 +7,7 @@ import torch
 
 import seqgen
 from seqgen.plugins import pm
-from seqgen.training import TrainConfig, train
+from seqgen.training.trainer import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAKESPEARE = ROOT / "corpora" / "shakespeare"

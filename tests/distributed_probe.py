@@ -8,8 +8,8 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from seqgen.config import TrainConfig
-from seqgen.corpus import load_corpus
-from seqgen.training import Trainer
+from seqgen.data.corpus import load_corpus
+from seqgen.training.trainer import Trainer
 
 
 def gradients_after_one_step(corpus: str, config: dict, run_dir: Path) -> dict:
@@ -24,7 +24,7 @@ if __name__ == "__main__":
     corpus, config, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
     out.parent.mkdir(parents=True, exist_ok=True)
     grads = gradients_after_one_step(corpus, config, out.parent)
-    from seqgen.distributed import current_world
+    from seqgen.training.distributed import current_world
 
     if current_world().is_main:
         save_file(grads, out)

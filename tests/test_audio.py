@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from seqgen import audio
-from seqgen.audio import find_fluidsynth, find_soundfont, render
+from seqgen.data.midi import notes_to_midi
+from seqgen.data.notes import Note
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.midi import Note, notes_to_midi
+from seqgen.media import audio
+from seqgen.media.audio import find_fluidsynth, find_soundfont, render
 
 needs_fluidsynth = pytest.mark.skipif(shutil.which("fluidsynth") is None,
                                       reason="the fluidsynth program is not installed")

@@ -5,17 +5,18 @@ import torch
 from torch import nn
 
 import seqgen
-from seqgen.cells import (
+from seqgen.errors import PluginError, UsageError
+from seqgen.nn.cells import (
     LayerStack,
     build_stack,
+    cells,
     detach_state,
     flatten_state,
+    get_cell,
     unflatten_state,
 )
-from seqgen.errors import PluginError, UsageError
-from seqgen.model import ModelConfig, build_model
-from seqgen.options import parse_options
-from seqgen.plugins import cells, get_cell
+from seqgen.nn.model import ModelConfig, build_model
+from seqgen.plugins import parse_options
 
 BUILTIN = [("vanilla", {}), ("vanilla", {"activation": "relu"}),
            ("vanilla", {"activation": "sigmoid"}), ("gru", {}), ("lstm", {})]

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from benchmarks.suite import HELP_IMPORTS_TORCH
 from seqgen import __version__
-from seqgen.checkpoint import run_lock
 from seqgen.cli import app
+from seqgen.training.checkpoint import run_lock
 from tests.conftest import one_line_error
 
 runner = CliRunner()
@@ -85,7 +85,7 @@ def test_train_sample_eval_round_trip(tiny_corpus, tmp_path):
 
     result = run("eval", run_dir)
     assert result.exit_code == 0, result.output
-    for text in ("loss (nats/token)", "bits/char", "perplexity", " 24 "):
+    for text in ("loss (nats/token)", "bits/character", "perplexity", " 24 "):
         assert text in result.stdout
 
 

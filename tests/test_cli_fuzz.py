@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from seqgen.checkpoint import load_checkpoint
 from seqgen.cli import app
 from seqgen.config import TrainConfig
-from seqgen.training import train
+from seqgen.training.checkpoint import load_checkpoint
+from seqgen.training.trainer import train
 from tests.conftest import TEXT, TINY_CONFIG
 
 runner = CliRunner()

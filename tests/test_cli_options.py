@@ -11,11 +11,10 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from seqgen.checkpoint import load_checkpoint
 from seqgen.cli import app
-from seqgen.data import Augmentation
-from seqgen.devices import bf16_native
-from seqgen.midi import MidiCodec
+from seqgen.data.midi import MidiCodec
+from seqgen.training.checkpoint import load_checkpoint
+from seqgen.training.devices import bf16_native
 from tests.conftest import ROOT, one_line_error
 
 runner = CliRunner()
@@ -223,11 +222,11 @@ def augmented(monkeypatch):
     """What the training augmentation did: (transpose, stretch) settings, semitones, factors,
     and (tokens in, tokens out) of each piece."""
     seen = {"settings": set(), "semitones": [], "factors": [], "pieces": []}
-    apply, transpose, stretch = Augmentation.apply, MidiCodec.transpose, MidiCodec.stretch
+    augment, transpose, stretch = MidiCodec.augment, MidiCodec.transpose, MidiCodec.stretch
 
-    def spy_apply(self, codec, tokens, generator):
-        out = apply(self, codec, tokens, generator)
-        seen["settings"].add((self.transpose, self.stretch))
+    def spy_augment(self, tokens, augmentation, generator):
+        out = augment(self, tokens, augmentation, generator)
+        seen["settings"].add((augmentation.transpose, augmentation.stretch))
         seen["pieces"].append((tokens.long(), out.long()))
         return out
 
@@ -239,7 +238,7 @@ def augmented(monkeypatch):
         seen["factors"].append(factor)
         return stretch(self, tokens, factor)
 
-    monkeypatch.setattr(Augmentation, "apply", spy_apply)
+    monkeypatch.setattr(MidiCodec, "augment", spy_augment)
     monkeypatch.setattr(MidiCodec, "transpose", spy_transpose)
     monkeypatch.setattr(MidiCodec, "stretch", spy_stretch)
     return seen

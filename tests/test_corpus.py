@@ -8,11 +8,11 @@ import pytest
 import torch
 from safetensors.numpy import load_file
 
-from seqgen import corpus as corpus_module
-from seqgen.batching import IGNORE, item_batches, padding_fraction, read_rows, stream_batches
-from seqgen.codec import CharCodec
-from seqgen.corpus import DecodedText, fits_in_chunks, load_text_corpus
-from seqgen.data import split_stream
+from seqgen.data import corpus as corpus_module
+from seqgen.data.batching import IGNORE, item_batches, padding_fraction, read_rows, stream_batches
+from seqgen.data.chars import CharCodec
+from seqgen.data.corpus import DecodedText, fits_in_chunks, load_text_corpus
+from seqgen.data.splits import split_stream
 from seqgen.errors import UsageError
 from tests.test_plugins import WordCodec
 
@@ -37,7 +37,7 @@ def test_folder_corpus_reads_txt_files_recursively_in_order(tmp_path):
     (tmp_path / "a.txt").write_text("aaa\n")
     (tmp_path / "b" / "c.txt").write_text("ccc\n")
     (tmp_path / "notes.md").write_text("ignored")
-    corpus = load_text_corpus(tmp_path)
+    corpus = load_text_corpus(tmp_path, CharCodec)
     assert [f.name for f in corpus.files] == ["a.txt", "c.txt"]
     assert corpus.codec.decode(corpus.ids) == "aaa\nccc\n"
 
@@ -45,12 +45,12 @@ def test_folder_corpus_reads_txt_files_recursively_in_order(tmp_path):
 def test_second_load_comes_from_the_cache_and_edits_invalidate_it(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text("to be or not to be")
-    first = load_text_corpus(path)
-    second = load_text_corpus(path)
+    first = load_text_corpus(path, CharCodec)
+    second = load_text_corpus(path, CharCodec)
     assert not first.from_cache and second.from_cache
     assert torch.equal(first.ids, second.ids) and first.codec.vocab == second.codec.vocab
     path.write_text("to be or not to be?")
-    third = load_text_corpus(path)
+    third = load_text_corpus(path, CharCodec)
     assert not third.from_cache and "?" in third.codec.vocab
 
 
@@ -58,10 +58,10 @@ def test_second_load_comes_from_the_cache_and_edits_invalidate_it(tmp_path):
 def test_a_damaged_cache_is_ignored(tmp_path, damage):
     path = tmp_path / "c.txt"
     path.write_text("some unique text for the damaged cache test")
-    load_text_corpus(path, cache_dir=tmp_path / "cache")
+    load_text_corpus(path, CharCodec, cache_dir=tmp_path / "cache")
     for cached in (tmp_path / "cache").glob("*.safetensors"):
         cached.write_bytes(damage(cached.read_bytes()))
-    again = load_text_corpus(path, cache_dir=tmp_path / "cache")
+    again = load_text_corpus(path, CharCodec, cache_dir=tmp_path / "cache")
     assert not again.from_cache and again.codec.decode(again.ids).startswith("some unique")
 
 
@@ -69,7 +69,7 @@ def test_invalid_utf8_is_replaced_and_counted_in_a_warning(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_bytes(b"ok \xff\xfe then \xc3 end \xef\xbf\xbd")  # 3 bad sequences, 1 real U+FFFD
     with pytest.warns(UserWarning, match="3 invalid UTF-8 byte sequences"):
-        corpus = load_text_corpus(path)
+        corpus = load_text_corpus(path, CharCodec)
     assert corpus.invalid_bytes == 3
     assert corpus.codec.decode(corpus.ids).count("\ufffd") == 4
 
@@ -118,7 +118,7 @@ def test_a_stream_encoded_in_chunks_has_the_tokens_of_the_whole_text(mixed_text,
     monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 7)
     told = []
     with pytest.warns(UserWarning, match=f"{invalid} invalid UTF-8"):
-        corpus = load_text_corpus(path, cache_dir=tmp_path / "cache",
+        corpus = load_text_corpus(path, CharCodec, cache_dir=tmp_path / "cache",
                                   progress=lambda *args: told.append(args))
     size = sum(f.stat().st_size for f in path.iterdir())
     assert told[-1] == (2 * size, 2 * size, "bytes")  # two passes over every byte
@@ -127,14 +127,14 @@ def test_a_stream_encoded_in_chunks_has_the_tokens_of_the_whole_text(mixed_text,
     assert corpus.codec.vocab == whole.vocab and corpus.invalid_bytes == invalid == 5
     assert torch.equal(corpus.ids.long(), whole.encode(text))
     with pytest.warns(UserWarning, match=f"{invalid} invalid UTF-8"):
-        again = load_text_corpus(path, cache_dir=tmp_path / "cache")
+        again = load_text_corpus(path, CharCodec, cache_dir=tmp_path / "cache")
     assert again.from_cache and torch.equal(again.ids, corpus.ids)
     assert again.codec.vocab == whole.vocab and again.invalid_bytes == invalid
 
 
 def test_the_stream_cache_is_a_mapped_safetensors_file(tiny_corpus, monkeypatch, cache_dir):
     monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 7)
-    corpus = load_text_corpus(tiny_corpus, cache_dir=cache_dir / "mapped")
+    corpus = load_text_corpus(tiny_corpus, CharCodec, cache_dir=cache_dir / "mapped")
     (cache_file,) = (cache_dir / "mapped").glob("*.safetensors")
     stored = load_file(cache_file)
     assert np.array_equal(stored["ids"], corpus.ids.numpy())
@@ -151,17 +151,17 @@ def test_a_codec_without_fit_chunks_is_fitted_on_the_whole_text(tiny_corpus, mon
     assert fits_in_chunks(CharCodec) and not fits_in_chunks(LoggedCharCodec)
     assert not fits_in_chunks(WordCodec)
     monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 7)  # would cut words
-    words = load_text_corpus(tiny_corpus, codec_class=WordCodec)
+    words = load_text_corpus(tiny_corpus, WordCodec)
     text = tiny_corpus.read_text()
     assert torch.equal(words.ids.long(), WordCodec.fit(text).encode(text))
-    chars = load_text_corpus(tiny_corpus, codec_class=LoggedCharCodec)
+    chars = load_text_corpus(tiny_corpus, LoggedCharCodec)
     assert chars.codec.decode(chars.ids) == text
 
 
 def test_a_cache_that_cannot_be_written_keeps_the_corpus_in_memory(tiny_corpus, tmp_path):
     (tmp_path / "not-a-folder").write_text("")
     with pytest.warns(UserWarning, match="could not cache .* kept in memory"):
-        corpus = load_text_corpus(tiny_corpus, cache_dir=tmp_path / "not-a-folder")
+        corpus = load_text_corpus(tiny_corpus, CharCodec, cache_dir=tmp_path / "not-a-folder")
     assert corpus.codec.decode(corpus.ids) == tiny_corpus.read_text()
 
 
@@ -172,7 +172,7 @@ def test_a_cache_failing_at_the_end_is_removed_and_the_corpus_kept_in_memory(
 
     monkeypatch.setattr(os, "replace", no_space)
     with pytest.warns(UserWarning, match="could not cache .*No space left"):
-        corpus = load_text_corpus(tiny_corpus, cache_dir=tmp_path / "cache")
+        corpus = load_text_corpus(tiny_corpus, CharCodec, cache_dir=tmp_path / "cache")
     assert corpus.codec.decode(corpus.ids) == tiny_corpus.read_text()
     assert list((tmp_path / "cache").glob("*.safetensors")) == []
 
@@ -190,19 +190,19 @@ def test_a_failed_encoding_leaves_no_half_cache(tiny_corpus, monkeypatch, tmp_pa
 
     monkeypatch.setattr(CharCodec, "encode_corpus", failing_encode)
     with pytest.raises(KeyboardInterrupt, match="^third chunk$"):
-        load_text_corpus(tiny_corpus, cache_dir=tmp_path / "cache")
+        load_text_corpus(tiny_corpus, CharCodec, cache_dir=tmp_path / "cache")
     assert [f.name for f in (tmp_path / "cache").iterdir() if f.suffix != ".key"] == []
 
 
 def test_missing_empty_and_txt_less_corpora_are_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="corpus not found"):
-        load_text_corpus(tmp_path / "nope")
+        load_text_corpus(tmp_path / "nope", CharCodec)
     (tmp_path / "empty.txt").write_text("")
     with pytest.raises(UsageError, match="is empty"):
-        load_text_corpus(tmp_path / "empty.txt")
+        load_text_corpus(tmp_path / "empty.txt", CharCodec)
     (tmp_path / "folder").mkdir()
     with pytest.raises(UsageError, match="no .txt files"):
-        load_text_corpus(tmp_path / "folder")
+        load_text_corpus(tmp_path / "folder", CharCodec)
 
 
 def test_validation_split_is_the_last_fraction():

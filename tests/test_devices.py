@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from seqgen import devices
-from seqgen.devices import bf16_native, cpu_features
+from seqgen.training import devices
+from seqgen.training.devices import bf16_native, cpu_features
 
 X86 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f {extra}\nbugs\t\t: spectre_v1\n"
 ARM = "processor\t: 0\nFeatures\t: fp asimd {extra}\nCPU part\t: 0xd40\n"

@@ -12,11 +12,12 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from seqgen.batching import item_batches, stream_batches
-from seqgen.cli import app, without_option
-from seqgen.distributed import World, launch_here, process_device
+from seqgen.cli import app
+from seqgen.cli.train import without_option
+from seqgen.data.batching import item_batches, stream_batches
 from seqgen.errors import UsageError
-from seqgen.training import interleave_rows
+from seqgen.training.distributed import World, launch_here, process_device
+from seqgen.training.trainer import interleave_rows
 from tests.conftest import NAMES, one_line_error
 from tests.distributed_probe import gradients_after_one_step
 

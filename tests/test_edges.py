@@ -11,12 +11,12 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 import seqgen
-from seqgen.cells import StepCell
 from seqgen.cli import app
 from seqgen.config import TrainConfig
 from seqgen.errors import UsageError
-from seqgen.evaluation import evaluate_checkpoint
-from seqgen.training import train
+from seqgen.nn.cells import StepCell
+from seqgen.training.evaluation import evaluate_checkpoint
+from seqgen.training.trainer import train
 from tests.conftest import NAMES, ROOT, TINY_CONFIG, one_line_error
 
 CHORALES = ROOT / "corpora" / "bach-chorales"
@@ -207,7 +207,7 @@ def test_sampling_settings_no_user_wants_are_errors(chorale_run, trained_run):
 
 
 def test_a_piece_without_notes_is_shown_as_such(chorale_run, tmp_path, monkeypatch):
-    from seqgen import checkpoint
+    from seqgen.training import checkpoint
 
     loaded = checkpoint.load_checkpoint
 

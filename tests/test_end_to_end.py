@@ -11,10 +11,11 @@ import torch
 from typer.testing import CliRunner
 
 from seqgen.cli import app
-from seqgen.corpus import load_text_corpus
-from seqgen.evaluation import evaluate_checkpoint
-from seqgen.midi import MidiOptions, read_notes
-from seqgen.training import TrainConfig, train
+from seqgen.data.chars import CharCodec
+from seqgen.data.corpus import load_text_corpus
+from seqgen.data.midi import MidiOptions, read_notes
+from seqgen.training.evaluation import evaluate_checkpoint
+from seqgen.training.trainer import TrainConfig, train
 from tests.conftest import BACH, NAMES, NAMES_MODEL, PRETRAINED, SHAKESPEARE
 
 pytestmark = pytest.mark.slow
@@ -28,7 +29,7 @@ def unigram_entropy(ids: torch.Tensor) -> float:
 
 
 def test_a_few_hundred_steps_on_shakespeare_beat_the_unigram_entropy(tmp_path):
-    entropy = unigram_entropy(load_text_corpus(SHAKESPEARE).ids)  # 3.31 nats per character
+    entropy = unigram_entropy(load_text_corpus(SHAKESPEARE, CharCodec).ids)  # 3.31 nats/char
     config = TrainConfig(cell="lstm", hidden=128, batch_size=32, seq_len=64, steps=300,
                          eval_interval=300, device="cpu")
     result = train(SHAKESPEARE, config, tmp_path / "run")

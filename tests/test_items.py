@@ -7,15 +7,15 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
-from seqgen.batching import item_batches
 from seqgen.cli import app
-from seqgen.codec import CharCodec
-from seqgen.corpus import TextCorpus, TextItemCorpus, load_corpus
+from seqgen.data.batching import item_batches
+from seqgen.data.chars import CharCodec
+from seqgen.data.corpus import TextCorpus, TextItemCorpus, load_corpus
 from seqgen.errors import UsageError
-from seqgen.evaluation import evaluate_batches
-from seqgen.model import ModelConfig, build_model
-from seqgen.sampling import condition_labels, drop_repeats, generate, generate_text
-from seqgen.training import TrainConfig, train
+from seqgen.nn.model import ModelConfig, build_model
+from seqgen.nn.sampling import condition_labels, drop_repeats, generate, generate_text
+from seqgen.training.evaluation import evaluate_batches
+from seqgen.training.trainer import TrainConfig, train
 from tests.conftest import one_line_error
 
 runner = CliRunner()

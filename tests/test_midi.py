@@ -12,7 +12,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqgen.midi import MidiCodec, MidiFileError, MidiOptions, Note, notes_to_midi, read_notes
+from seqgen.data.midi import MidiCodec, MidiFileError, MidiOptions, notes_to_midi, read_notes
+from seqgen.data.notes import Note
 
 CHORALES = Path(__file__).resolve().parent.parent / "corpora" / "bach-chorales"
 OPTIONS = MidiOptions()
@@ -391,7 +392,7 @@ def test_unusable_files_are_a_midi_file_error_with_a_reason(case, tmp_path):
     with pytest.raises(MidiFileError, match=reason):
         read_notes(path, OPTIONS)
     with pytest.raises(MidiFileError, match=reason):
-        codec.encode_file(str(path))
+        codec.read(path)
 
 
 def test_a_missing_file_is_a_midi_file_error(tmp_path):
@@ -422,7 +423,7 @@ def test_the_fastest_tempo_puts_everything_at_the_start(tmp_path):
     midi_file([tempo(1), on(60), off(60, 480), on(62), on(60), off(62, 480), off(60)]).save(path)
     notes = read_notes(path, OPTIONS)
     assert [n.pitch for n in notes] == [60, 60, 62] and max(n.end for n in notes) < 1e-5
-    decoded = codec.decode_notes(codec.encode_file(path))
+    decoded = codec.decode_notes(codec.read(path)[0])
     assert spans(decoded) == [(60, 0.0, 0.01), (62, 0.0, 0.01)]  # one step: unisons merge
 
 
@@ -434,7 +435,7 @@ def test_the_slowest_tempo(tmp_path):
     notes = read_notes(path, OPTIONS)
     assert [(n.start, n.end) for n in notes] == [
         (0.0, pytest.approx(beat)), (pytest.approx(1.5 * beat), pytest.approx(2 * beat))]
-    tokens = codec.encode_file(path)
+    tokens = codec.read(path)[0]
     assert codec.duration_s(tokens) == pytest.approx(2 * beat, abs=STEP)
     assert_notes_match(expected, codec.decode_notes(tokens), OPTIONS)
 
@@ -444,7 +445,7 @@ def test_a_file_three_hours_long(tmp_path):
     hour = 3600 * 960  # ticks
     midi_file([on(60), off(60, 960), on(62, hour - 960), off(62, 960), on(64, hour - 960),
                off(64, 960), on(65, hour - 960), off(65, 960)]).save(path)
-    tokens = codec.encode_file(path)
+    tokens = codec.read(path)[0]
     assert codec.duration_s(tokens) == pytest.approx(3 * 3600 + 1)
     assert spans(codec.decode_notes(tokens)) == [(60, 0.0, 1.0), (62, 3600.0, 3601.0),
                                                  (64, 7200.0, 7201.0), (65, 10800.0, 10801.0)]

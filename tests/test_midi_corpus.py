@@ -10,18 +10,18 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
-from seqgen import corpus as corpus_module
-from seqgen.cache import CacheWriter
-from seqgen.checkpoint import load_checkpoint
 from seqgen.cli import app
-from seqgen.corpus import detect_format, load_corpus, load_midi_corpus
-from seqgen.data import Augmentation, ItemData
+from seqgen.data import corpus as corpus_module
+from seqgen.data.cache import CacheWriter
+from seqgen.data.corpus import detect_format, load_corpus, load_file_corpus
+from seqgen.data.midi import MidiCodec, read_notes
+from seqgen.data.splits import Augmentation, ItemData
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.evaluation import evaluate_batches
-from seqgen.midi import MidiCodec, read_notes
-from seqgen.model import ModelConfig, build_model
-from seqgen.sampling import generate_pieces
-from seqgen.training import TrainConfig, TrainingInterrupted, resume, train
+from seqgen.nn.model import ModelConfig, build_model
+from seqgen.nn.sampling import generate_pieces
+from seqgen.training.checkpoint import load_checkpoint
+from seqgen.training.evaluation import evaluate_batches
+from seqgen.training.trainer import TrainConfig, TrainingInterrupted, resume, train
 from tests.conftest import ROOT, one_line_error
 from tests.test_training import interrupt_at, weights
 
@@ -54,20 +54,20 @@ def midi_run(tmp_path_factory):
 
 
 def test_a_folder_is_read_recursively_and_broken_files_are_skipped_with_reasons(small_midi):
-    corpus = load_midi_corpus(small_midi)
+    corpus = load_file_corpus(small_midi, MidiCodec())
     assert len(corpus.pieces) == 8 and len(corpus.files) == 8
     skipped = dict(corpus.skipped)
     assert set(skipped) == {"noise.mid", "truncated.midi"}
     assert all(reason for reason in skipped.values())
-    expected = MidiCodec().encode_file(small_midi / "sub" / "riemenschneider001.mid")
+    expected = MidiCodec().read(small_midi / "sub" / "riemenschneider001.mid")[0]
     assert torch.equal(corpus.pieces[0].long(), expected)
     notes = sum(len(read_notes(f, corpus.codec.options)) for f in corpus.files)
     assert corpus.stats["notes"] == notes
 
 
 def test_the_second_load_comes_from_the_cache(small_midi, tmp_path):
-    first = load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
-    second = load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
+    first = load_file_corpus(small_midi, MidiCodec(), cache_dir=tmp_path / "cache")
+    second = load_file_corpus(small_midi, MidiCodec(), cache_dir=tmp_path / "cache")
     assert not first.from_cache and second.from_cache
     assert second.skipped == first.skipped and second.stats == first.stats
     assert all(torch.equal(a, b) for a, b in zip(first.pieces, second.pieces, strict=True))
@@ -82,9 +82,9 @@ def test_the_cache_is_written_piece_by_piece_and_reads_back_every_piece(small_mi
         append(writer, name, values)
 
     monkeypatch.setattr(CacheWriter, "append", logged_append)
-    first = load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
+    first = load_file_corpus(small_midi, MidiCodec(), cache_dir=tmp_path / "cache")
     assert appended == ["tokens"] * 8 + ["lengths", "meta"]
-    second = load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
+    second = load_file_corpus(small_midi, MidiCodec(), cache_dir=tmp_path / "cache")
     assert second.from_cache and [f.name for f in second.files] == [f.name for f in first.files]
     for file, a, b in zip(first.files, first.pieces, second.pieces, strict=True):
         tokens, _ = first.codec.read(file)
@@ -101,7 +101,7 @@ def test_a_failed_read_leaves_no_half_cache(small_midi, tmp_path, monkeypatch):
 
     monkeypatch.setattr(corpus_module, "read_file_job", failing_job)
     with pytest.raises(KeyboardInterrupt, match="^riemenschneider005.mid$"):
-        load_midi_corpus(small_midi, cache_dir=tmp_path / "cache")
+        load_file_corpus(small_midi, MidiCodec(), cache_dir=tmp_path / "cache")
     assert [f.name for f in (tmp_path / "cache").iterdir() if f.suffix != ".key"] == []
 
 
@@ -117,23 +117,23 @@ def test_codec_options_change_the_cache_key_and_the_tokens(small_midi, tmp_path)
 
 def test_strict_makes_a_skipped_file_an_error(small_midi):
     with pytest.raises(SeqgenError, match="2 files cannot be used.*drop --strict"):
-        load_midi_corpus(small_midi, strict=True)
+        load_file_corpus(small_midi, MidiCodec(), strict=True)
 
 
 def test_a_corpus_with_no_usable_file_is_an_error(tmp_path):
     (tmp_path / "a.mid").write_bytes(b"MThd garbage")
     (tmp_path / "b.mid").write_bytes(b"")
     with pytest.raises(SeqgenError, match="no usable midi file .*2 skipped"):
-        load_midi_corpus(tmp_path)
+        load_file_corpus(tmp_path, MidiCodec())
 
 
 def test_format_detection(tmp_path, small_midi):
     assert detect_format(small_midi) == "midi"
     (tmp_path / "text").mkdir()
     (tmp_path / "text" / "a.txt").write_text("hello")
-    assert detect_format(tmp_path / "text") == "text"
+    assert detect_format(tmp_path / "text") == "char"
     (small_midi / "notes.txt").write_text("a text file among the MIDI files")
-    with pytest.raises(UsageError, match="mixes text and midi files.*--format text.midi"):
+    with pytest.raises(UsageError, match="mixes char and midi files.*--format char.midi"):
         detect_format(small_midi)
     assert load_corpus(small_midi, format="midi").format == "midi"
 
@@ -158,7 +158,7 @@ def test_loss_on_item_batches_equals_each_piece_on_its_own():
 
 def test_augmentation_varies_by_epoch_is_reproducible_and_keeps_pitches_in_range():
     codec = MidiCodec()
-    corpus = load_midi_corpus(sorted(CHORALES.glob("*.mid"))[0])
+    corpus = load_file_corpus(sorted(CHORALES.glob("*.mid"))[0], MidiCodec())
     data = ItemData(corpus.pieces * 2, codec, augmentation=Augmentation(transpose=3,
                                                                          stretch=0.05))
     plain = data.batches(2, 32).chunk(0).inputs

@@ -8,8 +8,9 @@ import mido
 import pytest
 from rich.console import Console
 
-from seqgen.midi import MidiFileError, Note, notes_to_midi
-from seqgen.pianoroll import (
+from seqgen.data.midi import MidiFileError, notes_to_midi
+from seqgen.data.notes import Note
+from seqgen.media.pianoroll import (
     PianoRoll,
     cell,
     midi_facts,

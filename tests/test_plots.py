@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from seqgen.data.midi import MidiOptions, read_notes
+from seqgen.data.notes import Note
 from seqgen.errors import UsageError
 from seqgen.files import atomic_write
-from seqgen.midi import MidiOptions, Note, read_notes
-from seqgen.plots import curves_png, piano_roll_png, read_curves
+from seqgen.media.plots import curves_png, piano_roll_png, read_curves
 
 ROOT = Path(__file__).resolve().parent.parent
 CHORALE = ROOT / "corpora/bach-chorales/riemenschneider001.mid"

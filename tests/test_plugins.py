@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 import seqgen
 from seqgen import plugins
-from seqgen.checkpoint import load_checkpoint
 from seqgen.cli import app
-from seqgen.plugins import cells
+from seqgen.data.codec import codecs
+from seqgen.nn.cells import cells
+from seqgen.training.checkpoint import load_checkpoint
 from tests.conftest import TinyCell
 
 runner = CliRunner()
@@ -158,7 +159,7 @@ def test_plugins_lists_the_installed_packages_and_all_adds_the_builtins(install,
     assert columns == ["alpha", "seqgen-alpha 1.0", "register_cells", "alpha", "-", "ok"]
     assert "builtin" not in listed
     everything = " ".join(runner.invoke(app, ["plugins", "--all"]).stdout.split())
-    assert "midi, text" in everything and "gru, lstm, vanilla" in everything
+    assert "char, midi" in everything and "gru, lstm, vanilla" in everything
     assert "seqgen-alpha 1.0" in everything
 
 
@@ -236,7 +237,7 @@ class WordPlugin:
 def test_a_codec_plugin_trains_samples_and_is_remembered(register_plugin, tiny_corpus,
                                                          tmp_path):
     register_plugin(WordPlugin, "word-plugin")
-    assert plugins.codecs()["words"].options == {"lowercase": False}
+    assert codecs()["words"].options == {"lowercase": False}
     result = runner.invoke(app, ["train", str(tiny_corpus), "--format", "words", "--hidden",
                                  "12", "--batch-size", "2", "--seq-len", "8", "--steps", "3",
                                  "--out", str(tmp_path / "run"), "--device", "cpu"])
@@ -260,7 +261,7 @@ def test_a_codec_plugin_trains_samples_and_is_remembered(register_plugin, tiny_c
 def test_unknown_format_lists_the_codecs(tiny_corpus, tmp_path):
     result = runner.invoke(app, ["train", str(tiny_corpus), "--format", "abc",
                                  "--out", str(tmp_path / "run")])
-    assert result.exit_code == 2 and "unknown format 'abc'; available: midi, text" in \
+    assert result.exit_code == 2 and "unknown format 'abc'; available: char, midi" in \
         result.output
 
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from seqgen.checkpoint import load_checkpoint
 from seqgen.errors import UsageError
-from seqgen.sampling import SamplingOptions, filter_logits, generate_text, parse_length
+from seqgen.nn.sampling import SamplingOptions, filter_logits, generate_text, parse_length
+from seqgen.training.checkpoint import load_checkpoint
 
 
 def test_top_k_keeps_the_k_largest():

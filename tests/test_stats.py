@@ -7,16 +7,18 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
+from seqgen.data.midi import notes_to_midi
+from seqgen.data.notes import Note
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.midi import Note, notes_to_midi
-from seqgen.stats import (
+from seqgen.media.music_stats import (
     FEATURES,
     compare_music,
-    midi_files,
     music_stats,
     overlap_and_kl,
     piece_features,
     pieces_stats,
+)
+from seqgen.media.text_stats import (
     read_text_corpus,
     read_text_samples,
     text_set_stats,
@@ -95,8 +97,6 @@ def test_midi_files_are_found_recursively_read_and_bad_ones_skipped(tmp_path):
     notes_to_midi(low).save(tmp_path / "deep" / "b.MIDI")
     (tmp_path / "broken.mid").write_bytes(b"not midi at all")
     (tmp_path / "notes.txt").write_text("ignored")
-    files = midi_files(tmp_path)
-    assert [f.name for f in files] == ["a.mid", "broken.mid", "b.MIDI"]
     calls = []
     stats = music_stats(tmp_path, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 3), (2, 3), (3, 3)]
@@ -108,17 +108,18 @@ def test_midi_files_are_found_recursively_read_and_bad_ones_skipped(tmp_path):
     assert stats.mean("pitch_range") == pytest.approx((7 + 12) / 2)
     assert stats.std("pitch_range") == pytest.approx(2.5)
     assert len(stats.mean("pitch_class_histogram")) == 12
-    assert midi_files(tmp_path / "a.mid") == [tmp_path / "a.mid"]
+    assert music_stats(tmp_path / "a.mid").pieces == 1
 
 
 def test_paths_without_midi_files_are_usage_errors(tmp_path):
-    with pytest.raises(UsageError, match="missing not found: give a MIDI file"):
-        midi_files(tmp_path / "missing")
-    with pytest.raises(UsageError, match="no .mid or .midi files in"):
-        midi_files(tmp_path)
+    with pytest.raises(UsageError, match="corpus not found: .*missing \\(give a file or a "
+                                         "folder of .mid, .midi files\\)"):
+        music_stats(tmp_path / "missing")
+    with pytest.raises(UsageError, match="no .mid, .midi files in"):
+        music_stats(tmp_path)
     (tmp_path / "song.txt").write_text("la la")
-    with pytest.raises(UsageError, match="song.txt is not a MIDI file"):
-        midi_files(tmp_path / "song.txt")
+    with pytest.raises(SeqgenError, match="no usable MIDI file: 1 skipped \\(1 truncated file"):
+        music_stats(tmp_path / "song.txt")
     (tmp_path / "bad.mid").write_bytes(b"")
     with pytest.raises(SeqgenError, match="no usable MIDI file: 1 skipped"):
         music_stats([tmp_path / "bad.mid"])
@@ -250,5 +251,5 @@ def test_reading_a_corpus_of_lines_or_a_stream(tmp_path):
     text, items = read_text_corpus(tmp_path / "names")
     assert items == ["Anna", "Bob", "Carl"]
     assert "Bob\n" in text and "Carl" in text
-    (tmp_path / "play.txt").write_text("A:\nSpeak.\n\nB:\nNo.\n")
+    (tmp_path / "play.txt").write_text("A:\nSpeak.\n\nB:\nNo.\n")  # a blank line: a stream
     assert read_text_corpus(tmp_path / "play.txt") == ("A:\nSpeak.\n\nB:\nNo.\n", None)

@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from seqgen import checkpoint as checkpoint_module
-from seqgen.checkpoint import load_checkpoint, run_lock
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.training import TrainConfig, TrainingInterrupted, learning_rate, resume, train
+from seqgen.training import checkpoint as checkpoint_module
+from seqgen.training.checkpoint import load_checkpoint, run_lock
+from seqgen.training.trainer import TrainConfig, TrainingInterrupted, learning_rate, resume, train
 from tests.conftest import TINY_CONFIG
 
 
@@ -102,7 +102,7 @@ def test_a_failed_save_leaves_the_previous_snapshot_whole(tiny_corpus, tmp_path,
     def failing_save(path, tensors):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr("seqgen.training.save_tensors", failing_save)
+    monkeypatch.setattr("seqgen.training.trainer.save_tensors", failing_save)
     with pytest.raises(OSError, match="simulated"):
         resume(tmp_path / "run", {"steps": 20})
     after = weights(tmp_path / "run/last")

@@ -11,7 +11,7 @@ from seqgen_mgu.mgu import MGU
 from typer.testing import CliRunner
 
 from seqgen.cli import app
-from seqgen.plugins import cells
+from seqgen.nn.cells import cells
 
 runner = CliRunner()
 

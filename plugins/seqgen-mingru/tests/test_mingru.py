@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from seqgen import StepCell
 from seqgen.cli import app
-from seqgen.plugins import cells
+from seqgen.nn.cells import cells
 
 runner = CliRunner()
 

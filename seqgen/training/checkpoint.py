@@ -24,11 +24,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_model, save_file, save_model
 from torch import Tensor
 
-from seqgen.codec import FileCodec, TextCodec
+from seqgen.data.codec import FileCodec, TextCodec, codecs, load_codec
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import first_line, read_json
-from seqgen.model import Generator, ModelConfig, build_model
-from seqgen.plugins import cells, codecs, load_codec, warn_on_version_change
+from seqgen.nn.cells import cells
+from seqgen.nn.model import Generator, ModelConfig, build_model
+from seqgen.plugins import warn_on_version_change
 
 SNAPSHOTS = ("best", "last")
 

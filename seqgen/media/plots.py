@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from seqgen.data.notes import Note, note_name
 from seqgen.errors import UsageError
 from seqgen.files import atomic_write, read_json, read_json_lines
-from seqgen.midi import Note
-from seqgen.pianoroll import note_name
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

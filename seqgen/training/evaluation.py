@@ -8,15 +8,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from seqgen.batching import IGNORE, Batches
-from seqgen.checkpoint import load_checkpoint
 from seqgen.config import TrainConfig
-from seqgen.corpus import load_recorded_corpus
-from seqgen.data import ItemData, StreamData
-from seqgen.devices import autocast, resolve_device
-from seqgen.distributed import ONE_PROCESS, World
+from seqgen.data.batching import IGNORE, Batches
+from seqgen.data.corpus import load_recorded_corpus
+from seqgen.data.splits import ItemData, StreamData
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.model import Generator
+from seqgen.nn.model import Generator
+from seqgen.training.checkpoint import load_checkpoint
+from seqgen.training.devices import autocast, resolve_device
+from seqgen.training.distributed import ONE_PROCESS, World
 
 
 @dataclass
@@ -103,5 +103,5 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
         result = evaluate_batches(ckpt.model, batches, label_names)
         if len(label_names) > 1:
             result.wrong_label_loss = evaluate_batches(ckpt.model, batches, label_names, 1).loss
-    result.unit = "char" if ckpt.codec.name == "char" else "token"
+    result.unit = ckpt.codec.unit
     return result

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from seqgen.batching import Batches, item_batches, stream_batches
 from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN
+from seqgen.data.batching import Batches, item_batches, stream_batches
+from seqgen.data.codec import Codec
 from seqgen.errors import UsageError
-from seqgen.midi import MidiCodec
 
 
 @dataclass(frozen=True)
@@ -93,16 +93,12 @@ def split_stream(ids: Tensor, val_fraction: float) -> tuple[Tensor, Tensor]:
 
 @dataclass
 class Augmentation:
-    """MIDI: random transposition (semitones either way) and time stretch (factor 1 +- stretch)."""
+    """How far a codec that augments (``Codec.augments``) may vary a training item: transpose
+    by up to ``transpose`` semitones either way, stretch time by a factor in 1 +- ``stretch``.
+    The codec draws and applies the variation (``Codec.augment``)."""
 
     transpose: int = 3
     stretch: float = 0.05
-
-    def apply(self, codec: MidiCodec, tokens: Tensor, generator: torch.Generator) -> Tensor:
-        semitones = int(torch.randint(-self.transpose, self.transpose + 1, (),
-                                      generator=generator))
-        factor = 1 + self.stretch * (2 * float(torch.rand((), generator=generator)) - 1)
-        return codec.stretch(codec.transpose(tokens, semitones), factor)
 
 
 @dataclass
@@ -111,7 +107,7 @@ class ItemData:
     optional labels. For training, shuffled and (with an augmentation) augmented each epoch."""
 
     items: list[Tensor]
-    codec: object  # a codec with PAD, BOS and EOS
+    codec: Codec  # with PAD, BOS and EOS
     labels: Tensor | None = None  # [items] label ids
     augmentation: Augmentation | None = None
 
@@ -155,7 +151,7 @@ class ItemData:
         sequences = []
         for tokens in self.items:
             if generator is not None and self.augmentation is not None:
-                tokens = self.augmentation.apply(self.codec, tokens, generator)
+                tokens = self.codec.augment(tokens, self.augmentation, generator)
             sequences.append(torch.cat([bos, tokens.long(), eos]))
         return item_batches(sequences, rows, seq_len, self.codec.PAD, self.labels, generator)
 
@@ -178,7 +174,7 @@ def split_items(num_items: int, labels: Tensor | None,
     return sorted(train), sorted(val)
 
 
-def item_split(items: list[Tensor], codec: object, labels: Tensor | None, val_fraction: float,
+def item_split(items: list[Tensor], codec: Codec, labels: Tensor | None, val_fraction: float,
                augmentation: Augmentation | None = None) -> tuple[ItemData, ItemData]:
     """Training and validation ``ItemData``; only the training data is ever augmented."""
     train, val = split_items(len(items), labels, val_fraction)

@@ -21,7 +21,9 @@ import mido
 import torch
 from torch import Tensor
 
-from seqgen.codec import CodecFileError, FileCodec
+from seqgen.data.codec import CodecFileError, FileCodec
+from seqgen.data.notes import Note
+from seqgen.data.splits import Augmentation
 from seqgen.errors import UsageError
 
 NUM_PITCHES = 128
@@ -66,14 +68,6 @@ class MidiOptions:
     @property
     def velocity_bin_size(self) -> int:
         return math.ceil(127 / self.velocity_bins)
-
-
-@dataclass(frozen=True)
-class Note:
-    pitch: int
-    start: float  # seconds
-    end: float  # seconds
-    velocity: int
 
 
 class MidiFileError(CodecFileError):
@@ -321,6 +315,7 @@ class MidiCodec(FileCodec):
     name = "midi"
     suffixes = (".mid", ".midi")
     output_suffix = ".mid"
+    augments = True
     SPECIALS = ("PAD", "BOS", "EOS")
 
     @classmethod
@@ -442,9 +437,6 @@ class MidiCodec(FileCodec):
         placed[at] = tokens
         return placed[:-1]
 
-    def encode_file(self, source: str | Path | mido.MidiFile) -> Tensor:
-        return self.encode_notes(read_notes(source, self.options))
-
     # ---- decoding ----
 
     def _as_tokens(self, tokens: Tensor | list[int]) -> Tensor:
@@ -495,6 +487,15 @@ class MidiCodec(FileCodec):
         return notes_to_midi(self.decode_notes(tokens))
 
     # ---- augmentation and measures ----
+
+    def augment(self, tokens: Tensor, augmentation: Augmentation,
+                generator: torch.Generator) -> Tensor:
+        """Transposed by a whole number of semitones and stretched in time, both drawn
+        uniformly within the augmentation's amounts (Magenta's Performance RNN does the same)."""
+        semitones = int(torch.randint(-augmentation.transpose, augmentation.transpose + 1, (),
+                                      generator=generator))
+        factor = 1 + augmentation.stretch * (2 * float(torch.rand((), generator=generator)) - 1)
+        return self.stretch(self.transpose(tokens, semitones), factor)
 
     def transpose(self, tokens: Tensor | list[int], semitones: int) -> Tensor:
         """Shift every NOTE_ON/NOTE_OFF; a note pushed out of 0..127 is dropped, on and off."""

@@ -23,7 +23,7 @@ import torch
 from numpy.typing import DTypeLike
 from torch import Tensor
 
-from seqgen.batching import register_file_backed
+from seqgen.data.batching import register_file_backed
 from seqgen.files import atomic_write
 
 HASH_BLOCK_BYTES = 4 << 20  # how much of a file is hashed at a time
@@ -83,6 +83,27 @@ def locate_cache(kind: str, path: Path, files: list[Path],
     except OSError:
         pass  # no index: the next load hashes the contents again
     return CacheLookup(cache_path(cache_dir, key), num_bytes)
+
+
+@dataclass
+class Cached:
+    """A corpus's encoding: its tensors and metadata, the size of its files, and whether it
+    came from the cache."""
+
+    tensors: dict[str, Tensor]
+    meta: dict
+    num_bytes: int
+    from_cache: bool
+
+
+def cached(kind: str, path: Path, files: list[Path], cache_dir: Path | None,
+           encode: Callable[[Path], "CacheContents"]) -> Cached:
+    """A corpus's encoding from its cache file, or ``encode(cache_file)`` (which writes it)."""
+    lookup = locate_cache(kind, path, files, cache_dir)
+    contents = read_cache(lookup.cache_file)
+    from_cache = contents is not None
+    tensors, meta = contents if from_cache else encode(lookup.cache_file)
+    return Cached(tensors, meta, lookup.num_bytes, from_cache)
 
 
 def relative_name(file: Path, root: Path) -> str:

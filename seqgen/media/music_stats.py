@@ -1,4 +1,4 @@
-"""Statistics of generated pieces and texts, and how far they are from a corpus.
+"""Statistics of generated pieces of music, and how far they are from a corpus.
 
 Music follows Yang and Lerch 2018, "On the evaluation of generative models in music": features
 computed per piece, an absolute measurement (each feature's mean and standard deviation over
@@ -13,29 +13,20 @@ Its beat-based features (note length histogram, transition matrices) need a mete
 performance MIDI lacks and are left out; mean pitch and velocity are added. Unlike the
 paper's toolkit (mgeval), both densities are evaluated on one grid for KL, and OA integrates
 over their tails too (see ``overlap_and_kl``).
-
-Text is compared with a corpus by shared character and word n-grams, known words and copies.
 """
 
 import math
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from seqgen.corpus import (
-    FileProgress,
-    detect_items,
-    find_files,
-    find_text_files,
-    read_declaration,
-    split_items_of,
-    summarize_skipped,
-)
-from seqgen.errors import SeqgenError, UsageError
-from seqgen.midi import MidiCodec, MidiFileError, MidiOptions, Note, read_notes
+from seqgen.data.corpus import FileProgress, corpus_files, summarize_skipped
+from seqgen.data.midi import MidiCodec, MidiFileError, MidiOptions, read_notes
+from seqgen.data.notes import Note, polyphony
+from seqgen.errors import SeqgenError
+from seqgen.files import json_value
 
 # ---- music: features of a piece --------------------------------------------------------------
 
@@ -79,17 +70,6 @@ def piece_features(notes: Sequence[Note]) -> dict[str, np.ndarray]:
     features = {"pitch_class_histogram": histogram.astype(np.float64)}
     features |= {name: np.array([value], dtype=np.float64) for name, value in scalars.items()}
     return {name: features[name] for name in FEATURES}
-
-
-def polyphony(start: np.ndarray, end: np.ndarray) -> float:
-    """The summed note durations over the time at least one note sounds (rests left out):
-    the time-weighted mean number of sounding notes. NaN when no note has a duration."""
-    order = np.argsort(start, kind="stable")
-    start, end = start[order], end[order]
-    reach = np.maximum.accumulate(end)  # the latest end of the notes begun so far
-    rests = np.maximum(start[1:] - reach[:-1], 0).sum()
-    sounding = reach[-1] - start[0] - rests
-    return float((end - start).sum() / sounding) if sounding > 0 else math.nan
 
 
 # ---- music: a set of pieces ------------------------------------------------------------------
@@ -157,10 +137,11 @@ def feature_width(feature: str) -> int:
 
 def music_stats(source: str | Path | Iterable[str | Path], options: MidiOptions | None = None,
                 progress: FileProgress | None = None) -> MusicStats:
-    """The ``MusicStats`` of MIDI files (a list of them, or a path as ``midi_files`` takes it)
+    """The ``MusicStats`` of MIDI files (a list of them, or a file or a folder of them)
     read with ``read_notes``; a file that cannot be used is skipped with its reason, and none
     usable is an error. ``progress(done, total)`` is called after each file."""
-    paths = midi_files(source) if isinstance(source, str | Path) else list(source)
+    paths = corpus_files(Path(source), MidiCodec.suffixes) if isinstance(source, str | Path) \
+        else list(source)
     options = options or MidiOptions()
     pieces, names, skipped = [], [], []
     for done, path in enumerate(paths, 1):
@@ -174,23 +155,6 @@ def music_stats(source: str | Path | Iterable[str | Path], options: MidiOptions 
     if not pieces:
         raise SeqgenError(f"no usable MIDI file: {summarize_skipped(skipped)}")
     return pieces_stats(pieces, names, skipped)
-
-
-def midi_files(path: str | Path) -> list[Path]:
-    """A MIDI file, or every .mid/.midi file under a folder (recursively, sorted)."""
-    path = Path(path)
-    if not path.exists():
-        raise UsageError(f"{path} not found: give a MIDI file or a folder of .mid/.midi files")
-    if path.is_file():
-        if path.suffix.lower() not in MidiCodec.suffixes:
-            raise UsageError(f"{path} is not a MIDI file: give a .mid/.midi file or a folder "
-                             "of them")
-        return [path]
-    files = find_files(path, MidiCodec.suffixes)
-    if not files:
-        raise UsageError(f"no .mid or .midi files in {path}: give a folder that holds MIDI "
-                         "files")
-    return files
 
 
 # ---- music: comparing two sets ---------------------------------------------------------------
@@ -313,153 +277,3 @@ def log_sum_exp(values: np.ndarray, axis: int | None = None) -> np.ndarray:
     top = values.max(axis=axis, keepdims=True)
     sums = np.log(np.exp(values - top).sum(axis=axis, keepdims=True)) + top
     return sums.squeeze(axis) if axis is not None else sums.item()
-
-
-def json_value(value: object) -> object:
-    """A value made JSON-safe: NaN becomes None, in lists too."""
-    if isinstance(value, list):
-        return [json_value(v) for v in value]
-    return None if isinstance(value, float) and math.isnan(value) else value
-
-
-# ---- text ------------------------------------------------------------------------------------
-
-WORD = re.compile(r"\w+")
-CHAR_NGRAMS = (1, 2, 3, 4)
-WORD_NGRAMS = (1, 2, 3)
-BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
-
-
-@dataclass(frozen=True)
-class TextSetStats:
-    """A set of text samples on its own. Words are ``\\w+`` runs, case kept; the type/token
-    ratio is distinct words over words, pooled over all samples (NaN without words)."""
-
-    samples: int
-    mean_length: float  # characters per sample
-    distinct_characters: int
-    words: int
-    type_token_ratio: float
-
-    def to_json(self) -> dict:
-        return {name: json_value(value) for name, value in asdict(self).items()}
-
-
-def text_set_stats(samples: Sequence[str]) -> TextSetStats:
-    words = [word for sample in samples for word in WORD.findall(sample)]
-    return TextSetStats(
-        samples=len(samples),
-        mean_length=float(np.mean([len(s) for s in samples])) if samples else math.nan,
-        distinct_characters=len(set().union(*samples)),
-        words=len(words),
-        type_token_ratio=len(set(words)) / len(words) if words else math.nan,
-    )
-
-
-@dataclass(frozen=True)
-class TextComparison:
-    """Text samples against a corpus.
-
-    ``char_overlap[n]`` (n = 1..4) and ``word_overlap[n]`` (n = 1..3): the share of the
-    samples' n-gram occurrences (within each sample, counted with repeats) that occur anywhere
-    in the corpus; NaN when the samples have no n-gram of that size. ``word_overlap[1]`` is the
-    share of the samples' words found in the corpus vocabulary; ``unknown_words`` are the
-    distinct sample words that are not, in order of first appearance. ``copies``: samples
-    with a non-space character that occur verbatim (as a substring) in the corpus text;
-    ``item_copies``: samples equal to one of the corpus's items (lines or files), both
-    stripped of surrounding whitespace, or None for a corpus that is one stream.
-    """
-
-    samples: TextSetStats
-    char_overlap: dict[int, float]
-    word_overlap: dict[int, float]
-    unknown_words: list[str]
-    copies: int
-    item_copies: int | None
-
-    def to_json(self) -> dict:
-        return {
-            "samples": self.samples.to_json(),
-            "char_overlap": {str(n): json_value(v) for n, v in self.char_overlap.items()},
-            "word_overlap": {str(n): json_value(v) for n, v in self.word_overlap.items()},
-            "unknown_words": self.unknown_words,
-            "copies": self.copies,
-            "item_copies": self.item_copies,
-        }
-
-
-def text_stats(samples: Sequence[str], corpus_text: str,
-               corpus_items: Sequence[str] | None = None) -> TextComparison:
-    """Compare text samples with a corpus (see ``TextComparison``); ``corpus_items`` are its
-    lines or files when it is a corpus of items.
-
-    Cost: the sets of the corpus's distinct character 1- to 4-grams and word 1- to 3-grams are
-    built, about a second and 40 MB of memory per megabyte of corpus: meant for corpora up to
-    some tens of megabytes.
-    """
-    sample_words = [WORD.findall(sample) for sample in samples]
-    corpus_words = WORD.findall(corpus_text)
-    vocabulary = set(corpus_words)
-    items = {item.strip() for item in corpus_items} if corpus_items is not None else None
-    return TextComparison(
-        samples=text_set_stats(samples),
-        char_overlap={n: ngram_overlap([list(char_ngrams(s, n)) for s in samples],
-                                       set(char_ngrams(corpus_text, n))) for n in CHAR_NGRAMS},
-        word_overlap={n: ngram_overlap([list(word_ngrams(w, n)) for w in sample_words],
-                                       set(word_ngrams(corpus_words, n))) for n in WORD_NGRAMS},
-        unknown_words=list(dict.fromkeys(w for ws in sample_words for w in ws
-                                         if w not in vocabulary)),
-        copies=sum(bool(s.strip()) and s in corpus_text for s in samples),
-        item_copies=None if items is None else sum(s.strip() in items for s in samples),
-    )
-
-
-def char_ngrams(text: str, n: int) -> Iterator[str]:
-    return (text[i:i + n] for i in range(len(text) - n + 1))
-
-
-def word_ngrams(words: Sequence[str], n: int) -> Iterator[tuple[str, ...]]:
-    return zip(*(words[i:] for i in range(n)), strict=False)
-
-
-def ngram_overlap(per_sample: list[list], corpus_ngrams: set) -> float:
-    """The share of the samples' n-gram occurrences found in the corpus."""
-    total = sum(len(ngrams) for ngrams in per_sample)
-    found = sum(ngram in corpus_ngrams for ngrams in per_sample for ngram in ngrams)
-    return found / total if total else math.nan
-
-
-def read_text_samples(path: str | Path, items: bool = False) -> list[str]:
-    """Text samples, each stripped of surrounding whitespace, empty ones dropped. A file: one
-    sample per line with ``items``, else per block of lines between blank lines (as
-    ``seqgen sample --out FILE`` writes them; a sample with blank lines of its own is then
-    cut into blocks, so write such samples to a folder). A folder: one sample per .txt file
-    under it."""
-    path = Path(path)
-    if not path.exists():
-        raise UsageError(f"{path} not found: give a .txt file of samples or a folder of "
-                         ".txt files, one sample each")
-    if path.is_dir():
-        texts = [file.read_text(encoding="utf-8", errors="replace")
-                 for file in find_files(path, (".txt",))]
-    else:
-        text = path.read_text(encoding="utf-8", errors="replace")
-        texts = text.split("\n") if items else BLANK_LINE.split(text)
-    samples = [text.strip() for text in texts if text.strip()]
-    if not samples:
-        raise UsageError(f"no text samples in {path}: give a .txt file or a folder of .txt "
-                         "files that hold some text")
-    return samples
-
-
-def read_text_corpus(path: str | Path) -> tuple[str, list[str] | None]:
-    """A text corpus's text (its files joined by newlines) and its items: lines or files as
-    its ``seqgen.json`` declares or its files suggest (see ``corpus.detect_items``), None for
-    one stream."""
-    path = Path(path)
-    files = find_text_files(path)
-    texts = [file.read_text(encoding="utf-8", errors="replace") for file in files]
-    declared = read_declaration(path) if path.is_dir() else {}
-    kind = declared.get("items") or detect_items(path)
-    items = None if kind == "stream" else [i for t in texts for i in split_items_of(t, kind)]
-    return "\n".join(texts), items

@@ -9,28 +9,25 @@ Two architectures (``arch``), from the same code:
   start state without labels; the model then feeds back its own outputs until the end token.
 """
 
-import inspect
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqgen.batching import IGNORE, Chunk
-from seqgen.cells import (
+from seqgen.config import ARCHITECTURES, ModelConfig, one_of
+from seqgen.data.batching import IGNORE, Chunk
+from seqgen.errors import PluginError, UsageError
+from seqgen.nn.cells import (
     ContractError,
     StackCell,
     State,
     build_stack,
     check_stack,
     flatten_state,
+    get_cell,
     reset_rows,
     unflatten_state,
 )
-from seqgen.config import ARCHITECTURES, ModelConfig, one_of
-from seqgen.devices import memory_bytes
-from seqgen.errors import PluginError, UsageError
-from seqgen.options import check_option_names
-from seqgen.plugins import Spec, get_cell
+from seqgen.plugins import Spec, check_option_names, takes_any_option
 
 
 class StartState(nn.Module):
@@ -122,12 +119,6 @@ class Generator(nn.Module):
         y, state = self.stack.step(self.inputs(tokens, labels), state)
         return self.head(self.dropout(y) if self.training else y), state
 
-    def loss(self, tokens: Tensor, targets: Tensor, state: State,
-             labels: Tensor | None = None) -> tuple[Tensor, State]:
-        """Mean cross-entropy (nats per token) of predicting ``targets`` (IGNORE: skipped)."""
-        logits, state = self(tokens, state, labels)
-        return next_token_loss(logits, targets), state
-
 
 def next_token_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
     """Cross-entropy of ``logits`` [batch, time, vocab] against ``targets`` (IGNORE: skipped)."""
@@ -137,9 +128,7 @@ def next_token_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") ->
 
 def check_cell_options(spec: Spec, options: dict[str, object]) -> None:
     """Unknown option names are an error, unless the constructor takes ``**options``."""
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD
-                    for p in inspect.signature(spec.cls.__init__).parameters.values())
-    if not takes_any:
+    if not takes_any_option(spec.cls.__init__):
         check_option_names(options, spec.options, f"cell {spec.name!r}")
 
 
@@ -164,24 +153,3 @@ def build_model(config: ModelConfig) -> Generator:
         raise PluginError(f"the cell {spec.name!r} of {spec.distribution} {spec.version} "
                           f"breaks the cell contract: {exc}") from None
     return Generator(config, stack)
-
-
-TRAINING_BYTES_PER_PARAMETER = 16  # fp32 weight, gradient and two AdamW moments
-
-
-def check_fits(config: ModelConfig, device: torch.device) -> None:
-    """Refuse, before allocating it, a model whose training state (weights, gradients and
-    AdamW moments) is larger than the device's memory. The model is built on the meta device
-    to count its parameters; a cell that cannot be built there is not checked."""
-    memory = memory_bytes(device)
-    try:
-        with torch.device("meta"):
-            count = sum(p.numel() for p in build_model(config).parameters())
-    except Exception:  # a plugin cell that needs real tensors to build: building will tell
-        return
-    needed = count * TRAINING_BYTES_PER_PARAMETER
-    if memory is not None and needed > memory:
-        raise UsageError(f"the model has {count:,} parameters: training it needs about "
-                         f"{needed / 2**30:,.1f} GiB (weights, gradients and AdamW moments), "
-                         f"more than the {memory / 2**30:,.1f} GiB of {device.type}; use a "
-                         "smaller --hidden, --embedding or --layers")

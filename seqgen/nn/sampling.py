@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from seqgen.codec import CharCodec, FileCodec
 from seqgen.config import at_least, check_seed
+from seqgen.data.codec import FileCodec, TextCodec
 from seqgen.errors import UsageError
-from seqgen.model import Generator
+from seqgen.nn.model import Generator
 
 MAX_TOKENS = 10**9  # the most tokens a sample may be asked for
 
@@ -135,7 +135,7 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
     return [row[:end].cpu() for row, end in zip(generated, ends.tolist(), strict=True)]
 
 
-def generate_text(model: Generator, codec: CharCodec, primer: str = "", length: int = 500,
+def generate_text(model: Generator, codec: TextCodec, primer: str = "", length: int = 500,
                   num_samples: int = 1, options: SamplingOptions | None = None,
                   seed: int | None = None, labels: Tensor | None = None,
                   on_tokens: Callable[[Tensor], None] | None = None) -> list[str]:

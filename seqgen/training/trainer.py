@@ -21,9 +21,22 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from seqgen import __version__
-from seqgen.batching import IGNORE, Batches, Chunk
-from seqgen.cells import compile_unroll, detach_state, flatten_state, unflatten_state
-from seqgen.checkpoint import (
+from seqgen.config import TrainConfig
+from seqgen.data.batching import IGNORE, Batches, Chunk
+from seqgen.data.codec import get_codec
+from seqgen.data.corpus import Corpus, TextCorpus, load_corpus
+from seqgen.data.splits import Augmentation
+from seqgen.errors import SeqgenError, UsageError
+from seqgen.files import check_writable_folder, first_line, read_json, read_tensors
+from seqgen.nn.cells import (
+    compile_unroll,
+    detach_state,
+    flatten_state,
+    get_cell,
+    unflatten_state,
+)
+from seqgen.nn.model import Generator, build_model, next_token_loss
+from seqgen.training.checkpoint import (
     find_snapshot,
     load_weights,
     optimizer_from_tensors,
@@ -33,16 +46,9 @@ from seqgen.checkpoint import (
     save_tensors,
     write_snapshot,
 )
-from seqgen.config import TrainConfig
-from seqgen.corpus import Corpus, TextCorpus, load_corpus
-from seqgen.data import Augmentation
-from seqgen.devices import autocast, resolve_device
-from seqgen.distributed import World, current_world, process_device
-from seqgen.errors import SeqgenError, UsageError
-from seqgen.evaluation import evaluate_batches, validation_batches
-from seqgen.files import check_writable_folder, first_line, read_json, read_tensors
-from seqgen.model import Generator, build_model, check_fits, next_token_loss
-from seqgen.plugins import get_cell, get_codec
+from seqgen.training.devices import autocast, check_fits, resolve_device
+from seqgen.training.distributed import World, current_world, process_device
+from seqgen.training.evaluation import evaluate_batches, validation_batches
 
 Progress = Callable[[dict], None]
 
@@ -290,7 +296,7 @@ class Trainer:
         """curves.png beside metrics.jsonl (main process); without matplotlib, a warning."""
         if not (self.config.curves and self.world.is_main):
             return
-        from seqgen.plots import NO_MATPLOTLIB, curves_png
+        from seqgen.media.plots import NO_MATPLOTLIB, curves_png
 
         try:
             curves_png([self.run_dir], self.run_dir / "curves.png")

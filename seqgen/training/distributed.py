@@ -144,6 +144,14 @@ def current_world(device: str = "auto") -> World:
     return world
 
 
+def is_main_process() -> bool:
+    """Whether this process is the one that speaks: the main process of the world it joined,
+    or, before it joins one, of the run torchrun launched it into (any other process)."""
+    if _world is not None:
+        return _world.is_main
+    return os.environ.get("RANK", "0") == "0"
+
+
 def process_device(device: str, world: World) -> str:
     """The device a process trains on: its own GPU (``LOCAL_RANK``) in a run on GPUs,
     whatever ``cuda:N`` was asked for."""

@@ -6,9 +6,9 @@ import subprocess
 import wave
 from pathlib import Path
 
+from seqgen.data.midi import load_midi
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import atomic_write
-from seqgen.midi import load_midi
 
 INSTALL_FLUIDSYNTH = ("install it: sudo apt-get install fluidsynth timgm6mb-soundfont "
                       "(Debian/Ubuntu), brew install fluid-synth (macOS)")

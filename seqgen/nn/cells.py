@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqgen.plugins import Spec, collect, keyword_options, lookup
+
 State = Tensor | tuple["State", ...]
 
 
@@ -206,3 +208,21 @@ def compile_unroll(stack: StackCell) -> int:
     for layer in stack.layers:
         layer.compile(dynamic=False)
     return len(stack.layers)
+
+
+# ---- the registry ----------------------------------------------------------------------------
+
+
+def cell_options(cls: type) -> dict[str, object]:
+    """A cell's options: its constructor's keyword parameters after the sizes."""
+    return keyword_options(cls.__init__, skip=5 if issubclass(cls, StackCell) else 3)
+
+
+def cells() -> dict[str, Spec]:
+    """Every registered cell, by name."""
+    return collect("register_cells", "cell", (StepCell, StackCell), cell_options)
+
+
+def get_cell(name: str) -> Spec:
+    """The cell registered as ``name``, or a usage error listing those that exist."""
+    return lookup(cells(), name, "cell", "available cells", "seqgen cells")

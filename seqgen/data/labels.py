@@ -2,10 +2,10 @@
 labels (``--label-from stem|folder|FILE``)."""
 
 import csv
-import json
 from pathlib import Path
 
 from seqgen.errors import UsageError
+from seqgen.files import read_json
 
 
 def label_reader(label_from: str, root: Path):
@@ -32,12 +32,9 @@ def read_label_file(path: Path) -> dict[str, str]:
         raise UsageError(f"--label-from must be stem, folder or a CSV/JSON file; "
                          f"{path} is none of them")
     try:
-        text = path.read_text(encoding="utf-8")
         if path.suffix.lower() == ".json":
-            mapping = json.loads(text)
-            if not isinstance(mapping, dict):
-                raise ValueError("expected an object mapping items to labels")
-            return {str(k): str(v) for k, v in mapping.items()}
+            return {str(k): str(v) for k, v in read_json(path).items()}
+        text = path.read_text(encoding="utf-8")
         rows = [row for row in csv.reader(text.splitlines()) if row]
         if any(len(row) != 2 for row in rows):
             raise ValueError("expected two columns: item,label")

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqgen.cells import StackCell, State
+from seqgen.nn.cells import StackCell, State
 
 
 class FusedStack(StackCell):

@@ -1,12 +1,14 @@
 """Corpora: find the files, encode them to token ids once, cache the result, split them.
 
-A text corpus is one stream of characters, or separate items (its lines or its files); a MIDI
-corpus is a list of pieces. Items may carry labels. Every corpus splits into training and
-validation data (``seqgen.data``) that make ``Batches``.
+A text corpus is one stream of tokens, or separate items (its lines or its files); a corpus of
+files a codec reads (MIDI, a plugin's format) is a list of pieces. Items may carry labels.
+Every corpus splits into training and validation data (``seqgen.data.splits``) that make
+``Batches``.
 
 A stream may be larger than memory: it is read in chunks of ``CHUNK_BYTES``, in two passes
 (fit the codec, then encode into the cache file as it goes), and its token ids are used
-memory-mapped from the cache. MIDI tokens go into the cache file as the workers' results arrive.
+memory-mapped from the cache. A file codec's tokens go into the cache file as the workers'
+results arrive. Codecs are known only through their contract (``seqgen.data.codec``).
 """
 
 import json
@@ -25,24 +27,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqgen.cache import (
+from seqgen.config import ITEM_KINDS, one_of
+from seqgen.data.batching import padding_fraction
+from seqgen.data.cache import (
     CacheContents,
     CacheWriter,
-    locate_cache,
-    read_cache,
+    cached,
     relative_name,
     write_cache,
 )
-from seqgen.codec import CharCodec, CodecFileError, FileCodec, TextCodec
-from seqgen.config import ITEM_KINDS, one_of
-from seqgen.data import Augmentation, ItemData, StreamData, item_split, split_stream
+from seqgen.data.codec import Codec, CodecFileError, FileCodec, TextCodec, codecs, get_codec
+from seqgen.data.labels import label_reader
+from seqgen.data.splits import Augmentation, ItemData, StreamData, item_split, split_stream
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.labels import label_reader
-from seqgen.midi import MidiCodec, MidiOptions
-from seqgen.options import check_option_names
-from seqgen.plugins import codecs, get_codec
+from seqgen.files import read_json
+from seqgen.plugins import check_option_names
 
-TEXT_SUFFIXES = (".txt",)
 DECLARATION = "seqgen.json"  # a corpus folder's own settings
 UTF8_REPLACEMENT = "\ufffd".encode()
 CHUNK_BYTES = 4 << 20  # how much of a file is read (hashed, decoded, encoded) at a time
@@ -54,13 +54,12 @@ class FileProgress(Protocol):
     def __call__(self, done: int, total: int, unit: str = "files") -> None: ...
 
 
-
 # ---- corpora -------------------------------------------------------------------------------
 
 
 @dataclass
 class TextCorpus:
-    """A text corpus encoded as one stream of character ids."""
+    """A text corpus encoded as one stream of token ids."""
 
     path: Path
     files: list[Path]
@@ -69,9 +68,12 @@ class TextCorpus:
     ids: Tensor
     invalid_bytes: int
     from_cache: bool
-    format: str = "text"
     items: str = "stream"
     label_names: tuple[str, ...] = ()
+
+    @property
+    def format(self) -> str:
+        return self.codec.name
 
     @property
     def num_tokens(self) -> int:
@@ -94,16 +96,20 @@ class ItemCorpus:
     token sequence with an optional label."""
 
     path: Path
-    codec: TextCodec | FileCodec
+    codec: Codec
     pieces: list[Tensor]
     labels: Tensor | None
     label_names: tuple[str, ...]
 
     @property
+    def format(self) -> str:
+        return self.codec.name
+
+    @property
     def num_tokens(self) -> int:
         return sum(p.numel() for p in self.pieces)
 
-    def split(self, val_fraction: float, codec: TextCodec | FileCodec | None = None,
+    def split(self, val_fraction: float, codec: Codec | None = None,
               label_names: tuple[str, ...] | None = None,
               augmentation: Augmentation | None = None) -> tuple[ItemData, ItemData]:
         """Training and validation items, in ``codec``'s vocabulary and ``label_names``' ids
@@ -115,7 +121,6 @@ class ItemCorpus:
         labels = self.labels
         if labels is not None and label_names is not None and label_names != self.label_names:
             labels = label_ids(self.label_names, label_names, self.path)[labels]
-        augmentation = augmentation if isinstance(codec, MidiCodec) else None  # MIDI only
         return item_split(pieces, codec, labels, val_fraction, augmentation)
 
     def items_per_label(self) -> dict[str, int]:
@@ -148,13 +153,12 @@ class TextItemCorpus(ItemCorpus):
     invalid_bytes: int
     from_cache: bool
     items: str = "lines"
-    format: str = "text"
 
 
 @dataclass
 class FileCorpus(ItemCorpus):
-    """Files a codec reads (MIDI): one token sequence per file, the files skipped with the
-    reasons, and the codec's statistics summed over the files (notes, seconds)."""
+    """Files a codec reads (MIDI, ABC...): one token sequence per file, the files skipped with
+    the reasons, and the codec's statistics summed over the files (notes, seconds)."""
 
     path: Path
     files: list[Path]
@@ -166,13 +170,25 @@ class FileCorpus(ItemCorpus):
     from_cache: bool
     labels: Tensor | None = None
     label_names: tuple[str, ...] = ()
-    format: str = "midi"
     items: str = "files"
 
 
 def find_files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
     """Every file under a folder (recursively, in a stable order) with one of ``suffixes``."""
     return sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+
+
+def corpus_files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """A file, or every file with one of ``suffixes`` under a folder; none is a usage error."""
+    kinds = ", ".join(suffixes)
+    if not path.exists():
+        raise UsageError(f"corpus not found: {path} (give a file or a folder of {kinds} files)")
+    if path.is_file():
+        return [path]
+    files = find_files(path, suffixes)
+    if not files:
+        raise UsageError(f"no {kinds} files in {path}")
+    return files
 
 
 def format_suffixes() -> dict[str, tuple[str, ...]]:
@@ -194,9 +210,10 @@ def detect_format(path: Path) -> str:
     if not path.exists():
         raise UsageError(f"corpus not found: {path} (give a file or a folder of {all_suffixes} "
                          "files)")
-    if path.is_file():
+    if path.is_file():  # a file of no format's suffix is read as text
         matches = [n for n, suffixes in formats.items() if path.suffix.lower() in suffixes]
-        return matches[0] if matches else "text"
+        text_formats = [n for n, spec in codecs().items() if issubclass(spec.cls, TextCodec)]
+        return (matches or text_formats)[0]
     found = [name for name, suffixes in formats.items() if find_files(path, suffixes)]
     if len(found) > 1:
         raise UsageError(f"{path} mixes {' and '.join(found)} files; put them in separate "
@@ -225,16 +242,17 @@ def load_corpus(path: str | Path, format: str | None = None,
             codec = codec_class.from_options(**options)
         except (TypeError, ValueError) as exc:
             raise UsageError(f"the {format} codec: {exc}") from None
-        return load_file_corpus(path, codec, format, strict=strict, progress=progress,
+        return load_file_corpus(path, codec, strict=strict, progress=progress,
                                 cache_dir=cache_dir, label_from=label_from)
-    items = items or declared.get("items") or detect_items(path)
+    items = items or declared.get("items") or detect_items(path, codec_class.suffixes)
     one_of(ITEM_KINDS, items=items)
     if items == "stream":
         if label_from:
             raise UsageError("labels belong to items: give --items lines or --items files "
                              "with --label-from")
-        return load_text_corpus(path, cache_dir, codec_class, options, format, progress)
-    return load_text_items(path, items, label_from, cache_dir, codec_class, options, format)
+        return load_text_corpus(path, codec_class, options, cache_dir=cache_dir,
+                                progress=progress)
+    return load_text_items(path, codec_class, items, label_from, options, cache_dir=cache_dir)
 
 
 def load_recorded_corpus(config: dict, path: str | Path | None = None) -> "Corpus":
@@ -244,7 +262,7 @@ def load_recorded_corpus(config: dict, path: str | Path | None = None) -> "Corpu
     if path is None and not corpus_path.exists():
         raise SeqgenError(f"the corpus this checkpoint was trained on ({corpus_path}) is not "
                           "there; pass --corpus PATH")
-    return load_corpus(corpus_path, recorded.get("format", "text"),
+    return load_corpus(corpus_path, recorded.get("format"),
                        training.get("codec_options", {}), items=training.get("items"),
                        label_from=training.get("label_from"))
 
@@ -254,12 +272,7 @@ def read_declaration(path: Path) -> dict[str, str]:
     file = path / DECLARATION
     if not file.is_file():
         return {}
-    try:
-        declared = json.loads(file.read_text(encoding="utf-8"))
-        if not isinstance(declared, dict):
-            raise ValueError("expected a JSON object")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"cannot read {file}: {exc}") from None
+    declared = dict(read_json(file))
     unknown = set(declared) - {"format", "items", "label_from"}
     if unknown:
         raise UsageError(f"{file} has unknown keys {sorted(unknown)}; "
@@ -269,10 +282,11 @@ def read_declaration(path: Path) -> dict[str, str]:
     return declared
 
 
-def detect_items(path: Path, sample_bytes: int = 1 << 20) -> str:
+def detect_items(path: Path, suffixes: tuple[str, ...] = TextCodec.suffixes,
+                 sample_bytes: int = 1 << 20) -> str:
     """``lines`` when every file is a list of short lines (no blank lines, none over 100
     characters, judged on its first megabyte), else one ``stream``."""
-    for file in find_text_files(path):
+    for file in corpus_files(path, suffixes):
         with open(file, "rb") as f:
             head = f.read(sample_bytes).decode("utf-8", errors="replace")
         if len(head) == sample_bytes:  # a cut line at the end of the sample is no evidence
@@ -284,19 +298,6 @@ def detect_items(path: Path, sample_bytes: int = 1 << 20) -> str:
 
 
 # ---- text ------------------------------------------------------------------------------------
-
-
-def find_text_files(path: Path) -> list[Path]:
-    """A file, or every ``.txt`` file under a folder."""
-    if not path.exists():
-        raise UsageError(f"corpus not found: {path} (give a .txt file or a folder of them)")
-    if path.is_file():
-        return [path]
-    files = find_files(path, TEXT_SUFFIXES)
-    if not files:
-        raise UsageError(f"no .txt files in {path}; a text corpus is a .txt file "
-                         "or a folder of them")
-    return files
 
 
 class DecodedText:
@@ -364,27 +365,29 @@ def text_cache_kind(kind: str, codec_class: type[TextCodec], options: dict) -> s
            f"{json.dumps(options, sort_keys=True)}"
 
 
-def load_text_corpus(path: str | Path, cache_dir: Path | None = None,
-                     codec_class: type[TextCodec] = CharCodec,
-                     options: dict[str, object] | None = None,
-                     format: str = "text", progress: FileProgress | None = None) -> TextCorpus:
+def load_text_corpus(path: str | Path, codec_class: type[TextCodec],
+                     options: dict[str, object] | None = None, *, cache_dir: Path | None = None,
+                     progress: FileProgress | None = None) -> TextCorpus:
     """Read, decode and encode a text corpus as one stream, or load it from the cache;
     ``progress`` hears of the bytes encoded."""
     path, options = Path(path), dict(options or {})
-    files = find_text_files(path)
-    lookup = locate_cache(text_cache_kind("stream-v4", codec_class, options), path, files,
-                          cache_dir)
-    if lookup.num_bytes == 0:
+    files = corpus_files(path, codec_class.suffixes)
+    if not any(file.stat().st_size for file in files):
         raise UsageError(f"corpus {path} is empty: its text files hold no characters")
-    cached = read_cache(lookup.cache_file)
-    tensors, meta = cached if cached is not None else \
-        encode_stream(files, codec_class, options, lookup.cache_file, progress)
-    codec, ids, invalid = codec_class.from_json(meta["codec"]), tensors["ids"], meta["invalid"]
-    if invalid:
+    found = cached(text_cache_kind("stream-v4", codec_class, options), path, files, cache_dir,
+                   lambda cache_file: encode_stream(files, codec_class, options, cache_file,
+                                                    progress))
+    codec, invalid = codec_class.from_json(found.meta["codec"]), warn_invalid(path, found.meta)
+    return TextCorpus(path, files, found.num_bytes, codec, found.tensors["ids"], invalid,
+                      found.from_cache)
+
+
+def warn_invalid(path: Path, meta: dict) -> int:
+    """The invalid UTF-8 byte sequences a text corpus had (replaced by U+FFFD), said once."""
+    if invalid := meta["invalid"]:
         warnings.warn(f"corpus {path}: {invalid} invalid UTF-8 byte sequences were replaced "
-                      "by U+FFFD", stacklevel=2)
-    return TextCorpus(path, files, lookup.num_bytes, codec, ids, invalid, cached is not None,
-                      format)
+                      "by U+FFFD", stacklevel=3)
+    return invalid
 
 
 def encode_stream(files: list[Path], codec_class: type[TextCodec], options: dict[str, object],
@@ -422,26 +425,21 @@ def split_items_of(text: str, items: str) -> list[str]:
     return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
 
 
-def load_text_items(path: Path, items: str, label_from: str | None,
-                    cache_dir: Path | None = None, codec_class: type[TextCodec] = CharCodec,
-                    options: dict[str, object] | None = None,
-                    format: str = "text") -> TextItemCorpus:
+def load_text_items(path: Path, codec_class: type[TextCodec], items: str,
+                    label_from: str | None = None, options: dict[str, object] | None = None, *,
+                    cache_dir: Path | None = None) -> TextItemCorpus:
     """A text corpus of separate items (lines or files), with labels if asked for."""
     options = dict(options or {})
-    files = find_text_files(path)
-    lookup = locate_cache(text_cache_kind(f"items-v3-{items}", codec_class, options), path,
-                          files, cache_dir)
-    cached = read_cache(lookup.cache_file)
-    tensors, meta = cached if cached is not None else \
-        encode_items(path, files, items, codec_class, options, lookup.cache_file)
-    codec, invalid = codec_class.from_json(meta["codec"]), meta["invalid"]
-    if invalid:
-        warnings.warn(f"corpus {path}: {invalid} invalid UTF-8 byte sequences were replaced "
-                      "by U+FFFD", stacklevel=2)
-    pieces = list(torch.split(tensors["tokens"], tensors["lengths"].tolist()))
-    labels, names = item_labels(label_from, path, [files[i] for i in tensors["files"].tolist()])
-    return TextItemCorpus(path, files, lookup.num_bytes, codec, pieces, labels, names,
-                          invalid, cached is not None, items, format)
+    files = corpus_files(path, codec_class.suffixes)
+    found = cached(text_cache_kind(f"items-v3-{items}", codec_class, options), path, files,
+                   cache_dir, lambda cache_file: encode_items(path, files, items, codec_class,
+                                                              options, cache_file))
+    codec, invalid = codec_class.from_json(found.meta["codec"]), warn_invalid(path, found.meta)
+    pieces = list(torch.split(found.tensors["tokens"], found.tensors["lengths"].tolist()))
+    item_files = [files[i] for i in found.tensors["files"].tolist()]
+    labels, names = item_labels(label_from, path, item_files)
+    return TextItemCorpus(path, files, found.num_bytes, codec, pieces, labels, names, invalid,
+                          found.from_cache, items)
 
 
 def encode_items(path: Path, files: list[Path], items: str, codec_class: type[TextCodec],
@@ -544,41 +542,29 @@ def encode_files(path: Path, files: list[Path], codec: FileCodec,
     return write_cache(cache_file, {"tokens": file_token_dtype(codec), "lengths": np.int64}, fill)
 
 
-def load_file_corpus(path: str | Path, codec: FileCodec, format: str = "midi", *,
-                     strict: bool = False, progress: FileProgress | None = None,
-                     cache_dir: Path | None = None, label_from: str | None = None) -> FileCorpus:
+def load_file_corpus(path: str | Path, codec: FileCodec, *, strict: bool = False,
+                     progress: FileProgress | None = None, cache_dir: Path | None = None,
+                     label_from: str | None = None) -> FileCorpus:
     """Read a file or folder of a file codec's files (cached); unusable files are skipped with
     a reason. ``strict`` makes any skipped file an error; no usable file is an error."""
     path = Path(path)
-    if not path.exists():
-        raise UsageError(f"corpus not found: {path} (give a file or a folder of "
-                         f"{', '.join(codec.suffixes)} files)")
-    files = [path] if path.is_file() else find_files(path, codec.suffixes)
-    if not files:
-        raise UsageError(f"no {', '.join(codec.suffixes)} files in {path}")
-    kind = f"files-v3-{format}-{json.dumps(codec.to_json(), sort_keys=True)}"
-    lookup = locate_cache(kind, path, files, cache_dir)
-    cached = read_cache(lookup.cache_file)
-    tensors, meta = cached if cached is not None else \
-        encode_files(path, files, codec, progress, lookup.cache_file)
-    skipped = [tuple(s) for s in meta["skipped"]]
+    files = corpus_files(path, codec.suffixes)
+    kind = f"files-v3-{codec.name}-{json.dumps(codec.to_json(), sort_keys=True)}"
+    found = cached(kind, path, files, cache_dir,
+                   lambda cache_file: encode_files(path, files, codec, progress, cache_file))
+    skipped = [tuple(s) for s in found.meta["skipped"]]
     if strict and skipped:
         name, reason = skipped[0]
         raise SeqgenError(f"{len(skipped)} files cannot be used (first: {name}: {reason}); "
                           "drop --strict to skip them")
-    if not meta["used"]:
-        raise SeqgenError(f"no usable {format} file in {path}: {summarize_skipped(skipped)}")
-    pieces = list(torch.split(tensors["tokens"], tensors["lengths"].tolist()))
-    used = [path / name if path.is_dir() else path for name in meta["used"]]
+    if not found.meta["used"]:
+        raise SeqgenError(f"no usable {codec.name} file in {path}: "
+                          f"{summarize_skipped(skipped)}")
+    pieces = list(torch.split(found.tensors["tokens"], found.tensors["lengths"].tolist()))
+    used = [path / name if path.is_dir() else path for name in found.meta["used"]]
     labels, names = item_labels(label_from, path, used)
-    return FileCorpus(path, used, lookup.num_bytes, codec, pieces, skipped,
-                      meta["stats"], cached is not None, labels, names, format)
-
-
-def load_midi_corpus(path: str | Path, options: MidiOptions | None = None,
-                     **kwargs: object) -> FileCorpus:
-    """A MIDI corpus (see ``load_file_corpus``)."""
-    return load_file_corpus(path, MidiCodec(options), "midi", **kwargs)
+    return FileCorpus(path, used, found.num_bytes, codec, pieces, skipped, found.meta["stats"],
+                      found.from_cache, labels, names)
 
 
 def summarize_skipped(skipped: list[tuple[str, str]]) -> str:
@@ -589,3 +575,51 @@ def summarize_skipped(skipped: list[tuple[str, str]]) -> str:
 
 
 Corpus = TextCorpus | TextItemCorpus | FileCorpus
+
+
+# ---- what a corpus holds ---------------------------------------------------------------------
+
+
+def describe_corpus(corpus: Corpus, val_fraction: float = 0.1, batch_size: int | None = None,
+                    seq_len: int | None = None) -> list[tuple[str, str]]:
+    """What ``seqgen corpus inspect`` shows, as (name, value) rows: files, size, items,
+    tokens, vocabulary, the split, the padding of the training layout, and the cache."""
+    shown = ", ".join(relative_name(f, corpus.path) for f in corpus.files[:5])
+    more = f" and {len(corpus.files) - 5} more" if len(corpus.files) > 5 else ""
+    rows = [("files", f"{len(corpus.files)} read: {shown}{more}"),
+            ("size", f"{corpus.num_bytes:,} bytes")]
+    train, val = corpus.split(val_fraction)
+    cache = ("encoding", "from the cache" if corpus.from_cache else "encoded now and cached")
+    vocabulary = ("vocabulary", corpus.codec.describe_vocabulary())
+    if isinstance(corpus, TextCorpus):
+        return rows + [
+            ("items", "one stream"), ("tokens", f"{corpus.num_tokens:,} {corpus.codec.unit}s"),
+            vocabulary,
+            ("split", f"{train.num_tokens:,} training, {val.num_tokens:,} validation tokens "
+                      f"(last {val_fraction:.0%})"),
+            ("invalid UTF-8", f"{corpus.invalid_bytes} byte sequences replaced"), cache]
+    if isinstance(corpus, FileCorpus):
+        rows += [("skipped", summarize_skipped(corpus.skipped))]
+        rows += [describe_stat(name, value) for name, value in corpus.stats.items()]
+        rows += [vocabulary]
+    else:
+        rows += [vocabulary, ("invalid UTF-8", f"{corpus.invalid_bytes} byte sequences replaced")]
+    lengths = torch.tensor([p.numel() for p in corpus.pieces], dtype=torch.float)
+    layout = train.layout(batch_size, seq_len)
+    per_label = corpus.items_per_label()
+    return rows + [
+        ("items", f"{len(corpus.pieces):,} ({corpus.items}), labels: "
+                  + (", ".join(f"{k} {v:,}" for k, v in per_label.items()) or "none")),
+        ("tokens", f"{corpus.num_tokens:,}; per item: min {lengths.min():.0f}, median "
+                   f"{lengths.median():.0f}, mean {lengths.mean():.0f}, max {lengths.max():.0f}"),
+        ("split", f"{len(train.items):,} training items ({train.num_tokens:,} tokens), "
+                  f"{len(val.items):,} validation items ({val.num_tokens:,} tokens)"),
+        ("padding", f"{padding_fraction(train.batches(layout.rows, layout.seq_len)):.1%} of "
+                    f"training positions at batch {layout.rows}, seq-len {layout.seq_len}"),
+        cache]
+
+
+def describe_stat(name: str, value: float) -> tuple[str, str]:
+    if name == "seconds":
+        return "duration", f"{value / 3600:.2f} hours ({value:,.0f} s)"
+    return name, f"{value:,.0f}"

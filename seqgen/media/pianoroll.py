@@ -15,10 +15,9 @@ import numpy as np
 from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.text import Text
 
-from seqgen.midi import DEFAULT_TEMPO, MidiOptions, NoNotesError, Note, load_midi, read_notes
-from seqgen.stats import polyphony
+from seqgen.data.midi import DEFAULT_TEMPO, MidiOptions, NoNotesError, load_midi, read_notes
+from seqgen.data.notes import Note, note_name, polyphony
 
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # (lowest velocity, highest velocity, colour) of each band; a cell shows its loudest note.
 VELOCITY_BANDS = ((1, 32, "dodger_blue2"), (33, 64, "green3"), (65, 96, "orange1"),
                   (97, 127, "red1"))
@@ -27,11 +26,6 @@ TICK_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300
               3600)
 MIN_TICK_GAP = 8  # columns between two time labels
 MIN_COLUMNS = 10
-
-
-def note_name(pitch: int) -> str:
-    """Scientific pitch notation: 60 is C4, 61 is C#4, 21 is A0."""
-    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def velocity_band(velocity: int) -> int:

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import torch
 
+from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError, UsageError
+from seqgen.nn.model import build_model
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -89,3 +91,24 @@ def bf16_native(device: str | torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8
     return False
+
+
+TRAINING_BYTES_PER_PARAMETER = 16  # fp32 weight, gradient and two AdamW moments
+
+
+def check_fits(config: ModelConfig, device: torch.device) -> None:
+    """Refuse, before allocating it, a model whose training state (weights, gradients and
+    AdamW moments) is larger than the device's memory. The model is built on the meta device
+    to count its parameters; a cell that cannot be built there is not checked."""
+    memory = memory_bytes(device)
+    try:
+        with torch.device("meta"):
+            count = sum(p.numel() for p in build_model(config).parameters())
+    except Exception:  # a plugin cell that needs real tensors to build: building will tell
+        return
+    needed = count * TRAINING_BYTES_PER_PARAMETER
+    if memory is not None and needed > memory:
+        raise UsageError(f"the model has {count:,} parameters: training it needs about "
+                         f"{needed / 2**30:,.1f} GiB (weights, gradients and AdamW moments), "
+                         f"more than the {memory / 2**30:,.1f} GiB of {device.type}; use a "
+                         "smaller --hidden, --embedding or --layers")

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from seqgen.cli import app, console, err_console, report_written, reports_errors
+from seqgen.cli.app import app, console, err_console, report_written, reports_errors
 from seqgen.errors import UsageError
 from seqgen.files import prepare_output_file
 
 if TYPE_CHECKING:
-    from seqgen.stats import Comparison, MusicStats, TextComparison, TextSetStats
+    from seqgen.media.music_stats import Comparison, MusicStats
+    from seqgen.media.text_stats import TextComparison, TextSetStats
 
 
 @app.command("show")
@@ -33,8 +34,8 @@ def show_command(
         prepare_output_file(png, "--png")
     show_midi(midi)
     if png is not None:
-        from seqgen.pianoroll import read_midi
-        from seqgen.plots import piano_roll_png
+        from seqgen.media.pianoroll import read_midi
+        from seqgen.media.plots import piano_roll_png
 
         notes, _ = read_midi(midi)
         piano_roll_png(notes, png, width, height, title=midi.name)
@@ -44,8 +45,8 @@ def show_command(
 def show_midi(path: Path) -> None:
     """Print a MIDI file's facts and piano roll, or a one-line error for a file that is not
     usable MIDI."""
-    from seqgen.codec import CodecFileError
-    from seqgen.pianoroll import midi_view
+    from seqgen.data.codec import CodecFileError
+    from seqgen.media.pianoroll import midi_view
 
     if not path.is_file():
         raise UsageError(f"{path} not found: give a .mid file")
@@ -66,7 +67,7 @@ def plot_command(
     height: Annotated[int, typer.Option(help="Height in pixels.")] = 500,
 ) -> None:
     """Loss curves of training runs against steps and tokens, on one chart (PNG)."""
-    from seqgen.plots import curves_png
+    from seqgen.media.plots import curves_png
 
     prepare_output_file(out, "--out")
     curves_png(runs, out, width, height)
@@ -88,8 +89,8 @@ def render_command(
 
 def render_file(midi: Path, wav: Path, soundfont: Path | None = None,
                 sample_rate: int = 44100) -> None:
-    from seqgen.audio import render
-    from seqgen.codec import CodecFileError
+    from seqgen.data.codec import CodecFileError
+    from seqgen.media.audio import render
 
     if not midi.is_file():
         raise UsageError(f"{midi} not found: give a .mid file")
@@ -119,7 +120,7 @@ def stats_command(
 
 
 def is_music(path: Path) -> bool:
-    from seqgen.corpus import find_files
+    from seqgen.data.corpus import find_files
 
     suffixes = (".mid", ".midi")
     return path.suffix.lower() in suffixes if path.is_file() else bool(find_files(path,
@@ -127,7 +128,7 @@ def is_music(path: Path) -> bool:
 
 
 def music_report(path: Path, against: Path | None) -> dict:
-    from seqgen.stats import compare_music
+    from seqgen.media.music_stats import compare_music
 
     stats = read_music(path)
     if against is None:
@@ -144,7 +145,7 @@ def music_report(path: Path, against: Path | None) -> dict:
 
 
 def read_music(path: Path) -> MusicStats:
-    from seqgen.stats import music_stats
+    from seqgen.media.music_stats import music_stats
 
     stats = music_stats(path)
     if stats.skipped:
@@ -154,7 +155,7 @@ def read_music(path: Path) -> MusicStats:
 
 
 def music_table(stats: MusicStats, path: Path) -> Table:
-    from seqgen.stats import FEATURES
+    from seqgen.media.music_stats import FEATURES
 
     table = Table(title=f"{path}: {stats.pieces} pieces")
     for column in ("feature", "mean", "std", "what"):
@@ -183,7 +184,7 @@ def comparison_table(comparisons: list[Comparison], path: Path, against: Path,
 
 def shown(value: float | list[float]) -> str:
     """A figure for a table: a pitch-class histogram as its three commonest classes."""
-    from seqgen.pianoroll import NOTE_NAMES
+    from seqgen.data.notes import NOTE_NAMES
 
     if isinstance(value, list):
         if any(math.isnan(v) for v in value):
@@ -194,7 +195,12 @@ def shown(value: float | list[float]) -> str:
 
 
 def text_report(path: Path, against: Path | None) -> dict:
-    from seqgen.stats import read_text_corpus, read_text_samples, text_set_stats, text_stats
+    from seqgen.media.text_stats import (
+        read_text_corpus,
+        read_text_samples,
+        text_set_stats,
+        text_stats,
+    )
 
     if against is None:
         samples = read_text_samples(path)

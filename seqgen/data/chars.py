@@ -1,144 +1,14 @@
-"""The codec contract (``TextCodec``, ``FileCodec``) and the built-in character codec.
+"""The built-in character codec: one token per Unicode character of the corpus."""
 
-A codec maps a corpus to token ids and back. Codecs are registered by plugins through the
-``register_codecs`` hook (the built-in ones too) and chosen with ``--format NAME``.
-"""
-
-import inspect
 import sys
 import warnings
 from collections.abc import Iterable
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from seqgen.errors import SeqgenError, UsageError
-
-
-class TextCodec:
-    """A tokenizer of UTF-8 text: seqgen reads the files and cuts them into one stream or
-    into items; the codec builds its vocabulary from the corpus and maps text to token ids.
-
-    Implement ``fit`` (a classmethod; its keyword parameters after ``specials`` are the
-    codec's ``--codec-opt`` options), ``encode``, ``decode``, ``size``, ``to_json`` and
-    ``from_json``. With ``specials`` the ids 0, 1, 2 must be PAD, BOS and EOS. Optionally
-    ``fit_chunks``, for a stream larger than memory.
-    """
-
-    name = ""
-    suffixes: tuple[str, ...] = (".txt",)
-    PAD, BOS, EOS = 0, 1, 2
-    specials = False
-
-    @classmethod
-    def default_options(cls) -> dict[str, object]:
-        params = list(inspect.signature(cls.fit).parameters.values())[2:]  # text, specials
-        return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY
-                or p.kind is p.POSITIONAL_OR_KEYWORD}
-
-    @classmethod
-    def fit(cls, text: str, specials: bool = False) -> "TextCodec":
-        """A codec whose vocabulary covers ``text`` (the whole corpus)."""
-        raise NotImplementedError
-
-    @classmethod
-    def fit_chunks(cls, chunks: Iterable[str], specials: bool = False,
-                   **options: object) -> "TextCodec":
-        """Optional: the codec ``fit`` gives, from the corpus's text in consecutive chunks (of
-        about 4 MB). Implement it only when ``encode_corpus`` of consecutive chunks gives, joined,
-        the ids of the whole text (one token per character, say): seqgen then streams a corpus
-        through the codec in two passes and never holds its whole text. A codec whose ``fit`` is
-        newer than its ``fit_chunks`` (a subclass that overrides ``fit`` alone) is fitted whole.
-        """
-        raise NotImplementedError
-
-    @property
-    def size(self) -> int:
-        raise NotImplementedError
-
-    def encode(self, text: str, what: str = "text") -> Tensor:
-        raise NotImplementedError
-
-    def decode(self, ids: Tensor | list[int]) -> str:
-        raise NotImplementedError
-
-    def encode_items(self, texts: list[str]) -> list[Tensor]:
-        """Each item's token ids (one call per item unless a codec does better)."""
-        return [self.encode(text) for text in texts]
-
-    def encode_corpus(self, text: str) -> Tensor:
-        """A whole corpus's ids, in any integer type that holds them (for storage)."""
-        return self.encode(text, what="the corpus")
-
-    def translate(self, ids: Tensor, source: "TextCodec", what: str = "text") -> Tensor:
-        """Ids of ``source``'s vocabulary as ids of this one."""
-        return self.encode(source.decode(ids), what)
-
-    def default_primer(self) -> str:
-        """What sampling a stream starts from when no primer is given."""
-        return "\n"
-
-    def to_json(self) -> dict:
-        raise NotImplementedError
-
-    @classmethod
-    def from_json(cls, data: dict) -> "TextCodec":
-        raise NotImplementedError
-
-
-class CodecFileError(SeqgenError):
-    """A file a codec cannot use; ``str(exc)`` is a short reason for a user."""
-
-
-class FileCodec:
-    """A codec that reads and writes its own files (MIDI, ABC notation...): each file is an
-    item. Its keyword constructor parameters are its ``--codec-opt`` options.
-
-    Implement ``read`` (tokens and statistics of a file, or ``CodecFileError``), ``write``,
-    ``size``, ``to_json``/``from_json``, and optionally ``token_seconds`` (for durations).
-    The ids 0, 1, 2 must be PAD, BOS and EOS.
-    """
-
-    name = ""
-    suffixes: tuple[str, ...] = ()
-    output_suffix = ""
-    PAD, BOS, EOS = 0, 1, 2
-
-    @classmethod
-    def default_options(cls) -> dict[str, object]:
-        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-        return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY
-                or p.kind is p.POSITIONAL_OR_KEYWORD}
-
-    @classmethod
-    def from_options(cls, **options: object) -> "FileCodec":
-        return cls(**options)
-
-    @property
-    def size(self) -> int:
-        raise NotImplementedError
-
-    def read(self, path: Path) -> tuple[Tensor, dict[str, float]]:
-        """A file's tokens (no BOS/EOS) and statistics to sum over a corpus (notes, seconds)."""
-        raise NotImplementedError
-
-    def write(self, tokens: Tensor, path: Path) -> None:
-        raise NotImplementedError
-
-    def token_seconds(self) -> Tensor | None:
-        """How far each token moves time, in seconds, or None for a codec without time."""
-        return None
-
-    def token_name(self, token: int) -> str:
-        return str(token)
-
-    def to_json(self) -> dict:
-        raise NotImplementedError
-
-    @classmethod
-    def from_json(cls, data: dict) -> "FileCodec":
-        raise NotImplementedError
+from seqgen.data.codec import TextCodec
+from seqgen.errors import UsageError
 
 
 def read_only_tensor(data: bytes, dtype: torch.dtype) -> Tensor:
@@ -182,6 +52,7 @@ class CharCodec(TextCodec):
     """
 
     name = "char"
+    unit = "character"
     SPECIALS = ("PAD", "BOS", "EOS")
 
     def __init__(self, vocab: str, specials: bool = False) -> None:
@@ -277,6 +148,11 @@ class CharCodec(TextCodec):
         """What sampling a stream starts from when no primer is given: a newline."""
         return "\n" if "\n" in self.vocab else self.vocab[0]
 
+    def describe_vocabulary(self) -> str:
+        specials = "PAD, BOS, EOS and " if self.specials else ""
+        return (f"{self.size} tokens: {specials}{len(self.vocab)} characters: "
+                f"{describe_chars(list(self.vocab), limit=100)}")
+
     def to_json(self) -> dict:
         data = {"name": self.name, "vocab": self.vocab}
         return {**data, "specials": True} if self.specials else data
@@ -286,4 +162,3 @@ class CharCodec(TextCodec):
         if data.get("name") != cls.name:
             raise ValueError(f"not a {cls.name} codec: {data.get('name')!r}")
         return cls(data["vocab"], bool(data.get("specials", False)))
-

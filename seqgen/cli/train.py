@@ -1,0 +1,206 @@
+"""The commands that train and measure: ``train``, ``eval`` and ``corpus inspect``."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from seqgen.cli.app import app, console, corpus_app, default_help, err_console, reports_errors
+from seqgen.cli.display import FileProgressView, TrainingView
+from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN, TrainConfig
+from seqgen.errors import UsageError
+from seqgen.plugins import parse_options
+
+if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
+    from seqgen.data.corpus import Corpus
+
+
+@app.command("train")
+@reports_errors
+def train_command(
+    corpus: Annotated[Path | None, typer.Argument(
+        help="A .txt file or a folder of them (optional with --resume).")] = None,
+    cell: Annotated[str | None, typer.Option(help=default_help("Cell type (see `seqgen cells`).", "cell"))] = None,
+    layers: Annotated[int | None, typer.Option(help=default_help("Recurrent layers.", "layers"))] = None,
+    hidden: Annotated[int | None, typer.Option(help=default_help("Hidden units per layer.", "hidden"))] = None,
+    embedding: Annotated[int | None, typer.Option(help="Embedding size \\[default: the hidden size]")] = None,
+    dropout: Annotated[float | None, typer.Option(help=default_help("Dropout between layers and before the head.", "dropout"))] = None,
+    tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights", help="Share the embedding and output weights (needs embedding = hidden). \\[default: no]")] = None,
+    cell_opt: Annotated[list[str] | None, typer.Option(help="A cell option key=value, repeatable (e.g. activation=relu).")] = None,
+    arch: Annotated[str | None, typer.Option(help="many-to-many (continue a sequence) or one-to-many (a label or start token unrolls into a whole item). \\[default: many-to-many]")] = None,
+    format: Annotated[str | None, typer.Option(help="Corpus format: a registered codec: text, midi or a plugin's (see `seqgen plugins --all`) \\[default: declared in the corpus's seqgen.json, else detected]")] = None,
+    items: Annotated[str | None, typer.Option(help="Text: each line, each file, or one stream is a sequence (lines|files|stream). \\[default: declared, else detected]")] = None,
+    label_from: Annotated[str | None, typer.Option(help="Labels of items: stem (file name), folder (parent folder) or a CSV/JSON file mapping files to labels. \\[default: declared, else none]")] = None,
+    label_size: Annotated[int | None, typer.Option(help=default_help("Size of a label's embedding.", "label_size"))] = None,
+    codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable (MIDI: resolution_ms, max_shift_ms, velocity_bins, keep_drums, sustain).")] = None,
+    augment: Annotated[bool | None, typer.Option("--augment/--no-augment", help="MIDI: random transposition and time stretch of training pieces. \\[default: on]")] = None,
+    transpose: Annotated[int | None, typer.Option(help=default_help("MIDI augmentation: transpose by up to this many semitones either way.", "transpose"))] = None,
+    stretch: Annotated[float | None, typer.Option(help=default_help("MIDI augmentation: stretch time by a factor in 1 +- this.", "stretch"))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=f"Rows (parallel streams or items) per batch. \\[default: {DEFAULT_BATCH_SIZE}, fewer for a small corpus]")] = None,
+    seq_len: Annotated[int | None, typer.Option(help=f"Tokens per chunk: the truncated-BPTT length. \\[default: {DEFAULT_SEQ_LEN}, shorter for a tiny text]")] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimizer steps in all \\[default: 2000 unless --epochs].")] = None,
+    epochs: Annotated[float | None, typer.Option(help="Passes over the training split, instead of --steps.")] = None,
+    lr: Annotated[float | None, typer.Option(help=default_help("Peak learning rate (AdamW, warmup then cosine).", "lr"))] = None,
+    clip: Annotated[float | None, typer.Option(help=default_help("Clip the global gradient norm to this; 0 turns it off.", "clip"))] = None,
+    precision: Annotated[str | None, typer.Option(help="fp32, or bf16: autocast to bfloat16 (1.5-1.7x faster on a CPU with bf16 units; see docs/performance.md). \\[default: fp32]")] = None,
+    curves: Annotated[bool | None, typer.Option("--curves/--no-curves", help="Draw curves.png (loss against steps and tokens) beside metrics.jsonl; needs seqgen\\[plots]. \\[default: on]")] = None,
+    compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile the time loop of StepCell layers (plugin cells without a fused path); costs compile time at the start. \\[default: off]")] = None,
+    eval_interval: Annotated[int | None, typer.Option(help=default_help("Validate and save every N steps.", "eval_interval"))] = None,
+    log_interval: Annotated[int | None, typer.Option(help=default_help("Log metrics every N steps.", "log_interval"))] = None,
+    val_fraction: Annotated[float | None, typer.Option(help=default_help("The last part of the corpus held out for validation.", "val_fraction"))] = None,
+    max_val_tokens: Annotated[int | None, typer.Option(help=default_help("Validate on at most this many tokens of the validation split (huge corpora).", "max_val_tokens"))] = None,
+    seed: Annotated[int | None, typer.Option(help=default_help("Random seed.", "seed"))] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps \\[default: auto]")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder \\[default: checkpoints/<corpus name>]")] = None,
+    resume_dir: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder from its last checkpoint.")] = None,
+    nproc: Annotated[int | None, typer.Option(help="Train in N processes on this machine (data parallel: one per GPU, or gloo on CPU) by launching torchrun; see docs/distributed.md.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier run in the output folder.")] = False,
+    strict: Annotated[bool, typer.Option(help="MIDI: stop on a file that cannot be used instead of skipping it.")] = False,
+    verbose: Annotated[bool, typer.Option(help="List the files skipped and why.")] = False,
+) -> None:
+    """Train a generator on a text or MIDI corpus (Ctrl-C saves and stops).
+
+    Under torchrun (or with --nproc) it trains in several processes with DDP.
+    """
+    from seqgen.training.distributed import current_world, launch_here, launched_by_torchrun
+    from seqgen.training.trainer import check_run_dir, default_run_dir, resume, train
+
+    if nproc is not None:
+        if launched_by_torchrun():
+            raise UsageError("--nproc launches torchrun itself; under torchrun leave it out")
+        raise typer.Exit(launch_here(nproc, without_option(sys.argv[1:], "--nproc")))
+    given = {
+        "cell": cell, "layers": layers, "hidden": hidden, "embedding": embedding,
+        "dropout": dropout, "tie_weights": tie_weights, "batch_size": batch_size,
+        "seq_len": seq_len, "steps": steps, "epochs": epochs, "lr": lr, "clip": clip,
+        "compile": compile, "precision": precision, "curves": curves,
+        "eval_interval": eval_interval, "log_interval": log_interval,
+        "val_fraction": val_fraction, "max_val_tokens": max_val_tokens, "seed": seed, "device": device, "format": format,
+        "augment": augment, "transpose": transpose, "stretch": stretch, "arch": arch,
+        "items": items, "label_from": label_from, "label_size": label_size,
+    }
+    settings = {k: v for k, v in given.items() if v is not None}
+    if cell_opt:
+        settings["cell_options"] = parse_options(cell_opt, "--cell-opt")
+    if codec_opt:
+        settings["codec_options"] = parse_options(codec_opt, "--codec-opt")
+    if resume_dir is None and corpus is None:
+        raise UsageError("give a CORPUS to train on, or --resume DIR to continue a run")
+    if resume_dir is None:  # everything a new run can check, before the corpus loads
+        config = TrainConfig(**settings)
+        out = out or default_run_dir(corpus)
+        check_run_dir(out, overwrite)
+    world = current_world(settings.get("device", "auto"))
+    loaded = None
+    if corpus is not None:
+        with world.main_first():
+            loaded = load_with_progress(corpus, settings.get("format"),
+                                        settings.get("codec_options"), strict, verbose,
+                                        settings.get("items"), settings.get("label_from"),
+                                        quiet=not world.is_main)
+    with TrainingView(console) if world.is_main else nullcontext() as view:
+        if resume_dir is not None:
+            result = resume(resume_dir, settings, loaded, progress=view)
+        else:
+            result = train(loaded, config, out, overwrite=overwrite, progress=view)
+    if not world.is_main:
+        return
+    console.print(f"done: step {result.step}, validation loss {result.val_loss:.4f} "
+                  f"(best {result.best_val_loss:.4f}) nats/token, "
+                  f"{result.tokens_per_second:,.0f} tokens/s; checkpoint in {result.run_dir}",
+                  highlight=False)
+
+
+def without_option(args: list[str], name: str) -> list[str]:
+    """``args`` less an option and its value (``--name V`` or ``--name=V``)."""
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == name:
+            skip = True
+        elif not arg.startswith(name + "="):
+            kept.append(arg)
+    return kept
+
+
+def load_with_progress(path: Path, format: str | None, codec_options: dict | None,
+                       strict: bool = False, verbose: bool = False, items: str | None = None,
+                       label_from: str | None = None, quiet: bool = False) -> Corpus:
+    """Load a corpus with a progress bar over its files, then report files skipped."""
+    from seqgen.data.corpus import FileCorpus, load_corpus, summarize_skipped
+
+    with nullcontext() if quiet else FileProgressView(console) as progress:
+        corpus = load_corpus(path, format, codec_options, items=items, label_from=label_from,
+                             strict=strict, progress=progress)
+    if isinstance(corpus, FileCorpus) and corpus.skipped and not quiet:
+        err_console.print(f"[yellow]warning:[/] {len(corpus.files)} {corpus.format} files read, "
+                          f"{summarize_skipped(corpus.skipped)}"
+                          + ("" if verbose else "; --verbose lists them"), highlight=False)
+        if verbose:
+            for name, reason in corpus.skipped:
+                err_console.print(f"  skipped {name}: {reason}", highlight=False, markup=False)
+    return corpus
+
+
+@app.command("eval")
+@reports_errors
+def eval_command(
+    checkpoint: Annotated[Path, typer.Argument(help="A run folder or a snapshot folder.")],
+    corpus: Annotated[Path | None, typer.Option(help="Evaluate on this corpus's validation split instead.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+) -> None:
+    """Validation loss in nats/token, bits per character and perplexity."""
+    from seqgen.training.evaluation import evaluate_checkpoint
+
+    result = evaluate_checkpoint(checkpoint, corpus, device)
+    table = Table(title=f"evaluation of {checkpoint}")
+    for column in ("tokens", "loss (nats/token)", f"bits/{result.unit}", "perplexity"):
+        table.add_column(column, justify="right")
+    table.add_row(f"{result.tokens:,}", f"{result.loss:.4f}", f"{result.bits_per_token:.4f}",
+                  f"{result.perplexity:.3f}")
+    console.print(table)
+    if result.per_label:
+        labels = Table(title="validation loss per label (nats/token)")
+        labels.add_column("label")
+        labels.add_column("loss", justify="right")
+        for name, loss in result.per_label.items():
+            labels.add_row(name, f"{loss:.4f}")
+        console.print(labels)
+    if result.wrong_label_loss is not None:
+        console.print(f"with the right labels {result.loss:.4f}, with wrong labels (each item "
+                      f"given the next label) {result.wrong_label_loss:.4f} nats/token",
+                      highlight=False)
+
+
+@corpus_app.command("inspect")
+@reports_errors
+def inspect_command(
+    path: Annotated[Path, typer.Argument(help="A text or MIDI file, or a folder of them.")],
+    format: Annotated[str | None, typer.Option(help="text or midi \\[default: declared, else detected]")] = None,
+    items: Annotated[str | None, typer.Option(help="Text: lines, files or stream \\[default: declared, else detected]")] = None,
+    label_from: Annotated[str | None, typer.Option(help="stem, folder or a CSV/JSON file \\[default: declared, else none]")] = None,
+    codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable.")] = None,
+    val_fraction: Annotated[float, typer.Option(help="Validation fraction to show split sizes for.")] = 0.1,
+    batch_size: Annotated[int | None, typer.Option(help=f"Batch size to show the padding for (items). \\[default: as training would: {DEFAULT_BATCH_SIZE}, fewer for a small corpus]")] = None,
+    seq_len: Annotated[int | None, typer.Option(help=f"Chunk length to show the padding for (items). \\[default: {DEFAULT_SEQ_LEN}]")] = None,
+    strict: Annotated[bool, typer.Option(help="MIDI: a file that cannot be used is an error.")] = False,
+    verbose: Annotated[bool, typer.Option(help="List the files skipped and why.")] = False,
+) -> None:
+    """Files, tokens, vocabulary and split sizes of a corpus."""
+    from seqgen.data.corpus import describe_corpus
+
+    TrainConfig(batch_size=batch_size, seq_len=seq_len, val_fraction=val_fraction)  # checks
+    corpus = load_with_progress(path, format, parse_options(codec_opt or [], "--codec-opt"),
+                                strict, verbose, items, label_from)
+    table = Table(title=f"corpus {path} ({corpus.format})", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in describe_corpus(corpus, val_fraction, batch_size, seq_len):
+        table.add_row(name, value)
+    console.print(table)

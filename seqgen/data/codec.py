@@ -1,0 +1,187 @@
+"""The codec contract (``Codec``, ``TextCodec``, ``FileCodec``) and the codec registry.
+
+A codec maps a corpus to token ids and back. Codecs are registered by plugins through the
+``register_codecs`` hook (the built-in ones too) and chosen with ``--format NAME``. The rest of
+the data layer knows codecs only through this contract.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from seqgen.errors import SeqgenError
+from seqgen.plugins import Spec, collect, keyword_options, lookup
+
+if TYPE_CHECKING:
+    from seqgen.data.splits import Augmentation
+
+
+class Codec:
+    """What every codec has: a name (the format it is registered as), the file suffixes it
+    reads, a vocabulary of ``size`` ids (0, 1, 2 are PAD, BOS and EOS where a codec has them),
+    a JSON form that a checkpoint stores (no code runs when it is read back), and optionally a
+    way to vary a training item (``augment``)."""
+
+    name = ""
+    suffixes: tuple[str, ...] = ()
+    PAD, BOS, EOS = 0, 1, 2
+    unit = "token"  # what one token is ("character" for a character codec), for losses per unit
+    augments = False  # whether ``augment`` varies items (--transpose and --stretch mean something)
+
+    @property
+    def size(self) -> int:
+        raise NotImplementedError
+
+    def augment(self, tokens: Tensor, augmentation: Augmentation,
+                generator: torch.Generator) -> Tensor:
+        """A randomly varied copy of a training item, drawn with ``generator`` within the
+        ``augmentation``'s amounts (``transpose``: semitones either way, ``stretch``: time
+        factor 1 +- stretch), anew each epoch. By default the item unchanged."""
+        return tokens
+
+    def describe_vocabulary(self) -> str:
+        """The vocabulary, in a line for ``seqgen corpus inspect``."""
+        return f"{self.size} tokens"
+
+    def to_json(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, data: dict) -> Codec:
+        raise NotImplementedError
+
+
+class TextCodec(Codec):
+    """A tokenizer of UTF-8 text: seqgen reads the files and cuts them into one stream or
+    into items; the codec builds its vocabulary from the corpus and maps text to token ids.
+
+    Implement ``fit`` (a classmethod; its keyword parameters after ``specials`` are the
+    codec's ``--codec-opt`` options), ``encode``, ``decode``, ``size``, ``to_json`` and
+    ``from_json``. With ``specials`` the ids 0, 1, 2 must be PAD, BOS and EOS. Optionally
+    ``fit_chunks``, for a stream larger than memory.
+    """
+
+    suffixes: tuple[str, ...] = (".txt",)
+    specials = False
+
+    @classmethod
+    def default_options(cls) -> dict[str, object]:
+        return keyword_options(cls.fit, skip=2)  # after text and specials
+
+    @classmethod
+    def fit(cls, text: str, specials: bool = False) -> TextCodec:
+        """A codec whose vocabulary covers ``text`` (the whole corpus)."""
+        raise NotImplementedError
+
+    @classmethod
+    def fit_chunks(cls, chunks: Iterable[str], specials: bool = False,
+                   **options: object) -> TextCodec:
+        """Optional: the codec ``fit`` gives, from the corpus's text in consecutive chunks (of
+        about 4 MB). Implement it only when ``encode_corpus`` of consecutive chunks gives, joined,
+        the ids of the whole text (one token per character, say): seqgen then streams a corpus
+        through the codec in two passes and never holds its whole text. A codec whose ``fit`` is
+        newer than its ``fit_chunks`` (a subclass that overrides ``fit`` alone) is fitted whole.
+        """
+        raise NotImplementedError
+
+    def encode(self, text: str, what: str = "text") -> Tensor:
+        raise NotImplementedError
+
+    def decode(self, ids: Tensor | list[int]) -> str:
+        raise NotImplementedError
+
+    def encode_items(self, texts: list[str]) -> list[Tensor]:
+        """Each item's token ids (one call per item unless a codec does better)."""
+        return [self.encode(text) for text in texts]
+
+    def encode_corpus(self, text: str) -> Tensor:
+        """A whole corpus's ids, in any integer type that holds them (for storage)."""
+        return self.encode(text, what="the corpus")
+
+    def translate(self, ids: Tensor, source: TextCodec, what: str = "text") -> Tensor:
+        """Ids of ``source``'s vocabulary as ids of this one."""
+        return self.encode(source.decode(ids), what)
+
+    def default_primer(self) -> str:
+        """What sampling a stream starts from when no primer is given."""
+        return "\n"
+
+
+class CodecFileError(SeqgenError):
+    """A file a codec cannot use; ``str(exc)`` is a short reason for a user."""
+
+
+class FileCodec(Codec):
+    """A codec that reads and writes its own files (MIDI, ABC notation...): each file is an
+    item. Its keyword constructor parameters are its ``--codec-opt`` options.
+
+    Implement ``read`` (tokens and statistics of a file, or ``CodecFileError``), ``write``,
+    ``size``, ``to_json``/``from_json``, and optionally ``token_seconds`` (for durations).
+    The ids 0, 1, 2 must be PAD, BOS and EOS.
+    """
+
+    output_suffix = ""
+
+    @classmethod
+    def default_options(cls) -> dict[str, object]:
+        return keyword_options(cls.__init__)
+
+    @classmethod
+    def from_options(cls, **options: object) -> FileCodec:
+        return cls(**options)
+
+    def read(self, path: Path) -> tuple[Tensor, dict[str, float]]:
+        """A file's tokens (no BOS/EOS) and statistics to sum over a corpus (notes, seconds)."""
+        raise NotImplementedError
+
+    def write(self, tokens: Tensor, path: Path) -> None:
+        raise NotImplementedError
+
+    def token_seconds(self) -> Tensor | None:
+        """How far each token moves time, in seconds, or None for a codec without time."""
+        return None
+
+    def token_name(self, token: int) -> str:
+        return str(token)
+
+    def describe_vocabulary(self) -> str:
+        """``391 events: 1 PAD, ..., 128 NOTE_ON, ...``: how many tokens of each kind (token
+        names less their numbers)."""
+        kinds = Counter(self.token_name(t).rstrip("0123456789").rstrip("_")
+                        for t in range(self.size))
+        return f"{self.size} events: " + ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+
+
+# ---- the registry ----------------------------------------------------------------------------
+
+
+def codecs() -> dict[str, Spec]:
+    """Every registered codec, by the name ``--format`` uses."""
+    return collect("register_codecs", "codec", (TextCodec, FileCodec),
+                   lambda cls: cls.default_options())
+
+
+FORMAT_ALIASES = {"text": "char"}  # earlier names of formats, as old checkpoints record them
+
+
+def get_codec(name: str) -> Spec:
+    """The codec registered as ``name`` (a format), or a usage error listing those that exist."""
+    return lookup(codecs(), FORMAT_ALIASES.get(name, name), "format", "available",
+                  "seqgen plugins --all")
+
+
+def load_codec(data: dict, provider: dict | None = None) -> TextCodec | FileCodec:
+    """The codec a checkpoint recorded, rebuilt by the registered codec class of its name."""
+    for spec in codecs().values():
+        if spec.cls.name == data.get("name"):
+            return spec.cls.from_json(data)
+    dist = (provider or {}).get("distribution")
+    install = f" from the package {dist}, which is not installed: pip install {dist}" if dist \
+        else ", which no installed plugin provides"
+    raise SeqgenError(f"this checkpoint needs the codec {data.get('name')!r}{install}")
