@@ -130,7 +130,7 @@ def train_command(
 
     Under torchrun (or with --nproc) it trains in several processes with DDP.
     """
-    from seqgen.distributed import current_world, launch_here, launched_by_torchrun
+    from seqgen.distributed import joined_world, launch_here, launched_by_torchrun
     from seqgen.training import resume, train
 
     if nproc is not None:
@@ -154,20 +154,20 @@ def train_command(
         settings["codec_options"] = parse_options(codec_opt, "--codec-opt")
     if resume_dir is None and corpus is None:
         raise UsageError("give a CORPUS to train on, or --resume DIR to continue a run")
-    world = current_world(settings.get("device", "auto"))
-    loaded = None
-    if corpus is not None:
-        with world.main_first():
-            loaded = load_with_progress(corpus, settings.get("format"),
-                                        settings.get("codec_options"), strict, verbose,
-                                        settings.get("items"), settings.get("label_from"),
-                                        quiet=not world.is_main)
-    with TrainingView(console) if world.is_main else nullcontext() as view:
-        if resume_dir is not None:
-            result = resume(resume_dir, settings, loaded, progress=view)
-        else:
-            result = train(loaded, TrainConfig(**settings), out, overwrite=overwrite,
-                           progress=view)
+    with joined_world(settings.get("device", "auto")) as world:
+        loaded = None
+        if corpus is not None:
+            with world.main_first():
+                loaded = load_with_progress(corpus, settings.get("format"),
+                                            settings.get("codec_options"), strict, verbose,
+                                            settings.get("items"), settings.get("label_from"),
+                                            quiet=not world.is_main)
+        with TrainingView(console) if world.is_main else nullcontext() as view:
+            if resume_dir is not None:
+                result = resume(resume_dir, settings, loaded, progress=view)
+            else:
+                result = train(loaded, TrainConfig(**settings), out, overwrite=overwrite,
+                               progress=view)
     if not world.is_main:
         return
     console.print(f"done: step {result.step}, validation loss {result.val_loss:.4f} "

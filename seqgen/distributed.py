@@ -11,7 +11,6 @@ batch belongs to exactly one process, any batch size works with any number of pr
 a run's data position means the same thing whatever the world size: a resumed run re-shards it.
 """
 
-import atexit
 import logging
 import os
 import sys
@@ -115,7 +114,8 @@ _world: World | None = None
 
 
 def current_world(device: str = "auto") -> World:
-    """The world of this process: joins the process group on first call under torchrun.
+    """The world of this process: joins the process group on first call under torchrun
+    (``joined_world`` leaves it).
 
     ``device`` picks the backend: NCCL where the processes train on GPUs, gloo otherwise.
     """
@@ -132,7 +132,6 @@ def current_world(device: str = "auto") -> World:
     if use_cuda:
         torch.cuda.set_device(local_rank)
     dist.init_process_group("nccl" if use_cuda else "gloo")
-    atexit.register(leave_world)
     _world = world
     return world
 
@@ -143,10 +142,29 @@ def process_device(device: str, world: World) -> str:
     return world.device if world.device.startswith("cuda") else device
 
 
+@contextmanager
+def joined_world(device: str = "auto") -> Iterator[World]:
+    """This process's world (``current_world``) for the block, left with the other processes
+    at its end: on a normal end, and on a SeqgenError, which every process meets at the same
+    point (a mistake each one finds, the main process's error it told them of, Ctrl-C they
+    agreed on). Any other exception is this process's own crash: the others may never come to
+    the barrier, so it leaves at once, and the launcher stops them."""
+    world = current_world(device)
+    try:
+        yield world
+    except SeqgenError:
+        leave_world()
+        raise
+    leave_world()
+
+
 def leave_world() -> None:
-    """Leave the process group at the end of a run (so the process exits cleanly)."""
+    """Leave the process group together: every process waits for the others at a barrier,
+    then leaves (with gloo, a process that leaves while another still works with the group
+    can abort: ``terminate called without an active exception``)."""
     global _world
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
     _world = None
 

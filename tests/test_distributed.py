@@ -24,14 +24,17 @@ ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
 
-def torchrun(*args: str, nproc: int = 2) -> subprocess.CompletedProcess:
-    """Run seqgen (or a script) under torchrun on localhost with gloo, one thread each."""
+def torchrun(*args: str, nproc: int = 2, ok: bool = True) -> subprocess.CompletedProcess:
+    """Run seqgen (or a script) under torchrun on localhost with gloo, one thread each; it
+    must end (a hang fails at the timeout), and unless not ``ok``, cleanly."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc-per-node={nproc}", *args]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
                             timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    if ok:
+        assert result.returncode == 0 and "terminate called" not in output, output
     return result
 
 
@@ -66,6 +69,20 @@ def test_two_processes_average_to_the_gradient_of_one(corpus, config, tmp_path):
         assert grad.abs().sum() > 0, name
         torch.testing.assert_close(distributed[name], grad, rtol=1e-4, atol=1e-6,
                                    msg=lambda m, n=name: f"{n}: {m}")
+
+
+@pytest.mark.parametrize("failing", [
+    "1:start",  # while rank 0 goes on into the collectives of a training step
+    "0:end",  # the main process, after the last collective: rank 1 goes on to leave the run
+])
+def test_a_process_that_fails_stops_the_run_without_a_hang(failing, tmp_path):
+    config = dict(cell="gru", hidden=16, batch_size=6, seq_len=16, steps=10, device="cpu")
+    result = torchrun("tests/distributed_probe.py", str(ROOT / "corpora" / "shakespeare"),
+                      json.dumps(config), str(tmp_path / "grads.safetensors"), failing,
+                      ok=False)
+    assert result.returncode != 0
+    rank = failing.split(":")[0]
+    assert f"probe: rank {rank} fails" in result.stdout + result.stderr
 
 
 @pytest.mark.slow
@@ -106,7 +123,7 @@ def test_each_process_of_a_gpu_run_trains_on_its_own_gpu():
 def test_nproc_passes_on_every_other_argument():
     args = ["train", "c.txt", "--nproc", "2", "--steps", "5", "--nproc=3"]
     assert without_option(args, "--nproc") == ["train", "c.txt", "--steps", "5"]
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="--nproc must be at least 1"):
         launch_here(0, [])
 
 
