@@ -2,9 +2,10 @@
 
 ``torchrun --nproc-per-node N -m seqgen train ...`` starts N copies of seqgen with ``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK`` and a rendezvous address in their environment; ``current_world``
-sees them and joins the process group (NCCL on GPUs, gloo on CPUs). A ``World`` is what the
-trainer needs from it: which rows of each global batch are this process's, sums across
-processes, and whether this process is the one that prints and writes.
+sees them and joins the process group (NCCL on GPUs, gloo on CPUs), and ``joined_world`` has
+them leave it together. A ``World`` is what the trainer needs from it: which rows of each
+global batch are this process's, sums across processes, and whether this process is the one
+that prints and writes.
 
 Rows are dealt out interleaved (rank r takes rows r, r + N, ...), so every row of the global
 batch belongs to exactly one process, any batch size works with any number of processes, and
@@ -153,18 +154,19 @@ def joined_world(device: str = "auto") -> Iterator[World]:
     try:
         yield world
     except SeqgenError:
-        leave_world()
+        leave_world(world)
         raise
-    leave_world()
+    leave_world(world)
 
 
-def leave_world() -> None:
+def leave_world(world: World) -> None:
     """Leave the process group together: every process waits for the others at a barrier,
     then leaves (with gloo, a process that leaves while another still works with the group
     can abort: ``terminate called without an active exception``)."""
     global _world
-    if dist.is_initialized():
-        dist.barrier()
+    if world.distributed:
+        gpu = world.device.startswith("cuda")
+        dist.barrier(device_ids=[world.local_rank] if gpu else None)
         dist.destroy_process_group()
     _world = None
 
