@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,10 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from seqgen import distributed
 from seqgen.batching import item_batches, stream_batches
 from seqgen.cli import app, without_option
-from seqgen.distributed import World, launch_here, process_device
+from seqgen.distributed import World, joined_world, launch_here, process_device
 from seqgen.errors import UsageError
 from seqgen.training import interleave_rows
 from tests.conftest import NAMES, one_line_error
@@ -83,6 +85,24 @@ def test_a_process_that_fails_stops_the_run_without_a_hang(failing, tmp_path):
     assert result.returncode != 0
     rank = failing.split(":")[0]
     assert f"probe: rank {rank} fails" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("error, calls", [
+    (None, ["barrier", "destroy"]),
+    (UsageError("a mistake every process finds"), ["barrier", "destroy"]),
+    (RuntimeError("this process crashed alone"), []),  # the others would never come
+])
+def test_processes_leave_together_unless_one_crashes_alone(error, calls, monkeypatch):
+    seen = []
+    monkeypatch.setattr(distributed, "current_world", lambda device: World(rank=0, size=2))
+    monkeypatch.setattr(distributed.dist, "barrier", lambda device_ids: seen.append("barrier"))
+    monkeypatch.setattr(distributed.dist, "destroy_process_group",
+                        lambda: seen.append("destroy"))
+    raised = pytest.raises(type(error), match=str(error)) if error else nullcontext()
+    with raised, joined_world("cpu"):
+        if error:
+            raise error
+    assert seen == calls
 
 
 @pytest.mark.slow
