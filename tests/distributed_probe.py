@@ -1,5 +1,8 @@
 """Run by tests/test_distributed.py under torchrun, or in one process: build a Trainer, take
-one optimizer step, compute the gradients of the next chunk, and (main process) save them."""
+one optimizer step, compute the gradients of the next chunk, and (main process) save them.
+
+A fourth argument, ``RANK:start`` or ``RANK:end``, makes that process fail (raise) as soon as
+it has joined the run, or once its gradients are computed, while the others go on."""
 
 import json
 import sys
@@ -9,6 +12,7 @@ from safetensors.torch import save_file
 
 from seqgen.config import TrainConfig
 from seqgen.data.corpus import load_corpus
+from seqgen.training.distributed import joined_world
 from seqgen.training.trainer import Trainer
 
 
@@ -20,11 +24,19 @@ def gradients_after_one_step(corpus: str, config: dict, run_dir: Path) -> dict:
     return {name: p.grad.detach().clone() for name, p in trainer.model.named_parameters()}
 
 
+def fail_if(failing: str | None, rank: int, point: str) -> None:
+    """Raise on the process asked to fail at this point (``failing`` is ``RANK:POINT``)."""
+    if failing == f"{rank}:{point}":
+        raise RuntimeError(f"probe: rank {rank} fails at the {point}")
+
+
 if __name__ == "__main__":
     corpus, config, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
+    failing = sys.argv[4] if len(sys.argv) > 4 else None
     out.parent.mkdir(parents=True, exist_ok=True)
-    grads = gradients_after_one_step(corpus, config, out.parent)
-    from seqgen.training.distributed import current_world
-
-    if current_world().is_main:
-        save_file(grads, out)
+    with joined_world(config["device"]) as world:
+        fail_if(failing, world.rank, "start")
+        grads = gradients_after_one_step(corpus, config, out.parent)
+        if world.is_main:
+            save_file(grads, out)
+        fail_if(failing, world.rank, "end")

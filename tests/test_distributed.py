@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from seqgen.cli import app
 from seqgen.cli.train import without_option
 from seqgen.data.batching import item_batches, stream_batches
 from seqgen.errors import UsageError
-from seqgen.training.distributed import World, launch_here, process_device
+from seqgen.training import distributed
+from seqgen.training.distributed import World, joined_world, launch_here, process_device
 from seqgen.training.trainer import interleave_rows
 from tests.conftest import NAMES, one_line_error
 from tests.distributed_probe import gradients_after_one_step
@@ -25,14 +27,17 @@ ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
 
-def torchrun(*args: str, nproc: int = 2) -> subprocess.CompletedProcess:
-    """Run seqgen (or a script) under torchrun on localhost with gloo, one thread each."""
+def torchrun(*args: str, nproc: int = 2, ok: bool = True) -> subprocess.CompletedProcess:
+    """Run seqgen (or a script) under torchrun on localhost with gloo, one thread each; it
+    must end (a hang fails at the timeout), and unless not ``ok``, cleanly."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc-per-node={nproc}", *args]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
                             timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    if ok:
+        assert result.returncode == 0 and "terminate called" not in output, output
     return result
 
 
@@ -67,6 +72,38 @@ def test_two_processes_average_to_the_gradient_of_one(corpus, config, tmp_path):
         assert grad.abs().sum() > 0, name
         torch.testing.assert_close(distributed[name], grad, rtol=1e-4, atol=1e-6,
                                    msg=lambda m, n=name: f"{n}: {m}")
+
+
+@pytest.mark.parametrize("failing", [
+    "1:start",  # while rank 0 goes on into the collectives of a training step
+    "0:end",  # the main process, after the last collective: rank 1 goes on to leave the run
+])
+def test_a_process_that_fails_stops_the_run_without_a_hang(failing, tmp_path):
+    config = dict(cell="gru", hidden=16, batch_size=6, seq_len=16, steps=10, device="cpu")
+    result = torchrun("tests/distributed_probe.py", str(ROOT / "corpora" / "shakespeare"),
+                      json.dumps(config), str(tmp_path / "grads.safetensors"), failing,
+                      ok=False)
+    assert result.returncode != 0
+    rank = failing.split(":")[0]
+    assert f"probe: rank {rank} fails" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("error, calls", [
+    (None, ["barrier", "destroy"]),
+    (UsageError("a mistake every process finds"), ["barrier", "destroy"]),
+    (RuntimeError("this process crashed alone"), []),  # the others would never come
+])
+def test_processes_leave_together_unless_one_crashes_alone(error, calls, monkeypatch):
+    seen = []
+    monkeypatch.setattr(distributed, "current_world", lambda device: World(rank=0, size=2))
+    monkeypatch.setattr(distributed.dist, "barrier", lambda device_ids: seen.append("barrier"))
+    monkeypatch.setattr(distributed.dist, "destroy_process_group",
+                        lambda: seen.append("destroy"))
+    raised = pytest.raises(type(error), match=str(error)) if error else nullcontext()
+    with raised, joined_world("cpu"):
+        if error:
+            raise error
+    assert seen == calls
 
 
 @pytest.mark.slow

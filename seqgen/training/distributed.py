@@ -2,16 +2,16 @@
 
 ``torchrun --nproc-per-node N -m seqgen train ...`` starts N copies of seqgen with ``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK`` and a rendezvous address in their environment; ``current_world``
-sees them and joins the process group (NCCL on GPUs, gloo on CPUs). A ``World`` is what the
-trainer needs from it: which rows of each global batch are this process's, sums across
-processes, and whether this process is the one that prints and writes.
+sees them and joins the process group (NCCL on GPUs, gloo on CPUs), and ``joined_world`` has
+them leave it together. A ``World`` is what the trainer needs from it: which rows of each
+global batch are this process's, sums across processes, and whether this process is the one
+that prints and writes.
 
 Rows are dealt out interleaved (rank r takes rows r, r + N, ...), so every row of the global
 batch belongs to exactly one process, any batch size works with any number of processes, and
 a run's data position means the same thing whatever the world size: a resumed run re-shards it.
 """
 
-import atexit
 import logging
 import os
 import sys
@@ -122,7 +122,8 @@ _world: World | None = None
 
 
 def current_world(device: str = "auto") -> World:
-    """The world of this process: joins the process group on first call under torchrun.
+    """The world of this process: joins the process group on first call under torchrun
+    (``joined_world`` leaves it).
 
     ``device`` picks the backend: NCCL where the processes train on GPUs, gloo otherwise.
     """
@@ -139,7 +140,6 @@ def current_world(device: str = "auto") -> World:
     if use_cuda:
         torch.cuda.set_device(local_rank)
     dist.init_process_group("nccl" if use_cuda else "gloo")
-    atexit.register(leave_world)
     _world = world
     return world
 
@@ -158,10 +158,30 @@ def process_device(device: str, world: World) -> str:
     return world.device if world.device.startswith("cuda") else device
 
 
-def leave_world() -> None:
-    """Leave the process group at the end of a run (so the process exits cleanly)."""
+@contextmanager
+def joined_world(device: str = "auto") -> Iterator[World]:
+    """This process's world (``current_world``) for the block, left with the other processes
+    at its end: on a normal end, and on a SeqgenError, which every process meets at the same
+    point (a mistake each one finds, the main process's error it told them of, Ctrl-C they
+    agreed on). Any other exception is this process's own crash: the others may never come to
+    the barrier, so it leaves at once, and the launcher stops them."""
+    world = current_world(device)
+    try:
+        yield world
+    except SeqgenError:
+        leave_world(world)
+        raise
+    leave_world(world)
+
+
+def leave_world(world: World) -> None:
+    """Leave the process group together: every process waits for the others at a barrier,
+    then leaves (with gloo, a process that leaves while another still works with the group
+    can abort: ``terminate called without an active exception``)."""
     global _world
-    if dist.is_initialized():
+    if world.distributed:
+        gpu = world.device.startswith("cuda")
+        dist.barrier(device_ids=[world.local_rank] if gpu else None)
         dist.destroy_process_group()
     _world = None
 
