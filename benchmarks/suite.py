@@ -19,14 +19,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqgen.config import TrainConfig
 from seqgen.data.batching import Batches
 from seqgen.data.corpus import load_corpus
 from seqgen.nn.cells import detach_state
-from seqgen.nn.model import ModelConfig, build_model
+from seqgen.nn.model import ModelConfig, build_model, next_token_loss
 from seqgen.nn.sampling import SamplingOptions, generate, sample_next
 from seqgen.training.devices import autocast
 from seqgen.training.evaluation import evaluate_batches
-from seqgen.training.trainer import TrainConfig, make_optimizer
+from seqgen.training.trainer import make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAKESPEARE = ROOT / "corpora" / "shakespeare"
@@ -68,7 +69,8 @@ def seqgen_step(model, optimizer, chunk, state, precision: str = "fp32"):
     """One truncated-BPTT training step as seqgen's trainer takes it; returns the new state."""
     with autocast(torch.device("cpu"), precision):
         state = model.chunk_state(chunk, state)
-        loss, state = model.loss(chunk.inputs, chunk.targets, state)
+        logits, state = model(chunk.inputs, state)
+        loss = next_token_loss(logits, chunk.targets)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -317,7 +319,8 @@ def encoding_rows(quick: bool) -> list[Row]:
 
 TRAIN_AND_REPORT_RSS = """
 import sys
-from seqgen.training.trainer import TrainConfig, train
+from seqgen.config import TrainConfig
+from seqgen.training.runs import train
 train(sys.argv[1], TrainConfig(hidden=128, steps=10, eval_interval=10**9, max_val_tokens=20000,
                                device="cpu"), sys.argv[2])
 status = open("/proc/self/status").read()

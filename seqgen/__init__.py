@@ -22,8 +22,8 @@ _EXPORTS = {
     "hookimpl": "seqgen.hookspecs",
     "SamplingOptions": "seqgen.nn.sampling", "generate": "seqgen.nn.sampling",
     "generate_pieces": "seqgen.nn.sampling", "generate_text": "seqgen.nn.sampling",
-    "TrainResult": "seqgen.training.trainer", "resume": "seqgen.training.trainer",
-    "train": "seqgen.training.trainer",
+    "TrainResult": "seqgen.training.trainer", "resume": "seqgen.training.runs",
+    "train": "seqgen.training.runs",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

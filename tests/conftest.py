@@ -6,8 +6,9 @@ import pytest
 import torch
 
 import seqgen
+from seqgen.config import TrainConfig
 from seqgen.plugins import pm
-from seqgen.training.trainer import TrainConfig, train
+from seqgen.training.runs import train
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAKESPEARE = ROOT / "corpora" / "shakespeare"

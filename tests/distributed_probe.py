@@ -12,13 +12,14 @@ from safetensors.torch import save_file
 
 from seqgen.config import TrainConfig
 from seqgen.data.corpus import load_corpus
-from seqgen.training.distributed import joined_world
+from seqgen.training.distributed import ONE_PROCESS, World, joined_world
 from seqgen.training.trainer import Trainer
 
 
-def gradients_after_one_step(corpus: str, config: dict, run_dir: Path) -> dict:
-    trainer = Trainer(load_corpus(corpus, items=config.get("items")), run_dir,
-                      TrainConfig(**config))
+def gradients_after_one_step(corpus: str, config: dict, run_dir: Path,
+                             world: World = ONE_PROCESS) -> dict:
+    trainer = Trainer(load_corpus(corpus, items=config.get("items")), TrainConfig(**config),
+                      run_dir, world)
     trainer.train_step()
     trainer.compute_gradients(trainer.next_chunk())
     return {name: p.grad.detach().clone() for name, p in trainer.model.named_parameters()}
@@ -36,7 +37,7 @@ if __name__ == "__main__":
     out.parent.mkdir(parents=True, exist_ok=True)
     with joined_world(config["device"]) as world:
         fail_if(failing, world.rank, "start")
-        grads = gradients_after_one_step(corpus, config, out.parent)
+        grads = gradients_after_one_step(corpus, config, out.parent, world)
         if world.is_main:
             save_file(grads, out)
         fail_if(failing, world.rank, "end")

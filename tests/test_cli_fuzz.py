@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from seqgen.cli import app
 from seqgen.config import TrainConfig
 from seqgen.training.checkpoint import load_checkpoint
-from seqgen.training.trainer import train
+from seqgen.training.runs import train
 from tests.conftest import TEXT, TINY_CONFIG
 
 runner = CliRunner()

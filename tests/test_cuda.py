@@ -3,9 +3,10 @@
 import pytest
 import torch
 
+from seqgen.config import TrainConfig
 from seqgen.nn.sampling import generate_text
 from seqgen.training.checkpoint import load_checkpoint
-from seqgen.training.trainer import TrainConfig, train
+from seqgen.training.runs import train
 from tests.conftest import TINY_CONFIG
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")

@@ -16,7 +16,7 @@ from seqgen.config import TrainConfig
 from seqgen.errors import UsageError
 from seqgen.nn.cells import StepCell
 from seqgen.training.evaluation import evaluate_checkpoint
-from seqgen.training.trainer import train
+from seqgen.training.runs import train
 from tests.conftest import NAMES, ROOT, TINY_CONFIG, one_line_error
 
 CHORALES = ROOT / "corpora" / "bach-chorales"

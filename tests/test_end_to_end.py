@@ -11,11 +11,12 @@ import torch
 from typer.testing import CliRunner
 
 from seqgen.cli import app
+from seqgen.config import TrainConfig
 from seqgen.data.chars import CharCodec
 from seqgen.data.corpus import load_text_corpus
 from seqgen.data.midi import MidiOptions, read_notes
 from seqgen.training.evaluation import evaluate_checkpoint
-from seqgen.training.trainer import TrainConfig, train
+from seqgen.training.runs import train
 from tests.conftest import BACH, NAMES, NAMES_MODEL, PRETRAINED, SHAKESPEARE
 
 pytestmark = pytest.mark.slow

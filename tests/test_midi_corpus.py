@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from seqgen.cli import app
+from seqgen.config import TrainConfig
 from seqgen.data import corpus as corpus_module
 from seqgen.data.cache import CacheWriter
 from seqgen.data.corpus import detect_format, load_corpus, load_file_corpus
@@ -21,7 +22,8 @@ from seqgen.nn.model import ModelConfig, build_model
 from seqgen.nn.sampling import generate_pieces
 from seqgen.training.checkpoint import load_checkpoint
 from seqgen.training.evaluation import evaluate_batches
-from seqgen.training.trainer import TrainConfig, TrainingInterrupted, resume, train
+from seqgen.training.runs import resume, train
+from seqgen.training.trainer import TrainingInterrupted
 from tests.conftest import ROOT, one_line_error
 from tests.test_training import interrupt_at, weights
 

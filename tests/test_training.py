@@ -9,10 +9,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from seqgen.config import TrainConfig
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.training import checkpoint as checkpoint_module
 from seqgen.training.checkpoint import load_checkpoint, run_lock
-from seqgen.training.trainer import TrainConfig, TrainingInterrupted, learning_rate, resume, train
+from seqgen.training.runs import resume, train
+from seqgen.training.trainer import TrainingInterrupted, learning_rate
 from tests.conftest import TINY_CONFIG
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import nullcontext
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,6 +16,8 @@ from seqgen.cli.display import FileProgressView, TrainingView
 from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN, TrainConfig
 from seqgen.errors import UsageError
 from seqgen.plugins import parse_options
+
+TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}  # the train options that are settings
 
 if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
     from seqgen.data.corpus import Corpus
@@ -67,24 +70,15 @@ def train_command(
 
     Under torchrun (or with --nproc) it trains in several processes with DDP.
     """
-    from seqgen.training.distributed import current_world, launch_here, launched_by_torchrun
-    from seqgen.training.trainer import check_run_dir, default_run_dir, resume, train
+    from seqgen.training.distributed import joined_world, launch_here, launched_by_torchrun
+    from seqgen.training.runs import check_run_dir, default_run_dir, resume, train
 
+    arguments = dict(locals())  # the settings given are those of TrainConfig's fields
+    settings = {k: v for k, v in arguments.items() if k in TRAIN_SETTINGS and v is not None}
     if nproc is not None:
         if launched_by_torchrun():
             raise UsageError("--nproc launches torchrun itself; under torchrun leave it out")
         raise typer.Exit(launch_here(nproc, without_option(sys.argv[1:], "--nproc")))
-    given = {
-        "cell": cell, "layers": layers, "hidden": hidden, "embedding": embedding,
-        "dropout": dropout, "tie_weights": tie_weights, "batch_size": batch_size,
-        "seq_len": seq_len, "steps": steps, "epochs": epochs, "lr": lr, "clip": clip,
-        "compile": compile, "precision": precision, "curves": curves,
-        "eval_interval": eval_interval, "log_interval": log_interval,
-        "val_fraction": val_fraction, "max_val_tokens": max_val_tokens, "seed": seed, "device": device, "format": format,
-        "augment": augment, "transpose": transpose, "stretch": stretch, "arch": arch,
-        "items": items, "label_from": label_from, "label_size": label_size,
-    }
-    settings = {k: v for k, v in given.items() if v is not None}
     if cell_opt:
         settings["cell_options"] = parse_options(cell_opt, "--cell-opt")
     if codec_opt:
@@ -95,25 +89,24 @@ def train_command(
         config = TrainConfig(**settings)
         out = out or default_run_dir(corpus)
         check_run_dir(out, overwrite)
-    world = current_world(settings.get("device", "auto"))
-    loaded = None
-    if corpus is not None:
-        with world.main_first():
-            loaded = load_with_progress(corpus, settings.get("format"),
-                                        settings.get("codec_options"), strict, verbose,
-                                        settings.get("items"), settings.get("label_from"),
-                                        quiet=not world.is_main)
-    with TrainingView(console) if world.is_main else nullcontext() as view:
-        if resume_dir is not None:
-            result = resume(resume_dir, settings, loaded, progress=view)
-        else:
-            result = train(loaded, config, out, overwrite=overwrite, progress=view)
-    if not world.is_main:
-        return
-    console.print(f"done: step {result.step}, validation loss {result.val_loss:.4f} "
-                  f"(best {result.best_val_loss:.4f}) nats/token, "
-                  f"{result.tokens_per_second:,.0f} tokens/s; checkpoint in {result.run_dir}",
-                  highlight=False)
+    with joined_world(settings.get("device", "auto")) as world:
+        loaded = None
+        if corpus is not None:
+            with world.main_first():
+                loaded = load_with_progress(corpus, format, settings.get("codec_options"),
+                                            strict, verbose, items, label_from,
+                                            quiet=not world.is_main)
+        with TrainingView(console) if world.is_main else nullcontext() as view:
+            if resume_dir is not None:
+                result = resume(resume_dir, settings, loaded, progress=view, world=world)
+            else:
+                result = train(loaded, config, out, overwrite=overwrite, progress=view,
+                               world=world)
+    if world.is_main:
+        console.print(f"done: step {result.step}, validation loss {result.val_loss:.4f} "
+                      f"(best {result.best_val_loss:.4f}) nats/token, "
+                      f"{result.tokens_per_second:,.0f} tokens/s; checkpoint in "
+                      f"{result.run_dir}", highlight=False)
 
 
 def without_option(args: list[str], name: str) -> list[str]:

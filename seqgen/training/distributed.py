@@ -159,12 +159,16 @@ def process_device(device: str, world: World) -> str:
 
 
 @contextmanager
-def joined_world(device: str = "auto") -> Iterator[World]:
+def joined_world(device: str = "auto", joined: World | None = None) -> Iterator[World]:
     """This process's world (``current_world``) for the block, left with the other processes
     at its end: on a normal end, and on a SeqgenError, which every process meets at the same
     point (a mistake each one finds, the main process's error it told them of, Ctrl-C they
     agreed on). Any other exception is this process's own crash: the others may never come to
-    the barrier, so it leaves at once, and the launcher stops them."""
+    the barrier, so it leaves at once, and the launcher stops them. A world the caller has
+    ``joined`` already is used as it is, and left by the caller."""
+    if joined is not None:
+        yield joined
+        return
     world = current_world(device)
     try:
         yield world

@@ -1,20 +1,21 @@
-"""Many-to-many training with truncated backpropagation through time.
+"""The trainer: truncated backpropagation through time for every architecture.
 
-The loop, as in char-rnn and pytorch/examples word_language_model: cut the token stream
-into ``batch_size`` parallel streams, walk along them ``seq_len`` tokens (the truncation
-length) at a time, carry the recurrent state from chunk to chunk and detach it between
-them, clip the global gradient norm, and step AdamW on a warmup-then-cosine schedule.
+The loop, as in char-rnn and pytorch/examples word_language_model: walk the batches of an
+epoch (a stream cut into ``batch_size`` parallel rows, or items grouped or packed into rows)
+``seq_len`` tokens at a time, carry the recurrent state from chunk to chunk and detach it
+between them (fresh where an item starts: the label's start state for one-to-many), clip the
+global gradient norm, and step AdamW on a warmup-then-cosine schedule. Validation, snapshots,
+an exact restore and Ctrl-C live here too; ``seqgen.training.runs`` starts and resumes runs.
 """
 
 import json
 import math
-import shutil
 import signal
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -24,10 +25,10 @@ from seqgen import __version__
 from seqgen.config import TrainConfig
 from seqgen.data.batching import IGNORE, Batches, Chunk
 from seqgen.data.codec import get_codec
-from seqgen.data.corpus import Corpus, TextCorpus, load_corpus
+from seqgen.data.corpus import Corpus, TextCorpus
 from seqgen.data.splits import Augmentation
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.files import check_writable_folder, first_line, read_json, read_tensors
+from seqgen.files import first_line, read_json, read_tensors
 from seqgen.nn.cells import (
     compile_unroll,
     detach_state,
@@ -37,27 +38,18 @@ from seqgen.nn.cells import (
 )
 from seqgen.nn.model import Generator, build_model, next_token_loss
 from seqgen.training.checkpoint import (
-    find_snapshot,
     load_weights,
     optimizer_from_tensors,
     optimizer_to_tensors,
-    run_lock,
     save_model_files,
     save_tensors,
     write_snapshot,
 )
 from seqgen.training.devices import autocast, check_fits, resolve_device
-from seqgen.training.distributed import World, current_world, process_device
+from seqgen.training.distributed import ONE_PROCESS, World, process_device
 from seqgen.training.evaluation import evaluate_batches, validation_batches
 
 Progress = Callable[[dict], None]
-
-
-# Settings that shape the model or the batches: a resumed run must keep them.
-FIXED_ON_RESUME = ("cell", "layers", "hidden", "embedding", "dropout", "tie_weights",
-                   "cell_options", "arch", "format", "items", "label_from", "label_size",
-                   "codec_options", "augment", "transpose", "stretch", "batch_size", "seq_len",
-                   "val_fraction", "seed")
 
 
 @dataclass
@@ -126,10 +118,9 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
 class Trainer:
     """One training run: the model, its optimizer, the data, and where the run has got to."""
 
-    def __init__(self, corpus: Corpus, run_dir: Path, config: TrainConfig,
-                 progress: Progress | None = None) -> None:
-        self.corpus, self.run_dir = corpus, run_dir
-        self.world = current_world(config.device)
+    def __init__(self, corpus: Corpus, config: TrainConfig, run_dir: Path,
+                 world: World = ONE_PROCESS, progress: Progress | None = None) -> None:
+        self.corpus, self.run_dir, self.world = corpus, run_dir, world
         self.progress = (progress if self.world.is_main else None) or (lambda event: None)
         self.device = resolve_device(process_device(config.device, self.world))
         torch.manual_seed(config.seed + self.world.rank)  # dropout: one stream per process
@@ -415,109 +406,3 @@ def interleave_rows(shares: list[torch.Tensor]) -> torch.Tensor:
     for rank, share in enumerate(shares):
         whole[rank::len(shares)] = share
     return whole
-
-
-def default_run_dir(corpus: str | Path) -> Path:
-    """``checkpoints/<corpus name>``: the folder's name, or a file's name without suffix."""
-    path = Path(corpus)
-    return Path("checkpoints") / (path.stem if path.is_file() else path.resolve().name)
-
-
-def run_leftovers(run_dir: Path) -> list[Path]:
-    """What an earlier run left in a run folder."""
-    names = ("best", "last", "best.old", "last.old", "metrics.jsonl", "curves.png")
-    return [run_dir / name for name in names if (run_dir / name).exists()]
-
-
-def check_run_dir(run_dir: Path, overwrite: bool) -> None:
-    """Before any work: the run folder can be written, and holds no earlier run unless it
-    is to be replaced."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"--out {run_dir} is a file; a run is a folder: choose another --out")
-    check_writable_folder(run_dir, "--out")
-    if run_leftovers(run_dir) and not overwrite:
-        raise UsageError(f"{run_dir} already holds a training run: continue it with "
-                         f"--resume {run_dir}, replace it with --overwrite, or pick --out DIR")
-
-
-def clear_run_dir(run_dir: Path, overwrite: bool, remove: bool = True) -> None:
-    """Refuse to train over an earlier run unless asked to replace it (every process checks,
-    one removes)."""
-    check_run_dir(run_dir, overwrite)
-    if not remove:
-        return
-    for path in run_leftovers(run_dir):
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-
-
-def train(corpus: str | Path | Corpus, config: TrainConfig | None = None,
-          out_dir: str | Path | None = None, *, overwrite: bool = False,
-          progress: Progress | None = None) -> TrainResult:
-    """Train a new generator on a corpus (a path, or a corpus already loaded)."""
-    config = config or TrainConfig()
-    world = current_world(config.device)
-    run_dir = Path(out_dir) if out_dir is not None else default_run_dir(
-        corpus if isinstance(corpus, str | Path) else corpus.path)
-    check_run_dir(run_dir, overwrite)
-    if isinstance(corpus, str | Path):
-        with world.main_first():
-            corpus = load_corpus(corpus, config.format, config.codec_options,
-                                 items=config.items, label_from=config.label_from)
-    with locked_by_main(run_dir, world):
-        clear_run_dir(run_dir, overwrite, remove=world.is_main)
-        return Trainer(corpus, run_dir, config, progress).run()
-
-
-@contextmanager
-def locked_by_main(run_dir: Path, world: World) -> Iterator[None]:
-    """The run folder's lock, held by the main process (the one that writes); if it cannot
-    be had, every process stops."""
-    with ExitStack() as stack:
-        with world.main_first():
-            if world.is_main:
-                stack.enter_context(run_lock(run_dir))
-        yield
-
-
-def resume(run_dir: str | Path, changes: dict | None = None,
-           corpus: str | Path | Corpus | None = None, *,
-           progress: Progress | None = None) -> TrainResult:
-    """Continue a run from its ``last`` snapshot. ``changes`` may set steps, epochs, device..."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UsageError(f"--resume {run_dir}: no run folder there; give the folder a run "
-                         "was trained into")
-    world = current_world((changes or {}).get("device", "auto"))
-    with locked_by_main(run_dir, world):
-        folder = find_snapshot(run_dir, prefer="last")
-        if not (folder / "optimizer.safetensors").exists():
-            raise SeqgenError(f"{run_dir} has no resumable snapshot (last/ is missing); "
-                              "it can be sampled but not resumed")
-        recorded = read_json(folder / "config.json")
-        config = resumed_config(TrainConfig(**recorded["training"]), dict(changes or {}), run_dir)
-        if corpus is None or isinstance(corpus, str | Path):
-            with world.main_first():
-                corpus = load_corpus(corpus or recorded["corpus"]["path"],
-                                     recorded["corpus"].get("format"), config.codec_options,
-                                     items=config.items, label_from=config.label_from)
-        if corpus.codec.to_json() != recorded["codec"]:
-            raise UsageError(f"the corpus {corpus.path} has changed since {run_dir} was trained "
-                             "(its vocabulary differs); resume needs the same corpus")
-        trainer = Trainer(corpus, run_dir, config, progress)
-        trainer.restore(folder)
-        return trainer.run()
-
-
-def resumed_config(stored: TrainConfig, changes: dict, run_dir: Path) -> TrainConfig:
-    """The stored settings with the changes a resumed run may make."""
-    fixed = [k for k in FIXED_ON_RESUME if k in changes and changes[k] != getattr(stored, k)]
-    if fixed:
-        raise UsageError(f"cannot change {', '.join(fixed)} when resuming {run_dir}; "
-                         "start a new run with --out instead")
-    if "steps" in changes or "epochs" in changes:
-        stored = replace(stored, steps=None, epochs=None)
-    known = {f.name for f in fields(TrainConfig)}
-    return replace(stored, **{k: v for k, v in changes.items() if k in known})

@@ -1,0 +1,136 @@
+"""Starting and resuming training runs: the run folder and the process world are settled here,
+once, and handed to the trainer.
+
+A run folder holds one run: ``check_run_dir`` refuses, before any work, a folder that cannot
+be written or that holds an earlier run (unless it is to be replaced); the main process holds
+its lock while the run writes. Under torchrun every process joins the world when the run
+starts and leaves it with the others when it ends (``joined_world``).
+"""
+
+import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import fields, replace
+from pathlib import Path
+
+from seqgen.config import TrainConfig
+from seqgen.data.corpus import Corpus, load_corpus
+from seqgen.errors import SeqgenError, UsageError
+from seqgen.files import check_writable_folder, read_json
+from seqgen.training.checkpoint import find_snapshot, run_lock
+from seqgen.training.distributed import World, joined_world
+from seqgen.training.trainer import Progress, Trainer, TrainResult
+
+# Settings that shape the model or the batches: a resumed run must keep them.
+FIXED_ON_RESUME = ("cell", "layers", "hidden", "embedding", "dropout", "tie_weights",
+                   "cell_options", "arch", "format", "items", "label_from", "label_size",
+                   "codec_options", "augment", "transpose", "stretch", "batch_size", "seq_len",
+                   "val_fraction", "seed")
+
+
+def default_run_dir(corpus: str | Path) -> Path:
+    """``checkpoints/<corpus name>``: the folder's name, or a file's name without suffix."""
+    path = Path(corpus)
+    return Path("checkpoints") / (path.stem if path.is_file() else path.resolve().name)
+
+
+def run_leftovers(run_dir: Path) -> list[Path]:
+    """What an earlier run left in a run folder."""
+    names = ("best", "last", "best.old", "last.old", "metrics.jsonl", "curves.png")
+    return [run_dir / name for name in names if (run_dir / name).exists()]
+
+
+def check_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """Before any work: the run folder can be written, and holds no earlier run unless it
+    is to be replaced."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"--out {run_dir} is a file; a run is a folder: choose another --out")
+    check_writable_folder(run_dir, "--out")
+    if run_leftovers(run_dir) and not overwrite:
+        raise UsageError(f"{run_dir} already holds a training run: continue it with "
+                         f"--resume {run_dir}, replace it with --overwrite, or pick --out DIR")
+
+
+def clear_run_dir(run_dir: Path, overwrite: bool, remove: bool = True) -> None:
+    """Refuse to train over an earlier run unless asked to replace it (every process checks,
+    one removes)."""
+    check_run_dir(run_dir, overwrite)
+    if not remove:
+        return
+    for path in run_leftovers(run_dir):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def train(corpus: str | Path | Corpus, config: TrainConfig | None = None,
+          out_dir: str | Path | None = None, *, overwrite: bool = False,
+          progress: Progress | None = None, world: World | None = None) -> TrainResult:
+    """Train a new generator on a corpus (a path, or a corpus already loaded) into
+    ``out_dir`` (default ``checkpoints/<corpus name>``). Under torchrun the processes join
+    their world here, unless the caller has joined it (``world``)."""
+    config = config or TrainConfig()
+    run_dir = Path(out_dir) if out_dir is not None else default_run_dir(
+        corpus if isinstance(corpus, str | Path) else corpus.path)
+    check_run_dir(run_dir, overwrite)
+    with joined_world(config.device, world) as world, locked_by_main(run_dir, world):
+        clear_run_dir(run_dir, overwrite, remove=world.is_main)
+        if isinstance(corpus, str | Path):
+            with world.main_first():
+                corpus = load_corpus(corpus, config.format, config.codec_options,
+                                     items=config.items, label_from=config.label_from)
+        return Trainer(corpus, config, run_dir, world, progress).run()
+
+
+@contextmanager
+def locked_by_main(run_dir: Path, world: World) -> Iterator[None]:
+    """The run folder's lock, held by the main process (the one that writes); if it cannot
+    be had, every process stops."""
+    with ExitStack() as stack:
+        with world.main_first():
+            if world.is_main:
+                stack.enter_context(run_lock(run_dir))
+        yield
+
+
+def resume(run_dir: str | Path, changes: dict | None = None,
+           corpus: str | Path | Corpus | None = None, *, progress: Progress | None = None,
+           world: World | None = None) -> TrainResult:
+    """Continue a run from its ``last`` snapshot. ``changes`` may set steps, epochs, device...
+    Under torchrun the processes join their world here, unless the caller has (``world``)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"--resume {run_dir}: no run folder there; give the folder a run "
+                         "was trained into")
+    device = (changes or {}).get("device", "auto")
+    with joined_world(device, world) as world, locked_by_main(run_dir, world):
+        folder = find_snapshot(run_dir, prefer="last")
+        if not (folder / "optimizer.safetensors").exists():
+            raise SeqgenError(f"{run_dir} has no resumable snapshot (last/ is missing); "
+                              "it can be sampled but not resumed")
+        recorded = read_json(folder / "config.json")
+        config = resumed_config(TrainConfig(**recorded["training"]), dict(changes or {}), run_dir)
+        if corpus is None or isinstance(corpus, str | Path):
+            with world.main_first():
+                corpus = load_corpus(corpus or recorded["corpus"]["path"],
+                                     recorded["corpus"].get("format"), config.codec_options,
+                                     items=config.items, label_from=config.label_from)
+        if corpus.codec.to_json() != recorded["codec"]:
+            raise UsageError(f"the corpus {corpus.path} has changed since {run_dir} was trained "
+                             "(its vocabulary differs); resume needs the same corpus")
+        trainer = Trainer(corpus, config, run_dir, world, progress)
+        trainer.restore(folder)
+        return trainer.run()
+
+
+def resumed_config(stored: TrainConfig, changes: dict, run_dir: Path) -> TrainConfig:
+    """The stored settings with the changes a resumed run may make."""
+    fixed = [k for k in FIXED_ON_RESUME if k in changes and changes[k] != getattr(stored, k)]
+    if fixed:
+        raise UsageError(f"cannot change {', '.join(fixed)} when resuming {run_dir}; "
+                         "start a new run with --out instead")
+    if "steps" in changes or "epochs" in changes:
+        stored = replace(stored, steps=None, epochs=None)
+    known = {f.name for f in fields(TrainConfig)}
+    return replace(stored, **{k: v for k, v in changes.items() if k in known})
