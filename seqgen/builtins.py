@@ -22,8 +22,8 @@ def register_codecs(register):
     from seqgen.data.chars import CharCodec
     from seqgen.data.midi import MidiCodec
 
-    register("char", CharCodec, description="Characters of UTF-8 text (.txt): one stream, or "
-                                            "lines or files as items (formerly 'text')")
+    register("char", CharCodec, aliases=("text",),
+             description="Characters of UTF-8 text (.txt): one stream, or lines or files as items")
     register("midi", MidiCodec,
              description="Performance events of MIDI files (.mid, .midi): Performance RNN's "
                          "note-on/off, 10 ms time shifts, velocity bins")

@@ -30,11 +30,12 @@ def register_codecs(register: Callable[..., None]) -> None:
     """Register codecs: corpus formats and tokenizers.
 
     Call ``register(name, codec_class, description="...")`` once per codec; ``--format NAME``
-    selects it, and checkpoints record it. ``codec_class`` is a subclass of
-    :class:`seqgen.TextCodec` (seqgen reads UTF-8 text files, the codec maps text to tokens:
-    a character or word vocabulary) or of :class:`seqgen.FileCodec` (the codec reads and writes
-    its own files: MIDI, ABC notation). Its keyword constructor parameters are its options
-    (``--codec-opt key=value``).
+    selects it, and checkpoints record it (``aliases=(...)`` keeps earlier names working).
+    ``codec_class`` is a subclass of :class:`seqgen.TextCodec` (seqgen reads UTF-8 text files,
+    the codec maps text to tokens: a character or word vocabulary) or of
+    :class:`seqgen.FileCodec` (the codec reads and writes its own files: MIDI, ABC notation).
+    Its keyword constructor parameters are its options (``--codec-opt key=value``); a codec
+    that can vary a training item implements ``augment``.
     """
 
 

@@ -45,6 +45,7 @@ class Spec:
     distribution: str
     version: str
     options: dict[str, object] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()  # earlier names it still answers to
 
 
 def normalize(name: str) -> str:
@@ -121,12 +122,13 @@ def collect(hook_name: str, what: str, base: tuple[type, ...],
         dist, version = plugin_distribution(impl.plugin_name)
         mine: dict[str, Spec] = {}
 
-        def register(name: str, cls: type, description: str = "") -> None:
+        def register(name: str, cls: type, description: str = "",
+                     aliases: tuple[str, ...] = ()) -> None:
             if not (isinstance(cls, type) and issubclass(cls, base)):  # noqa: B023
                 kinds = " or ".join(f"seqgen.{b.__name__}" for b in base)  # noqa: B023
                 raise TypeError(f"{what} {name!r} is {cls!r}, not a {kinds} subclass")
             mine[name] = Spec(name, cls, description, impl.plugin_name, dist,  # noqa: B023
-                              version, options_of(cls))  # noqa: B023
+                              version, options_of(cls), tuple(aliases))  # noqa: B023
             registered_by[cls.__module__.partition(".")[0]] = impl.plugin_name  # noqa: B023
 
         try:
@@ -144,10 +146,13 @@ def collect(hook_name: str, what: str, base: tuple[type, ...],
 
 
 def lookup(registry: dict[str, Spec], name: str, what: str, listed: str, see: str) -> Spec:
-    if name not in registry:
-        raise UsageError(f"unknown {what} {name!r}; {listed}: {', '.join(sorted(registry))} "
-                         f"(see `{see}`)")
-    return registry[name]
+    """The spec registered as ``name`` (or with it as an alias), or a usage error listing
+    those that exist."""
+    for spec in registry.values():
+        if name == spec.name or name in spec.aliases:
+            return spec
+    raise UsageError(f"unknown {what} {name!r}; {listed}: {', '.join(sorted(registry))} "
+                     f"(see `{see}`)")
 
 
 def warn_on_version_change(kind: str, recorded: dict, spec: Spec) -> None:

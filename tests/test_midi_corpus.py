@@ -14,9 +14,10 @@ from seqgen.cli import app
 from seqgen.config import TrainConfig
 from seqgen.data import corpus as corpus_module
 from seqgen.data.cache import CacheWriter
+from seqgen.data.codec import Augmentation
 from seqgen.data.corpus import detect_format, load_corpus, load_file_corpus
 from seqgen.data.midi import MidiCodec, read_notes
-from seqgen.data.splits import Augmentation, ItemData
+from seqgen.data.splits import ItemData
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.nn.model import ModelConfig, build_model
 from seqgen.nn.sampling import generate_pieces

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -18,8 +18,15 @@ from torch import Tensor
 from seqgen.errors import SeqgenError
 from seqgen.plugins import Spec, collect, keyword_options, lookup
 
-if TYPE_CHECKING:
-    from seqgen.data.splits import Augmentation
+
+@dataclass
+class Augmentation:
+    """How far a codec that augments (``Codec.augments``) may vary a training item: transpose
+    by up to ``transpose`` semitones either way, stretch time by a factor in 1 +- ``stretch``.
+    The codec draws and applies the variation (``Codec.augment``)."""
+
+    transpose: int = 3
+    stretch: float = 0.05
 
 
 class Codec:
@@ -167,13 +174,9 @@ def codecs() -> dict[str, Spec]:
                    lambda cls: cls.default_options())
 
 
-FORMAT_ALIASES = {"text": "char"}  # earlier names of formats, as old checkpoints record them
-
-
 def get_codec(name: str) -> Spec:
     """The codec registered as ``name`` (a format), or a usage error listing those that exist."""
-    return lookup(codecs(), FORMAT_ALIASES.get(name, name), "format", "available",
-                  "seqgen plugins --all")
+    return lookup(codecs(), name, "format", "available", "seqgen plugins --all")
 
 
 def load_codec(data: dict, provider: dict | None = None) -> TextCodec | FileCodec:

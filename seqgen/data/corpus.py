@@ -36,9 +36,17 @@ from seqgen.data.cache import (
     relative_name,
     write_cache,
 )
-from seqgen.data.codec import Codec, CodecFileError, FileCodec, TextCodec, codecs, get_codec
+from seqgen.data.codec import (
+    Augmentation,
+    Codec,
+    CodecFileError,
+    FileCodec,
+    TextCodec,
+    codecs,
+    get_codec,
+)
 from seqgen.data.labels import label_reader
-from seqgen.data.splits import Augmentation, ItemData, StreamData, item_split, split_stream
+from seqgen.data.splits import ItemData, StreamData, item_split, split_stream
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import read_json
 from seqgen.plugins import check_option_names

@@ -21,9 +21,8 @@ import mido
 import torch
 from torch import Tensor
 
-from seqgen.data.codec import CodecFileError, FileCodec
+from seqgen.data.codec import Augmentation, CodecFileError, FileCodec
 from seqgen.data.notes import Note
-from seqgen.data.splits import Augmentation
 from seqgen.errors import UsageError
 
 NUM_PITCHES = 128

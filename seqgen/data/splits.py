@@ -8,7 +8,7 @@ from torch import Tensor
 
 from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN
 from seqgen.data.batching import Batches, item_batches, stream_batches
-from seqgen.data.codec import Codec
+from seqgen.data.codec import Augmentation, Codec
 from seqgen.errors import UsageError
 
 
@@ -89,16 +89,6 @@ def split_stream(ids: Tensor, val_fraction: float) -> tuple[Tensor, Tensor]:
     check_fraction(val_fraction)
     num_val = math.ceil(ids.numel() * val_fraction)
     return ids[:-num_val], ids[-num_val:]
-
-
-@dataclass
-class Augmentation:
-    """How far a codec that augments (``Codec.augments``) may vary a training item: transpose
-    by up to ``transpose`` semitones either way, stretch time by a factor in 1 +- ``stretch``.
-    The codec draws and applies the variation (``Codec.augment``)."""
-
-    transpose: int = 3
-    stretch: float = 0.05
 
 
 @dataclass

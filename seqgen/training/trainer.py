@@ -24,9 +24,8 @@ from torch.nn.parallel import DistributedDataParallel
 from seqgen import __version__
 from seqgen.config import TrainConfig
 from seqgen.data.batching import IGNORE, Batches, Chunk
-from seqgen.data.codec import get_codec
+from seqgen.data.codec import Augmentation, get_codec
 from seqgen.data.corpus import Corpus, TextCorpus
-from seqgen.data.splits import Augmentation
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import first_line, read_json, read_tensors
 from seqgen.nn.cells import (
