@@ -399,7 +399,8 @@ def strip_line(line: str) -> str:
                 continue
             if char in "\"{":  # never closed: the rest of the line is not music
                 break
-            i += 1  # a lone "!" or "+"
+            kept.append(char)  # "!" or "+" of something else, left to abc2midi
+            i += 1
             continue
         if char not in ONE_CHARACTER_DECORATIONS:
             kept.append(char)
