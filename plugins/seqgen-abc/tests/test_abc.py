@@ -293,6 +293,14 @@ def test_written_abc_is_readable_abc(tmp_path):
                                   (16, 18, 73), (24, 84, 0), (84, 87, 127)]
 
 
+def test_an_odd_length_is_whole_units_tied_to_a_tuplet(tmp_path):
+    codec = AbcCodec()
+    out = tmp_path / "tune.abc"
+    codec.write(tokens_of(codec, "NOTE_76", "DUR_20", "NOTE_72", "DUR_4"), out)
+    assert out.read_text(encoding="utf-8").splitlines()[-1] == "e6- (3:1:1e2 (3:1:1c4 z8 |]"
+    assert symusic_notes(out) == [(0, 20, 76), (20, 24, 72)]
+
+
 def test_a_chord_is_written_with_at_most_the_notes_abc2midi_plays(tmp_path):
     codec = AbcCodec()
     chord = [NOTE + p for p in range(20, 20 + MAX_CHORD + 10)]
