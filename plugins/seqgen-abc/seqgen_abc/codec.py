@@ -33,6 +33,9 @@ from torch import Tensor
 import seqgen
 
 NUM_PITCHES = 128
+# In to_json, so in seqgen's corpus cache key: a version of this package that reads ABC
+# differently (other tokens from the same file) must raise it, or the cache serves old tokens.
+READER_VERSION = 1
 BAR_QUARTERS = 4  # written tunes are in 4/4
 SHARP_NAMES = ("C", "^C", "D", "^D", "E", "F", "^F", "G", "^G", "A", "^A", "B")
 
@@ -265,16 +268,19 @@ class AbcCodec(seqgen.FileCodec):
     # ---- configuration ----
 
     def to_json(self) -> dict:
-        return {"name": self.name, **self.options()}
+        """The codec's name, options and ``reader`` (how it reads files, for the cache)."""
+        return {"name": self.name, "reader": READER_VERSION, **self.options()}
 
     @classmethod
     def from_json(cls, data: dict) -> "AbcCodec":
+        """The codec ``to_json`` describes (of any ``reader``: the tokens mean the same)."""
         if data.get("name") != cls.name:
             raise ValueError(f"not an {cls.name} codec: {data.get('name')!r}")
-        unknown = sorted(set(data) - set(cls.default_options()) - {"name"})
+        unknown = sorted(set(data) - set(cls.default_options()) - {"name", "reader"})
         if unknown:
             raise ValueError(f"unknown ABC codec options: {', '.join(unknown)}")
-        return cls(**{key: value for key, value in data.items() if key != "name"})
+        return cls(**{key: value for key, value in data.items()
+                      if key not in ("name", "reader")})
 
 
 # ---- writing notes ---------------------------------------------------------------------------

@@ -167,8 +167,8 @@ def test_options_are_the_constructor_keywords_with_defaults():
     assert AbcCodec.default_options() == {"steps_per_quarter": 12, "max_quarters": 8,
                                           "tempo": 120}
     codec = AbcCodec.from_options(steps_per_quarter=4, tempo=90)
-    assert codec.to_json() == {"name": "abc", "steps_per_quarter": 4, "max_quarters": 8,
-                               "tempo": 90}
+    assert codec.to_json() == {"name": "abc", "reader": 1, "steps_per_quarter": 4,
+                               "max_quarters": 8, "tempo": 90}
     again = AbcCodec.from_json(json.loads(json.dumps(codec.to_json())))
     assert again.to_json() == codec.to_json() and again.size == codec.size
     assert pickle.loads(pickle.dumps(codec)).to_json() == codec.to_json()  # for worker processes
@@ -183,6 +183,21 @@ def test_options_are_the_constructor_keywords_with_defaults():
 def test_bad_options_are_a_clear_error(options, message):
     with pytest.raises(ValueError, match=f"ABC option {message}"):
         AbcCodec(**options)
+
+
+def test_the_cache_key_changes_with_the_reader(tmp_path, monkeypatch):
+    """seqgen caches a corpus under the codec's to_json: another reader reads anew."""
+    from seqgen_abc import codec as module
+
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    for tune in TUNES[:2]:
+        (folder / tune.name).write_bytes(tune.read_bytes())
+    assert not seqgen.load_corpus(folder).from_cache
+    assert seqgen.load_corpus(folder).from_cache
+    monkeypatch.setattr(module, "READER_VERSION", 2)
+    assert not seqgen.load_corpus(folder).from_cache
+    assert AbcCodec.from_json({**AbcCodec().to_json(), "reader": 1}).to_json()["reader"] == 2
 
 
 def test_from_json_checks_the_name_and_the_keys():
@@ -457,8 +472,8 @@ def test_the_cli_trains_and_samples_abc_files_that_symusic_reads(tmp_path):
     run = tmp_path / "run"
     train(run, "--augment", "--transpose", "2", "--codec-opt", "steps_per_quarter=6")
     config = json.loads((run / "best" / "config.json").read_text())
-    assert config["codec"] == {"name": "abc", "steps_per_quarter": 6, "max_quarters": 8,
-                               "tempo": 120}
+    assert config["codec"] == {"name": "abc", "reader": 1, "steps_per_quarter": 6,
+                               "max_quarters": 8, "tempo": 120}
     assert config["codec_plugin"] == {"format": "abc", "distribution": "seqgen-abc",
                                       "version": "0.1.0"}
     events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
