@@ -13,8 +13,8 @@ lowest first, and one DUR (``NOTE_60 NOTE_64 NOTE_67 DUR_12``).
 
 Writing: the notes as an ABC tune in 4/4 (``L:1/16`` for the default grid), C major with an
 explicit accidental wherever one is needed, notes crossing a bar line tied, lengths that are not
-a whole number of ``L:`` units as one-note tuplets ``(3:1:1c4``, chords of at most 50 notes (all
-abc2midi plays). symusic reads it back to the same tokens.
+a whole number of ``L:`` units with one-note tuplets (``(3:1:1c4``: an eighth-note triplet's
+note), chords of at most 50 notes (all abc2midi plays). symusic reads it back to the same tokens.
 """
 
 import math
