@@ -259,10 +259,11 @@ def test_a_codec_plugin_trains_samples_and_is_remembered(register_plugin, tiny_c
 
 
 def test_unknown_format_lists_the_codecs(tiny_corpus, tmp_path):
-    result = runner.invoke(app, ["train", str(tiny_corpus), "--format", "abc",
+    result = runner.invoke(app, ["train", str(tiny_corpus), "--format", "musicxml",
                                  "--out", str(tmp_path / "run")])
-    assert result.exit_code == 2 and "unknown format 'abc'; available: char, midi" in \
-        result.output
+    # the list has the installed plugins' codecs too (seqgen-abc's abc)
+    assert result.exit_code == 2 and "unknown format 'musicxml'; available: " in result.output
+    assert "char, midi (see `seqgen plugins --all`)" in " ".join(result.output.split())
 
 
 def test_a_version_change_of_the_cell_plugin_is_a_warning(trained_run, tmp_path):
