@@ -174,6 +174,15 @@ def codecs() -> dict[str, Spec]:
                    lambda cls: cls.default_options())
 
 
+def codec_release(codec_class: type) -> str:
+    """The distribution and version that registered a codec class ("unregistered" for one
+    used directly): part of a corpus's cache key, so a new release of a codec encodes anew."""
+    for spec in codecs().values():
+        if spec.cls is codec_class:
+            return f"{spec.distribution}-{spec.version}"
+    return "unregistered"
+
+
 def get_codec(name: str) -> Spec:
     """The codec registered as ``name`` (a format), or a usage error listing those that exist."""
     return lookup(codecs(), name, "format", "available", "seqgen plugins --all")

@@ -42,6 +42,7 @@ from seqgen.data.codec import (
     CodecFileError,
     FileCodec,
     TextCodec,
+    codec_release,
     codecs,
     get_codec,
 )
@@ -370,7 +371,7 @@ def compact_dtype(vocab_size: int) -> np.dtype:
 
 def text_cache_kind(kind: str, codec_class: type[TextCodec], options: dict) -> str:
     return f"{kind}-{codec_class.__module__}.{codec_class.__name__}-" \
-           f"{json.dumps(options, sort_keys=True)}"
+           f"{codec_release(codec_class)}-{json.dumps(options, sort_keys=True)}"
 
 
 def load_text_corpus(path: str | Path, codec_class: type[TextCodec],
@@ -557,7 +558,8 @@ def load_file_corpus(path: str | Path, codec: FileCodec, *, strict: bool = False
     a reason. ``strict`` makes any skipped file an error; no usable file is an error."""
     path = Path(path)
     files = corpus_files(path, codec.suffixes)
-    kind = f"files-v3-{codec.name}-{json.dumps(codec.to_json(), sort_keys=True)}"
+    kind = f"files-v3-{codec.name}-{codec_release(type(codec))}-" \
+           f"{json.dumps(codec.to_json(), sort_keys=True)}"
     found = cached(kind, path, files, cache_dir,
                    lambda cache_file: encode_files(path, files, codec, progress, cache_file))
     skipped = [tuple(s) for s in found.meta["skipped"]]

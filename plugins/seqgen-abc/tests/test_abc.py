@@ -506,9 +506,6 @@ def test_sample_length_in_seconds_counts_the_durs(tmp_path):
     assert 4 <= seconds < 4 + 4  # at 120 quarters a minute the longest DUR (8) is 4 s
 
 
-@pytest.mark.skipif(not hasattr(seqgen.FileCodec, "augment"),
-                    reason="this seqgen's data layer augments MIDI only: FileCodec.augment is "
-                           "the contract to come (issue 13)")
 def test_training_with_augmentation_transposes_through_the_codec(tmp_path, monkeypatch):
     shifts = []
     augment = AbcCodec.augment
