@@ -21,9 +21,16 @@ def register_cells(register):
 def register_codecs(register):
     from seqgen.data.chars import CharCodec
     from seqgen.data.midi import MidiCodec
+    from seqgen.data.subwords import BpeCodec, WordLevelCodec
 
     register("char", CharCodec, aliases=("text",),
              description="Characters of UTF-8 text (.txt): one stream, or lines or files as items")
+    register("bpe", BpeCodec,
+             description="Byte-level BPE subwords of UTF-8 text (Hugging Face tokenizers), "
+                         "learned from the training text; no unknown token")
+    register("words", WordLevelCodec,
+             description="Words and punctuation of UTF-8 text (Hugging Face tokenizers), case "
+                         "kept; words rarer than min_count are <unk>")
     register("midi", MidiCodec,
              description="Performance events of MIDI files (.mid, .midi): Performance RNN's "
                          "note-on/off, 10 ms time shifts, velocity bins")

@@ -190,7 +190,7 @@ def test_a_plugin_adds_a_command(register_plugin):
 class WordCodec(seqgen.TextCodec):
     """Words, spaces and punctuation as tokens."""
 
-    name = "words"
+    name = "plainwords"
 
     def __init__(self, vocab: list[str], specials: bool = False) -> None:
         self.vocab, self.specials = vocab, specials
@@ -231,20 +231,20 @@ class WordPlugin:
     @staticmethod
     @seqgen.hookimpl
     def register_codecs(register):
-        register("words", WordCodec, description="word-level text")
+        register("plainwords", WordCodec, description="word-level text")
 
 
 def test_a_codec_plugin_trains_samples_and_is_remembered(register_plugin, tiny_corpus,
                                                          tmp_path):
     register_plugin(WordPlugin, "word-plugin")
-    assert codecs()["words"].options == {"lowercase": False}
-    result = runner.invoke(app, ["train", str(tiny_corpus), "--format", "words", "--hidden",
+    assert codecs()["plainwords"].options == {"lowercase": False}
+    result = runner.invoke(app, ["train", str(tiny_corpus), "--format", "plainwords", "--hidden",
                                  "12", "--batch-size", "2", "--seq-len", "8", "--steps", "3",
                                  "--out", str(tmp_path / "run"), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "run/best/config.json").read_text())
-    assert config["codec"]["name"] == "words"
-    assert config["codec_plugin"] == {"format": "words", "distribution": "word-plugin",
+    assert config["codec"]["name"] == "plainwords"
+    assert config["codec_plugin"] == {"format": "plainwords", "distribution": "word-plugin",
                                       "version": "unknown"}
     sample = runner.invoke(app, ["sample", str(tmp_path / "run"), "--primer", "Speak",
                                  "--length", "6", "--seed", "1"])
@@ -253,7 +253,7 @@ def test_a_codec_plugin_trains_samples_and_is_remembered(register_plugin, tiny_c
     try:
         missing = runner.invoke(app, ["sample", str(tmp_path / "run")])
         assert missing.exit_code == 1
-        assert "needs the codec 'words' from the package word-plugin" in missing.output
+        assert "needs the codec 'plainwords' from the package word-plugin" in missing.output
     finally:
         plugins.pm.register(WordPlugin, name="word-plugin")
 
@@ -263,7 +263,7 @@ def test_unknown_format_lists_the_codecs(tiny_corpus, tmp_path):
                                  "--out", str(tmp_path / "run")])
     # the list has the installed plugins' codecs too (seqgen-abc's abc)
     assert result.exit_code == 2 and "unknown format 'musicxml'; available: " in result.output
-    assert "char, midi (see `seqgen plugins --all`)" in " ".join(result.output.split())
+    assert "bpe, char, midi, words (see `seqgen plugins --all`)" in " ".join(result.output.split())
 
 
 def test_a_version_change_of_the_cell_plugin_is_a_warning(trained_run, tmp_path):

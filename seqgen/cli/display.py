@@ -79,8 +79,9 @@ class TrainingView:
         best = " (best)" if e["val_loss"] <= e["best_val_loss"] else ""
         if self.progress is not None:
             self.progress.update(self.task, val=self.val)
+        per_char = f", {e['val_bits_per_char']:.4f} bits/char" if "val_bits_per_char" in e else ""
         self.console.print(f"step {e['step']}  validation loss {e['val_loss']:.4f} nats/token"
-                           f"{best}", highlight=False)
+                           f"{per_char}{best}", highlight=False)
 
 
 class FileProgressView:

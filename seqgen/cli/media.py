@@ -65,12 +65,13 @@ def plot_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="The PNG file to write.")] = Path("curves.png"),
     width: Annotated[int, typer.Option(help="Width in pixels.")] = 1200,
     height: Annotated[int, typer.Option(help="Height in pixels.")] = 500,
+    per_char: Annotated[bool, typer.Option("--per-char", help="Bits per character of the text against characters: a scale runs of different text codecs (char, bpe, words) share.")] = False,
 ) -> None:
     """Loss curves of training runs against steps and tokens, on one chart (PNG)."""
     from seqgen.media.plots import curves_png
 
     prepare_output_file(out, "--out")
-    curves_png(runs, out, width, height)
+    curves_png(runs, out, width, height, per_char)
     report_written([out], [f"{len(runs)} run{'s' if len(runs) > 1 else ''}"])
 
 

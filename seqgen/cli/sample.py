@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # the library imports torch: commands import it when they run
 def sample_command(
     checkpoint: Annotated[Path, typer.Argument(help="A run folder (its best snapshot) or a snapshot folder.")],
     primer: Annotated[str, typer.Option(help="Text to continue, or @FILE: a text file, or a .mid file for a MIDI model.")] = "",
-    length: Annotated[str | None, typer.Option(help="Tokens to generate, or for MIDI a duration (30s). \\[default: text 500; MIDI: until the model ends the piece]")] = None,
+    length: Annotated[str | None, typer.Option(help="Tokens to generate (of the model's codec), or for MIDI a duration (30s). \\[default: text 500; MIDI: until the model ends the piece]")] = None,
+    chars: Annotated[int | None, typer.Option(help="Text: stop each sample at this many new characters (any codec).")] = None,
     num_samples: Annotated[int, typer.Option(help="Samples, generated together as one batch.")] = 1,
     temperature: Annotated[float, typer.Option(help="Divide the logits by this (> 0); lower is more conservative.")] = 1.0,
     top_k: Annotated[int, typer.Option(help="Keep only the k likeliest tokens; 0 keeps all.")] = 0,
@@ -54,7 +55,7 @@ def sample_command(
 
     options = SamplingOptions(temperature, top_k, top_p)
     tokens, seconds = parse_length(length)
-    at_least(1, num_samples=num_samples, max_length=max_length)
+    at_least(1, num_samples=num_samples, max_length=max_length, chars=chars)
     at_most(MAX_TOKENS, max_length=max_length)
     check_seed(seed)
     ckpt = load_checkpoint(checkpoint, resolve_device(device))
@@ -62,14 +63,15 @@ def sample_command(
     labels, chosen = condition_labels(ckpt.config.get("labels", []), condition, num_samples,
                                       seed)
     if isinstance(ckpt.codec, FileCodec):
-        if unique:
-            raise UsageError("--unique works for text models of items (lines or files)")
+        if unique or chars is not None:
+            raise UsageError(f"{'--unique' if unique else '--chars'} works for text models")
         paths = output_paths(out or "samples/", num_samples, ckpt.codec.output_suffix, force,
                              one_file_each=True)
     elif render:
         raise UsageError("--render is for MIDI models; this model writes text")
     elif seconds is not None:
-        raise UsageError("a text model's --length is a number of characters, not a duration")
+        raise UsageError("a text model's --length is a number of tokens, not a duration "
+                         "(--chars N stops at N characters)")
     elif not ckpt.codec.specials and (unique or max_length is not None):
         raise UsageError(f"{'--unique' if unique else '--max-length'} is for models of items "
                          "(lines or files); this model reads one stream (its length is "
@@ -84,10 +86,11 @@ def sample_command(
                       max_length or 100_000)
         show_and_render(paths, not quiet, render, soundfont)
     else:
-        limit = tokens if tokens is not None else max_length or (200 if ckpt.codec.specials
-                                                                 else 500)
+        limit = tokens if tokens is not None else max_length or (
+            200 if ckpt.codec.specials else 500 if chars is None
+            else 4 * chars)  # a token is a byte at least, a character 4 bytes at most
         sample_text(ckpt, primer_read, limit, num_samples, options, seed, paths, labels, unique,
-                    corpus)
+                    corpus, chars)
 
 
 def read_primer(primer: str, codec: Codec) -> str | Tensor | None:
@@ -98,9 +101,12 @@ def read_primer(primer: str, codec: Codec) -> str | Tensor | None:
     path = Path(primer[1:]) if primer.startswith("@") else None
     if not isinstance(codec, FileCodec):
         try:
-            return primer if path is None else path.read_text(encoding="utf-8")
+            text = primer if path is None else path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot read the primer file {path}: {exc}") from None
+        if path is not None and not text:
+            raise UsageError(f"the primer file {path} is empty")
+        return text
     if not primer:
         return None
     if path is None:
@@ -115,9 +121,9 @@ def read_primer(primer: str, codec: Codec) -> str | Tensor | None:
 def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
                 options: SamplingOptions, seed: int | None, paths: list[Path] | None,
                 labels: Tensor | None = None, unique: bool = False,
-                corpus: Path | None = None) -> None:
-    """Stream one sample to the terminal, print several, or write them to ``paths`` (one
-    file each, or all in one)."""
+                corpus: Path | None = None, chars: int | None = None) -> None:
+    """Stream one sample to the terminal as it is decoded, print several, or write them to
+    ``paths`` (one file each, or all in one)."""
     from seqgen.data.corpus import load_recorded_corpus
     from seqgen.files import write_text
     from seqgen.nn.sampling import drop_repeats, generate_text
@@ -125,17 +131,16 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
     stream = paths is None and num_samples == 1 and not unique
     training = None
     if unique:  # before generating: a missing corpus should not cost a generation first
-        corpus_items = load_recorded_corpus(ckpt.config, corpus)
+        corpus_items = load_recorded_corpus(ckpt.config, corpus, ckpt.codec)
         training = {corpus_items.codec.decode(piece) for piece in corpus_items.pieces}
     pending_primer = [primer]
 
-    def write_tokens(tokens):
-        sys.stdout.write(pending_primer.pop() if pending_primer else "")
-        sys.stdout.write(ckpt.codec.decode(tokens[:1]))
+    def stream_text(text: str) -> None:
+        sys.stdout.write((pending_primer.pop() if pending_primer else "") + text)
         sys.stdout.flush()
 
     texts = generate_text(ckpt.model, ckpt.codec, primer, length, num_samples, options, seed,
-                          labels, on_tokens=write_tokens if stream else None)
+                          labels, on_text=stream_text if stream else None, max_chars=chars)
     if training is not None:
         texts, duplicates, copies = drop_repeats(texts, training)
         err_console.print(f"--unique dropped {duplicates} duplicate(s) and {copies} cop"

@@ -93,9 +93,10 @@ def train_command(
         loaded = None
         if corpus is not None:
             with world.main_first():
+                val_fraction = settings.get("val_fraction", TrainConfig.val_fraction)
                 loaded = load_with_progress(corpus, format, settings.get("codec_options"),
                                             strict, verbose, items, label_from,
-                                            quiet=not world.is_main)
+                                            quiet=not world.is_main, val_fraction=val_fraction)
         with TrainingView(console) if world.is_main else nullcontext() as view:
             if resume_dir is not None:
                 result = resume(resume_dir, settings, loaded, progress=view, world=world)
@@ -103,8 +104,10 @@ def train_command(
                 result = train(loaded, config, out, overwrite=overwrite, progress=view,
                                world=world)
     if world.is_main:
+        per_char = "" if result.val_bits_per_char is None else \
+            f" ({result.val_bits_per_char:.4f} bits/char)"
         console.print(f"done: step {result.step}, validation loss {result.val_loss:.4f} "
-                      f"(best {result.best_val_loss:.4f}) nats/token, "
+                      f"(best {result.best_val_loss:.4f}) nats/token{per_char}, "
                       f"{result.tokens_per_second:,.0f} tokens/s; checkpoint in "
                       f"{result.run_dir}", highlight=False)
 
@@ -124,13 +127,14 @@ def without_option(args: list[str], name: str) -> list[str]:
 
 def load_with_progress(path: Path, format: str | None, codec_options: dict | None,
                        strict: bool = False, verbose: bool = False, items: str | None = None,
-                       label_from: str | None = None, quiet: bool = False) -> Corpus:
+                       label_from: str | None = None, quiet: bool = False,
+                       val_fraction: float = 0.1) -> Corpus:
     """Load a corpus with a progress bar over its files, then report files skipped."""
     from seqgen.data.corpus import FileCorpus, load_corpus, summarize_skipped
 
     with nullcontext() if quiet else FileProgressView(console) as progress:
         corpus = load_corpus(path, format, codec_options, items=items, label_from=label_from,
-                             strict=strict, progress=progress)
+                             strict=strict, progress=progress, val_fraction=val_fraction)
     if isinstance(corpus, FileCorpus) and corpus.skipped and not quiet:
         err_console.print(f"[yellow]warning:[/] {len(corpus.files)} {corpus.format} files read, "
                           f"{summarize_skipped(corpus.skipped)}"
@@ -148,15 +152,19 @@ def eval_command(
     corpus: Annotated[Path | None, typer.Option(help="Evaluate on this corpus's validation split instead.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
 ) -> None:
-    """Validation loss in nats/token, bits per character and perplexity."""
+    """Validation loss in nats/token, bits per character of the text and perplexity."""
     from seqgen.training.evaluation import evaluate_checkpoint
 
     result = evaluate_checkpoint(checkpoint, corpus, device)
     table = Table(title=f"evaluation of {checkpoint}")
-    for column in ("tokens", "loss (nats/token)", f"bits/{result.unit}", "perplexity"):
+    columns = {"tokens": f"{result.tokens:,}", "loss (nats/token)": f"{result.loss:.4f}",
+               f"bits/{result.unit}": f"{result.bits_per_token:.4f}"}
+    if result.bits_per_char is not None and result.unit != "character":
+        columns |= {"characters": f"{result.chars:,}", "bits/char": f"{result.bits_per_char:.4f}"}
+    columns["perplexity"] = f"{result.perplexity:.3f}"
+    for column in columns:
         table.add_column(column, justify="right")
-    table.add_row(f"{result.tokens:,}", f"{result.loss:.4f}", f"{result.bits_per_token:.4f}",
-                  f"{result.perplexity:.3f}")
+    table.add_row(*columns.values())
     console.print(table)
     if result.per_label:
         labels = Table(title="validation loss per label (nats/token)")
@@ -190,7 +198,7 @@ def inspect_command(
 
     TrainConfig(batch_size=batch_size, seq_len=seq_len, val_fraction=val_fraction)  # checks
     corpus = load_with_progress(path, format, parse_options(codec_opt or [], "--codec-opt"),
-                                strict, verbose, items, label_from)
+                                strict, verbose, items, label_from, val_fraction=val_fraction)
     table = Table(title=f"corpus {path} ({corpus.format})", show_header=False)
     table.add_column(style="bold")
     table.add_column()

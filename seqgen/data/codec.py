@@ -72,10 +72,19 @@ class TextCodec(Codec):
     codec's ``--codec-opt`` options), ``encode``, ``decode``, ``size``, ``to_json`` and
     ``from_json``. With ``specials`` the ids 0, 1, 2 must be PAD, BOS and EOS. Optionally
     ``fit_chunks``, for a stream larger than memory.
+
+    A codec whose vocabulary is learned from the text (subwords, words) sets
+    ``fits_training_split``: seqgen then fits it on the training part of the corpus only and
+    encodes the training and validation parts apart (the validation text starts at a line).
+    Losses per character count the characters each token stands for (``token_chars``); a codec
+    whose ids do not tell them (an unknown word stands for any word) sets ``chars_from_ids``
+    to false, and seqgen keeps what ``encode_chars`` counts in the text beside the ids.
     """
 
     suffixes: tuple[str, ...] = (".txt",)
     specials = False
+    fits_training_split = False  # fitted on the training part only (its vocabulary is learned)
+    chars_from_ids = True  # token_chars(ids) is exact for any text this codec encodes
 
     @classmethod
     def default_options(cls) -> dict[str, object]:
@@ -90,10 +99,11 @@ class TextCodec(Codec):
     def fit_chunks(cls, chunks: Iterable[str], specials: bool = False,
                    **options: object) -> TextCodec:
         """Optional: the codec ``fit`` gives, from the corpus's text in consecutive chunks (of
-        about 4 MB). Implement it only when ``encode_corpus`` of consecutive chunks gives, joined,
-        the ids of the whole text (one token per character, say): seqgen then streams a corpus
-        through the codec in two passes and never holds its whole text. A codec whose ``fit`` is
-        newer than its ``fit_chunks`` (a subclass that overrides ``fit`` alone) is fitted whole.
+        about 4 MB, each ending after a line break where the text has one). Implement it only
+        when ``encode_corpus`` of such chunks gives, joined, the ids of the whole text (one token
+        per character, or no token across a line break): seqgen then streams a corpus through
+        the codec in two passes and never holds its whole text. A codec whose ``fit`` is newer
+        than its ``fit_chunks`` (a subclass that overrides ``fit`` alone) is fitted whole.
         """
         raise NotImplementedError
 
@@ -118,6 +128,45 @@ class TextCodec(Codec):
     def default_primer(self) -> str:
         """What sampling a stream starts from when no primer is given."""
         return "\n"
+
+    def char_lengths(self) -> Tensor:
+        """How many characters of text each id stands for (int64 [size]): by default the
+        length of its text alone; PAD and BOS none, EOS one (an item's end stands for its
+        line break)."""
+        lengths = torch.tensor([len(self.decode([i])) for i in range(self.size)])
+        if self.specials:
+            lengths[[self.PAD, self.BOS, self.EOS]] = torch.tensor([0, 0, 1])
+        return lengths
+
+    def token_chars(self, ids: Tensor) -> Tensor:
+        """The characters each token of ``ids`` stands for (int64, one per token): summed over
+        a text's tokens, its length, what a loss per character divides by."""
+        if "_char_lengths" not in self.__dict__:
+            self._char_lengths = self.char_lengths()
+        return self._char_lengths[ids.long()]
+
+    def encode_chars(self, text: str) -> Tensor:
+        """The characters of ``text`` each of its tokens (``encode_corpus``) stands for; needed
+        only where ``chars_from_ids`` is false."""
+        raise NotImplementedError
+
+    def token_stream(self) -> TokenStream:
+        """A decoder of one sample's tokens as they are drawn (for streaming)."""
+        return TokenStream(self)
+
+
+class TokenStream:
+    """The text of tokens given one at a time: each token's text alone (``step``), for codecs
+    whose tokens are whole characters; ``finish`` gives what is left at the end."""
+
+    def __init__(self, codec: TextCodec) -> None:
+        self.codec = codec
+
+    def step(self, token: int) -> str:
+        return self.codec.decode([token])
+
+    def finish(self) -> str:
+        return ""
 
 
 class CodecFileError(SeqgenError):

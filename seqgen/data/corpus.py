@@ -5,13 +5,18 @@ files a codec reads (MIDI, a plugin's format) is a list of pieces. Items may car
 Every corpus splits into training and validation data (``seqgen.data.splits``) that make
 ``Batches``.
 
-A stream may be larger than memory: it is read in chunks of ``CHUNK_BYTES``, in two passes
-(fit the codec, then encode into the cache file as it goes), and its token ids are used
-memory-mapped from the cache. A file codec's tokens go into the cache file as the workers'
-results arrive. Codecs are known only through their contract (``seqgen.data.codec``).
+A stream may be larger than memory: it is read in chunks of ``CHUNK_BYTES`` (cut after line
+breaks), in two passes (fit the codec, then encode into the cache file as it goes), and its
+token ids are used memory-mapped from the cache. A codec whose vocabulary is learned
+(``fits_training_split``) is fitted on the training part only: the validation text is the
+last ``val_fraction`` of the text from a line start, encoded apart. A file codec's tokens go
+into the cache file as the workers' results arrive. Codecs are known only through their
+contract (``seqgen.data.codec``).
 """
 
+import hashlib
 import json
+import math
 import os
 import warnings
 from codecs import getincrementaldecoder
@@ -47,7 +52,7 @@ from seqgen.data.codec import (
     get_codec,
 )
 from seqgen.data.labels import label_reader
-from seqgen.data.splits import ItemData, StreamData, item_split, split_stream
+from seqgen.data.splits import ItemData, StreamData, item_split, split_items, split_stream
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import read_json
 from seqgen.plugins import check_option_names
@@ -79,6 +84,9 @@ class TextCorpus:
     from_cache: bool
     items: str = "stream"
     label_names: tuple[str, ...] = ()
+    chars: Tensor | None = None  # characters per token, where the codec cannot tell
+    val_start: int | None = None  # the first validation token, for a codec fitted on training
+    val_fraction: float | None = None  # the split it was encoded for (with val_start)
 
     @property
     def format(self) -> str:
@@ -96,8 +104,19 @@ class TextCorpus:
 
     def split(self, val_fraction: float, codec: TextCodec | None = None,
               **_: object) -> tuple[StreamData, StreamData]:
-        train, val = split_stream(self.ids_for(codec or self.codec), val_fraction)
-        return StreamData(train), StreamData(val)
+        """Training and validation streams: the last ``val_fraction`` of the tokens, or for a
+        codec fitted on the training part, the tokens of the text it was not fitted on."""
+        codec = codec or self.codec
+        if self.val_start is None:
+            train, val = split_stream(self.ids_for(codec), val_fraction)
+            return StreamData(train, codec), StreamData(val, codec)
+        if val_fraction != self.val_fraction or codec.to_json() != self.codec.to_json():
+            raise UsageError(f"corpus {self.path} was encoded with its own {self.format} codec "
+                             f"for a validation fraction of {self.val_fraction}; load it with "
+                             "the codec and the fraction wanted")
+        start, chars = self.val_start, self.chars
+        return (StreamData(self.ids[:start], codec, None if chars is None else chars[:start]),
+                StreamData(self.ids[start:], codec, None if chars is None else chars[start:]))
 
 
 class ItemCorpus:
@@ -109,6 +128,7 @@ class ItemCorpus:
     pieces: list[Tensor]
     labels: Tensor | None
     label_names: tuple[str, ...]
+    chars: list[Tensor] | None = None  # characters per token, where the codec cannot tell
 
     @property
     def format(self) -> str:
@@ -130,7 +150,7 @@ class ItemCorpus:
         labels = self.labels
         if labels is not None and label_names is not None and label_names != self.label_names:
             labels = label_ids(self.label_names, label_names, self.path)[labels]
-        return item_split(pieces, codec, labels, val_fraction, augmentation)
+        return item_split(pieces, codec, labels, val_fraction, augmentation, self.chars)
 
     def items_per_label(self) -> dict[str, int]:
         if self.labels is None:
@@ -162,6 +182,7 @@ class TextItemCorpus(ItemCorpus):
     invalid_bytes: int
     from_cache: bool
     items: str = "lines"
+    chars: list[Tensor] | None = None
 
 
 @dataclass
@@ -235,10 +256,12 @@ def detect_format(path: Path) -> str:
 def load_corpus(path: str | Path, format: str | None = None,
                 codec_options: dict[str, object] | None = None, *, items: str | None = None,
                 label_from: str | None = None, strict: bool = False,
-                progress: FileProgress | None = None, cache_dir: Path | None = None) -> "Corpus":
+                progress: FileProgress | None = None, cache_dir: Path | None = None,
+                val_fraction: float = 0.1, fitted: TextCodec | None = None) -> "Corpus":
     """Load a corpus with a registered codec (``format``). What a flag leaves open comes from
     the corpus's own ``seqgen.json`` (keys ``format``, ``items``, ``label_from``), else from
-    its files."""
+    its files. A codec fitted on the training part of the text is fitted on all but the last
+    ``val_fraction`` of it, unless ``fitted`` is given (a checkpoint's codec) to encode with."""
     path = Path(path)
     declared = read_declaration(path)
     format = format or declared.get("format") or detect_format(path)
@@ -260,20 +283,26 @@ def load_corpus(path: str | Path, format: str | None = None,
             raise UsageError("labels belong to items: give --items lines or --items files "
                              "with --label-from")
         return load_text_corpus(path, codec_class, options, cache_dir=cache_dir,
-                                progress=progress)
-    return load_text_items(path, codec_class, items, label_from, options, cache_dir=cache_dir)
+                                progress=progress, val_fraction=val_fraction, fitted=fitted)
+    return load_text_items(path, codec_class, items, label_from, options, cache_dir=cache_dir,
+                           val_fraction=val_fraction, fitted=fitted)
 
 
-def load_recorded_corpus(config: dict, path: str | Path | None = None) -> "Corpus":
-    """The corpus a checkpoint's ``config`` was trained on (or ``path``), read the same way."""
+def load_recorded_corpus(config: dict, path: str | Path | None = None,
+                         codec: Codec | None = None) -> "Corpus":
+    """The corpus a checkpoint's ``config`` was trained on (or ``path``), read the same way;
+    a codec fitted on the training part is the checkpoint's ``codec`` (when given)."""
     recorded, training = config.get("corpus", {}), config.get("training", {})
     corpus_path = Path(path or recorded.get("path", ""))
     if path is None and not corpus_path.exists():
         raise SeqgenError(f"the corpus this checkpoint was trained on ({corpus_path}) is not "
                           "there; pass --corpus PATH")
+    learned = isinstance(codec, TextCodec) and codec.fits_training_split
     return load_corpus(corpus_path, recorded.get("format"),
                        training.get("codec_options", {}), items=training.get("items"),
-                       label_from=training.get("label_from"))
+                       label_from=training.get("label_from"),
+                       val_fraction=training.get("val_fraction", 0.1),
+                       fitted=codec if learned else None)
 
 
 def read_declaration(path: Path) -> dict[str, str]:
@@ -369,26 +398,44 @@ def compact_dtype(vocab_size: int) -> np.dtype:
                     else np.int32)
 
 
-def text_cache_kind(kind: str, codec_class: type[TextCodec], options: dict) -> str:
+def text_cache_kind(kind: str, codec_class: type[TextCodec], options: dict,
+                    split: str = "") -> str:
     return f"{kind}-{codec_class.__module__}.{codec_class.__name__}-" \
-           f"{codec_release(codec_class)}-{json.dumps(options, sort_keys=True)}"
+           f"{codec_release(codec_class)}-{json.dumps(options, sort_keys=True)}{split}"
+
+
+def learned_split(codec_class: type[TextCodec], val_fraction: float,
+                  fitted: TextCodec | None, labels: list[str] | None = None) -> str:
+    """What else the encoding of a codec fitted on the training part depends on (for its cache
+    key): the split, the labels that shape an item split, and the codec given to encode with."""
+    if not codec_class.fits_training_split:
+        return ""
+    split = f"-val{val_fraction!r}-labels{json.dumps(labels)}"
+    if fitted is None:
+        return split
+    digest = hashlib.sha256(json.dumps(fitted.to_json(), sort_keys=True).encode()).hexdigest()
+    return f"{split}-codec{digest}"
 
 
 def load_text_corpus(path: str | Path, codec_class: type[TextCodec],
                      options: dict[str, object] | None = None, *, cache_dir: Path | None = None,
-                     progress: FileProgress | None = None) -> TextCorpus:
+                     progress: FileProgress | None = None, val_fraction: float = 0.1,
+                     fitted: TextCodec | None = None) -> TextCorpus:
     """Read, decode and encode a text corpus as one stream, or load it from the cache;
     ``progress`` hears of the bytes encoded."""
     path, options = Path(path), dict(options or {})
     files = corpus_files(path, codec_class.suffixes)
     if not any(file.stat().st_size for file in files):
         raise UsageError(f"corpus {path} is empty: its text files hold no characters")
-    found = cached(text_cache_kind("stream-v4", codec_class, options), path, files, cache_dir,
-                   lambda cache_file: encode_stream(files, codec_class, options, cache_file,
-                                                    progress))
+    split = learned_split(codec_class, val_fraction, fitted)
+    found = cached(text_cache_kind("stream-v4", codec_class, options, split), path, files,
+                   cache_dir, lambda cache_file: encode_stream(
+                       files, codec_class, options, cache_file, progress, val_fraction, fitted))
     codec, invalid = codec_class.from_json(found.meta["codec"]), warn_invalid(path, found.meta)
     return TextCorpus(path, files, found.num_bytes, codec, found.tensors["ids"], invalid,
-                      found.from_cache)
+                      found.from_cache, chars=found.tensors.get("chars"),
+                      val_start=found.meta.get("val_start"),
+                      val_fraction=found.meta.get("val_fraction"))
 
 
 def warn_invalid(path: Path, meta: dict) -> int:
@@ -399,12 +446,66 @@ def warn_invalid(path: Path, meta: dict) -> int:
     return invalid
 
 
+def line_chunks(chunks: Iterable[str]) -> Iterator[str]:
+    """The text of ``chunks`` again, each piece cut after its last line break (what follows
+    goes on with the next chunk), unless it has none."""
+    rest = ""
+    for chunk in chunks:
+        text = rest + chunk
+        cut = text.rfind("\n") + 1 or len(text)
+        rest = text[cut:]
+        yield text[:cut]
+    if rest:
+        yield rest
+
+
+def utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def split_text(pieces: Iterable[str], split_at: int | None) -> Iterator[tuple[bool, str]]:
+    """Each of a text's ``pieces`` with whether it is validation text: from the line start
+    before UTF-8 byte ``split_at`` of the text on (from that byte itself when no line break
+    comes before it); with ``split_at`` None, none is."""
+    if split_at is None:
+        yield from ((False, piece) for piece in pieces)
+        return
+    done, validation = 0, False
+    for piece in pieces:
+        size = 0 if validation else utf8_size(piece)
+        if validation or done + size <= split_at:
+            done += size
+            yield validation, piece
+            continue
+        at = len(piece.encode()[: split_at - done].decode(errors="ignore"))
+        cut = piece.rfind("\n", 0, at) + 1 or (0 if done else at)
+        validation = True
+        if cut:
+            yield False, piece[:cut]
+        yield True, piece[cut:]
+
+
+def training_text(pieces: Iterable[tuple[bool, str]]) -> Iterator[str]:
+    """The pieces before the validation text (which is not read)."""
+    for validation, piece in pieces:
+        if validation:
+            return
+        yield piece
+
+
 def encode_stream(files: list[Path], codec_class: type[TextCodec], options: dict[str, object],
-                  cache_file: Path, progress: FileProgress | None = None) -> "CacheContents":
-    """Fit a codec on the files' text and write its ids into the cache: chunk by chunk, in two
-    passes over the files (fit, then encode), when the codec can be fitted so; else whole."""
-    passes = 2 if fits_in_chunks(codec_class) else 1
-    total, done = passes * sum(f.stat().st_size for f in files), 0
+                  cache_file: Path, progress: FileProgress | None = None,
+                  val_fraction: float = 0.1, fitted: TextCodec | None = None) -> "CacheContents":
+    """Fit a codec on the files' text (the training part of it, for a codec fitted so) unless
+    one is ``fitted`` already, and write its ids into the cache: chunk by chunk (a pass to fit,
+    a pass to encode, and one to count characters where the ids do not tell them), when the
+    codec can be fitted so; else whole."""
+    chunked = fitted is not None or fits_in_chunks(codec_class)
+    passes = (1 + (fitted is None) + (not codec_class.chars_from_ids)) if chunked else 1
+    size = sum(f.stat().st_size for f in files)
+    total, done = passes * size, 0
+    learned = codec_class.fits_training_split
+    split_at = size - math.ceil(size * val_fraction) if learned else None
 
     def bytes_read(count: int) -> None:
         nonlocal done
@@ -413,18 +514,31 @@ def encode_stream(files: list[Path], codec_class: type[TextCodec], options: dict
             progress(done, total, "bytes")
 
     text = DecodedText(files, bytes_read)
-    if passes == 2:
-        codec, chunks = fit_codec(codec_class, text, False, options), text
+    if chunked:
+        def pieces() -> Iterable[tuple[bool, str]]:
+            return split_text(line_chunks(text), split_at)
+        codec = fitted or fit_codec(codec_class, training_text(pieces()), False, options)
     else:
-        whole = "".join(text)
-        codec, chunks = fit_codec(codec_class, whole, False, options), [whole]
+        whole = list(split_text(["".join(text)], split_at))
+
+        def pieces() -> Iterable[tuple[bool, str]]:
+            return whole
+        codec = fit_codec(codec_class, "".join(training_text(whole)), False, options)
 
     def fill(writer: CacheWriter) -> dict:
-        for chunk in chunks:
-            writer.append("ids", codec.encode_corpus(chunk))
-        return {"codec": codec.to_json(), "invalid": text.invalid}
+        train_tokens = 0
+        for validation, piece in pieces():
+            ids = codec.encode_corpus(piece)
+            writer.append("ids", ids)
+            train_tokens += 0 if validation else ids.numel()
+        if not codec.chars_from_ids:
+            for _, piece in pieces():
+                writer.append("chars", codec.encode_chars(piece))
+        split = {"val_start": train_tokens, "val_fraction": val_fraction} if learned else {}
+        return {"codec": codec.to_json(), "invalid": text.invalid, **split}
 
-    return write_cache(cache_file, {"ids": compact_dtype(codec.size)}, fill)
+    chars = {} if codec.chars_from_ids else {"chars": np.int32}
+    return write_cache(cache_file, {"ids": compact_dtype(codec.size), **chars}, fill)
 
 
 def split_items_of(text: str, items: str) -> list[str]:
@@ -436,25 +550,58 @@ def split_items_of(text: str, items: str) -> list[str]:
 
 def load_text_items(path: Path, codec_class: type[TextCodec], items: str,
                     label_from: str | None = None, options: dict[str, object] | None = None, *,
-                    cache_dir: Path | None = None) -> TextItemCorpus:
-    """A text corpus of separate items (lines or files), with labels if asked for."""
+                    cache_dir: Path | None = None, val_fraction: float = 0.1,
+                    fitted: TextCodec | None = None) -> TextItemCorpus:
+    """A text corpus of separate items (lines or files), with labels if asked for; a codec
+    fitted on the training part is fitted on the training items (of each label)."""
     options = dict(options or {})
     files = corpus_files(path, codec_class.suffixes)
-    found = cached(text_cache_kind(f"items-v3-{items}", codec_class, options), path, files,
-                   cache_dir, lambda cache_file: encode_items(path, files, items, codec_class,
-                                                              options, cache_file))
+    file_labels = None
+    if label_from and codec_class.fits_training_split:
+        label_of = label_reader(label_from, path)
+        file_labels = [label_of(f) for f in files]
+    split = learned_split(codec_class, val_fraction, fitted, file_labels)
+    found = cached(text_cache_kind(f"items-v3-{items}", codec_class, options, split), path,
+                   files, cache_dir, lambda cache_file: encode_items(
+                       path, files, items, codec_class, options, cache_file,
+                       TrainingItems(val_fraction, label_from, fitted)))
     codec, invalid = codec_class.from_json(found.meta["codec"]), warn_invalid(path, found.meta)
-    pieces = list(torch.split(found.tensors["tokens"], found.tensors["lengths"].tolist()))
+    lengths = found.tensors["lengths"].tolist()
+    pieces = list(torch.split(found.tensors["tokens"], lengths))
+    chars = list(torch.split(found.tensors["chars"], lengths)) if "chars" in found.tensors \
+        else None
     item_files = [files[i] for i in found.tensors["files"].tolist()]
     labels, names = item_labels(label_from, path, item_files)
     return TextItemCorpus(path, files, found.num_bytes, codec, pieces, labels, names, invalid,
-                          found.from_cache, items)
+                          found.from_cache, items, chars)
+
+
+@dataclass
+class TrainingItems:
+    """Which items a codec fitted on the training part learns from: the split's, and the
+    labels that shape it; or a codec ``fitted`` already."""
+
+    val_fraction: float = 0.1
+    label_from: str | None = None
+    fitted: TextCodec | None = None
+
+    def codec(self, path: Path, codec_class: type[TextCodec], options: dict[str, object],
+              texts: list[str], item_files: list[Path]) -> TextCodec:
+        if self.fitted is not None:
+            return self.fitted
+        if not codec_class.fits_training_split:
+            return fit_codec(codec_class, "".join(texts), True, options)
+        labels, _ = item_labels(self.label_from, path, item_files)
+        train, _ = split_items(len(texts), labels, self.val_fraction)
+        return fit_codec(codec_class, "\n".join(texts[i] for i in train), True, options)
 
 
 def encode_items(path: Path, files: list[Path], items: str, codec_class: type[TextCodec],
-                 options: dict[str, object], cache_file: Path) -> "CacheContents":
-    """Fit a codec on the items of the files and cache their ids; item corpora (names,
-    chorales) are small, so each file is read whole and all items are encoded at once."""
+                 options: dict[str, object], cache_file: Path,
+                 training: TrainingItems | None = None) -> "CacheContents":
+    """Fit a codec on the items of the files (the training items, for a codec fitted so) and
+    cache their ids; item corpora (names, chorales) are small, so each file is read whole and
+    all items are encoded at once."""
     per_file, invalid = [], 0
     for file in files:
         text = DecodedText([file])
@@ -463,11 +610,14 @@ def encode_items(path: Path, files: list[Path], items: str, codec_class: type[Te
     texts = [item for file_items in per_file for item in file_items]
     if not texts:
         raise UsageError(f"corpus {path} is empty: its text files hold no {items}")
-    codec = fit_codec(codec_class, "".join(texts), True, options)
+    item_files = [files[i] for i, f in enumerate(per_file) for _ in f]
+    codec = (training or TrainingItems()).codec(path, codec_class, options, texts, item_files)
     pieces = codec.encode_items(texts)
     tensors = {"tokens": torch.cat(pieces).to(torch.int32),
                "lengths": torch.tensor([p.numel() for p in pieces]),
                "files": torch.tensor([i for i, f in enumerate(per_file) for _ in f])}
+    if not codec.chars_from_ids:
+        tensors["chars"] = torch.cat([codec.encode_chars(t) for t in texts]).to(torch.int32)
 
     def fill(writer: CacheWriter) -> dict:
         for name, tensor in tensors.items():

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN
 from seqgen.data.batching import Batches, item_batches, stream_batches
-from seqgen.data.codec import Augmentation, Codec
+from seqgen.data.codec import Augmentation, Codec, TextCodec
 from seqgen.errors import UsageError
 
 
@@ -29,9 +29,12 @@ def check_fraction(val_fraction: float) -> None:
 
 @dataclass
 class StreamData:
-    """One token stream (text): cut into parallel rows, state carried along each row."""
+    """One token stream (text): cut into parallel rows, state carried along each row. With its
+    codec, it knows the characters its tokens stand for (``chars``, where the ids do not)."""
 
     ids: Tensor
+    codec: TextCodec | None = None
+    chars: Tensor | None = None  # characters per token, kept where the codec cannot tell
 
     @property
     def num_tokens(self) -> int:
@@ -77,7 +80,18 @@ class StreamData:
 
     def limit(self, tokens: int) -> "StreamData":
         """The first ``tokens`` of the stream."""
-        return StreamData(self.ids[:tokens])
+        return StreamData(self.ids[:tokens], self.codec,
+                          None if self.chars is None else self.chars[:tokens])
+
+    def target_chars(self, rows: int) -> int | None:
+        """The characters of text the targets of ``batches(rows, ...)`` stand for (every
+        token of the rows but each row's first), or None without a codec."""
+        if self.codec is None:
+            return None
+        used = self.ids.numel() // rows * rows
+        chars = self.codec.token_chars(self.ids[:used]) if self.chars is None \
+            else self.chars[:used].long()
+        return int(chars.view(rows, -1)[:, 1:].sum())
 
     def batches(self, rows: int, seq_len: int, epoch: int = 0, seed: int = 0,
                 train: bool = False) -> Batches:
@@ -100,6 +114,7 @@ class ItemData:
     codec: Codec  # with PAD, BOS and EOS
     labels: Tensor | None = None  # [items] label ids
     augmentation: Augmentation | None = None
+    chars: list[Tensor] | None = None  # characters per token, kept where the codec cannot tell
 
     @property
     def num_tokens(self) -> int:
@@ -132,7 +147,16 @@ class ItemData:
                 break
             total, count = total + item.numel() + 2, count + 1
         labels = None if self.labels is None else self.labels[:count]
-        return ItemData(self.items[:count], self.codec, labels, self.augmentation)
+        chars = None if self.chars is None else self.chars[:count]
+        return ItemData(self.items[:count], self.codec, labels, self.augmentation, chars)
+
+    def target_chars(self, rows: int) -> int | None:
+        """The characters of text the targets of ``batches`` stand for (each item's tokens and
+        its end, one character, in rows of any number), or None for a codec of files."""
+        if not isinstance(self.codec, TextCodec):
+            return None
+        chars = self.chars or [self.codec.token_chars(item) for item in self.items]
+        return sum(int(c.sum()) for c in chars) + len(self.items)
 
     def batches(self, rows: int, seq_len: int, epoch: int = 0, seed: int = 0,
                 train: bool = False) -> Batches:
@@ -165,12 +189,14 @@ def split_items(num_items: int, labels: Tensor | None,
 
 
 def item_split(items: list[Tensor], codec: Codec, labels: Tensor | None, val_fraction: float,
-               augmentation: Augmentation | None = None) -> tuple[ItemData, ItemData]:
+               augmentation: Augmentation | None = None,
+               chars: list[Tensor] | None = None) -> tuple[ItemData, ItemData]:
     """Training and validation ``ItemData``; only the training data is ever augmented."""
     train, val = split_items(len(items), labels, val_fraction)
 
     def subset(indices: list[int], aug: Augmentation | None) -> ItemData:
         return ItemData([items[i] for i in indices], codec,
-                        None if labels is None else labels[indices], aug)
+                        None if labels is None else labels[indices], aug,
+                        None if chars is None else [chars[i] for i in indices])
 
     return subset(train, augmentation), subset(val, None)

@@ -96,7 +96,8 @@ def note_boxes(pitches: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
 
 @dataclass
 class Curves:
-    """A run's logged losses; ``*_tokens`` is None when the tokens per step are unknown."""
+    """A run's logged losses; ``*_tokens`` is None when the tokens per step are unknown (or
+    characters of text, for losses per character)."""
 
     name: str
     train_steps: np.ndarray
@@ -138,9 +139,19 @@ def tokens_per_step(run_dir: Path) -> int | None:
     return None
 
 
-def read_curves(run: str | Path) -> Curves:
+def logged(events: list[dict], key: str, path: Path) -> np.ndarray:
+    """The values of ``key`` in ``events``; a usage error where one lacks it."""
+    try:
+        return np.array([e[key] for e in events], dtype=float)
+    except KeyError:
+        raise UsageError(f"{path} has no losses per character (a model of files, or a run of "
+                         "an earlier seqgen): drop --per-char") from None
+
+
+def read_curves(run: str | Path, per_char: bool = False) -> Curves:
     """A run's curves from its metrics.jsonl (``run`` is the folder or the file); tokens are
-    steps * batch_size * seq_len of the run's settings."""
+    steps * batch_size * seq_len of the run's settings. ``per_char``: losses in bits per
+    character of the text, against characters (tokens times characters per token)."""
     path = metrics_file(run)
     events = read_events(path)
     if not events["train"] and not events["val"]:
@@ -152,21 +163,26 @@ def read_curves(run: str | Path) -> Curves:
     per_step = tokens_per_step(path.parent)
     train_tokens = None if per_step is None else train_steps * per_step
     val_tokens = None if per_step is None else val_steps * per_step
+    if per_char and per_step is not None:
+        train_tokens = train_tokens * logged(train, "chars_per_token", path)
+        val_tokens = val_tokens * logged(val, "chars_per_token", path)
+    train_key, val_key = ("bits_per_char", "val_bits_per_char") if per_char else \
+        ("loss", "val_loss")
     return Curves(name=path.parent.resolve().name, train_steps=train_steps,
-                  train_loss=np.array([e["loss"] for e in train], dtype=float),
-                  train_tokens=train_tokens, val_steps=val_steps,
-                  val_loss=np.array([e["val_loss"] for e in val], dtype=float),
+                  train_loss=logged(train, train_key, path), train_tokens=train_tokens,
+                  val_steps=val_steps, val_loss=logged(val, val_key, path),
                   val_tokens=val_tokens)
 
 
 def curves_png(runs: Sequence[str | Path | Curves], path: str | Path, width_px: int = 1200,
-               height_px: int = 500) -> Path:
+               height_px: int = 500, per_char: bool = False) -> Path:
     """Training and validation loss of each run (a folder, its metrics.jsonl or read
     ``Curves``) against steps and against tokens, all runs on one chart; a PNG of exactly
-    ``width_px`` x ``height_px`` pixels."""
+    ``width_px`` x ``height_px`` pixels. ``per_char``: in bits per character, against
+    characters of text, a scale runs of any text codecs share."""
     if not runs:
         raise ValueError("no runs")
-    curves = [run if isinstance(run, Curves) else read_curves(run) for run in runs]
+    curves = [run if isinstance(run, Curves) else read_curves(run, per_char) for run in runs]
     figure = new_figure(width_px, height_px)
     from matplotlib.ticker import EngFormatter
 
@@ -187,11 +203,11 @@ def curves_png(runs: Sequence[str | Path | Curves], path: str | Path, width_px: 
             by_tokens.plot(run.val_tokens, run.val_loss, color=colour, marker="o",
                            linestyle="--")
     by_step.set_xlabel("step")
-    by_step.set_ylabel("loss (nats per token)")
+    by_step.set_ylabel("loss (bits per character)" if per_char else "loss (nats per token)")
     by_step.legend(fontsize="small")
     by_step.grid(alpha=0.3)
     if by_tokens is not None:
-        by_tokens.set_xlabel("tokens")
+        by_tokens.set_xlabel("characters" if per_char else "tokens")
         by_tokens.xaxis.set_major_formatter(EngFormatter())
         by_tokens.grid(alpha=0.3)
     if not several:

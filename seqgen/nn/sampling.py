@@ -82,7 +82,7 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
              banned: list[int] | None = None,
              token_seconds: Tensor | None = None, max_seconds: float | None = None,
              labels: Tensor | None = None,
-             on_tokens: Callable[[Tensor], None] | None = None) -> list[Tensor]:
+             on_tokens: Callable[[Tensor], Tensor | None] | None = None) -> list[Tensor]:
     """Continue ``prompt`` (token ids [P]) by up to ``length`` tokens, ``num_samples`` at once.
 
     The prompt is read once through the sequence path; then the model steps one token at a
@@ -90,7 +90,8 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
     ``stop_token`` (not within its first ``min_length`` tokens), or once its tokens'
     ``token_seconds`` add up to ``max_seconds``.
     ``banned`` tokens are never drawn. ``labels`` [num_samples] condition a labelled model.
-    ``on_tokens`` gets each step's tokens [num_samples] as they are drawn (for streaming).
+    ``on_tokens`` gets each step's tokens [num_samples] as they are drawn (for streaming); it
+    may return which samples end with them (bool [num_samples]; a length in characters, say).
     Returns each sample's new tokens (without the prompt and the stop token).
     """
     options = options or SamplingOptions()
@@ -119,14 +120,15 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
             logits[:, stop_token] = float("-inf")
         tokens = sample_next(logits, options, generator)
         drawn.append(tokens)
-        if on_tokens is not None:
-            on_tokens(tokens)
-        if can_end:
+        ended = on_tokens(tokens) if on_tokens is not None else None
+        if can_end or ended is not None:
             if stop_token is not None:
                 ends = torch.where((ends == length) & (tokens == stop_token), i, ends)
             if seconds is not None:
                 elapsed += seconds[tokens]
                 ends = torch.where((ends == length) & (elapsed >= max_seconds), i + 1, ends)
+            if ended is not None:
+                ends = torch.where((ends == length) & ended.to(device), i + 1, ends)
             if bool((ends < length).all()):
                 break
         if i + 1 < length:
@@ -135,27 +137,72 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
     return [row[:end].cpu() for row, end in zip(generated, ends.tolist(), strict=True)]
 
 
+class TextSteps:
+    """The new text of samples drawn a token at a time: decoded as the tokens come (never half
+    a character), each sample's characters counted, the first sample's text told to
+    ``on_text`` (for streaming), at most ``max_chars`` of it."""
+
+    def __init__(self, codec: TextCodec, num_samples: int, max_chars: int | None = None,
+                 on_text: Callable[[str], None] | None = None) -> None:
+        self.streams = [codec.token_stream() for _ in range(num_samples)]
+        self.chars = [0] * num_samples
+        self.max_chars, self.on_text = max_chars, on_text
+
+    def step(self, tokens: Tensor) -> Tensor | None:
+        """Decode each sample's new token; which samples have their ``max_chars`` now."""
+        for i, (stream, token) in enumerate(zip(self.streams, tokens.tolist(), strict=True)):
+            self.add(i, stream.step(token))
+        if self.max_chars is None:
+            return None
+        return torch.tensor([chars >= self.max_chars for chars in self.chars])
+
+    def finish(self) -> None:
+        """What the decoders held back at the end (an unfinished character)."""
+        for i, stream in enumerate(self.streams):
+            self.add(i, stream.finish())
+
+    def add(self, sample: int, text: str) -> None:
+        if sample == 0 and self.on_text is not None and text:
+            room = len(text) if self.max_chars is None else self.max_chars - self.chars[0]
+            if room > 0:
+                self.on_text(text[:room])
+        self.chars[sample] += len(text)
+
+
 def generate_text(model: Generator, codec: TextCodec, primer: str = "", length: int = 500,
                   num_samples: int = 1, options: SamplingOptions | None = None,
                   seed: int | None = None, labels: Tensor | None = None,
-                  on_tokens: Callable[[Tensor], None] | None = None) -> list[str]:
-    """Texts, each with the primer in front.
+                  on_text: Callable[[str], None] | None = None,
+                  max_chars: int | None = None) -> list[str]:
+    """Texts, each with the primer (tokenized by the model's codec) in front.
 
-    A model of a stream continues the primer (a newline when empty) by ``length`` characters.
-    A model of items (lines, files) starts an item (with the primer) and ends it where it
-    draws the end token, at most ``length`` characters on.
+    A model of a stream continues the primer (the codec's default primer when empty) by
+    ``length`` tokens. A model of items (lines, files) starts an item (with the primer) and
+    ends it where it draws the end token, at most ``length`` tokens on. With ``max_chars`` a
+    sample ends at that many new characters. ``on_text`` hears the first sample's new text as
+    it is decoded.
     """
+    at_least(1, chars=max_chars)
+    encoded = codec.encode(primer, what="the primer")
+    if primer and not encoded.numel():
+        raise UsageError(f"the primer {primer[:40]!r} is empty once tokenized by the "
+                         f"{codec.name} codec; give text it has tokens for")
+    steps = TextSteps(codec, num_samples, max_chars, on_text) \
+        if on_text is not None or max_chars is not None else None
+    on_tokens = None if steps is None else steps.step
     if not codec.specials:
-        prompt = codec.encode(primer or codec.default_primer(), what="the primer")
+        prompt = encoded if primer else codec.encode(codec.default_primer(), what="the primer")
         samples = generate(model, prompt, length, num_samples, options, seed, labels=labels,
                            on_tokens=on_tokens)
     else:
-        prompt = torch.cat([torch.tensor([codec.BOS]), codec.encode(primer, what="the primer")])
+        prompt = torch.cat([torch.tensor([codec.BOS]), encoded])
         samples = generate(model, prompt, length, num_samples, options, seed,
                            stop_token=codec.EOS, min_length=0 if primer else 1,
                            banned=[codec.PAD, codec.BOS], labels=labels,
                            on_tokens=on_tokens)
-    return [primer + codec.decode(tokens) for tokens in samples]
+    if steps is not None:
+        steps.finish()
+    return [primer + codec.decode(tokens)[:max_chars] for tokens in samples]
 
 
 def drop_repeats(texts: list[str], training: set[str]) -> tuple[list[str], int, int]:

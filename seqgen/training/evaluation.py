@@ -1,5 +1,6 @@
-"""Validation loss of a model: nats per token, bits per token, perplexity; per label, and with
-wrong labels to show how much a conditioned model uses its label."""
+"""Validation loss of a model: nats per token, bits per token, perplexity, bits per character
+of the text (for any text codec); per label, and with wrong labels to show how much a
+conditioned model uses its label."""
 
 import math
 from dataclasses import dataclass, field, replace
@@ -28,11 +29,18 @@ class Evaluation:
     per_label: dict[str, float] = field(default_factory=dict)  # nats per token, by label
     wrong_label_loss: float | None = None  # the same tokens with each item's label changed
     unit: str = "token"  # what a token is: "char" for a character-level model
+    chars: int | None = None  # characters of text the tokens stand for (text codecs)
 
     @property
     def bits_per_token(self) -> float:
         """Bits per token: bits per character for a character-level model."""
         return self.loss / math.log(2)
+
+    @property
+    def bits_per_char(self) -> float | None:
+        """The loss summed over the tokens, in bits, over the characters of their text: what
+        models of different codecs share (None without text)."""
+        return self.loss * self.tokens / self.chars / math.log(2) if self.chars else None
 
     @property
     def perplexity(self) -> float:
@@ -84,6 +92,13 @@ def validation_batches(val: StreamData | ItemData, config: TrainConfig) -> Batch
     return val.batches(min(config.batch_size, val.max_rows()), config.seq_len)
 
 
+def validation_chars(val: StreamData | ItemData, config: TrainConfig) -> int | None:
+    """The characters of text the targets of ``validation_batches`` stand for (None for a
+    codec of files)."""
+    val = val.limit(config.max_val_tokens)
+    return val.target_chars(min(config.batch_size, val.max_rows()))
+
+
 def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None,
                         device: str = "auto") -> Evaluation:
     """Loss of a checkpoint on what its run validated: the validation split of its corpus (or
@@ -95,7 +110,7 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
         config = TrainConfig(**ckpt.config["training"])
     except TypeError as exc:
         raise SeqgenError(f"{ckpt.path}/config.json is damaged: its training {exc}") from None
-    loaded = load_recorded_corpus(ckpt.config, corpus)
+    loaded = load_recorded_corpus(ckpt.config, corpus, ckpt.codec)
     label_names = tuple(ckpt.config.get("labels", ()))
     _, val = loaded.split(config.val_fraction, codec=ckpt.codec, label_names=label_names)
     batches = validation_batches(val, config).to(dev)
@@ -104,4 +119,5 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
         if len(label_names) > 1:
             result.wrong_label_loss = evaluate_batches(ckpt.model, batches, label_names, 1).loss
     result.unit = ckpt.codec.unit
+    result.chars = validation_chars(val, config)
     return result

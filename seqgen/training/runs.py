@@ -79,7 +79,8 @@ def train(corpus: str | Path | Corpus, config: TrainConfig | None = None,
         if isinstance(corpus, str | Path):
             with world.main_first():
                 corpus = load_corpus(corpus, config.format, config.codec_options,
-                                     items=config.items, label_from=config.label_from)
+                                     items=config.items, label_from=config.label_from,
+                                     val_fraction=config.val_fraction)
         return Trainer(corpus, config, run_dir, world, progress).run()
 
 
@@ -111,11 +112,14 @@ def resume(run_dir: str | Path, changes: dict | None = None,
                               "it can be sampled but not resumed")
         recorded = read_json(folder / "config.json")
         config = resumed_config(TrainConfig(**recorded["training"]), dict(changes or {}), run_dir)
+        if getattr(corpus, "val_fraction", None) not in (None, config.val_fraction):
+            corpus = corpus.path  # encoded for another split: read it for the run's
         if corpus is None or isinstance(corpus, str | Path):
             with world.main_first():
                 corpus = load_corpus(corpus or recorded["corpus"]["path"],
                                      recorded["corpus"].get("format"), config.codec_options,
-                                     items=config.items, label_from=config.label_from)
+                                     items=config.items, label_from=config.label_from,
+                                     val_fraction=config.val_fraction)
         if corpus.codec.to_json() != recorded["codec"]:
             raise UsageError(f"the corpus {corpus.path} has changed since {run_dir} was trained "
                              "(its vocabulary differs); resume needs the same corpus")

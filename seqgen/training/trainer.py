@@ -46,7 +46,7 @@ from seqgen.training.checkpoint import (
 )
 from seqgen.training.devices import autocast, check_fits, resolve_device
 from seqgen.training.distributed import ONE_PROCESS, World, process_device
-from seqgen.training.evaluation import evaluate_batches, validation_batches
+from seqgen.training.evaluation import evaluate_batches, validation_batches, validation_chars
 
 Progress = Callable[[dict], None]
 
@@ -58,6 +58,7 @@ class TrainResult:
     val_loss: float
     best_val_loss: float
     tokens_per_second: float
+    val_bits_per_char: float | None = None  # text codecs
 
 
 class TrainingInterrupted(SeqgenError):
@@ -136,6 +137,9 @@ class Trainer:
         self.config = config = replace(config, batch_size=layout.rows, seq_len=layout.seq_len)
         self.val_batches = validation_batches(val_data, config).to(self.device).shard(
             self.world.rows())
+        val_chars = validation_chars(val_data, config)  # of every process's rows
+        self.chars_per_token = None if not val_chars else val_chars / self.world.total(
+            self.val_batches.num_targets)  # of the validation text
         self.epoch, self.index = 0, 0
         self.batches: Batches | None = None
         self.total_steps = config.total_steps(len(self.epoch_batches(0)))
@@ -152,6 +156,7 @@ class Trainer:
         self.state = None
         self.best_val_loss = math.inf
         self.val_loss = math.inf
+        self.val_bits_per_char: float | None = None
         self.tokens_per_second = 0.0
         self.tokens_seen = torch.zeros((), dtype=torch.long, device=self.device)  # since last log
         self.first_nonfinite_step = torch.tensor(NO_STEP, device=self.device)
@@ -181,10 +186,11 @@ class Trainer:
                     steps = self.step - last_log_step
                     tokens = self.world.sum(self.tokens_seen).item()
                     self.tokens_per_second = tokens / max(now - last_log, 1e-9)
-                    self.emit({"event": "train", "step": self.step,
-                               "loss": float(self.world.sum(running_loss)) / steps,
+                    train_loss = float(self.world.sum(running_loss)) / steps
+                    self.emit({"event": "train", "step": self.step, "loss": train_loss,
                                "lr": self.optimizer.param_groups[0]["lr"],
-                               "tokens_per_s": self.tokens_per_second})
+                               "tokens_per_s": self.tokens_per_second,
+                               **self.per_char(train_loss, "bits_per_char")})
                     running_loss, last_log, last_log_step = 0.0, now, self.step
                     self.tokens_seen.zero_()
                 if self.step % self.config.eval_interval == 0 or self.step == self.total_steps:
@@ -200,7 +206,7 @@ class Trainer:
                         f"{self.run_dir}/last. Resume with: seqgen train --resume {self.run_dir}")
         self.draw_curves()
         return TrainResult(self.run_dir, self.step, self.val_loss, self.best_val_loss,
-                           self.tokens_per_second)
+                           self.tokens_per_second, self.val_bits_per_char)
 
     def epoch_batches(self, epoch: int) -> Batches:
         """This process's rows of the training chunks of an epoch: shuffled and augmented anew
@@ -275,12 +281,22 @@ class Trainer:
         self.ensure_finite(self.val_loss)
         improved = self.val_loss < self.best_val_loss
         self.best_val_loss = min(self.best_val_loss, self.val_loss)
+        per_char = self.per_char(self.val_loss, "val_bits_per_char")
+        self.val_bits_per_char = per_char.get("val_bits_per_char")
         self.emit({"event": "val", "step": self.step, "val_loss": self.val_loss,
-                   "best_val_loss": self.best_val_loss})
+                   "best_val_loss": self.best_val_loss, **per_char})
         if improved and self.world.is_main:
             write_snapshot(self.run_dir, "best", lambda folder: save_model_files(
                 folder, self.model, self.checkpoint_config(), self.trainer_info()))
         self.save_last()
+
+    def per_char(self, loss: float, key: str) -> dict[str, float]:
+        """``{key: bits per character}`` of a loss in nats per token, at the validation text's
+        characters per token (with ``chars_per_token``, for plots); none without text."""
+        if not self.chars_per_token:
+            return {}
+        return {key: loss / math.log(2) / self.chars_per_token,
+                "chars_per_token": self.chars_per_token}
 
     def draw_curves(self) -> None:
         """curves.png beside metrics.jsonl (main process); without matplotlib, a warning."""
