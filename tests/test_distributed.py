@@ -62,7 +62,7 @@ def test_each_process_takes_every_nth_row_and_the_shares_make_the_batch():
 ])
 def test_two_processes_average_to_the_gradient_of_one(corpus, config, tmp_path):
     config = dict(cell="gru", layers=2, hidden=16, dropout=0.0, steps=10, device="cpu",
-                  **config)
+                  precision="fp32", **config)
     torchrun("tests/distributed_probe.py", corpus, json.dumps(config),
              str(tmp_path / "ddp" / "grads.safetensors"))
     distributed = load_file(tmp_path / "ddp" / "grads.safetensors")
