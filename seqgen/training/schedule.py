@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from seqgen.config import TrainConfig
 
-
 WARMUP_SHARE = 0.1  # the most of a run (of its steps or its time) that warmup takes
 
 
