@@ -119,7 +119,11 @@ class Trainer:
             raise UsageError("a one-to-many model generates whole items: give a corpus of "
                              "items (--items lines or files), not one stream")
         augmentation = Augmentation(config.transpose, config.stretch) if config.augment else None
-        self.train_data, val_data = corpus.split(config.val_fraction, augmentation=augmentation)
+        if config.label_balance and not corpus.label_names:
+            raise UsageError("--label-balance draws rare labels more often: it needs a corpus "
+                             "with labels (--label-from)")
+        self.train_data, val_data = corpus.split(config.val_fraction, augmentation=augmentation,
+                                                 label_balance=config.label_balance)
         layout = self.train_data.layout(config.batch_size, config.seq_len)
         if layout.rows < self.world.size:
             raise UsageError(f"{layout.rows} rows per batch cannot be shared by "
