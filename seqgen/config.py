@@ -42,7 +42,7 @@ DEFAULT_LAYERS = 2
 DEFAULT_HIDDEN = 256
 # The model a time budget trains best, measured on a 2-core CPU with bf16 (docs/performance.md):
 # (budgets up to this many seconds, layers, hidden units); beyond the last, the last.
-BUDGET_SIZES = ((120, 2, 256), (math.inf, 2, 512))
+BUDGET_SIZES = ((600, 2, 256), (math.inf, 2, 512))
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_SEQ_LEN = 128
 MAX_SEED = 2**32 - 1
@@ -69,6 +69,7 @@ class TrainConfig:
     items: str | None = None  # text: lines, files or stream; None: declared or detected
     label_from: str | None = None  # stem, folder or a CSV/JSON file; None: declared or none
     label_size: int = 32
+    label_balance: float = 0.0  # 0: labels as often as in the corpus; 1: all equally often
     codec_options: dict[str, object] = field(default_factory=dict)
     augment: bool = True  # MIDI: random transposition and time stretch of training pieces
     transpose: int = 3  # semitones either way
@@ -78,7 +79,7 @@ class TrainConfig:
     steps: int | None = None  # None: from epochs or time, or 2000 when none is given
     epochs: float | None = None
     time: float | None = None  # a budget of seconds of training, instead of steps or epochs
-    lr: float = 2e-3
+    lr: float = 5e-3
     warmup_steps: int = 100
     decay_fraction: float = 0.2  # the last part of the run, in which the rate decays
     min_lr_ratio: float = 0.1
@@ -132,6 +133,8 @@ class TrainConfig:
         at_most(MAX_ROWS, batch_size=self.batch_size)
         at_most(MAX_SEQ_LEN, seq_len=self.seq_len)
         within(0, 1, dropout=self.dropout, stretch=self.stretch)
+        if not 0 <= self.label_balance <= 1:
+            raise UsageError(f"--label-balance must be from 0 to 1, not {self.label_balance}")
         if not 0 <= self.decay_fraction <= 1:
             raise UsageError(f"decay_fraction must be in [0, 1], not {self.decay_fraction}")
         between(0, 1, val_fraction=self.val_fraction)
