@@ -217,9 +217,11 @@ def merge_unisons(notes: list[Note]) -> list[Note]:
     return merged
 
 
-def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions) -> list[Note]:
+def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions,
+               tracks: set[int] | None = None) -> list[Note]:
     """The notes of a MIDI file (parsed first if given a path) in absolute seconds, sorted by
-    (start, pitch); a file that cannot be used is a MidiFileError."""
+    (start, pitch), of every track or of ``tracks`` (indices; tempo changes count from every
+    track); a file that cannot be used is a MidiFileError."""
     midi = source if isinstance(source, mido.MidiFile) else load_midi(source)
     check_format(midi)
     timed, end_tick = timed_messages(midi)
@@ -230,6 +232,8 @@ def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions) -> list
         time = clock.seconds(tick)
         if msg.type == "set_tempo":
             clock.set_tempo(tick, msg.tempo)
+        elif tracks is not None and track not in tracks:
+            continue
         elif msg.type == "control_change":
             if options.sustain and msg.control == SUSTAIN_CONTROL:
                 pairing.pedal(msg.channel, msg.value >= 64, time)
@@ -246,29 +250,63 @@ def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions) -> list
     return merge_unisons(pairing.notes)
 
 
+def note_tracks(midi: mido.MidiFile) -> list[tuple[int, str]]:
+    """The (index, name) of each track that has notes."""
+    return [(i, track.name) for i, track in enumerate(midi.tracks)
+            if any(msg.type == "note_on" for msg in track)]
+
+
+def pick_track(tracks: list[tuple[int, str]], wanted: str) -> int:
+    """The index of the track named ``wanted`` (any case) or numbered so; a MidiFileError
+    that lists the tracks otherwise."""
+    for index, name in tracks:
+        if wanted.strip().casefold() in (name.strip().casefold(), str(index)):
+            return index
+    found = ", ".join(f"{i} {name!r}" for i, name in tracks) or "none"
+    raise MidiFileError(f"no track {wanted!r}; tracks with notes: {found}")
+
+
 # ---- writing MIDI files ----------------------------------------------------------------------
 
 
-def notes_to_midi(notes: list[Note]) -> mido.MidiFile:
-    """A type-0 MIDI file of ``notes`` on a piano (program 0, channel 0), one tick per
-    millisecond; a note lasts at least one tick, and note_offs come before note_ons at a tick."""
+def note_events(notes: list[Note], channel: int = 0) -> mido.MidiTrack:
+    """A track of ``notes`` (no tempo), one tick per millisecond at the default tempo; a note
+    lasts at least one tick, and note_offs come before note_ons at a tick."""
     events = []  # (tick, 0 for off / 1 for on, pitch, velocity)
     for note in notes:
         start = round(note.start * 1000)
         end = max(round(note.end * 1000), start + 1)
         events += [(start, 1, note.pitch, min(127, max(1, note.velocity))), (end, 0, note.pitch, 0)]
     events.sort(key=itemgetter(0, 1))
-    track = mido.MidiTrack([
-        mido.MetaMessage("set_tempo", tempo=DEFAULT_TEMPO, time=0),
-        mido.Message("program_change", channel=0, program=0, time=0),
-    ])
+    track = mido.MidiTrack([mido.Message("program_change", channel=channel, program=0, time=0)])
     now = 0
     for tick, is_on, pitch, velocity in events:
         kind = "note_on" if is_on else "note_off"
-        track.append(mido.Message(kind, note=pitch, velocity=velocity, time=tick - now))
+        track.append(mido.Message(kind, channel=channel, note=pitch, velocity=velocity,
+                                  time=tick - now))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
+
+
+def notes_to_midi(notes: list[Note]) -> mido.MidiFile:
+    """A type-0 MIDI file of ``notes`` on a piano (program 0, channel 0)."""
+    track = note_events(notes)
+    track.insert(0, mido.MetaMessage("set_tempo", tempo=DEFAULT_TEMPO, time=0))
     return mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT, tracks=[track])
+
+
+def tracks_to_midi(parts: list[tuple[str, list[Note]]]) -> mido.MidiFile:
+    """A type-1 MIDI file with a named track of notes for each part, a channel each (a
+    tempo track first)."""
+    tempo = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=DEFAULT_TEMPO, time=0),
+                            mido.MetaMessage("end_of_track", time=0)])
+    tracks = [tempo]
+    for channel, (name, notes) in enumerate(parts):
+        track = note_events(notes, channel)
+        track.insert(0, mido.MetaMessage("track_name", name=name, time=0))
+        tracks.append(track)
+    return mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT, tracks=tracks)
 
 
 # ---- tensor helpers --------------------------------------------------------------------------
@@ -333,6 +371,27 @@ class MidiCodec(FileCodec):
 
     def write(self, tokens: Tensor, path: Path) -> None:
         self.to_midi(tokens).save(path)
+
+    def read_pair(self, path: Path, source_track: str) -> tuple[Tensor, Tensor, dict[str, float]]:
+        """The tokens of one track (the source) and of the other tracks merged (the target),
+        on one timeline, with the file's notes and length in seconds."""
+        midi = load_midi(path)
+        check_format(midi)
+        tracks = note_tracks(midi)
+        source = pick_track(tracks, source_track)
+        rest = {i for i, _ in tracks if i != source}
+        if not rest:
+            raise MidiFileError("one track with notes: no target beside the source")
+        melody, voices = read_notes(midi, self.options, {source}), read_notes(midi, self.options,
+                                                                             rest)
+        return self.encode_notes(melody), self.encode_notes(voices), {
+            "notes": len(melody) + len(voices),
+            "seconds": max(n.end for n in melody + voices)}
+
+    def write_pair(self, source: Tensor, target: Tensor, path: Path) -> None:
+        """The source on the track "input" and the target on "generated"."""
+        tracks_to_midi([("input", self.decode_notes(source)),
+                        ("generated", self.decode_notes(target))]).save(path)
 
     def token_seconds(self) -> Tensor:
         return self._shift_steps(torch.arange(self.size)) * (self.options.resolution_ms / 1000)
