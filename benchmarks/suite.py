@@ -19,11 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgen.config import TrainConfig
+from seqgen.config import ModelConfig, TrainConfig
 from seqgen.data.batching import Batches
 from seqgen.data.corpus import load_corpus
+from seqgen.nn.build import build_model
 from seqgen.nn.cells import detach_state
-from seqgen.nn.model import ModelConfig, build_model, next_token_loss
+from seqgen.nn.model import next_token_loss
 from seqgen.nn.sampling import SamplingOptions, generate, sample_next
 from seqgen.training.devices import autocast
 from seqgen.training.evaluation import evaluate_batches

@@ -118,14 +118,14 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
                 corpus: Path | None = None) -> None:
     """Stream one sample to the terminal, print several, or write them to ``paths`` (one
     file each, or all in one)."""
-    from seqgen.data.corpus import load_recorded_corpus
+    from seqgen.data.pairs import load_recorded_run_corpus
     from seqgen.files import write_text
     from seqgen.nn.sampling import drop_repeats, generate_text
 
     stream = paths is None and num_samples == 1 and not unique
     training = None
     if unique:  # before generating: a missing corpus should not cost a generation first
-        corpus_items = load_recorded_corpus(ckpt.config, corpus)
+        corpus_items = load_recorded_run_corpus(ckpt.config, corpus)
         training = {corpus_items.codec.decode(piece) for piece in corpus_items.pieces}
     pending_primer = [primer]
 

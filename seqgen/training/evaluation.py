@@ -10,10 +10,11 @@ import torch.nn.functional as F
 
 from seqgen.config import TrainConfig
 from seqgen.data.batching import IGNORE, Batches
-from seqgen.data.corpus import load_recorded_corpus
+from seqgen.data.pairs import load_recorded_run_corpus
 from seqgen.data.splits import ItemData, StreamData
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.nn.model import Generator
+from seqgen.nn.build import Model
+from seqgen.nn.model import chunk_forward
 from seqgen.training.checkpoint import load_checkpoint
 from seqgen.training.devices import autocast, resolve_device
 from seqgen.training.distributed import ONE_PROCESS, World
@@ -40,7 +41,7 @@ class Evaluation:
 
 
 @torch.no_grad()
-def evaluate_batches(model: Generator, batches: Batches, label_names: tuple[str, ...] = (),
+def evaluate_batches(model: Model, batches: Batches, label_names: tuple[str, ...] = (),
                      label_shift: int = 0, world: World = ONE_PROCESS) -> Evaluation:
     """Mean next-token loss over every real target of ``batches``, per label too.
 
@@ -58,8 +59,9 @@ def evaluate_batches(model: Generator, batches: Batches, label_names: tuple[str,
         labels = chunk.labels
         if labels is not None and label_shift:
             labels = (labels + label_shift) % len(label_names)
-        state = model.chunk_state(replace(chunk, labels=labels), state)
-        logits, state = model(chunk.inputs, state, labels)
+        given = replace(chunk, labels=labels)
+        state = model.chunk_state(given, state)
+        logits, state = chunk_forward(model, given, state)
         losses = F.cross_entropy(logits.transpose(1, 2), chunk.targets, ignore_index=IGNORE,
                                  reduction="none").double()
         total += losses.sum()
@@ -95,9 +97,11 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
         config = TrainConfig(**ckpt.config["training"])
     except TypeError as exc:
         raise SeqgenError(f"{ckpt.path}/config.json is damaged: its training {exc}") from None
-    loaded = load_recorded_corpus(ckpt.config, corpus)
+    loaded = load_recorded_run_corpus(ckpt.config, corpus)
     label_names = tuple(ckpt.config.get("labels", ()))
-    _, val = loaded.split(config.val_fraction, codec=ckpt.codec, label_names=label_names)
+    sides = {} if ckpt.source_codec is None else {"source_codec": ckpt.source_codec}
+    _, val = loaded.split(config.val_fraction, codec=ckpt.codec, label_names=label_names,
+                          **sides)
     batches = validation_batches(val, config).to(dev)
     with autocast(dev, config.precision):
         result = evaluate_batches(ckpt.model, batches, label_names)
