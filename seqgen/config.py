@@ -164,7 +164,8 @@ class TrainConfig:
                 ("input_feeding", self.input_feeding), ("source_track", self.source_track),
                 ("shared_vocab", self.shared_vocab)) if value]
             if given:
-                raise UsageError(f"{', '.join(given)} belong(s) to --arch encoder-decoder, not "
+                verb = "is" if len(given) == 1 else "are"
+                raise UsageError(f"{', '.join(given)} {verb} for --arch encoder-decoder, not "
                                  f"{self.arch}")
             return
         if self.input_feeding and self.attention == "none":

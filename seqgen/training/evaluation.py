@@ -8,13 +8,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from seqgen.config import TrainConfig
+from seqgen.config import TrainConfig, at_least
 from seqgen.data.batching import IGNORE, Batches
+from seqgen.data.codec import TextCodec
 from seqgen.data.pairs import load_recorded_run_corpus
-from seqgen.data.splits import ItemData, StreamData
+from seqgen.data.splits import ItemData, PairData, StreamData
 from seqgen.errors import SeqgenError, UsageError
+from seqgen.media.text_stats import output_scores
 from seqgen.nn.build import Model
 from seqgen.nn.model import chunk_forward
+from seqgen.nn.sampling import generate_targets
+from seqgen.nn.seq2seq import Seq2Seq
 from seqgen.training.checkpoint import load_checkpoint
 from seqgen.training.devices import autocast, resolve_device
 from seqgen.training.distributed import ONE_PROCESS, World
@@ -29,6 +33,9 @@ class Evaluation:
     per_label: dict[str, float] = field(default_factory=dict)  # nats per token, by label
     wrong_label_loss: float | None = None  # the same tokens with each item's label changed
     unit: str = "token"  # what a token is: "char" for a character-level model
+    # an encoder-decoder of text: per decoding ("greedy", "beam 5"), exact match and chrF (%)
+    decoding: dict[str, dict[str, float]] = field(default_factory=dict)
+    pairs: int = 0  # the validation pairs decoded
 
     @property
     def bits_per_token(self) -> float:
@@ -76,7 +83,7 @@ def evaluate_batches(model: Model, batches: Batches, label_names: tuple[str, ...
     return Evaluation(total.item() / count, count, by_label)
 
 
-def validation_batches(val: StreamData | ItemData, config: TrainConfig) -> Batches:
+def validation_batches(val: StreamData | ItemData | PairData, config: TrainConfig) -> Batches:
     """What a run validates: the first ``max_val_tokens`` of the validation split, in rows of
     its batch size (fewer when the split has fewer) and chunks of its length."""
     val = val.limit(config.max_val_tokens)
@@ -87,10 +94,12 @@ def validation_batches(val: StreamData | ItemData, config: TrainConfig) -> Batch
 
 
 def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None,
-                        device: str = "auto") -> Evaluation:
+                        device: str = "auto", beam: int = 5) -> Evaluation:
     """Loss of a checkpoint on what its run validated: the validation split of its corpus (or
     of another corpus) with the run's cap, batch layout and precision; for a model conditioned
-    on labels, also per label and with wrong labels."""
+    on labels, also per label and with wrong labels; for an encoder-decoder of text, exact
+    match and chrF of its outputs for the validation pairs, greedy and with a ``beam``."""
+    at_least(1, beam=beam)
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, dev)
     try:
@@ -107,5 +116,21 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
         result = evaluate_batches(ckpt.model, batches, label_names)
         if len(label_names) > 1:
             result.wrong_label_loss = evaluate_batches(ckpt.model, batches, label_names, 1).loss
+        if ckpt.source_codec is not None and isinstance(ckpt.codec, TextCodec):
+            result.decoding = decoding_scores(ckpt.model, ckpt.codec, val, beam)
+            result.pairs = len(val.targets)
     result.unit = ckpt.codec.unit
     return result
+
+
+def decoding_scores(model: Seq2Seq, codec: TextCodec, val: PairData,
+                    beam: int) -> dict[str, dict[str, float]]:
+    """Exact match and chrF of the model's outputs for the pairs ``val``, greedy (a beam of
+    1) and with a beam of ``beam``."""
+    references = [codec.decode(t) for t in val.targets]
+    limit = max(200, 2 * max(t.numel() for t in val.targets))
+    scores = {}
+    for name, width in (("greedy", 1), (f"beam {beam}", beam)):
+        outputs = generate_targets(model, codec, val.sources, limit, beam=width)
+        scores[name] = output_scores([codec.decode(row[0]) for row in outputs], references)
+    return scores
