@@ -32,7 +32,7 @@ class ModelConfig:
     # encoder-decoder: the encoder and the attention (the fields above are the decoder's)
     source_vocab_size: int = 0
     encoder_layers: int | None = None  # None: num_layers
-    encoder_hidden: int | None = None  # None: hidden_size (per direction)
+    encoder_hidden: int | None = None  # per direction; None: hidden_size over the directions
     bidirectional: bool = True
     attention: str = "general"  # general, dot, additive or none
     input_feeding: bool = False
@@ -97,7 +97,7 @@ class TrainConfig:
     device: str = "auto"
     # encoder-decoder (--arch encoder-decoder): pairs of a source and a target
     encoder_layers: int | None = None  # None: --layers
-    encoder_hidden: int | None = None  # None: --hidden
+    encoder_hidden: int | None = None  # per direction; None: --hidden over the directions
     bidirectional: bool = True
     attention: str = "general"
     input_feeding: bool = False

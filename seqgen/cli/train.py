@@ -60,7 +60,7 @@ def train_command(
     max_val_tokens: Annotated[int | None, typer.Option(help=default_help("Validate on at most this many tokens of the validation split (huge corpora).", "max_val_tokens"))] = None,
     seed: Annotated[int | None, typer.Option(help=default_help("Random seed.", "seed"))] = None,
     encoder_layers: Annotated[int | None, typer.Option(help="Encoder-decoder: the encoder's recurrent layers. \\[default: --layers]")] = None,
-    encoder_hidden: Annotated[int | None, typer.Option(help="Encoder-decoder: the encoder's units per layer and direction. \\[default: --hidden]")] = None,
+    encoder_hidden: Annotated[int | None, typer.Option(help="Encoder-decoder: the encoder's units per layer and direction. \\[default: half --hidden when bidirectional, else --hidden]")] = None,
     bidirectional: Annotated[bool | None, typer.Option("--bidirectional/--no-bidirectional", help="Encoder-decoder: read the source forwards and backwards. \\[default: on]")] = None,
     attention: Annotated[str | None, typer.Option(help="Encoder-decoder: general (Luong), dot, additive (Bahdanau) or none. \\[default: general]")] = None,
     input_feeding: Annotated[bool | None, typer.Option("--input-feeding/--no-input-feeding", help="Encoder-decoder: join each step's attentional vector to the next step's input (trains step by step). \\[default: off]")] = None,

@@ -26,9 +26,9 @@ class Attention(nn.Module):
         self.kind = kind
         if kind == "dot" and query_size != memory_size:
             raise UsageError(f"--attention dot needs the encoder's outputs ({memory_size} wide: "
-                             f"twice --encoder-hidden when bidirectional) as wide as the "
+                             f"--encoder-hidden, twice when bidirectional) as wide as the "
                              f"decoder's (--hidden {query_size}); use --attention general or "
-                             "set the sizes to match")
+                             "leave --encoder-hidden out")
         self.key = None if kind == "dot" else nn.Linear(memory_size, query_size, bias=False)
         if kind == "additive":
             self.query = nn.Linear(query_size, query_size)

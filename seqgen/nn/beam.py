@@ -60,7 +60,8 @@ def beam_search(model, prompt: Tensor, length: int, beam: int, rows: int = 1, *,
             log_probs[:, stop_token] = float("-inf")
         vocab = log_probs.size(-1)
         candidates = (scores.view(-1, 1) + log_probs).view(rows, beam * vocab)
-        top, index = candidates.topk(min(2 * beam, beam * vocab), dim=1)
+        width = beam if stop_token is None else 2 * beam  # room for hypotheses that stop
+        top, index = candidates.topk(min(width, beam * vocab), dim=1)
         source, tokens = index // vocab, index % vocab
         if stop_token is not None:
             stops = (tokens == stop_token) & (top > float("-inf"))

@@ -9,7 +9,6 @@ with sequences of length 1 is many times slower on CPU.
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqgen.nn.cells import StackCell, State
 
@@ -27,29 +26,10 @@ class FusedStack(StackCell):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  dropout: float = 0.0, **rnn_options: object) -> None:
         super().__init__(input_size, hidden_size, num_layers, dropout)
-        self.rnn_options = rnn_options
-        self.rnn = self.make_rnn()
-
-    def make_rnn(self, bidirectional: bool = False) -> nn.RNNBase:
-        return self.rnn_class(self.input_size, self.hidden_size, self.num_layers,
-                              batch_first=True, bidirectional=bidirectional,
-                              dropout=self.dropout if self.num_layers > 1 else 0.0,
-                              **self.rnn_options)
-
-    def run_both_ways(self) -> bool:
-        """Make this stack an encoder's bidirectional one: the fused module is rebuilt to run
-        both directions, and ``forward_packed`` reads each item to its own length. False where
-        there is no such kernel (the stack is left as it was)."""
-        self.rnn = self.make_rnn(bidirectional=True)
-        return True
-
-    def forward_packed(self, x: Tensor, lengths: Tensor) -> Tensor:
-        """Outputs [batch, time, 2 * hidden] of both directions of a stack made bidirectional
-        (``run_both_ways``), each item read to its length (``lengths`` on the CPU): padding
-        enters neither direction, and its outputs are zeros."""
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        y, _ = self.rnn(packed)
-        return pad_packed_sequence(y, batch_first=True, total_length=x.size(1))[0]
+        self.rnn = self.rnn_class(
+            input_size, hidden_size, num_layers, batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0, **rnn_options,
+        )
 
     def layer_state(self, batch_size: int, device=None, dtype=None) -> State:
         return torch.zeros(batch_size, self.hidden_size, device=device, dtype=dtype)
@@ -133,25 +113,15 @@ class Vanilla(FusedStack):
             raise ValueError(f"init must be one of {', '.join(self.inits)}, not {init!r}")
         fused = activation if activation != "sigmoid" else "tanh"
         super().__init__(input_size, hidden_size, num_layers, dropout, nonlinearity=fused)
-        self.activation, self.init = activation, init
+        self.activation = activation
         if init == "identity":
             self.identity_init()
 
-    def run_both_ways(self) -> bool:
-        """Fused both ways for tanh and relu; sigmoid has no fused kernel."""
-        if self.activation == "sigmoid":
-            return False
-        super().run_both_ways()
-        if self.init == "identity":
-            self.identity_init()
-        return True
-
     def identity_init(self) -> None:
-        """Le et al. (2015): recurrent matrix = identity, biases = 0 (for ReLU RNNs), in
-        every layer and direction."""
+        """Le et al. (2015): recurrent matrix = identity, biases = 0 (for ReLU RNNs)."""
         with torch.no_grad():
-            for group in range(len(self.rnn._flat_weights) // 4):
-                _, w_hh, b_ih, b_hh = self.layer_weights(group)
+            for layer in range(self.num_layers):
+                _, w_hh, b_ih, b_hh = self.layer_weights(layer)
                 w_hh.copy_(torch.eye(self.hidden_size))
                 b_ih.zero_()
                 b_hh.zero_()

@@ -157,7 +157,7 @@ class Decoding:
         padded = torch.zeros(len(sources), int(lengths.max()), dtype=torch.long)
         for row, source in enumerate(sources):
             padded[row, : source.numel()] = source
-        with torch.inference_mode():
+        with torch.no_grad():
             self.memory = model.encode(padded.to(device), lengths)
 
     @property
