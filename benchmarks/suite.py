@@ -486,6 +486,13 @@ def startup_rows(quick: bool) -> list[Row]:
     return rows
 
 
+def seq2seq_rows(quick: bool) -> list[Row]:
+    """The encoder-decoder's rows (benchmarks/seq2seq.py)."""
+    from benchmarks.seq2seq import seq2seq_rows as rows
+
+    return rows(quick)
+
+
 SUITES = {"training": training_rows, "precision": precision_rows, "sampling": sampling_rows,
           "encoding": encoding_rows, "memory": memory_rows, "scaling": scaling_rows,
-          "startup": startup_rows}
+          "startup": startup_rows, "seq2seq": seq2seq_rows}

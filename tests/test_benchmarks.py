@@ -21,7 +21,8 @@ def test_quick_benchmarks_print_every_row():
     names = " ".join(row["name"] for row in rows)
     for expected in ("train lstm", "train gru", "train vanilla", "fraction of fp32 matmul peak",
                      "bf16 autocast vs fp32", "sample lstm", "batch 1", "batch 64",
-                     "sampling time", "encode a", "cached reload", "start-up"):
+                     "sampling time", "encode a", "cached reload", "start-up",
+                     "train encoder-decoder", "input feeding", "beam 5 vs greedy"):
         assert expected in names, expected
     for row in rows:
         assert math.isfinite(row["seqgen"]) and math.isfinite(row["reference"]), row

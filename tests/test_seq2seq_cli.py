@@ -159,6 +159,8 @@ def test_harmonise_a_melody_into_a_file_of_two_tracks(tmp_path):
                                  "40", "--seed", "1", "--quiet", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert [t.name for t in mido.MidiFile(out).tracks] == ["", "input", "generated"]
+    shown = runner.invoke(app, ["show", str(out)])
+    assert shown.exit_code == 0 and "tracks  input " in shown.stdout, shown.output
     wrong = runner.invoke(app, ["train", str(chorales), "--arch", "encoder-decoder",
                                 "--source-track", "Descant", "--out", str(tmp_path / "x")])
     assert wrong.exit_code == 2
