@@ -54,6 +54,13 @@ def test_sample_an_input_and_a_file_of_inputs(pairs_run, tmp_path):
     assert len(out.read_text(encoding="utf-8").splitlines()) == 3
 
 
+def test_inspect_pairs(tmp_path):
+    (tmp_path / "pairs.tsv").write_text(PAIRS, encoding="utf-8")
+    result = runner.invoke(app, ["corpus", "inspect", str(tmp_path / "pairs.tsv"), "--pairs"])
+    assert result.exit_code == 0, result.output
+    assert "source vocabulary" in result.stdout and "11 training pairs" in result.stdout
+
+
 def test_attention_png(pairs_run, tmp_path):
     pytest.importorskip("matplotlib")
     picture = tmp_path / "attention.png"

@@ -199,17 +199,23 @@ def inspect_command(
     seq_len: Annotated[int | None, typer.Option(help=f"Chunk length to show the padding for (items). \\[default: {DEFAULT_SEQ_LEN}]")] = None,
     strict: Annotated[bool, typer.Option(help="MIDI: a file that cannot be used is an error.")] = False,
     verbose: Annotated[bool, typer.Option(help="List the files skipped and why.")] = False,
+    pairs: Annotated[bool, typer.Option(help="Read the corpus as pairs, as --arch encoder-decoder does.")] = False,
+    source_track: Annotated[str | None, typer.Option(help="With --pairs, MIDI: the source's track. \\[default: declared]")] = None,
 ) -> None:
     """Files, tokens, vocabulary and split sizes of a corpus."""
     from seqgen.data.corpus import describe_corpus
+    from seqgen.data.pairs import PairCorpus, describe_pairs
 
     config = TrainConfig(batch_size=batch_size, seq_len=seq_len, val_fraction=val_fraction,
                          format=format, items=items, label_from=label_from,
-                         codec_options=parse_options(codec_opt or [], "--codec-opt"))
+                         codec_options=parse_options(codec_opt or [], "--codec-opt"),
+                         arch="encoder-decoder" if pairs else "many-to-many",
+                         source_track=source_track)
     corpus = load_with_progress(path, config, strict, verbose)
     table = Table(title=f"corpus {path} ({corpus.format})", show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    for name, value in describe_corpus(corpus, val_fraction, batch_size, seq_len):
+    describe = describe_pairs if isinstance(corpus, PairCorpus) else describe_corpus
+    for name, value in describe(corpus, val_fraction, batch_size, seq_len):
         table.add_row(name, value)
     console.print(table)

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from seqgen.config import TrainConfig
+from seqgen.data.batching import padding_fraction
 from seqgen.data.cache import CacheContents, CacheWriter, cached, relative_name, write_cache
 from seqgen.data.codec import (
     Augmentation,
@@ -313,3 +314,28 @@ def encode_file_pairs(root: Path, files: list[Path], codec: FileCodec, track: st
     return cache_sides(cache_file, sources or [[]], targets or [[]],
                        {"used": used, "skipped": skipped, "stats": dict(stats)})
 
+
+
+def describe_pairs(corpus: PairCorpus, val_fraction: float = 0.1, batch_size: int | None = None,
+                   seq_len: int | None = None) -> list[tuple[str, str]]:
+    """What ``seqgen corpus inspect --pairs`` shows, as (name, value) rows."""
+    train, val = corpus.split(val_fraction)
+    layout = train.layout(batch_size, seq_len)
+    rows = [("files", f"{len(corpus.files)} read"), ("size", f"{corpus.num_bytes:,} bytes"),
+            ("pairs", f"{len(corpus.targets):,}" + (f", the source track {corpus.source_track}"
+                                                    if corpus.source_track else ""))]
+    if corpus.skipped:
+        rows.append(("skipped", summarize_skipped(corpus.skipped)))
+    for side, pieces, codec in (("source", corpus.sources, corpus.source_codec),
+                                ("target", corpus.targets, corpus.codec)):
+        lengths = torch.tensor([p.numel() for p in pieces], dtype=torch.float)
+        rows += [(f"{side} tokens", f"{int(lengths.sum()):,}; per pair: min {lengths.min():.0f}, "
+                                    f"median {lengths.median():.0f}, max {lengths.max():.0f}"),
+                 (f"{side} vocabulary", codec.describe_vocabulary())]
+    batches = train.batches(layout.rows, layout.seq_len)
+    return rows + [
+        ("split", f"{len(train.targets):,} training pairs, {len(val.targets):,} validation "
+                  f"pairs (the last {val_fraction:.0%})"),
+        ("padding", f"{padding_fraction(batches):.1%} of training target positions at batch "
+                    f"{layout.rows}"),
+        ("encoding", "from the cache" if corpus.from_cache else "encoded now and cached")]
