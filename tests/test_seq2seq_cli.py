@@ -14,6 +14,7 @@ from seqgen.config import TrainConfig
 from seqgen.data.pairs import load_pairs
 from seqgen.training.checkpoint import load_checkpoint
 from seqgen.training.evaluation import evaluate_checkpoint
+from seqgen.training.devices import bf16_native
 from seqgen.training.runs import resume, train
 from tests.conftest import ROOT, one_line_error
 from tests.test_pairs import PAIRS
@@ -172,3 +173,15 @@ def test_harmonise_a_melody_into_a_file_of_two_tracks(tmp_path):
                                 "--source-track", "Descant", "--out", str(tmp_path / "x")])
     assert wrong.exit_code == 2
     assert "no track 'Descant'; tracks with notes: 1 'Soprano'" in one_line_error(wrong.output)
+
+
+@pytest.mark.skipif(not bf16_native("cpu"), reason="this CPU has no native bf16 (AVX512-BF16, "
+                    "AMX-BF16 or Arm BF16): bf16 would be emulated, slower than fp32")
+def test_bf16_trains_and_evaluates_an_encoder_decoder(tmp_path):
+    (tmp_path / "pairs.tsv").write_text(PAIRS * 3, encoding="utf-8")
+    result = runner.invoke(app, ["train", str(tmp_path / "pairs.tsv"), "--arch",
+                                 "encoder-decoder", *TINY, "--precision", "bf16",
+                                 "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    evaluation = evaluate_checkpoint(tmp_path / "run", beam=2)
+    assert 0 < evaluation.loss < 10 and set(evaluation.decoding) == {"greedy", "beam 2"}
