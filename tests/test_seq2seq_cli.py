@@ -13,8 +13,8 @@ from seqgen.cli import app
 from seqgen.config import TrainConfig
 from seqgen.data.pairs import load_pairs
 from seqgen.training.checkpoint import load_checkpoint
-from seqgen.training.evaluation import evaluate_checkpoint
 from seqgen.training.devices import bf16_native
+from seqgen.training.evaluation import evaluate_checkpoint
 from seqgen.training.runs import resume, train
 from tests.conftest import ROOT, one_line_error
 from tests.test_pairs import PAIRS
