@@ -71,8 +71,7 @@ class PairCorpus:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)
     source_track: str | None = None
-    label_names: tuple[str, ...] = ()
-    items: str = "pairs"
+    label_names: tuple[str, ...] = ()  # none: an encoder-decoder is conditioned on its source
 
     @property
     def format(self) -> str:
