@@ -4,8 +4,9 @@ The loop, as in char-rnn and pytorch/examples word_language_model: walk the batc
 epoch (a stream cut into ``batch_size`` parallel rows, or items grouped or packed into rows)
 ``seq_len`` tokens at a time, carry the recurrent state from chunk to chunk and detach it
 between them (fresh where an item starts: the label's start state for one-to-many), clip the
-global gradient norm, and step AdamW on a warmup-then-cosine schedule. Validation, snapshots,
-an exact restore and Ctrl-C live here too; ``seqgen.training.runs`` starts and resumes runs.
+global gradient norm, and step AdamW on a warmup-stable-decay schedule (by steps, or by the
+clock for a time budget). Validation, snapshots, an exact restore and Ctrl-C live here too;
+``seqgen.training.runs`` starts and resumes runs.
 """
 
 import json
