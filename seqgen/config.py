@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from seqgen.errors import UsageError
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 ATTENTIONS = ("general", "dot", "additive", "none")
 
 
@@ -47,6 +47,11 @@ class ModelConfig:
 
 ARCHITECTURES = ("many-to-many", "one-to-many", "encoder-decoder")
 ITEM_KINDS = ("lines", "files", "stream")
+DEFAULT_LAYERS = 2
+DEFAULT_HIDDEN = 256
+# The model a time budget trains best, measured on a 2-core CPU with bf16 (docs/performance.md):
+# (budgets up to this many seconds, layers, hidden units); beyond the last, the last.
+BUDGET_SIZES = ((600, 2, 256), (math.inf, 2, 512))
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_SEQ_LEN = 128
 MAX_SEED = 2**32 - 1
@@ -62,8 +67,8 @@ class TrainConfig:
     ``--resume`` reuses it."""
 
     cell: str = "lstm"
-    layers: int = 2
-    hidden: int = 256
+    layers: int | None = None  # None: DEFAULT_LAYERS, or the size for the time budget
+    hidden: int | None = None  # None: DEFAULT_HIDDEN, or the size for the time budget
     embedding: int | None = None  # None: the hidden size
     dropout: float = 0.1
     tie_weights: bool = False
@@ -73,21 +78,24 @@ class TrainConfig:
     items: str | None = None  # text: lines, files or stream; None: declared or detected
     label_from: str | None = None  # stem, folder or a CSV/JSON file; None: declared or none
     label_size: int = 32
+    label_balance: float = 0.0  # 0: labels as often as in the corpus; 1: all equally often
     codec_options: dict[str, object] = field(default_factory=dict)
     augment: bool = True  # MIDI: random transposition and time stretch of training pieces
     transpose: int = 3  # semitones either way
     stretch: float = 0.05  # time stretched by a factor in [1 - stretch, 1 + stretch]
     batch_size: int | None = None  # None: DEFAULT_BATCH_SIZE, or fewer rows to fit the corpus
     seq_len: int | None = None  # truncated-BPTT length; None: DEFAULT_SEQ_LEN, or what fits
-    steps: int | None = None  # None: from epochs, or 2000 when neither is given
+    steps: int | None = None  # None: from epochs or time, or 2000 when none is given
     epochs: float | None = None
-    lr: float = 2e-3
+    time: float | None = None  # a budget of seconds of training, instead of steps or epochs
+    lr: float = 5e-3
     warmup_steps: int = 100
+    decay_fraction: float = 0.2  # the last part of the run, in which the rate decays
     min_lr_ratio: float = 0.1
     weight_decay: float = 0.01
     clip: float = 1.0  # global gradient-norm limit; 0 turns clipping off
     compile: bool = False  # torch.compile the time loop of StepCell layers
-    precision: str = "fp32"  # fp32, or bf16 (autocast; CPUs with bf16 units and recent GPUs)
+    precision: str = "auto"  # bf16 autocast where the device computes bf16 natively, else fp32
     curves: bool = True  # draw curves.png beside metrics.jsonl (needs matplotlib)
     eval_interval: int = 200
     log_interval: int = 10
@@ -107,16 +115,27 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.check()
 
+    def model_size(self) -> tuple[int, int]:
+        """(layers, hidden units): as given; for a time budget with neither given, the size
+        that budget trains best (``size_for_budget``); else 2 x 256."""
+        if self.layers is None and self.hidden is None and self.time is not None:
+            return size_for_budget(self.time)
+        return self.layers or DEFAULT_LAYERS, self.hidden or DEFAULT_HIDDEN
+
     def model_config(self, vocab_size: int, num_labels: int = 0,
                      source_vocab_size: int = 0) -> ModelConfig:
-        return ModelConfig(vocab_size, self.cell, self.hidden, self.layers, self.embedding,
+        layers, hidden = self.model_size()
+        return ModelConfig(vocab_size, self.cell, hidden, layers, self.embedding,
                            self.dropout, self.tie_weights, dict(self.cell_options), self.arch,
                            num_labels, self.label_size, source_vocab_size=source_vocab_size,
                            encoder_layers=self.encoder_layers,
                            encoder_hidden=self.encoder_hidden, bidirectional=self.bidirectional,
                            attention=self.attention, input_feeding=self.input_feeding)
 
-    def total_steps(self, chunks_per_epoch: int) -> int:
+    def total_steps(self, chunks_per_epoch: int) -> int | None:
+        """The run's steps; None for a run with a time budget (it ends when the time is up)."""
+        if self.time is not None:
+            return None
         if self.epochs is not None:
             return max(1, math.ceil(self.epochs * chunks_per_epoch))
         return self.steps if self.steps is not None else 2000
@@ -135,9 +154,17 @@ class TrainConfig:
         at_most(MAX_ROWS, batch_size=self.batch_size)
         at_most(MAX_SEQ_LEN, seq_len=self.seq_len)
         within(0, 1, dropout=self.dropout, stretch=self.stretch)
+        if not 0 <= self.label_balance <= 1:
+            raise UsageError(f"--label-balance must be from 0 to 1, not {self.label_balance}")
+        if not 0 <= self.decay_fraction <= 1:
+            raise UsageError(f"decay_fraction must be in [0, 1], not {self.decay_fraction}")
         between(0, 1, val_fraction=self.val_fraction)
-        if self.steps is not None and self.epochs is not None:
-            raise UsageError("give --steps or --epochs, not both")
+        lengths = [flag(n) for n in ("steps", "epochs", "time") if getattr(self, n) is not None]
+        if len(lengths) > 1:
+            raise UsageError(f"give one of --steps, --epochs and --time, not "
+                             f"{' and '.join(lengths)}")
+        if self.time is not None and not (math.isfinite(self.time) and self.time > 0):
+            raise UsageError(f"--time must be a positive duration, not {self.time}")
         if self.epochs is not None and not (math.isfinite(self.epochs) and self.epochs > 0):
             raise UsageError(f"--epochs must be a positive number, not {self.epochs}")
         if not (math.isfinite(self.lr) and self.lr > 0):
@@ -176,6 +203,26 @@ class TrainConfig:
                              "drop --label-from")
         if self.items is not None:
             raise UsageError(f"an encoder-decoder reads pairs: drop --items {self.items}")
+
+
+def size_for_budget(seconds: float) -> tuple[int, int]:
+    """(layers, hidden units) of the model that trains best in ``seconds`` (``BUDGET_SIZES``)."""
+    return next((layers, hidden) for most, layers, hidden in BUDGET_SIZES if seconds <= most)
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float:
+    """``"90"`` or ``"90s"`` -> 90.0 seconds, ``"5m"`` -> 300.0, ``"1.5h"`` -> 5400.0."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in DURATION_UNITS else (text, "s")
+    try:
+        seconds = float(number) * DURATION_UNITS[unit]
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 0 < seconds <= 365 * 86400):
+        raise UsageError(f"bad --time {text!r}: give a duration such as 90s, 5m or 1h")
+    return seconds
 
 
 def flag(name: str) -> str:

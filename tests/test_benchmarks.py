@@ -22,11 +22,13 @@ def test_quick_benchmarks_print_every_row():
     for expected in ("train lstm", "train gru", "train vanilla", "fraction of fp32 matmul peak",
                      "bf16 autocast vs fp32", "sample lstm", "batch 1", "batch 64",
                      "sampling time", "encode a", "cached reload", "start-up",
+                     "vs a plain loop", "word_language_model", "seqgen --time",
+                     "nanoGPT's CPU recipe", "vs fp32: the",
                      "train encoder-decoder", "input feeding", "beam 5 vs greedy"):
         assert expected in names, expected
     for row in rows:
         assert math.isfinite(row["seqgen"]) and math.isfinite(row["reference"]), row
-        if row["unit"] in ("tokens/s", "MB/s", "GFLOP/s", "s"):
+        if row["unit"] in ("tokens/s", "MB/s", "GFLOP/s", "s", "nats/char"):
             assert row["seqgen"] > 0 and row["reference"] > 0, row
 
 
@@ -38,3 +40,13 @@ def test_music_quality_compares_samples_and_a_floor_with_the_corpus():
     assert "samples (4 pieces) against" in result.stdout
     assert "shuffled tokens (4 pieces) against" in result.stdout
     assert result.stdout.count("polyphony") == 2
+
+
+def test_names_quality_compares_samples_with_real_names_at_the_same_weighting():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.names_quality", "--per-label",
+                             "2"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "each language counted equally: real held-out names" in result.stdout
+    assert "weighted by held-out names: real held-out names" in result.stdout
+    assert result.stdout.count(" (real ") == 18  # a line per language
+    assert "nats apart" in result.stdout

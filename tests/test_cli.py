@@ -221,6 +221,6 @@ def test_resume_cannot_change_the_model(trained_run):
 
 def test_help_shows_the_defaults():
     out = " ".join(run("train", "--help").stdout.split())
-    assert "[default: lstm]" in out and "[default: 2000 unless --epochs]" in out
+    assert "[default: lstm]" in out and "[default: 2000 unless --epochs or --time]" in out
     assert "[default: text 500; MIDI: until the model ends the piece]" in " ".join(
         run("sample", "--help").stdout.split())

@@ -47,7 +47,10 @@ def fails(code, *args):
     ({"seq_len": 0}, "--seq-len must be at least 1, not 0"),
     ({"steps": 0}, "--steps must be at least 1, not 0"),
     ({"epochs": 0.0}, "--epochs must be a positive number"),
-    ({"steps": 5, "epochs": 1.0}, "give --steps or --epochs, not both"),
+    ({"steps": 5, "epochs": 1.0}, "give one of --steps, --epochs and --time, not --steps and "
+                                  "--epochs"),
+    ({"time": 0.0}, "--time must be a positive duration, not 0.0"),
+    ({"precision": "fp16"}, "unknown --precision 'fp16'; use auto, fp32, bf16"),
     ({"transpose": -1}, "--transpose must be at least 0, not -1"),
     ({"transpose": 200}, "--transpose must be at most 127, not 200"),
     ({"layers": 1001}, "--layers must be at most 1000, not 1001"),
@@ -60,7 +63,6 @@ def fails(code, *args):
     ({"clip": -1.0}, r"--clip must be at least 0, not -1.0"),
     ({"seed": -1}, "--seed must be from 0 to 4294967295, not -1"),
     ({"arch": "two-to-one"}, "unknown --arch 'two-to-one'; use many-to-many, one-to-many"),
-    ({"precision": "fp8"}, "unknown --precision 'fp8'; use fp32, bf16"),
     ({"items": "words"}, "unknown --items 'words'; use lines, files, stream"),
 ])
 def test_a_bad_setting_is_refused_where_it_is_defined(setting, message):

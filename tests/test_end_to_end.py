@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -117,3 +118,21 @@ def test_the_pretrained_names_model_generates_names_that_end():
     assert len(names) == 10 and all(0 < len(n) < 30 for n in names)
     evaluation = evaluate_checkpoint(NAMES_MODEL, device="cpu")
     assert evaluation.wrong_label_loss > evaluation.loss + 0.2
+
+
+LEGACY = Path(__file__).parent / "data" / "legacy-names"
+
+
+def test_a_checkpoint_written_before_the_layout_by_layer_still_loads_samples_and_evaluates():
+    """tests/data/legacy-names is the names model bundled before issue 13 moved the modules
+    (its cell plugin recorded as ``seqgen.builtin_cells``) and issue 14 added precision."""
+    config = json.loads((LEGACY / "best/config.json").read_text())
+    assert config["cell"]["plugin"] == "seqgen.builtin_cells"
+    assert "precision" not in config["training"]
+    result = evaluate_checkpoint(LEGACY, device="cpu")
+    assert result.loss == pytest.approx(
+        json.loads((LEGACY / "best/trainer.json").read_text())["val_loss"], abs=1e-4)
+    sampled = runner.invoke(app, ["sample", str(LEGACY), "--condition", "Japanese",
+                                  "--num-samples", "3", "--seed", "1", "--device", "cpu"])
+    assert sampled.exit_code == 0, sampled.output
+    assert len(sampled.stdout.split()) >= 3

@@ -99,6 +99,34 @@ def test_every_label_is_in_the_validation_split(names):
     assert len(train_data.items) == 22
 
 
+
+def test_label_balance_draws_rare_labels_as_often_as_common_ones(tmp_path):
+    folder = tmp_path / "unequal"
+    folder.mkdir()
+    (folder / "Common.txt").write_text("\n".join(f"Name{i}" for i in range(90)) + "\n")
+    (folder / "Rare.txt").write_text("\n".join(f"Rare{i}" for i in range(10)) + "\n")
+    corpus = load_corpus(folder, label_from="stem")
+
+    def rare_share(balance: float) -> float:
+        train_data, _ = corpus.split(0.1, label_balance=balance)
+        labels = torch.cat([chunk.labels for chunk in train_data.batches(8, 16, train=True)])
+        return float((labels == 1).float().mean())
+
+    assert rare_share(0.0) == pytest.approx(9 / 90)  # every item once: the corpus's share
+    assert 0.35 < rare_share(1.0) < 0.65  # drawn with replacement, the labels about even
+    assert 9 / 90 < rare_share(0.5) < 0.35
+    _, val_data = corpus.split(0.1, label_balance=1.0)
+    assert float((val_data.labels == 1).float().mean()) == pytest.approx(1 / 10)  # untouched
+
+
+def test_label_balance_needs_labels_and_a_share(names, tmp_path):
+    (tmp_path / "plain.txt").write_text("\n".join(NAMES["Russian"]) + "\n")
+    with pytest.raises(UsageError, match="--label-balance .* needs a corpus with labels"):
+        train(tmp_path / "plain.txt", TrainConfig(**ITEM_CONFIG, items="lines",
+                                                  label_balance=1.0), tmp_path / "run")
+    with pytest.raises(UsageError, match="--label-balance must be from 0 to 1, not 2"):
+        TrainConfig(label_balance=2)
+
 # ---- padding and state -----------------------------------------------------------------------
 
 
@@ -249,3 +277,14 @@ def test_corpus_inspect_items(names):
     out = " ".join(result.stdout.split())
     for text in ("24 (lines)", "Japanese 12", "Russian 12", "median", "padding"):
         assert text in out, text
+
+
+def test_label_balance_is_a_train_option_recorded_in_the_run(names, tmp_path):
+    args = ["train", str(names), "--items", "lines", "--label-from", "stem", "--label-balance",
+            "0.7", "--cell", "gru", "--layers", "1", "--hidden", "8", "--batch-size", "4",
+            "--seq-len", "8", "--steps", "2", "--device", "cpu", "--no-curves", "--out",
+            str(tmp_path / "run")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "run/last/config.json").read_text())
+    assert config["training"]["label_balance"] == 0.7

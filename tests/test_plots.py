@@ -63,8 +63,11 @@ def test_curves_of_one_run_and_of_several(matplotlib, tmp_path):
 
 def test_tokens_come_from_the_run_settings(tmp_path):
     bach = read_curves(RUNS[0])
-    assert bach.name == "bach" and bach.train_steps[0] == 10 and len(bach.val_steps) == 4
-    assert bach.train_tokens[0] == 10 * 64 * 128 and bach.val_tokens[-1] == 800 * 64 * 128
+    settings = json.loads((RUNS[0] / "best/config.json").read_text())["training"]
+    per_step = settings["batch_size"] * settings["seq_len"]
+    assert bach.name == "bach" and bach.train_steps[0] == 10 and len(bach.val_steps) == 7
+    assert bach.train_tokens[0] == 10 * per_step and per_step == 64 * 128
+    assert bach.val_tokens[-1] == bach.val_steps[-1] * per_step == 1317 * per_step
     events = [train(10, 3.0), train(20, 2.0), val(20, 2.5)]
     logged = write_run(tmp_path / "logged", events, training={"batch_size": 5, "seq_len": 10})
     curves = read_curves(logged / "metrics.jsonl")

@@ -14,7 +14,8 @@ from seqgen.errors import SeqgenError, UsageError
 from seqgen.training import checkpoint as checkpoint_module
 from seqgen.training.checkpoint import load_checkpoint, run_lock
 from seqgen.training.runs import resume, train
-from seqgen.training.trainer import TrainingInterrupted, learning_rate
+from seqgen.training.schedule import Schedule
+from seqgen.training.trainer import TrainingInterrupted
 from tests.conftest import TINY_CONFIG
 
 
@@ -120,12 +121,16 @@ def test_a_kill_between_the_two_renames_falls_back_to_the_old_snapshot(trained_r
     assert load_checkpoint(run).path == run / "last.old"
 
 
-def test_learning_rate_warms_up_then_decays_to_the_floor():
-    config = TrainConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
-    rates = [learning_rate(s, 200, config) for s in range(201)]
+def test_the_rate_warms_up_holds_then_decays_to_the_floor_in_the_last_fifth():
+    schedule = Schedule.of(TrainConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1))
+    rates = [schedule.rate(s, s / 200) for s in range(201)]
     assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(rates[10:], rates[11:], strict=False))
+    assert rates[10:160] == [1.0] * 150  # stable until the decay begins at 80% of the run
+    assert all(a > b for a, b in zip(rates[160:], rates[161:], strict=False))
     assert rates[200] == pytest.approx(0.1)
+    assert [schedule.rate(s, s / 400) for s in range(150)] == rates[:150]  # more steps: same
+    short = [schedule.rate(s, s / 50) for s in range(6)]  # warmup: at most a tenth of a run
+    assert short[:5] == pytest.approx([0.1, 0.2, 0.4, 0.6, 0.8]) and short[5] == 1.0
 
 
 def test_epochs_set_the_number_of_steps(tiny_corpus, tmp_path):

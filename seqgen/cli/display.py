@@ -32,6 +32,7 @@ class TrainingView:
         self.progress: Progress | None = None
         self.task = None
         self.val = "-"
+        self.budget: float | None = None  # seconds, for a run with a time budget
 
     def __enter__(self) -> "TrainingView":
         return self
@@ -48,27 +49,35 @@ class TrainingView:
         self.console.print(f"note: {e['text']}", highlight=False, markup=False)
 
     def on_start(self, e: dict) -> None:
+        self.budget = e["time_budget"]
+        length = (f"steps {e['step']} to {e['total_steps']}" if self.budget is None else
+                  f"for {self.budget:g} s of training from step {e['step']}")
         self.console.print(
-            f"training on [bold]{e['device']}[/]: {e['parameters']:,} parameters, "
-            f"{e['train_tokens']:,} training and {e['val_tokens']:,} validation tokens, "
-            f"steps {e['step']} to {e['total_steps']}", highlight=False)
+            f"training on [bold]{e['device']}[/] ({e['precision']}): {e['parameters']:,} "
+            f"parameters, {e['train_tokens']:,} training and {e['val_tokens']:,} validation "
+            f"tokens, {length}", highlight=False)
         if self.live:
+            count = MofNCompleteColumn() if self.budget is None else \
+                TextColumn("{task.fields[step]}")
             self.progress = Progress(
-                TextColumn("step"), MofNCompleteColumn(), BarColumn(),
+                TextColumn("step"), count, BarColumn(),
                 TextColumn("loss {task.fields[loss]}  val {task.fields[val]}  "
                            "{task.fields[speed]} tok/s"),
                 TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                 console=self.console,
             )
-            self.task = self.progress.add_task("train", total=e["total_steps"],
-                                               completed=e["step"], loss="-", val="-", speed="-")
+            total, done = (e["total_steps"], e["step"]) if self.budget is None else \
+                (self.budget, e["elapsed"])
+            self.task = self.progress.add_task("train", total=total, completed=done,
+                                               step=e["step"], loss="-", val="-", speed="-")
             self.progress.start()
 
     def on_train(self, e: dict) -> None:
         speed = format_count(e["tokens_per_s"])
         if self.progress is not None:
-            self.progress.update(self.task, completed=e["step"], loss=f"{e['loss']:.3f}",
-                                 speed=speed)
+            done = e["step"] if self.budget is None else e["elapsed"]
+            self.progress.update(self.task, completed=done, step=e["step"],
+                                 loss=f"{e['loss']:.3f}", speed=speed)
         elif time.monotonic() - self.last_plain >= self.plain_every:
             self.last_plain = time.monotonic()
             self.console.print(f"step {e['step']}  loss {e['loss']:.3f}  val {self.val}  "

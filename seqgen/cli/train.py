@@ -13,7 +13,14 @@ from rich.table import Table
 
 from seqgen.cli.app import app, console, corpus_app, default_help, err_console, reports_errors
 from seqgen.cli.display import FileProgressView, TrainingView
-from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN, TrainConfig
+from seqgen.config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_HIDDEN,
+    DEFAULT_LAYERS,
+    DEFAULT_SEQ_LEN,
+    TrainConfig,
+    parse_duration,
+)
 from seqgen.errors import UsageError
 from seqgen.plugins import parse_options
 
@@ -30,8 +37,8 @@ def train_command(
     corpus: Annotated[Path | None, typer.Argument(
         help="A file or a folder of text or MIDI (a .tsv of source<TAB>target pairs for an encoder-decoder; optional with --resume).")] = None,
     cell: Annotated[str | None, typer.Option(help=default_help("Cell type (see `seqgen cells`).", "cell"))] = None,
-    layers: Annotated[int | None, typer.Option(help=default_help("Recurrent layers.", "layers"))] = None,
-    hidden: Annotated[int | None, typer.Option(help=default_help("Hidden units per layer.", "hidden"))] = None,
+    layers: Annotated[int | None, typer.Option(help=f"Recurrent layers. \\[default: {DEFAULT_LAYERS}; with --time, the size for the budget]")] = None,
+    hidden: Annotated[int | None, typer.Option(help=f"Hidden units per layer. \\[default: {DEFAULT_HIDDEN}; with --time, the size for the budget]")] = None,
     embedding: Annotated[int | None, typer.Option(help="Embedding size \\[default: the hidden size]")] = None,
     dropout: Annotated[float | None, typer.Option(help=default_help("Dropout between layers and before the head.", "dropout"))] = None,
     tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights", help="Share the embedding and output weights (needs embedding = hidden). \\[default: no]")] = None,
@@ -41,17 +48,19 @@ def train_command(
     items: Annotated[str | None, typer.Option(help="Text: each line, each file, or one stream is a sequence (lines|files|stream). \\[default: declared, else detected]")] = None,
     label_from: Annotated[str | None, typer.Option(help="Labels of items: stem (file name), folder (parent folder) or a CSV/JSON file mapping files to labels. \\[default: declared, else none]")] = None,
     label_size: Annotated[int | None, typer.Option(help=default_help("Size of a label's embedding.", "label_size"))] = None,
+    label_balance: Annotated[float | None, typer.Option(help=default_help("Labelled items: 0 trains on each label as often as the corpus has it, 1 on every label equally often (rare labels drawn more); between, a label of n items in proportion to n^(1 - this).", "label_balance"))] = None,
     codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable (MIDI: resolution_ms, max_shift_ms, velocity_bins, keep_drums, sustain).")] = None,
     augment: Annotated[bool | None, typer.Option("--augment/--no-augment", help="Music codecs that augment (MIDI; ABC with seqgen-abc): random transposition and time stretch of training pieces. \\[default: on]")] = None,
     transpose: Annotated[int | None, typer.Option(help=default_help("Augmentation: transpose by up to this many semitones either way.", "transpose"))] = None,
     stretch: Annotated[float | None, typer.Option(help=default_help("Augmentation: stretch time by a factor in 1 +- this (MIDI).", "stretch"))] = None,
     batch_size: Annotated[int | None, typer.Option(help=f"Rows (parallel streams or items) per batch. \\[default: {DEFAULT_BATCH_SIZE}, fewer for a small corpus]")] = None,
     seq_len: Annotated[int | None, typer.Option(help=f"Tokens per chunk: the truncated-BPTT length. \\[default: {DEFAULT_SEQ_LEN}, shorter for a tiny text]")] = None,
-    steps: Annotated[int | None, typer.Option(help="Optimizer steps in all \\[default: 2000 unless --epochs].")] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimizer steps in all \\[default: 2000 unless --epochs or --time].")] = None,
     epochs: Annotated[float | None, typer.Option(help="Passes over the training split, instead of --steps.")] = None,
-    lr: Annotated[float | None, typer.Option(help=default_help("Peak learning rate (AdamW, warmup then cosine).", "lr"))] = None,
+    time: Annotated[str | None, typer.Option("--time", help="Train for this long instead (90s, 5m, 1h): the run plans its schedule by the clock, validates and saves at the end; without --layers/--hidden it picks the model size for the budget.")] = None,
+    lr: Annotated[float | None, typer.Option(help=default_help("Peak learning rate (AdamW: warmup, stable, then a linear decay over the last fifth of the run).", "lr"))] = None,
     clip: Annotated[float | None, typer.Option(help=default_help("Clip the global gradient norm to this; 0 turns it off.", "clip"))] = None,
-    precision: Annotated[str | None, typer.Option(help="fp32, or bf16: autocast to bfloat16 (1.5-1.7x faster on a CPU with bf16 units; see docs/performance.md). \\[default: fp32]")] = None,
+    precision: Annotated[str | None, typer.Option(help="auto, fp32 or bf16: auto autocasts to bfloat16 where the device computes it natively (CPUs with AMX or AVX512-BF16, recent GPUs), fp32 elsewhere; the choice is printed and recorded. \\[default: auto]")] = None,
     curves: Annotated[bool | None, typer.Option("--curves/--no-curves", help="Draw curves.png (loss against steps and tokens) beside metrics.jsonl; needs seqgen\\[plots]. \\[default: on]")] = None,
     compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile the time loop of StepCell layers (plugin cells without a fused path); costs compile time at the start. \\[default: off]")] = None,
     eval_interval: Annotated[int | None, typer.Option(help=default_help("Validate and save every N steps.", "eval_interval"))] = None,
@@ -83,6 +92,8 @@ def train_command(
 
     arguments = dict(locals())  # the settings given are those of TrainConfig's fields
     settings = {k: v for k, v in arguments.items() if k in TRAIN_SETTINGS and v is not None}
+    if time is not None:
+        settings["time"] = parse_duration(time)
     if nproc is not None:
         if launched_by_torchrun():
             raise UsageError("--nproc launches torchrun itself; under torchrun leave it out")
@@ -109,9 +120,9 @@ def train_command(
                 result = train(loaded, config, out, overwrite=overwrite, progress=view,
                                world=world)
     if world.is_main:
-        console.print(f"done: step {result.step}, validation loss {result.val_loss:.4f} "
-                      f"(best {result.best_val_loss:.4f}) nats/token, "
-                      f"{result.tokens_per_second:,.0f} tokens/s; checkpoint in "
+        console.print(f"done: step {result.step} after {result.seconds:.0f} s of training, "
+                      f"validation loss {result.val_loss:.4f} (best {result.best_val_loss:.4f}) "
+                      f"nats/token, {result.tokens_per_second:,.0f} tokens/s; checkpoint in "
                       f"{result.run_dir}", highlight=False)
 
 

@@ -120,9 +120,10 @@ class ItemCorpus:
 
     def split(self, val_fraction: float, codec: Codec | None = None,
               label_names: tuple[str, ...] | None = None,
-              augmentation: Augmentation | None = None) -> tuple[ItemData, ItemData]:
+              augmentation: Augmentation | None = None,
+              label_balance: float = 0.0) -> tuple[ItemData, ItemData]:
         """Training and validation items, in ``codec``'s vocabulary and ``label_names``' ids
-        when given (a checkpoint's)."""
+        when given (a checkpoint's); ``label_balance`` as in ``ItemData``."""
         codec = codec or self.codec
         pieces = self.pieces
         if isinstance(codec, TextCodec) and codec.to_json() != self.codec.to_json():
@@ -130,7 +131,7 @@ class ItemCorpus:
         labels = self.labels
         if labels is not None and label_names is not None and label_names != self.label_names:
             labels = label_ids(self.label_names, label_names, self.path)[labels]
-        return item_split(pieces, codec, labels, val_fraction, augmentation)
+        return item_split(pieces, codec, labels, val_fraction, augmentation, label_balance)
 
     def items_per_label(self) -> dict[str, int]:
         if self.labels is None:

@@ -100,6 +100,7 @@ class ItemData:
     codec: Codec  # with PAD, BOS and EOS
     labels: Tensor | None = None  # [items] label ids
     augmentation: Augmentation | None = None
+    label_balance: float = 0.0  # training draws items so rare labels come up more often
 
     @property
     def num_tokens(self) -> int:
@@ -137,13 +138,28 @@ class ItemData:
     def batches(self, rows: int, seq_len: int, epoch: int = 0, seed: int = 0,
                 train: bool = False) -> Batches:
         generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch) if train else None
+        picks, labels = range(len(self.items)), self.labels
+        if generator is not None and self.label_balance and labels is not None:
+            picks = balanced_picks(labels, self.label_balance, generator)
+            labels = labels[picks]
         bos, eos = torch.tensor([self.codec.BOS]), torch.tensor([self.codec.EOS])
         sequences = []
-        for tokens in self.items:
+        for index in picks:
+            tokens = self.items[index]
             if generator is not None and self.augmentation is not None:
                 tokens = self.codec.augment(tokens, self.augmentation, generator)
             sequences.append(torch.cat([bos, tokens.long(), eos]))
-        return item_batches(sequences, rows, seq_len, self.codec.PAD, self.labels, generator)
+        return item_batches(sequences, rows, seq_len, self.codec.PAD, labels, generator)
+
+
+def balanced_picks(labels: Tensor, balance: float, generator: torch.Generator) -> list[int]:
+    """As many item indices as there are items, drawn with replacement so that a label with
+    ``n`` items comes up in proportion to ``n ** (1 - balance)``: 0 keeps the corpus's
+    frequencies, 1 draws every label equally often."""
+    counts = torch.bincount(labels).double()
+    weights = counts[labels] ** -balance
+    return torch.multinomial(weights, len(labels), replacement=True,
+                             generator=generator).tolist()
 
 
 def split_items(num_items: int, labels: Tensor | None,
@@ -165,15 +181,17 @@ def split_items(num_items: int, labels: Tensor | None,
 
 
 def item_split(items: list[Tensor], codec: Codec, labels: Tensor | None, val_fraction: float,
-               augmentation: Augmentation | None = None) -> tuple[ItemData, ItemData]:
-    """Training and validation ``ItemData``; only the training data is ever augmented."""
+               augmentation: Augmentation | None = None,
+               label_balance: float = 0.0) -> tuple[ItemData, ItemData]:
+    """Training and validation ``ItemData``; only the training data is ever augmented or
+    drawn with its labels balanced."""
     train, val = split_items(len(items), labels, val_fraction)
 
-    def subset(indices: list[int], aug: Augmentation | None) -> ItemData:
+    def subset(indices: list[int], aug: Augmentation | None, balance: float) -> ItemData:
         return ItemData([items[i] for i in indices], codec,
-                        None if labels is None else labels[indices], aug)
+                        None if labels is None else labels[indices], aug, balance)
 
-    return subset(train, augmentation), subset(val, None)
+    return subset(train, augmentation, label_balance), subset(val, None, 0.0)
 
 
 @dataclass

@@ -93,6 +93,13 @@ def bf16_native(device: str | torch.device) -> bool:
     return False
 
 
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto``: bf16 autocast where the device computes bfloat16 natively, else fp32."""
+    if precision != "auto":
+        return precision
+    return "bf16" if bf16_native(device) else "fp32"
+
+
 TRAINING_BYTES_PER_PARAMETER = 16  # fp32 weight, gradient and two AdamW moments
 
 

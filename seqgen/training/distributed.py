@@ -64,6 +64,20 @@ class World:
             dist.all_reduce(low, op=dist.ReduceOp.MIN)
         return low
 
+    def latest(self, value: float) -> float:
+        """The largest of a number over every process (a synchronisation point): what the
+        processes agree on when their clocks differ."""
+        if not self.distributed:
+            return value
+        return float(self.max(torch.tensor(value, dtype=torch.float64, device=self.device)))
+
+    def max(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The largest ``tensor`` over every process (a new tensor)."""
+        high = tensor.clone()
+        if self.distributed:
+            dist.all_reduce(high, op=dist.ReduceOp.MAX)
+        return high
+
     def any(self, flag: bool) -> bool:
         """Whether any process's ``flag`` is set (a synchronisation point)."""
         return bool(self.total(int(flag)))

@@ -103,7 +103,7 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, dev)
     try:
-        config = TrainConfig(**ckpt.config["training"])
+        config = TrainConfig(**{"precision": "fp32", **ckpt.config["training"]})  # as before
     except TypeError as exc:
         raise SeqgenError(f"{ckpt.path}/config.json is damaged: its training {exc}") from None
     loaded = load_recorded_run_corpus(ckpt.config, corpus)

@@ -134,7 +134,7 @@ def resumed_config(stored: TrainConfig, changes: dict, run_dir: Path) -> TrainCo
     if fixed:
         raise UsageError(f"cannot change {', '.join(fixed)} when resuming {run_dir}; "
                          "start a new run with --out instead")
-    if "steps" in changes or "epochs" in changes:
-        stored = replace(stored, steps=None, epochs=None)
+    if {"steps", "epochs", "time"} & set(changes):  # a new length replaces the old one
+        stored = replace(stored, steps=None, epochs=None, time=None)
     known = {f.name for f in fields(TrainConfig)}
     return replace(stored, **{k: v for k, v in changes.items() if k in known})

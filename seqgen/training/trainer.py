@@ -4,8 +4,9 @@ The loop, as in char-rnn and pytorch/examples word_language_model: walk the batc
 epoch (a stream cut into ``batch_size`` parallel rows, or items grouped or packed into rows)
 ``seq_len`` tokens at a time, carry the recurrent state from chunk to chunk and detach it
 between them (fresh where an item starts: the label's start state for one-to-many), clip the
-global gradient norm, and step AdamW on a warmup-then-cosine schedule. Validation, snapshots,
-an exact restore and Ctrl-C live here too; ``seqgen.training.runs`` starts and resumes runs.
+global gradient norm, and step AdamW on a warmup-stable-decay schedule (by steps, or by the
+clock for a time budget). Validation, snapshots, an exact restore and Ctrl-C live here too;
+``seqgen.training.runs`` starts and resumes runs.
 """
 
 import json
@@ -46,9 +47,10 @@ from seqgen.training.checkpoint import (
     save_tensors,
     write_snapshot,
 )
-from seqgen.training.devices import autocast, check_fits, resolve_device
+from seqgen.training.devices import autocast, check_fits, resolve_device, resolve_precision
 from seqgen.training.distributed import ONE_PROCESS, World, process_device
 from seqgen.training.evaluation import evaluate_batches, validation_batches
+from seqgen.training.schedule import Schedule
 
 Progress = Callable[[dict], None]
 
@@ -60,6 +62,7 @@ class TrainResult:
     val_loss: float
     best_val_loss: float
     tokens_per_second: float
+    seconds: float = 0.0  # of training (steps and validation), over every session of the run
 
 
 class TrainingInterrupted(SeqgenError):
@@ -73,16 +76,6 @@ class NonFiniteLoss(SeqgenError):
 
 
 NO_STEP = 2**62  # "no non-finite loss yet"
-
-
-def learning_rate(step: int, total_steps: int, config: TrainConfig) -> float:
-    """Linear warmup, then cosine decay to ``min_lr_ratio * lr`` at ``total_steps``."""
-    warmup = min(config.warmup_steps, total_steps // 10)
-    if step < warmup:
-        return config.lr * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-    min_lr = config.lr * config.min_lr_ratio
-    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (config.lr - min_lr)
 
 
 def make_optimizer(model: Model, config: TrainConfig) -> torch.optim.AdamW:
@@ -133,18 +126,30 @@ class Trainer:
                              "corpus with seqgen.data.pairs.load_pairs for --arch "
                              "encoder-decoder")
         augmentation = Augmentation(config.transpose, config.stretch) if config.augment else None
-        self.train_data, val_data = corpus.split(config.val_fraction, augmentation=augmentation)
+        if config.label_balance and not corpus.label_names:
+            raise UsageError("--label-balance draws rare labels more often: it needs a corpus "
+                             "with labels (--label-from)")
+        self.train_data, val_data = corpus.split(config.val_fraction, augmentation=augmentation,
+                                                 label_balance=config.label_balance)
         layout = self.train_data.layout(config.batch_size, config.seq_len)
         if layout.rows < self.world.size:
             raise UsageError(f"{layout.rows} rows per batch cannot be shared by "
                              f"{self.world.size} processes: use fewer processes")
-        self.notes = [layout.note] if layout.note else []
-        self.config = config = replace(config, batch_size=layout.rows, seq_len=layout.seq_len)
+        layers, hidden = config.model_size()
+        precision = resolve_precision(config.precision, self.device)
+        self.notes = [note for note in (layout.note, size_note(config, layers, hidden),
+                                        precision_note(config, precision, self.device)) if note]
+        self.config = config = replace(config, batch_size=layout.rows, seq_len=layout.seq_len,
+                                       layers=layers, hidden=hidden, precision=precision)
         self.val_batches = validation_batches(val_data, config).to(self.device).shard(
             self.world.rows())
         self.epoch, self.index = 0, 0
         self.batches: Batches | None = None
-        self.total_steps = config.total_steps(len(self.epoch_batches(0)))
+        self.total_steps = config.total_steps(len(self.epoch_batches(0)))  # None: time budget
+        self.schedule = Schedule.of(config)
+        self.elapsed = 0.0  # seconds of training so far (steps and validation)
+        self.reserve = 0.0  # seconds the last validation and save took: kept for the last one
+        self.clock = 0.0  # what perf_counter() read when the elapsed time was zero
         model_config = config.model_config(corpus.codec.size, len(corpus.label_names),
                                            source_vocab_size(corpus))
         check_fits(model_config, self.device)
@@ -172,17 +177,22 @@ class Trainer:
         for note in self.notes:
             self.emit({"event": "note", "text": note})
         self.emit({"event": "start", "step": self.step, "total_steps": self.total_steps,
-                   "device": str(self.device), "parameters": self.num_parameters(),
+                   "time_budget": self.config.time, "elapsed": self.elapsed,
+                   "device": str(self.device), "precision": self.config.precision,
+                   "parameters": self.num_parameters(),
                    "train_tokens": self.train_data.num_tokens,
                    "val_tokens": self.world.total(self.val_batches.num_targets)})
         self.model.train()
         with deferred_interrupt() as interrupted:
             running_loss, last_log, last_log_step = 0.0, time.perf_counter(), self.step
-            while self.step < self.total_steps:
+            self.clock = time.perf_counter() - self.elapsed
+            last = self.finished()
+            while not last:
                 loss = self.train_step()
                 running_loss += loss
-                at_log = self.step % self.config.log_interval == 0
-                if at_log or self.step == self.total_steps:
+                last = self.finished()
+                at_log = self.step % self.config.log_interval == 0 or last
+                if at_log:
                     self.ensure_finite()
                     now = time.perf_counter()
                     steps = self.step - last_log_step
@@ -191,10 +201,11 @@ class Trainer:
                     self.emit({"event": "train", "step": self.step,
                                "loss": float(self.world.sum(running_loss)) / steps,
                                "lr": self.optimizer.param_groups[0]["lr"],
-                               "tokens_per_s": self.tokens_per_second})
+                               "tokens_per_s": self.tokens_per_second,
+                               "elapsed": self.elapsed})
                     running_loss, last_log, last_log_step = 0.0, now, self.step
                     self.tokens_seen.zero_()
-                if self.step % self.config.eval_interval == 0 or self.step == self.total_steps:
+                if self.step % self.config.eval_interval == 0 or last:
                     self.validate_and_save()
                 # processes agree on stopping where they synchronise anyway: at logging steps
                 if (interrupted() if not self.world.distributed
@@ -207,7 +218,7 @@ class Trainer:
                         f"{self.run_dir}/last. Resume with: seqgen train --resume {self.run_dir}")
         self.draw_curves()
         return TrainResult(self.run_dir, self.step, self.val_loss, self.best_val_loss,
-                           self.tokens_per_second)
+                           self.tokens_per_second, self.elapsed)
 
     def epoch_batches(self, epoch: int) -> Batches:
         """This process's rows of the training chunks of an epoch: shuffled and augmented anew
@@ -225,10 +236,25 @@ class Trainer:
         self.index += 1
         return self.batches.chunk(self.index - 1)
 
+    def finished(self) -> bool:
+        """Whether the run has taken its steps, or used its time (keeping room for the last
+        validation and save); the processes of a distributed run agree on the time."""
+        if self.total_steps is not None:
+            self.elapsed = time.perf_counter() - self.clock
+            return self.step >= self.total_steps
+        self.elapsed = self.world.latest(time.perf_counter() - self.clock)
+        return self.elapsed + self.reserve >= self.config.time
+
+    def fraction_done(self) -> float:
+        """The share of the run done: of its steps, or of its time."""
+        if self.total_steps is not None:
+            return self.step / self.total_steps
+        return self.elapsed / self.config.time
+
     def train_step(self) -> torch.Tensor:
         """One optimizer step on the next chunk; returns the loss (a tensor, not synced)."""
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.step, self.total_steps, self.config)
+            group["lr"] = self.schedule.rate(self.step, self.fraction_done())
         loss = self.compute_gradients(self.next_chunk())
         if self.config.clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
@@ -276,6 +302,7 @@ class Trainer:
                             f"--clip on); {saved}")
 
     def validate_and_save(self) -> None:
+        started = time.perf_counter()
         with autocast(self.device, self.config.precision):
             self.val_loss = evaluate_batches(self.model, self.val_batches,
                                              self.corpus.label_names, world=self.world).loss
@@ -288,6 +315,7 @@ class Trainer:
             write_snapshot(self.run_dir, "best", lambda folder: save_model_files(
                 folder, self.model, self.checkpoint_config(), self.trainer_info()))
         self.save_last()
+        self.reserve = time.perf_counter() - started
 
     def draw_curves(self) -> None:
         """curves.png beside metrics.jsonl (main process); without matplotlib, a warning."""
@@ -336,7 +364,8 @@ class Trainer:
 
     def trainer_info(self) -> dict:
         return {"step": self.step, "epoch": self.epoch, "index": self.index,
-                "total_steps": self.total_steps, "val_loss": self.val_loss,
+                "total_steps": self.total_steps, "elapsed": self.elapsed,
+                "val_loss": self.val_loss,
                 "best_val_loss": self.best_val_loss, "world_size": self.world.size}
 
     def save_last(self) -> None:
@@ -382,6 +411,7 @@ class Trainer:
         self.step, self.epoch, self.index = info["step"], info["epoch"], info["index"]
         self.best_val_loss = info["best_val_loss"]
         self.val_loss = info["val_loss"]
+        self.elapsed = info.get("elapsed", 0.0)
         self.saved_step = self.step
 
     def restore_state(self, info: dict, extra: dict[str, torch.Tensor]) -> None:
@@ -419,3 +449,21 @@ def interleave_rows(shares: list[torch.Tensor]) -> torch.Tensor:
     for rank, share in enumerate(shares):
         whole[rank::len(shares)] = share
     return whole
+
+
+def size_note(config: TrainConfig, layers: int, hidden: int) -> str:
+    """Why a run's model has its size, when seqgen chose it for the time budget."""
+    if config.layers is not None or config.hidden is not None or config.time is None:
+        return ""
+    return (f"model {layers} x {hidden}: the size that trains best in {config.time:g} s on a "
+            "small CPU (--layers and --hidden choose another)")
+
+
+def precision_note(config: TrainConfig, precision: str, device: torch.device) -> str:
+    """What precision ``auto`` chose, and why."""
+    if config.precision != "auto":
+        return ""
+    why = "computes bfloat16 natively" if precision == "bf16" else \
+        "does not compute bfloat16 natively"
+    return (f"precision {precision}: this {device.type} {why} (--precision fp32 or bf16 "
+            "chooses)")

@@ -161,7 +161,7 @@ def train_sample_and_evaluate(corpus: Path, run: Path, cell_opts: list[str]) -> 
     result = runner.invoke(app, [
         "train", str(corpus), "--cell", "mingru", "--layers", "2", "--hidden", "16",
         "--batch-size", "4", "--seq-len", "16", "--steps", "20", "--eval-interval", "10",
-        "--device", "cpu", "--out", str(run), *cell_opts])
+        "--device", "cpu", "--precision", "fp32", "--out", str(run), *cell_opts])
     assert result.exit_code == 0, result.output
 
     config = json.loads((run / "best" / "config.json").read_text())
@@ -188,5 +188,5 @@ def test_the_cli_trains_samples_and_evaluates_a_mingru_with_either_path(tmp_path
     scan_losses = train_sample_and_evaluate(corpus, tmp_path / "scan", [])
     loop_losses = train_sample_and_evaluate(corpus, tmp_path / "loop",
                                             ["--cell-opt", "parallel=false"])
-    # the same seed and the same function: the two paths train the same model
+    # the same seed and the same function (in fp32): the two paths train the same model
     assert scan_losses == pytest.approx(loop_losses, rel=1e-4)
