@@ -13,6 +13,7 @@ ends, and notes of one pitch starting together become one note.
 
 import math
 from array import array
+from collections import defaultdict
 from dataclasses import asdict, dataclass, fields, replace
 from operator import attrgetter, itemgetter
 from pathlib import Path
@@ -96,6 +97,11 @@ def load_midi(path: str | Path) -> mido.MidiFile:
         raise MidiFileError(f"corrupt MIDI data: {type(exc).__name__}: {exc}") from exc
 
 
+def as_midi(source: str | Path | mido.MidiFile) -> mido.MidiFile:
+    """A parsed file as it is, a path parsed with ``load_midi``."""
+    return source if isinstance(source, mido.MidiFile) else load_midi(source)
+
+
 def check_format(midi: mido.MidiFile) -> None:
     """Only type 0 and 1 files with a ticks-per-beat time division have one timeline."""
     if midi.type == 2:
@@ -109,10 +115,15 @@ def check_format(midi: mido.MidiFile) -> None:
         raise MidiFileError("invalid time division (0 ticks per beat)")
 
 
-def timed_messages(midi: mido.MidiFile) -> tuple[list[tuple[int, int, mido.Message]], int]:
-    """The note, control and tempo messages of all tracks as (tick, track, message) in time
-    order (track order at equal ticks), and the tick of the file's last event."""
-    wanted = {"note_on", "note_off", "control_change", "set_tempo"}
+PERFORMANCE_MESSAGES = frozenset({"note_on", "note_off", "control_change", "set_tempo"})
+METER_MESSAGES = frozenset({"set_tempo", "time_signature"})
+
+
+def timed_messages(midi: mido.MidiFile, wanted: frozenset[str] = PERFORMANCE_MESSAGES,
+                   ) -> tuple[list[tuple[int, int, mido.Message]], int]:
+    """The messages of the ``wanted`` types (the note, control and tempo messages) of all
+    tracks as (tick, track, message) in time order (track order at equal ticks), and the tick
+    of the file's last event."""
     timed = []
     end_tick = 0
     for track_index, track in enumerate(midi.tracks):
@@ -137,6 +148,10 @@ class _TempoClock:
     def seconds(self, tick: int) -> float:
         return self.tempo_seconds + (tick - self.tempo_tick) * self.seconds_per_tick
 
+    def tick(self, seconds: float) -> float:
+        """The inverse of ``seconds``, for a time after the last tempo change."""
+        return self.tempo_tick + (seconds - self.tempo_seconds) / self.seconds_per_tick
+
     def set_tempo(self, tick: int, tempo: int) -> None:
         self.tempo_tick, self.tempo_seconds = tick, self.seconds(tick)
         self.seconds_per_tick = tempo * 1e-6 / self.ticks_per_beat
@@ -150,12 +165,13 @@ class _Sounding:
 
 
 class _NotePairing:
-    """note_on/note_off messages to notes, voice by voice; a voice is (track, channel, pitch)."""
+    """note_on/note_off messages to notes, voice by voice; a voice is (track, channel, pitch).
+    ``notes`` holds each track's notes, in the order they end."""
 
     def __init__(self) -> None:
         self.sounding: dict[tuple[int, int, int], _Sounding] = {}
         self.pedal_down: set[int] = set()  # channels
-        self.notes: list[Note] = []
+        self.notes: dict[int, list[Note]] = defaultdict(list)
 
     def note_on(self, voice: tuple[int, int, int], time: float, velocity: int) -> None:
         """A new note; striking a sounding pitch again ends the sounding note first."""
@@ -185,7 +201,7 @@ class _NotePairing:
 
     def end(self, voice: tuple[int, int, int], time: float) -> None:
         note = self.sounding.pop(voice)
-        self.notes.append(Note(voice[2], note.start, time, note.velocity))
+        self.notes[voice[0]].append(Note(voice[2], note.start, time, note.velocity))
 
     def end_all(self, time: float) -> None:
         for voice in list(self.sounding):
@@ -222,7 +238,36 @@ def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions,
     """The notes of a MIDI file (parsed first if given a path) in absolute seconds, sorted by
     (start, pitch), of every track or of ``tracks`` (indices; tempo changes count from every
     track); a file that cannot be used is a MidiFileError."""
-    midi = source if isinstance(source, mido.MidiFile) else load_midi(source)
+    chosen = [note for index, notes in track_notes(source, options).items()
+              if tracks is None or index in tracks for note in notes]
+    if not chosen:
+        raise NoNotesError(f"no notes in track {', '.join(map(str, sorted(tracks or ())))}")
+    return merge_unisons(chosen)
+
+
+@dataclass(frozen=True)
+class TrackNotes:
+    """The notes of one track of a MIDI file."""
+
+    index: int  # the track's place in the file, from 0
+    name: str  # its track_name, "" without one
+    notes: list[Note]  # one voice per pitch, sorted by (start, pitch)
+
+
+def read_track_notes(source: str | Path | mido.MidiFile, options: MidiOptions,
+                     ) -> list[TrackNotes]:
+    """The notes of each track of a MIDI file that has notes, in file order, read as
+    ``read_notes`` reads the whole file; a file that cannot be used is a MidiFileError."""
+    midi = as_midi(source)
+    return [TrackNotes(index, midi.tracks[index].name, merge_unisons(notes))
+            for index, notes in sorted(track_notes(midi, options).items())]
+
+
+def track_notes(source: str | Path | mido.MidiFile, options: MidiOptions,
+                ) -> dict[int, list[Note]]:
+    """The notes of a MIDI file in absolute seconds, unmerged and unsorted, by the index of
+    their track; a file that cannot be used is a MidiFileError."""
+    midi = as_midi(source)
     check_format(midi)
     timed, end_tick = timed_messages(midi)
     pairing = _NotePairing()
@@ -232,8 +277,6 @@ def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions,
         time = clock.seconds(tick)
         if msg.type == "set_tempo":
             clock.set_tempo(tick, msg.tempo)
-        elif tracks is not None and track not in tracks:
-            continue
         elif msg.type == "control_change":
             if options.sustain and msg.control == SUSTAIN_CONTROL:
                 pairing.pedal(msg.channel, msg.value >= 64, time)
@@ -247,7 +290,24 @@ def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions,
     if not pairing.notes:
         raise NoNotesError("no notes (only drums, which keep_drums=false drops)" if drum_notes
                            else "no notes")
-    return merge_unisons(pairing.notes)
+    return pairing.notes
+
+
+def bar_count(midi: mido.MidiFile, seconds: float) -> float:
+    """The bars from the start of a file to ``seconds`` into it (2.5: two bars and a half), by
+    its time signatures (4/4 before the first) and its tempo map."""
+    clock = _TempoClock(midi.ticks_per_beat)
+    bars, bar_start, bar_ticks = 0.0, 0, 4 * midi.ticks_per_beat
+    for tick, _, msg in timed_messages(midi, METER_MESSAGES)[0]:
+        if clock.seconds(tick) >= seconds:
+            break
+        if msg.type == "set_tempo":
+            clock.set_tempo(tick, msg.tempo)
+        else:
+            bars += (tick - bar_start) / bar_ticks
+            bar_start = tick
+            bar_ticks = msg.numerator * midi.ticks_per_beat * 4 / msg.denominator
+    return bars + (clock.tick(seconds) - bar_start) / bar_ticks
 
 
 def note_tracks(midi: mido.MidiFile) -> list[tuple[int, str]]:
