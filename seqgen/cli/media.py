@@ -166,8 +166,8 @@ def music_table(stats: MusicStats, path: Path) -> Table:
     table = Table(title=f"{path}: {stats.pieces} pieces")
     for column in ("feature", "mean", "std", "what"):
         table.add_column(column, justify="left" if column in ("feature", "what") else "right")
-    for name, description in FEATURES.items():
-        table.add_row(name, shown(stats.mean(name)), shown(stats.std(name)), description)
+    for name in stats.features():
+        table.add_row(name, shown(stats.mean(name)), shown(stats.std(name)), FEATURES[name])
     return table
 
 

@@ -105,6 +105,11 @@ class MusicStats:
         rows = self.values[feature]
         return rows[~np.isnan(rows).any(axis=1)]
 
+    def features(self) -> list[str]:
+        """The features of ``FEATURES`` that some piece of the set has (the harmony features
+        only in a set with harmonised pieces)."""
+        return [name for name in FEATURES if len(self.defined(name))]
+
     def mean(self, feature: str) -> Value:
         return summarize(self.defined(feature), np.mean)
 
@@ -211,8 +216,9 @@ class Comparison:
 
 
 def compare_music(a: MusicStats, b: MusicStats) -> list[Comparison]:
-    """Each feature of ``FEATURES`` compared between two sets (see ``Comparison``)."""
-    return [compare_feature(name, a, b) for name in FEATURES]
+    """Each feature that either set has compared between the two (see ``Comparison``)."""
+    return [compare_feature(name, a, b) for name in FEATURES
+            if name in a.features() or name in b.features()]
 
 
 def compare_feature(feature: str, a: MusicStats, b: MusicStats) -> Comparison:
