@@ -14,6 +14,7 @@ ends, and notes of one pitch starting together become one note.
 import math
 from array import array
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from operator import attrgetter, itemgetter
 from pathlib import Path
@@ -233,16 +234,11 @@ def merge_unisons(notes: list[Note]) -> list[Note]:
     return merged
 
 
-def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions,
-               tracks: set[int] | None = None) -> list[Note]:
+def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions) -> list[Note]:
     """The notes of a MIDI file (parsed first if given a path) in absolute seconds, sorted by
-    (start, pitch), of every track or of ``tracks`` (indices; tempo changes count from every
-    track); a file that cannot be used is a MidiFileError."""
-    chosen = [note for index, notes in track_notes(source, options).items()
-              if tracks is None or index in tracks for note in notes]
-    if not chosen:
-        raise NoNotesError(f"no notes in track {', '.join(map(str, sorted(tracks or ())))}")
-    return merge_unisons(chosen)
+    (start, pitch); a file that cannot be used is a MidiFileError."""
+    tracks = track_notes(source, options)
+    return merge_unisons([note for notes in tracks.values() for note in notes])
 
 
 @dataclass(frozen=True)
@@ -310,20 +306,19 @@ def bar_count(midi: mido.MidiFile, seconds: float) -> float:
     return bars + (clock.tick(seconds) - bar_start) / bar_ticks
 
 
-def note_tracks(midi: mido.MidiFile) -> list[tuple[int, str]]:
-    """The (index, name) of each track that has notes."""
-    return [(i, track.name) for i, track in enumerate(midi.tracks)
-            if any(msg.type == "note_on" for msg in track)]
+def find_track(tracks: Sequence[TrackNotes], wanted: str) -> TrackNotes | None:
+    """The track named ``wanted`` (any case), or numbered so (its index in the file)."""
+    wanted = wanted.strip().casefold()
+    return next((t for t in tracks if wanted in (t.name.strip().casefold(), str(t.index))), None)
 
 
-def pick_track(tracks: list[tuple[int, str]], wanted: str) -> int:
-    """The index of the track named ``wanted`` (any case) or numbered so; a MidiFileError
-    that lists the tracks otherwise."""
-    for index, name in tracks:
-        if wanted.strip().casefold() in (name.strip().casefold(), str(index)):
-            return index
-    found = ", ".join(f"{i} {name!r}" for i, name in tracks) or "none"
-    raise MidiFileError(f"no track {wanted!r}; tracks with notes: {found}")
+def pick_track(tracks: Sequence[TrackNotes], wanted: str) -> TrackNotes:
+    """``find_track``, or a MidiFileError that lists the tracks."""
+    track = find_track(tracks, wanted)
+    if track is None:
+        found = ", ".join(f"{t.index} {t.name!r}" for t in tracks) or "none"
+        raise MidiFileError(f"no track {wanted!r}; tracks with notes: {found}")
+    return track
 
 
 # ---- writing MIDI files ----------------------------------------------------------------------
@@ -435,15 +430,12 @@ class MidiCodec(FileCodec):
     def read_pair(self, path: Path, source_track: str) -> tuple[Tensor, Tensor, dict[str, float]]:
         """The tokens of one track (the source) and of the other tracks merged (the target),
         on one timeline, with the file's notes and length in seconds."""
-        midi = load_midi(path)
-        check_format(midi)
-        tracks = note_tracks(midi)
+        tracks = read_track_notes(path, self.options)
         source = pick_track(tracks, source_track)
-        rest = {i for i, _ in tracks if i != source}
-        if not rest:
+        if len(tracks) == 1:
             raise MidiFileError("one track with notes: no target beside the source")
-        melody, voices = read_notes(midi, self.options, {source}), read_notes(midi, self.options,
-                                                                             rest)
+        melody = source.notes
+        voices = merge_unisons([note for t in tracks if t is not source for note in t.notes])
         return self.encode_notes(melody), self.encode_notes(voices), {
             "notes": len(melody) + len(voices),
             "seconds": max(n.end for n in melody + voices)}

@@ -31,7 +31,14 @@ from operator import attrgetter
 import mido
 import numpy as np
 
-from seqgen.data.midi import MidiOptions, TrackNotes, bar_count, merge_unisons, read_track_notes
+from seqgen.data.midi import (
+    MidiOptions,
+    TrackNotes,
+    bar_count,
+    find_track,
+    merge_unisons,
+    read_track_notes,
+)
 from seqgen.data.notes import Note
 
 HARMONY_FEATURES = {
@@ -63,10 +70,7 @@ def melody_track(tracks: Sequence[TrackNotes], chosen: str | None = None) -> Tra
     if chosen is None:
         named = [t for t in tracks if (t.name.casefold().split() or [""])[0] in MELODY_NAMES]
         return (named or tracks)[0]
-    if chosen.isdigit():
-        return next((t for t in tracks if t.index == int(chosen)), None)
-    return next((t for t in tracks if t.name.strip().casefold() == chosen.strip().casefold()),
-                None)
+    return find_track(tracks, chosen)
 
 
 def harmonisation(tracks: Sequence[TrackNotes], bars: float,

@@ -20,8 +20,8 @@ from seqgen.data.midi import (
     MidiOptions,
     NoNotesError,
     load_midi,
-    note_tracks,
     read_notes,
+    read_track_notes,
 )
 from seqgen.data.notes import Note, note_name, polyphony
 
@@ -107,14 +107,13 @@ def facts_text(facts: MidiFacts) -> Text:
 def tracks_text(midi: mido.MidiFile) -> Text | None:
     """A line naming the tracks that have notes and their notes (an encoder-decoder's input
     and generated voices, say), or None for a file with one such track."""
-    tracks = note_tracks(midi)
+    tracks = read_track_notes(midi, MidiOptions())
     if len(tracks) < 2:
         return None
     text = Text("tracks", style="dim")
-    for index, name in tracks:
-        notes = len(read_notes(midi, MidiOptions(), {index}))
-        text.append(f"  {name or index} ", style="bold")
-        text.append(f"{notes:,} notes", style="dim")
+    for track in tracks:
+        text.append(f"  {track.name or track.index} ", style="bold")
+        text.append(f"{len(track.notes):,} notes", style="dim")
     return text
 
 
