@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from seqgen.cli import app
 from seqgen.config import TrainConfig
+from seqgen.data.midi import MidiOptions, find_track, read_track_notes
 from seqgen.data.pairs import load_pairs
 from seqgen.training.checkpoint import load_checkpoint
 from seqgen.training.devices import bf16_native
@@ -169,6 +170,15 @@ def test_harmonise_a_melody_into_a_file_of_two_tracks(tmp_path):
     assert [t.name for t in mido.MidiFile(out).tracks] == ["", "input", "generated"]
     shown = runner.invoke(app, ["show", str(out)])
     assert shown.exit_code == 0 and "tracks  input " in shown.stdout, shown.output
+    # A whole chorale as the input: the model's source track is its melody.
+    whole = runner.invoke(app, ["sample", str(run), "--input",
+                                f"@{chorales / 'riemenschneider002.mid'}", "--max-length", "40",
+                                "--seed", "1", "--quiet", "--out", str(tmp_path / "whole.mid")])
+    assert whole.exit_code == 0, whole.output
+    given = read_track_notes(tmp_path / "whole.mid", MidiOptions())[0].notes
+    soprano = find_track(read_track_notes(chorales / "riemenschneider002.mid", MidiOptions()),
+                         "Soprano").notes
+    assert [n.pitch for n in given] == [n.pitch for n in soprano]
     wrong = runner.invoke(app, ["train", str(chorales), "--arch", "encoder-decoder",
                                 "--source-track", "Descant", "--out", str(tmp_path / "x")])
     assert wrong.exit_code == 2

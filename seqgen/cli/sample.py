@@ -125,9 +125,10 @@ class Search:
     paths: list[Path] | None = None
 
 
-def read_inputs(source: str, codec: Codec) -> list[Tensor]:
+def read_inputs(source: str, codec: Codec, source_track: str | None = None) -> list[Tensor]:
     """``--input`` as tokens of the model's source codec: the text, or each line of a text
-    file (``@FILE``); a file the codec reads (``@FILE``) for a file codec's model."""
+    file (``@FILE``); for a file codec's model, a file the codec reads (``@FILE``: its track
+    ``source_track``, the one the model was trained on, where it has several)."""
     from seqgen.data.codec import CodecFileError, FileCodec
 
     path = Path(source[1:]) if source.startswith("@") else None
@@ -136,7 +137,7 @@ def read_inputs(source: str, codec: Codec) -> list[Tensor]:
             raise UsageError(f"a {codec.name} model's input is a file: --input "
                              f"@FILE{codec.output_suffix}")
         try:
-            return [codec.read(path)[0]]
+            return [codec.read_source(path, source_track)]
         except CodecFileError as exc:
             raise UsageError(f"cannot use the input file {path}: {exc}") from None
     if path is None:
@@ -286,7 +287,8 @@ def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length
     if source is None:
         raise UsageError("this model is an encoder-decoder: give --input TEXT or --input @FILE "
                          "(the source to write an output from)")
-    codec, sources = ckpt.codec, read_inputs(source, ckpt.source_codec)
+    codec = ckpt.codec
+    sources = read_inputs(source, ckpt.source_codec, ckpt.config["corpus"].get("source_track"))
     if isinstance(codec, FileCodec):
         search.paths = output_paths(out or "samples/", len(sources) * search.num_samples,
                                     codec.output_suffix, force, one_file_each=True)

@@ -160,6 +160,12 @@ class FileCodec(Codec):
     def write(self, tokens: Tensor, path: Path) -> None:
         raise NotImplementedError
 
+    def read_source(self, path: Path, source_track: str | None) -> Tensor:
+        """The tokens of a file given to an encoder-decoder as its input (``seqgen sample
+        --input @FILE``): by default the whole file; a codec of tracks reads the track
+        ``source_track`` (the one the model was trained on) from a file of several."""
+        return self.read(path)[0]
+
     def read_pair(self, path: Path, source_track: str) -> tuple[Tensor, Tensor, dict[str, float]]:
         """Optional, for encoder-decoder corpora: a file of several tracks as a pair, the
         tokens of the track ``source_track`` (a name or an index) and those of the other

@@ -427,6 +427,14 @@ class MidiCodec(FileCodec):
     def write(self, tokens: Tensor, path: Path) -> None:
         self.to_midi(tokens).save(path)
 
+    def read_source(self, path: Path, source_track: str | None) -> Tensor:
+        """The track ``source_track`` of a file with several tracks of notes (an error that
+        lists them if it has none of that name), else the whole file."""
+        tracks = read_track_notes(path, self.options)
+        if source_track is None or len(tracks) == 1:
+            return self.encode_notes(merge_unisons([n for t in tracks for n in t.notes]))
+        return self.encode_notes(pick_track(tracks, source_track).notes)
+
     def read_pair(self, path: Path, source_track: str) -> tuple[Tensor, Tensor, dict[str, float]]:
         """The tokens of one track (the source) and of the other tracks merged (the target),
         on one timeline, with the file's notes and length in seconds."""

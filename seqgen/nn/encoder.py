@@ -5,8 +5,8 @@ Any registered cell encodes, layer by layer: a layer of the cell reads the sourc
 and a second one reads it reversed, each item reversed within its own length, so padding never
 enters either direction; the next layer reads both. A built-in cell runs each direction of a
 layer as one fused kernel call. (Packed sequences would let the fused bidirectional module run
-both at once, but on a CPU its packed path is 10-40 times slower than two calls on padded
-rows: see benchmarks/seq2seq.py.)
+both at once, but on a CPU its packed path, forwards and backwards, took 4-5 times as long as
+two calls on padded rows for sources of 180 tokens, and as long for sources of 8.)
 """
 
 import torch

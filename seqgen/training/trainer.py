@@ -358,7 +358,10 @@ class Trainer:
                              "version": codec_spec.version},
             "labels": list(self.corpus.label_names),
             "corpus": {"path": str(self.corpus.path), "format": self.corpus.format,
-                       "val_fraction": self.config.val_fraction},
+                       "val_fraction": self.config.val_fraction,
+                       **({"source_track": self.corpus.source_track}
+                          if isinstance(self.corpus, PairCorpus) and self.corpus.source_track
+                          else {})},
             "training": asdict(self.config),
         }
 
