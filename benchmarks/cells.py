@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 
 from benchmarks.suite import seqgen_step
-from seqgen.config import TrainConfig
+from seqgen.config import ModelConfig, TrainConfig
 from seqgen.data.corpus import load_corpus
+from seqgen.nn.build import build_model
 from seqgen.nn.cells import compile_unroll
-from seqgen.nn.model import ModelConfig, build_model
 from seqgen.plugins import parse_options
 from seqgen.training.trainer import make_optimizer
 

@@ -19,11 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgen.config import TrainConfig
+from seqgen.config import ModelConfig, TrainConfig
 from seqgen.data.batching import Batches
 from seqgen.data.corpus import load_corpus
+from seqgen.nn.build import build_model
 from seqgen.nn.cells import detach_state
-from seqgen.nn.model import ModelConfig, build_model, next_token_loss
+from seqgen.nn.model import next_token_loss
 from seqgen.nn.sampling import SamplingOptions, generate, sample_next
 from seqgen.training.devices import autocast
 from seqgen.training.evaluation import evaluate_batches
@@ -485,6 +486,13 @@ def startup_rows(quick: bool) -> list[Row]:
     return rows
 
 
+def seq2seq_rows(quick: bool) -> list[Row]:
+    """The encoder-decoder's rows (benchmarks/seq2seq.py)."""
+    from benchmarks.seq2seq import seq2seq_rows as rows
+
+    return rows(quick)
+
+
 SUITES = {"training": training_rows, "precision": precision_rows, "sampling": sampling_rows,
           "encoding": encoding_rows, "memory": memory_rows, "scaling": scaling_rows,
-          "startup": startup_rows}
+          "startup": startup_rows, "seq2seq": seq2seq_rows}

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from seqgen.errors import UsageError
 
 PRECISIONS = ("auto", "fp32", "bf16")
+ATTENTIONS = ("general", "dot", "additive", "none")
 
 
 @dataclass
@@ -24,19 +25,27 @@ class ModelConfig:
     dropout: float = 0.0
     tie_weights: bool = False
     cell_options: dict[str, object] = field(default_factory=dict)
-    arch: str = "many-to-many"  # or one-to-many
+    arch: str = "many-to-many"  # or one-to-many, encoder-decoder
     num_labels: int = 0  # 0: not conditioned on a label
     label_size: int = 32  # size of a label's embedding
+    context_size: int = 0  # a vector joined to every input step (an attentional decoder's)
+    # encoder-decoder: the encoder and the attention (the fields above are the decoder's)
+    source_vocab_size: int = 0
+    encoder_layers: int | None = None  # None: num_layers
+    encoder_hidden: int | None = None  # per direction; None: hidden_size over the directions
+    bidirectional: bool = True
+    attention: str = "general"  # general, dot, additive or none
+    input_feeding: bool = False
 
     @property
     def input_size(self) -> int:
-        """What the cell stack reads per step: the token embedding, and a label's in a
-        conditioned many-to-many model."""
+        """What the cell stack reads per step: the token embedding, a label's in a
+        conditioned many-to-many model, and a context vector where there is one."""
         joined = self.label_size if self.num_labels and self.arch == "many-to-many" else 0
-        return (self.embedding_size or self.hidden_size) + joined
+        return (self.embedding_size or self.hidden_size) + joined + self.context_size
 
 
-ARCHITECTURES = ("many-to-many", "one-to-many")
+ARCHITECTURES = ("many-to-many", "one-to-many", "encoder-decoder")
 ITEM_KINDS = ("lines", "files", "stream")
 DEFAULT_LAYERS = 2
 DEFAULT_HIDDEN = 256
@@ -64,7 +73,7 @@ class TrainConfig:
     dropout: float = 0.1
     tie_weights: bool = False
     cell_options: dict[str, object] = field(default_factory=dict)
-    arch: str = "many-to-many"  # or one-to-many
+    arch: str = "many-to-many"  # or one-to-many, encoder-decoder
     format: str | None = None  # text or midi; None: declared in seqgen.json or detected
     items: str | None = None  # text: lines, files or stream; None: declared or detected
     label_from: str | None = None  # stem, folder or a CSV/JSON file; None: declared or none
@@ -94,6 +103,14 @@ class TrainConfig:
     max_val_tokens: int = 1_000_000  # validate on at most this many tokens of the split
     seed: int = 1337
     device: str = "auto"
+    # encoder-decoder (--arch encoder-decoder): pairs of a source and a target
+    encoder_layers: int | None = None  # None: --layers
+    encoder_hidden: int | None = None  # per direction; None: --hidden over the directions
+    bidirectional: bool = True
+    attention: str = "general"
+    input_feeding: bool = False
+    source_track: str | None = None  # file codecs: the source's track; the rest is the target
+    shared_vocab: bool = False  # text pairs: one vocabulary for both sides
 
     def __post_init__(self) -> None:
         self.check()
@@ -105,11 +122,15 @@ class TrainConfig:
             return size_for_budget(self.time)
         return self.layers or DEFAULT_LAYERS, self.hidden or DEFAULT_HIDDEN
 
-    def model_config(self, vocab_size: int, num_labels: int = 0) -> ModelConfig:
+    def model_config(self, vocab_size: int, num_labels: int = 0,
+                     source_vocab_size: int = 0) -> ModelConfig:
         layers, hidden = self.model_size()
         return ModelConfig(vocab_size, self.cell, hidden, layers, self.embedding,
                            self.dropout, self.tie_weights, dict(self.cell_options), self.arch,
-                           num_labels, self.label_size)
+                           num_labels, self.label_size, source_vocab_size=source_vocab_size,
+                           encoder_layers=self.encoder_layers,
+                           encoder_hidden=self.encoder_hidden, bidirectional=self.bidirectional,
+                           attention=self.attention, input_feeding=self.input_feeding)
 
     def total_steps(self, chunks_per_epoch: int) -> int | None:
         """The run's steps; None for a run with a time budget (it ends when the time is up)."""
@@ -156,6 +177,32 @@ class TrainConfig:
         one_of(PRECISIONS, precision=self.precision)
         if self.items is not None:
             one_of(ITEM_KINDS, items=self.items)
+        self.check_pairs()
+
+    def check_pairs(self) -> None:
+        """The encoder-decoder settings: in range, and given only to an encoder-decoder."""
+        at_least(1, encoder_layers=self.encoder_layers, encoder_hidden=self.encoder_hidden)
+        at_most(MAX_LAYERS, encoder_layers=self.encoder_layers)
+        at_most(MAX_WIDTH, encoder_hidden=self.encoder_hidden)
+        one_of(ATTENTIONS, attention=self.attention)
+        if self.arch != "encoder-decoder":
+            given = [flag(name) for name, value in (
+                ("encoder_layers", self.encoder_layers), ("encoder_hidden", self.encoder_hidden),
+                ("input_feeding", self.input_feeding), ("source_track", self.source_track),
+                ("shared_vocab", self.shared_vocab)) if value]
+            if given:
+                verb = "is" if len(given) == 1 else "are"
+                raise UsageError(f"{', '.join(given)} {verb} for --arch encoder-decoder, not "
+                                 f"{self.arch}")
+            return
+        if self.input_feeding and self.attention == "none":
+            raise UsageError("--input-feeding feeds the attention back: it needs --attention "
+                             "general, dot or additive, not none")
+        if self.label_from is not None:
+            raise UsageError("an encoder-decoder is conditioned on its source, not a label: "
+                             "drop --label-from")
+        if self.items is not None:
+            raise UsageError(f"an encoder-decoder reads pairs: drop --items {self.items}")
 
 
 def size_for_budget(seconds: float) -> tuple[int, int]:

@@ -16,6 +16,9 @@ PRETRAINED = ROOT / "checkpoints" / "shakespeare-lstm"
 BACH = ROOT / "checkpoints" / "bach"
 NAMES = ROOT / "corpora" / "names"
 NAMES_MODEL = ROOT / "checkpoints" / "names"
+NUMBERS_MODEL = ROOT / "checkpoints" / "numbers"
+HARMONIZER = ROOT / "checkpoints" / "harmonizer"
+CHORALES = ROOT / "corpora" / "bach-chorales"
 
 TEXT = (
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"

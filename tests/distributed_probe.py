@@ -11,15 +11,15 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from seqgen.config import TrainConfig
-from seqgen.data.corpus import load_corpus
+from seqgen.data.pairs import load_run_corpus
 from seqgen.training.distributed import ONE_PROCESS, World, joined_world
 from seqgen.training.trainer import Trainer
 
 
 def gradients_after_one_step(corpus: str, config: dict, run_dir: Path,
                              world: World = ONE_PROCESS) -> dict:
-    trainer = Trainer(load_corpus(corpus, items=config.get("items")), TrainConfig(**config),
-                      run_dir, world)
+    settings = TrainConfig(**config)
+    trainer = Trainer(load_run_corpus(corpus, settings), settings, run_dir, world)
     trainer.train_step()
     trainer.compute_gradients(trainer.next_chunk())
     return {name: p.grad.detach().clone() for name, p in trainer.model.named_parameters()}

@@ -23,7 +23,8 @@ def test_quick_benchmarks_print_every_row():
                      "bf16 autocast vs fp32", "sample lstm", "batch 1", "batch 64",
                      "sampling time", "encode a", "cached reload", "start-up",
                      "vs a plain loop", "word_language_model", "seqgen --time",
-                     "nanoGPT's CPU recipe", "vs fp32: the"):
+                     "nanoGPT's CPU recipe", "vs fp32: the",
+                     "train encoder-decoder", "input feeding", "beam 5 vs greedy"):
         assert expected in names, expected
     for row in rows:
         assert math.isfinite(row["seqgen"]) and math.isfinite(row["reference"]), row
@@ -49,3 +50,13 @@ def test_names_quality_compares_samples_with_real_names_at_the_same_weighting():
     assert "weighted by held-out names: real held-out names" in result.stdout
     assert result.stdout.count(" (real ") == 18  # a line per language
     assert "nats apart" in result.stdout
+
+
+def test_harmony_quality_compares_harmonised_melodies_with_bach():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.harmony_quality", "--quick"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "harmonised 3 held-out melodies" in result.stdout
+    for feature in ("pitch_class_histogram", "polyphony", "consonant_onsets",
+                    "parallel_octaves_per_bar"):
+        assert f"{feature}: OA " in result.stdout, feature

@@ -5,7 +5,9 @@ import torch
 from torch import nn
 
 import seqgen
+from seqgen.config import ModelConfig
 from seqgen.errors import PluginError, UsageError
+from seqgen.nn.build import build_model
 from seqgen.nn.cells import (
     LayerStack,
     build_stack,
@@ -15,7 +17,6 @@ from seqgen.nn.cells import (
     get_cell,
     unflatten_state,
 )
-from seqgen.nn.model import ModelConfig, build_model
 from seqgen.plugins import parse_options
 
 BUILTIN = [("vanilla", {}), ("vanilla", {"activation": "relu"}),

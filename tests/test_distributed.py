@@ -22,6 +22,7 @@ from seqgen.training.distributed import World, joined_world, launch_here, proces
 from seqgen.training.trainer import interleave_rows
 from tests.conftest import NAMES, one_line_error
 from tests.distributed_probe import gradients_after_one_step
+from tests.test_pairs import PAIRS
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -61,6 +62,16 @@ def test_each_process_takes_every_nth_row_and_the_shares_make_the_batch():
     (str(NAMES / "Irish.txt"), dict(batch_size=5, seq_len=8, items="lines")),
 ])
 def test_two_processes_average_to_the_gradient_of_one(corpus, config, tmp_path):
+    check_gradients_of_two_processes(corpus, config, tmp_path)
+
+
+def test_two_processes_average_to_the_gradient_of_one_encoder_decoder(tmp_path):
+    (tmp_path / "pairs.tsv").write_text(PAIRS * 2, encoding="utf-8")
+    check_gradients_of_two_processes(str(tmp_path / "pairs.tsv"),
+                                     dict(arch="encoder-decoder", batch_size=6), tmp_path)
+
+
+def check_gradients_of_two_processes(corpus: str, config: dict, tmp_path: Path) -> None:
     config = dict(cell="gru", layers=2, hidden=16, dropout=0.0, steps=10, device="cpu",
                   precision="fp32", **config)
     torchrun("tests/distributed_probe.py", corpus, json.dumps(config),

@@ -15,10 +15,19 @@ from seqgen.cli import app
 from seqgen.config import TrainConfig
 from seqgen.data.chars import CharCodec
 from seqgen.data.corpus import load_text_corpus
-from seqgen.data.midi import MidiOptions, read_notes
+from seqgen.data.midi import MidiOptions, find_track, read_notes, read_track_notes
 from seqgen.training.evaluation import evaluate_checkpoint
 from seqgen.training.runs import train
-from tests.conftest import BACH, NAMES, NAMES_MODEL, PRETRAINED, SHAKESPEARE
+from tests.conftest import (
+    BACH,
+    CHORALES,
+    HARMONIZER,
+    NAMES,
+    NAMES_MODEL,
+    NUMBERS_MODEL,
+    PRETRAINED,
+    SHAKESPEARE,
+)
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -136,3 +145,26 @@ def test_a_checkpoint_written_before_the_layout_by_layer_still_loads_samples_and
                                   "--num-samples", "3", "--seed", "1", "--device", "cpu"])
     assert sampled.exit_code == 0, sampled.output
     assert len(sampled.stdout.split()) >= 3
+
+
+def test_the_pretrained_numbers_model_writes_numbers_out_in_words(tmp_path):
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("de 47\nen 1999\nfr 80\n", encoding="utf-8")
+    result = runner.invoke(app, ["sample", str(NUMBERS_MODEL), "--input", f"@{inputs}",
+                                 "--beam", "5"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["siebenundvierzig",
+                                          "one thousand, nine hundred and ninety-nine",
+                                          "quatre-vingts"]
+
+
+def test_the_pretrained_harmonizer_writes_voices_under_a_melody(tmp_path):
+    melody = CHORALES / "riemenschneider369.mid"
+    result = runner.invoke(app, ["sample", str(HARMONIZER), "--input", f"@{melody}",
+                                 "--beam", "4", "--out", str(tmp_path / "harmonized.mid")])
+    assert result.exit_code == 0, result.output
+    tracks = read_track_notes(tmp_path / "harmonized.mid", MidiOptions())
+    assert [t.name for t in tracks] == ["input", "generated"]
+    soprano = find_track(read_track_notes(melody, MidiOptions()), "Soprano")
+    assert [n.pitch for n in tracks[0].notes] == [n.pitch for n in soprano.notes]
+    assert len(tracks[1].notes) > len(tracks[0].notes)  # three voices under one

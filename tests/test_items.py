@@ -8,12 +8,12 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from seqgen.cli import app
-from seqgen.config import TrainConfig
+from seqgen.config import ModelConfig, TrainConfig
 from seqgen.data.batching import item_batches
 from seqgen.data.chars import CharCodec
 from seqgen.data.corpus import TextCorpus, TextItemCorpus, load_corpus
 from seqgen.errors import UsageError
-from seqgen.nn.model import ModelConfig, build_model
+from seqgen.nn.build import build_model
 from seqgen.nn.sampling import condition_labels, drop_repeats, generate, generate_text
 from seqgen.training.evaluation import evaluate_batches
 from seqgen.training.runs import train

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from seqgen.cli import app
-from seqgen.config import TrainConfig
+from seqgen.config import ModelConfig, TrainConfig
 from seqgen.data import corpus as corpus_module
 from seqgen.data.cache import CacheWriter
 from seqgen.data.codec import Augmentation
@@ -19,7 +19,7 @@ from seqgen.data.corpus import detect_format, load_corpus, load_file_corpus
 from seqgen.data.midi import MidiCodec, read_notes
 from seqgen.data.splits import ItemData
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.nn.model import ModelConfig, build_model
+from seqgen.nn.build import build_model
 from seqgen.nn.sampling import generate_pieces
 from seqgen.training.checkpoint import load_checkpoint
 from seqgen.training.evaluation import evaluate_batches

@@ -12,6 +12,7 @@ from seqgen.data.notes import Note
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.media.music_stats import (
     FEATURES,
+    PIECE_FEATURES,
     compare_music,
     music_stats,
     overlap_and_kl,
@@ -104,7 +105,8 @@ def test_midi_files_are_found_recursively_read_and_bad_ones_skipped(tmp_path):
     assert stats.skipped == [(str(tmp_path / "broken.mid"), "not a MIDI file (bad header)")]
     expected = pieces_stats([triad, low])
     for name in FEATURES:
-        assert stats.values[name] == pytest.approx(expected.values[name], abs=1e-3), name
+        assert stats.values[name] == pytest.approx(expected.values[name], abs=1e-3,
+                                                   nan_ok=True), name
     assert stats.mean("pitch_range") == pytest.approx((7 + 12) / 2)
     assert stats.std("pitch_range") == pytest.approx(2.5)
     assert len(stats.mean("pitch_class_histogram")) == 12
@@ -143,7 +145,8 @@ def test_two_sets_from_one_source_overlap_and_distant_registers_do_not():
     high = pieces_stats(melodies(seed=3, lowest=80))
     alike = {row.feature: row for row in compare_music(low, low_again)}
     apart = {row.feature: row for row in compare_music(low, high)}
-    for name in FEATURES:
+    assert list(alike) == list(PIECE_FEATURES)  # one-track pieces have no harmony features
+    for name in alike:
         assert alike[name].overlap_a > 0.8 and alike[name].kl_a < 0.2, name
     register = apart.pop("mean_pitch")
     assert register.overlap_a < 0.01 and register.overlap_b < 0.01

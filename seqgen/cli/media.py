@@ -107,12 +107,18 @@ def render_file(midi: Path, wav: Path, soundfont: Path | None = None,
 def stats_command(
     path: Annotated[Path, typer.Argument(help="MIDI files (a folder or a file), or text samples (a .txt file: blocks between blank lines, or lines for a corpus of lines; a folder: one sample per .txt file).")],
     against: Annotated[Path | None, typer.Option(help="A corpus to compare with: the overlap area and KL divergence of each music feature (Yang and Lerch 2018), or text n-gram overlap, known words and copies.")] = None,
+    melody_track: Annotated[str | None, typer.Option("--melody-track", metavar="NAME|INDEX", help="MIDI: the track that holds the melody, by name or by index from 0, in both sets; the other tracks are the voices of the harmony features \\[default: the first track named S, Soprano or Melody, else the first with notes]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Statistics of generated music or text, alone or against a corpus."""
     if not path.exists():
         raise UsageError(f"{path} not found: give MIDI files or text samples")
-    report = music_report(path, against) if is_music(path) else text_report(path, against)
+    if is_music(path):
+        report = music_report(path, against, melody_track)
+    elif melody_track is not None:
+        raise UsageError("--melody-track is for MIDI files: leave it out for text")
+    else:
+        report = text_report(path, against)
     if as_json:
         sys.stdout.write(json.dumps(report["json"], indent=2) + "\n")
     else:
@@ -128,16 +134,16 @@ def is_music(path: Path) -> bool:
                                                                                   suffixes))
 
 
-def music_report(path: Path, against: Path | None) -> dict:
+def music_report(path: Path, against: Path | None, melody_track: str | None = None) -> dict:
     from seqgen.media.music_stats import compare_music
 
-    stats = read_music(path)
+    stats = read_music(path, melody_track)
     if against is None:
         return {"json": {"set": str(path), "stats": stats.to_json()},
                 "tables": [music_table(stats, path)]}
     if not is_music(against):
         raise UsageError(f"{against} holds no MIDI files: compare MIDI with a MIDI corpus")
-    reference = read_music(against)
+    reference = read_music(against, melody_track)
     comparisons = compare_music(stats, reference)
     return {"json": {"set": str(path), "against": str(against), "stats": stats.to_json(),
                      "against_stats": reference.to_json(),
@@ -145,10 +151,10 @@ def music_report(path: Path, against: Path | None) -> dict:
             "tables": [comparison_table(comparisons, path, against, stats, reference)]}
 
 
-def read_music(path: Path) -> MusicStats:
+def read_music(path: Path, melody_track: str | None = None) -> MusicStats:
     from seqgen.media.music_stats import music_stats
 
-    stats = music_stats(path)
+    stats = music_stats(path, melody_track=melody_track)
     if stats.skipped:
         err_console.print(f"[yellow]warning:[/] {path}: {len(stats.skipped)} file(s) skipped "
                           "(not usable MIDI)", highlight=False)
@@ -161,8 +167,8 @@ def music_table(stats: MusicStats, path: Path) -> Table:
     table = Table(title=f"{path}: {stats.pieces} pieces")
     for column in ("feature", "mean", "std", "what"):
         table.add_column(column, justify="left" if column in ("feature", "what") else "right")
-    for name, description in FEATURES.items():
-        table.add_row(name, shown(stats.mean(name)), shown(stats.std(name)), description)
+    for name in stats.features():
+        table.add_row(name, shown(stats.mean(name)), shown(stats.std(name)), FEATURES[name])
     return table
 
 
@@ -178,13 +184,15 @@ def comparison_table(comparisons: list[Comparison], path: Path, against: Path,
         table.add_column(column, justify="left" if column == "feature" else "right")
     for c in comparisons:
         table.add_row(c.feature, f"{shown(c.mean_a)} ± {shown(c.std_a)}",
-                      f"{shown(c.mean_b)} ± {shown(c.std_b)}", f"{c.overlap_a:.3f}",
-                      f"{c.kl_a:.3f}", f"{c.overlap_b:.3f}", f"{c.kl_b:.3f}")
+                      f"{shown(c.mean_b)} ± {shown(c.std_b)}",
+                      *(shown(value, ".3f") for value in (c.overlap_a, c.kl_a, c.overlap_b,
+                                                          c.kl_b)))
     return table
 
 
-def shown(value: float | list[float]) -> str:
-    """A figure for a table: a pitch-class histogram as its three commonest classes."""
+def shown(value: float | list[float], spec: str = ".3g") -> str:
+    """A figure for a table ("-" for NaN): a pitch-class histogram as its three commonest
+    classes."""
     from seqgen.data.notes import NOTE_NAMES
 
     if isinstance(value, list):
@@ -192,7 +200,7 @@ def shown(value: float | list[float]) -> str:
             return "-"
         top = sorted(range(len(value)), key=value.__getitem__, reverse=True)[:3]
         return " ".join(f"{NOTE_NAMES[i]} {value[i]:.2f}" for i in top)
-    return "-" if math.isnan(value) else f"{value:.3g}"
+    return "-" if math.isnan(value) else f"{value:{spec}}"
 
 
 def text_report(path: Path, against: Path | None) -> dict:

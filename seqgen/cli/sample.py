@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,7 +19,7 @@ from seqgen.errors import UsageError
 if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
     from torch import Tensor
 
-    from seqgen.data.codec import Codec
+    from seqgen.data.codec import Codec, FileCodec
     from seqgen.nn.sampling import SamplingOptions
     from seqgen.training.checkpoint import Checkpoint
 
@@ -45,8 +46,13 @@ def sample_command(
     quiet: Annotated[bool, typer.Option(help="MIDI: do not draw each file's piano roll.")] = False,
     render: Annotated[bool, typer.Option(help="MIDI: also render each file to a .wav beside it (FluidSynth).")] = False,
     soundfont: Annotated[Path | None, typer.Option(help="With --render: a General MIDI SoundFont \\[default: $SOUNDFONT, else the system's]")] = None,
+    source: Annotated[str | None, typer.Option("--input", help="Encoder-decoder: the source to write from: text, @FILE of lines (one output per line), or @FILE.mid for a MIDI model.")] = None,
+    beam: Annotated[int | None, typer.Option(help="Beam search: the likeliest output among N hypotheses instead of a random draw; --num-samples of the best beams.")] = None,
+    length_penalty: Annotated[float, typer.Option(help="With --beam: rank finished outputs by log probability / ((5 + length) / 6) ** this; 0 ranks by log probability alone.")] = 1.0,
+    attention_png: Annotated[Path | None, typer.Option(help="Encoder-decoder: draw where each output step of the first input looked (input across, output down) as a PNG.")] = None,
 ) -> None:
-    """Generate text or MIDI from a trained checkpoint (text streams to the terminal)."""
+    """Generate text or MIDI from a trained checkpoint (text streams to the terminal); an
+    encoder-decoder writes an output for each --input."""
     from seqgen.config import check_seed
     from seqgen.data.codec import FileCodec
     from seqgen.nn.sampling import MAX_TOKENS, SamplingOptions, condition_labels, parse_length
@@ -55,10 +61,27 @@ def sample_command(
 
     options = SamplingOptions(temperature, top_k, top_p)
     tokens, seconds = parse_length(length)
-    at_least(1, num_samples=num_samples, max_length=max_length, chars=chars)
+    at_least(1, num_samples=num_samples, max_length=max_length, beam=beam, chars=chars)
+    at_least(0, length_penalty=length_penalty)
     at_most(MAX_TOKENS, max_length=max_length)
     check_seed(seed)
     ckpt = load_checkpoint(checkpoint, resolve_device(device))
+    search = Search(beam or 0, length_penalty, options, seed, num_samples)
+    if ckpt.source_codec is not None:
+        for flag, given in (("--length", length), ("--unique", unique),
+                            ("--condition", condition), ("--chars", chars)):
+            if given:
+                raise UsageError(f"{flag} is not for an encoder-decoder: its output ends where "
+                                 "the model ends it (at most --max-length tokens)")
+        sample_targets(ckpt, source, primer, max_length, search, out, force, attention_png)
+        if isinstance(ckpt.codec, FileCodec):
+            show_and_render(search.paths, not quiet, render, soundfont)
+        return
+    for flag, given in (("--input", source), ("--attention-png", attention_png)):
+        if given is not None:
+            raise UsageError(f"{flag} is for encoder-decoder models; this one is "
+                             f"{ckpt.config['model'].get('arch', 'many-to-many')}: give "
+                             "--primer to continue")
     primer_read = read_primer(primer, ckpt.codec)
     labels, chosen = condition_labels(ckpt.config.get("labels", []), condition, num_samples,
                                       seed)
@@ -81,16 +104,80 @@ def sample_command(
     if chosen is not None and condition is None and len(ckpt.config["labels"]) > 1:
         err_console.print(f"condition: {chosen} (chosen at random; --condition picks one)",
                           highlight=False)
+    search.paths = paths
     if isinstance(ckpt.codec, FileCodec):
-        sample_pieces(ckpt, primer_read, tokens, seconds, paths, options, seed, labels,
-                      max_length or 100_000)
+        sample_pieces(ckpt, primer_read, tokens, seconds, search, labels, max_length or 100_000)
         show_and_render(paths, not quiet, render, soundfont)
     else:
         limit = tokens if tokens is not None else max_length or (
             200 if ckpt.codec.specials else 500 if chars is None
             else 4 * chars)  # a token is a byte at least, a character 4 bytes at most
-        sample_text(ckpt, primer_read, limit, num_samples, options, seed, paths, labels, unique,
-                    corpus, chars)
+        sample_text(ckpt, primer_read, limit, search, labels, unique, corpus, chars)
+
+
+@dataclass
+class Search:
+    """How outputs are found: drawn with ``options``, or the best of a ``beam``; and where
+    they go (None: the terminal)."""
+
+    beam: int
+    alpha: float
+    options: SamplingOptions
+    seed: int | None
+    num_samples: int
+    paths: list[Path] | None = None
+
+
+def read_inputs(source: str, codec: Codec, source_track: str | None = None) -> list[Tensor]:
+    """``--input`` as tokens of the model's source codec: the text, or each line of a text
+    file (``@FILE``); for a file codec's model, a file the codec reads (``@FILE``: its track
+    ``source_track``, the one the model was trained on, where it has several)."""
+    from seqgen.data.codec import CodecFileError, FileCodec
+
+    path = Path(source[1:]) if source.startswith("@") else None
+    if isinstance(codec, FileCodec):
+        if path is None:
+            raise UsageError(f"a {codec.name} model's input is a file: --input "
+                             f"@FILE{codec.output_suffix}")
+        try:
+            return [codec.read_source(path, source_track)]
+        except CodecFileError as exc:
+            raise UsageError(f"cannot use the input file {path}: {exc}") from None
+    if path is None:
+        lines = [("--input", source)]
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read the input file {path}: {exc}") from None
+        lines = [(f"{path}, line {n}", line.rstrip("\r"))
+                 for n, line in enumerate(text.split("\n"), 1) if line.strip()]
+    if not lines or not lines[0][1]:
+        raise UsageError(f"--input {source!r} holds no input: give text, or a file of lines")
+    return [codec.encode(line, what=where) for where, line in lines]
+
+
+def draw_attention(ckpt: Checkpoint, source: Tensor, target: Tensor, path: Path) -> None:
+    """The attention weights of decoding ``target`` from ``source``, drawn into ``path``."""
+    import torch
+
+    from seqgen.media.plots import attention_png
+
+    codec, source_codec = ckpt.codec, ckpt.source_codec
+    steps = torch.cat([torch.tensor([codec.BOS]), target.long()])
+    weights = ckpt.model.attention_weights(source.long(), steps)
+    attention_png(weights.numpy(), [token_label(source_codec, t) for t in source.tolist()],
+                  [token_label(codec, t) for t in target.tolist()] + ["EOS"], path)
+    report_written([path])
+
+
+def token_label(codec: Codec, token: int) -> str:
+    """A token as an axis label: its text (a space shown as ␣), or a file codec's name."""
+    from seqgen.data.codec import FileCodec
+
+    if isinstance(codec, FileCodec):
+        return codec.token_name(token)
+    return codec.decode([token]).replace(" ", "\u2423") or f"<{token}>"
 
 
 def read_primer(primer: str, codec: Codec) -> str | Tensor | None:
@@ -118,20 +205,20 @@ def read_primer(primer: str, codec: Codec) -> str | Tensor | None:
         raise UsageError(f"cannot use the primer file {path}: {exc}") from None
 
 
-def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
-                options: SamplingOptions, seed: int | None, paths: list[Path] | None,
+def sample_text(ckpt: Checkpoint, primer: str, length: int, search: Search,
                 labels: Tensor | None = None, unique: bool = False,
                 corpus: Path | None = None, chars: int | None = None) -> None:
-    """Stream one sample to the terminal as it is decoded, print several, or write them to
-    ``paths`` (one file each, or all in one)."""
-    from seqgen.data.corpus import load_recorded_corpus
+    """Stream one sample to the terminal as it is decoded, print several, or write them to ``paths`` (one
+    file each, or all in one)."""
+    from seqgen.data.pairs import load_recorded_run_corpus
     from seqgen.files import write_text
     from seqgen.nn.sampling import drop_repeats, generate_text
 
-    stream = paths is None and num_samples == 1 and not unique
+    paths = search.paths
+    stream = paths is None and search.num_samples == 1 and not unique and not search.beam
     training = None
     if unique:  # before generating: a missing corpus should not cost a generation first
-        corpus_items = load_recorded_corpus(ckpt.config, corpus, ckpt.codec)
+        corpus_items = load_recorded_run_corpus(ckpt.config, corpus, ckpt.codec)
         training = {corpus_items.codec.decode(piece) for piece in corpus_items.pieces}
     pending_primer = [primer]
 
@@ -139,8 +226,10 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
         sys.stdout.write((pending_primer.pop() if pending_primer else "") + text)
         sys.stdout.flush()
 
-    texts = generate_text(ckpt.model, ckpt.codec, primer, length, num_samples, options, seed,
-                          labels, on_text=stream_text if stream else None, max_chars=chars)
+    texts = generate_text(ckpt.model, ckpt.codec, primer, length, search.num_samples,
+                          search.options, search.seed, labels,
+                          on_text=stream_text if stream else None, max_chars=chars,
+                          beam=search.beam, alpha=search.alpha)
     if training is not None:
         texts, duplicates, copies = drop_repeats(texts, training)
         err_console.print(f"--unique dropped {duplicates} duplicate(s) and {copies} cop"
@@ -162,22 +251,77 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, num_samples: int,
 
 
 def sample_pieces(ckpt: Checkpoint, primer: Tensor | None, length: int | None,
-                  seconds: float | None, paths: list[Path], options: SamplingOptions,
-                  seed: int | None, labels: Tensor | None = None,
+                  seconds: float | None, search: Search, labels: Tensor | None = None,
                   max_length: int = 100_000) -> None:
-    """Generate pieces of a file codec (MIDI) and write one file each to ``paths``."""
-    from seqgen.files import atomic_write
+    """Generate pieces of a file codec (MIDI) and write one file each to ``search.paths``."""
     from seqgen.nn.sampling import generate_pieces
 
-    codec = ckpt.codec
-    pieces = generate_pieces(ckpt.model, codec, primer, length, seconds, len(paths), options,
-                             seed, labels, max_length)
-    for path, tokens in zip(paths, pieces, strict=True):
+    pieces = generate_pieces(ckpt.model, ckpt.codec, primer, length, seconds,
+                             search.num_samples, search.options, search.seed, labels,
+                             max_length, search.beam, search.alpha)
+    write_pieces(ckpt.codec, search.paths, pieces)
+
+
+def write_pieces(codec: FileCodec, paths: list[Path], pieces: list[Tensor],
+                 sources: list[Tensor] | None = None) -> None:
+    """Write each piece to its path (atomically), with the source it was written from when
+    given (``write_pair``), and say how long each is."""
+    from seqgen.files import atomic_write
+
+    for i, (path, tokens) in enumerate(zip(paths, pieces, strict=True)):
         with atomic_write(path) as tmp:
-            codec.write(tokens, tmp)
+            if sources is None:
+                codec.write(tokens, tmp)
+            else:
+                codec.write_pair(sources[i], tokens, tmp)
     seconds_table = codec.token_seconds()
     report_written(paths, None if seconds_table is None else
                    [f"{float(seconds_table[t.long()].sum()):.1f} s" for t in pieces])
+
+
+def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length: int | None,
+                   search: Search, out: str | None, force: bool,
+                   attention_png: Path | None) -> None:
+    """An encoder-decoder's outputs for each input: text printed (one line per input, the
+    samples tab-separated) or written to ``out``; files of a file codec (MIDI: the input and
+    the generated voices on separate tracks) written to ``out`` (default samples/)."""
+    from seqgen.data.codec import FileCodec
+    from seqgen.files import prepare_output_file, write_text
+    from seqgen.nn.sampling import generate_targets
+
+    if source is None:
+        raise UsageError("this model is an encoder-decoder: give --input TEXT or --input @FILE "
+                         "(the source to write an output from)")
+    codec = ckpt.codec
+    sources = read_inputs(source, ckpt.source_codec, ckpt.config["corpus"].get("source_track"))
+    if isinstance(codec, FileCodec):
+        search.paths = output_paths(out or "samples/", len(sources) * search.num_samples,
+                                    codec.output_suffix, force, one_file_each=True)
+    elif out is not None:
+        search.paths = output_paths(out, 1, ".txt", force)
+    if attention_png is not None:
+        if ckpt.model.attention is None:
+            raise UsageError("--attention-png draws attention, and this model has none "
+                             "(--attention none)")
+        attention_png = prepare_output_file(attention_png, "--attention-png", force)
+    primer_read = read_primer(primer, codec)
+    prefix = codec.encode(primer_read, what="the primer") if isinstance(primer_read, str) \
+        else primer_read
+    limit = max_length or max(200, 5 * max(s.numel() for s in sources))
+    targets = generate_targets(ckpt.model, codec, sources, limit, search.num_samples,
+                               search.options, search.seed, search.beam, search.alpha, prefix)
+    if isinstance(codec, FileCodec):
+        write_pieces(codec, search.paths, [t for row in targets for t in row],
+                     [s for s, row in zip(sources, targets, strict=True) for _ in row])
+    else:
+        text = "".join("\t".join(codec.decode(t) for t in row) + "\n" for row in targets)
+        if search.paths is None:
+            sys.stdout.write(text)
+        else:
+            write_text(search.paths[0], text)
+            report_written(search.paths)
+    if attention_png is not None:
+        draw_attention(ckpt, sources[0], targets[0][0], attention_png)
 
 
 def show_and_render(paths: list[Path], show: bool, render: bool,

@@ -28,13 +28,14 @@ TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}  # the train options that
 
 if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
     from seqgen.data.corpus import Corpus
+    from seqgen.data.pairs import PairCorpus
 
 
 @app.command("train")
 @reports_errors
 def train_command(
     corpus: Annotated[Path | None, typer.Argument(
-        help="A .txt file or a folder of them (optional with --resume).")] = None,
+        help="A file or a folder of text or MIDI (a .tsv of source<TAB>target pairs for an encoder-decoder; optional with --resume).")] = None,
     cell: Annotated[str | None, typer.Option(help=default_help("Cell type (see `seqgen cells`).", "cell"))] = None,
     layers: Annotated[int | None, typer.Option(help=f"Recurrent layers. \\[default: {DEFAULT_LAYERS}; with --time, the size for the budget]")] = None,
     hidden: Annotated[int | None, typer.Option(help=f"Hidden units per layer. \\[default: {DEFAULT_HIDDEN}; with --time, the size for the budget]")] = None,
@@ -42,7 +43,7 @@ def train_command(
     dropout: Annotated[float | None, typer.Option(help=default_help("Dropout between layers and before the head.", "dropout"))] = None,
     tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights", help="Share the embedding and output weights (needs embedding = hidden). \\[default: no]")] = None,
     cell_opt: Annotated[list[str] | None, typer.Option(help="A cell option key=value, repeatable (e.g. activation=relu).")] = None,
-    arch: Annotated[str | None, typer.Option(help="many-to-many (continue a sequence) or one-to-many (a label or start token unrolls into a whole item). \\[default: many-to-many]")] = None,
+    arch: Annotated[str | None, typer.Option(help="many-to-many (continue a sequence), one-to-many (a label or start token unrolls into a whole item) or encoder-decoder (a source is read whole and a target written from it). \\[default: many-to-many]")] = None,
     format: Annotated[str | None, typer.Option(help="Corpus format: a registered codec: char, midi or a plugin's (see `seqgen plugins --all`) \\[default: declared in the corpus's seqgen.json, else detected]")] = None,
     items: Annotated[str | None, typer.Option(help="Text: each line, each file, or one stream is a sequence (lines|files|stream). \\[default: declared, else detected]")] = None,
     label_from: Annotated[str | None, typer.Option(help="Labels of items: stem (file name), folder (parent folder) or a CSV/JSON file mapping files to labels. \\[default: declared, else none]")] = None,
@@ -67,6 +68,13 @@ def train_command(
     val_fraction: Annotated[float | None, typer.Option(help=default_help("The last part of the corpus held out for validation.", "val_fraction"))] = None,
     max_val_tokens: Annotated[int | None, typer.Option(help=default_help("Validate on at most this many tokens of the validation split (huge corpora).", "max_val_tokens"))] = None,
     seed: Annotated[int | None, typer.Option(help=default_help("Random seed.", "seed"))] = None,
+    encoder_layers: Annotated[int | None, typer.Option(help="Encoder-decoder: the encoder's recurrent layers. \\[default: --layers]")] = None,
+    encoder_hidden: Annotated[int | None, typer.Option(help="Encoder-decoder: the encoder's units per layer and direction. \\[default: half --hidden when bidirectional, else --hidden]")] = None,
+    bidirectional: Annotated[bool | None, typer.Option("--bidirectional/--no-bidirectional", help="Encoder-decoder: read the source forwards and backwards. \\[default: on]")] = None,
+    attention: Annotated[str | None, typer.Option(help="Encoder-decoder: general (Luong), dot, additive (Bahdanau) or none. \\[default: general]")] = None,
+    input_feeding: Annotated[bool | None, typer.Option("--input-feeding/--no-input-feeding", help="Encoder-decoder: join each step's attentional vector to the next step's input (trains step by step). \\[default: off]")] = None,
+    source_track: Annotated[str | None, typer.Option(help="Encoder-decoder on MIDI: the track (name or index) that is the source; the other tracks, merged, are the target. \\[default: declared in seqgen.json]")] = None,
+    shared_vocab: Annotated[bool | None, typer.Option("--shared-vocab/--no-shared-vocab", help="Encoder-decoder on text: one vocabulary for sources and targets. \\[default: declared, else off]")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps \\[default: auto]")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder \\[default: checkpoints/<corpus name>]")] = None,
     resume_dir: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder from its last checkpoint.")] = None,
@@ -101,16 +109,13 @@ def train_command(
         out = out or default_run_dir(corpus)
         check_run_dir(out, overwrite)
     with joined_world(settings.get("device", "auto")) as world:
-        loaded = None
-        if corpus is not None:
+        if resume_dir is None:
             with world.main_first():
-                val_fraction = settings.get("val_fraction", TrainConfig.val_fraction)
-                loaded = load_with_progress(corpus, format, settings.get("codec_options"),
-                                            strict, verbose, items, label_from,
-                                            quiet=not world.is_main, val_fraction=val_fraction)
+                loaded = load_with_progress(corpus, config, strict, verbose,
+                                            quiet=not world.is_main)
         with TrainingView(console) if world.is_main else nullcontext() as view:
-            if resume_dir is not None:
-                result = resume(resume_dir, settings, loaded, progress=view, world=world)
+            if resume_dir is not None:  # read as the run recorded, with these settings
+                result = resume(resume_dir, settings, corpus, progress=view, world=world)
             else:
                 result = train(loaded, config, out, overwrite=overwrite, progress=view,
                                world=world)
@@ -136,17 +141,16 @@ def without_option(args: list[str], name: str) -> list[str]:
     return kept
 
 
-def load_with_progress(path: Path, format: str | None, codec_options: dict | None,
-                       strict: bool = False, verbose: bool = False, items: str | None = None,
-                       label_from: str | None = None, quiet: bool = False,
-                       val_fraction: float = 0.1) -> Corpus:
-    """Load a corpus with a progress bar over its files, then report files skipped."""
-    from seqgen.data.corpus import FileCorpus, load_corpus, summarize_skipped
+def load_with_progress(path: Path, config: TrainConfig, strict: bool = False,
+                       verbose: bool = False, quiet: bool = False) -> Corpus | PairCorpus:
+    """Load a corpus as a run of ``config`` reads it, with a progress bar over its files,
+    then report files skipped."""
+    from seqgen.data.corpus import FileCorpus, summarize_skipped
+    from seqgen.data.pairs import PairCorpus, load_run_corpus
 
     with nullcontext() if quiet else FileProgressView(console) as progress:
-        corpus = load_corpus(path, format, codec_options, items=items, label_from=label_from,
-                             strict=strict, progress=progress, val_fraction=val_fraction)
-    if isinstance(corpus, FileCorpus) and corpus.skipped and not quiet:
+        corpus = load_run_corpus(path, config, strict=strict, progress=progress)
+    if isinstance(corpus, FileCorpus | PairCorpus) and corpus.skipped and not quiet:
         err_console.print(f"[yellow]warning:[/] {len(corpus.files)} {corpus.format} files read, "
                           f"{summarize_skipped(corpus.skipped)}"
                           + ("" if verbose else "; --verbose lists them"), highlight=False)
@@ -162,11 +166,13 @@ def eval_command(
     checkpoint: Annotated[Path, typer.Argument(help="A run folder or a snapshot folder.")],
     corpus: Annotated[Path | None, typer.Option(help="Evaluate on this corpus's validation split instead.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    beam: Annotated[int, typer.Option(help="Encoder-decoder of text: the beam whose outputs are scored beside the greedy ones.")] = 5,
 ) -> None:
-    """Validation loss in nats/token, bits per character of the text and perplexity."""
+    """Validation loss in nats/token, bits per character and perplexity; for an
+    encoder-decoder of text, exact match and chrF of its outputs, greedy and with a beam."""
     from seqgen.training.evaluation import evaluate_checkpoint
 
-    result = evaluate_checkpoint(checkpoint, corpus, device)
+    result = evaluate_checkpoint(checkpoint, corpus, device, beam)
     table = Table(title=f"evaluation of {checkpoint}")
     columns = {"tokens": f"{result.tokens:,}", "loss (nats/token)": f"{result.loss:.4f}",
                f"bits/{result.unit}": f"{result.bits_per_token:.4f}"}
@@ -184,6 +190,13 @@ def eval_command(
         for name, loss in result.per_label.items():
             labels.add_row(name, f"{loss:.4f}")
         console.print(labels)
+    if result.decoding:
+        scores = Table(title=f"outputs for the {result.pairs:,} validation pairs")
+        for column in ("decoding", "exact match (%)", "chrF"):
+            scores.add_column(column, justify="right")
+        for name, values in result.decoding.items():
+            scores.add_row(name, f"{values['exact match']:.1f}", f"{values['chrF']:.1f}")
+        console.print(scores)
     if result.wrong_label_loss is not None:
         console.print(f"with the right labels {result.loss:.4f}, with wrong labels (each item "
                       f"given the next label) {result.wrong_label_loss:.4f} nats/token",
@@ -203,16 +216,23 @@ def inspect_command(
     seq_len: Annotated[int | None, typer.Option(help=f"Chunk length to show the padding for (items). \\[default: {DEFAULT_SEQ_LEN}]")] = None,
     strict: Annotated[bool, typer.Option(help="MIDI: a file that cannot be used is an error.")] = False,
     verbose: Annotated[bool, typer.Option(help="List the files skipped and why.")] = False,
+    pairs: Annotated[bool, typer.Option(help="Read the corpus as pairs, as --arch encoder-decoder does.")] = False,
+    source_track: Annotated[str | None, typer.Option(help="With --pairs, MIDI: the source's track. \\[default: declared]")] = None,
 ) -> None:
     """Files, tokens, vocabulary and split sizes of a corpus."""
     from seqgen.data.corpus import describe_corpus
+    from seqgen.data.pairs import PairCorpus, describe_pairs
 
-    TrainConfig(batch_size=batch_size, seq_len=seq_len, val_fraction=val_fraction)  # checks
-    corpus = load_with_progress(path, format, parse_options(codec_opt or [], "--codec-opt"),
-                                strict, verbose, items, label_from, val_fraction=val_fraction)
+    config = TrainConfig(batch_size=batch_size, seq_len=seq_len, val_fraction=val_fraction,
+                         format=format, items=items, label_from=label_from,
+                         codec_options=parse_options(codec_opt or [], "--codec-opt"),
+                         arch="encoder-decoder" if pairs else "many-to-many",
+                         source_track=source_track)
+    corpus = load_with_progress(path, config, strict, verbose)
     table = Table(title=f"corpus {path} ({corpus.format})", show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    for name, value in describe_corpus(corpus, val_fraction, batch_size, seq_len):
+    describe = describe_pairs if isinstance(corpus, PairCorpus) else describe_corpus
+    for name, value in describe(corpus, val_fraction, batch_size, seq_len):
         table.add_row(name, value)
     console.print(table)

@@ -19,7 +19,7 @@ whether the state starts fresh at the chunk, and the rows' labels. Two layouts:
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -33,17 +33,23 @@ class Chunk:
     targets: Tensor  # [batch, time] next tokens, IGNORE where there is none
     reset: Tensor  # [batch] bool, on the CPU: rows whose state starts fresh at this chunk
     labels: Tensor | None = None  # [batch] label ids of the rows' items
+    source: Tensor | None = None  # pairs: [batch, source time] the rows' sources, padded
+    source_lengths: Tensor | None = None  # pairs: [batch] on the CPU, each source's length
 
     def to(self, device: torch.device | None) -> "Chunk":
         """On ``device``, as int64 ids (stored chunks may be views of a compact token array)."""
         labels = None if self.labels is None else self.labels.to(device)
+        source = None if self.source is None else self.source.to(device, torch.long)
         return Chunk(self.inputs.to(device, torch.long), self.targets.to(device, torch.long),
-                     self.reset, labels)
+                     self.reset, labels, source, self.source_lengths)
 
     def select_rows(self, rows: slice) -> "Chunk":
         """The chunk's ``rows`` only (views): one process's share of a global batch."""
-        labels = None if self.labels is None else self.labels[rows]
-        return Chunk(self.inputs[rows], self.targets[rows], self.reset[rows], labels)
+        def part(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t[rows]
+
+        return Chunk(self.inputs[rows], self.targets[rows], self.reset[rows], part(self.labels),
+                     part(self.source), part(self.source_lengths))
 
     @property
     def fresh(self) -> bool:
@@ -161,20 +167,51 @@ def item_batches(items: list[Tensor], batch_size: int, seq_len: int, pad: int,
     when they are short, packed into rows when they are long. With a ``generator``, the order
     of equal-length items and of the batches is shuffled."""
     lengths = torch.tensor([item.numel() for item in items])
-    if generator is None:
-        order = torch.argsort(lengths, stable=True)
-    else:
-        shuffled = torch.randperm(len(items), generator=generator)
-        order = shuffled[torch.argsort(lengths[shuffled], stable=True)]
+    order = length_order(lengths, generator)
     if lengths.median() - 1 > seq_len:
         return packed_batches(items, order.flip(0).tolist(), batch_size, seq_len, pad, labels)
+    chunks = []
+    for group in length_groups(order, batch_size, generator):
+        chunks += group_chunks([items[i] for i in group], seq_len, pad,
+                               None if labels is None else labels[group])
+    return Batches(chunks)
+
+
+def length_order(lengths: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Indices sorted by length; with a ``generator``, equal lengths in a random order."""
+    if generator is None:
+        return torch.argsort(lengths, stable=True)
+    shuffled = torch.randperm(len(lengths), generator=generator)
+    return shuffled[torch.argsort(lengths[shuffled], stable=True)]
+
+
+def length_groups(order: Tensor, batch_size: int,
+                  generator: torch.Generator | None) -> list[Tensor]:
+    """``order`` cut into groups of ``batch_size``; with a ``generator``, in a random order."""
     groups = list(torch.split(order, batch_size))
     if generator is not None:
         groups = [groups[i] for i in torch.randperm(len(groups), generator=generator)]
+    return groups
+
+
+def pair_batches(sources: list[Tensor], targets: list[Tensor], batch_size: int, seq_len: int,
+                 pad: int, generator: torch.Generator | None = None) -> Batches:
+    """Batches of pairs: grouped by length (the target's, then the source's) as short items
+    are, each group's targets (already wrapped in start and end tokens) padded and cut into
+    chunks, and every chunk of a group carrying the group's sources, padded, and their
+    lengths."""
+    longest_source = max(s.numel() for s in sources)
+    lengths = torch.tensor([t.numel() * (longest_source + 1) + s.numel()
+                            for s, t in zip(sources, targets, strict=True)])
     chunks = []
-    for group in groups:
-        chunks += group_chunks([items[i] for i in group], seq_len, pad,
-                               None if labels is None else labels[group])
+    for group in length_groups(length_order(lengths, generator), batch_size, generator):
+        members = group.tolist()
+        source_lengths = torch.tensor([sources[i].numel() for i in members])
+        source = torch.full((len(members), int(source_lengths.max())), pad, dtype=torch.long)
+        for row, i in enumerate(members):
+            source[row, : sources[i].numel()] = sources[i]
+        chunks += [replace(chunk, source=source, source_lengths=source_lengths)
+                   for chunk in group_chunks([targets[i] for i in members], seq_len, pad, None)]
     return Batches(chunks)
 
 

@@ -52,6 +52,16 @@ class Codec:
         factor 1 +- stretch), anew each epoch. By default the item unchanged."""
         return tokens
 
+    def augment_pair(self, source: Tensor, target: Tensor, augmentation: Augmentation,
+                     generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Both sides of a pair varied alike. By default ``augment`` of each from the same
+        random state: a codec whose draws do not depend on the tokens (MIDI's transposition
+        and stretch) varies both sides together. Override it otherwise."""
+        state = generator.get_state()
+        source = self.augment(source, augmentation, generator)
+        generator.set_state(state)
+        return source, self.augment(target, augmentation, generator)
+
     def describe_vocabulary(self) -> str:
         """The vocabulary, in a line for ``seqgen corpus inspect``."""
         return f"{self.size} tokens"
@@ -198,6 +208,29 @@ class FileCodec(Codec):
 
     def write(self, tokens: Tensor, path: Path) -> None:
         raise NotImplementedError
+
+    def read_source(self, path: Path, source_track: str | None) -> Tensor:
+        """The tokens of a file given to an encoder-decoder as its input (``seqgen sample
+        --input @FILE``): by default the whole file; a codec of tracks reads the track
+        ``source_track`` (the one the model was trained on) from a file of several."""
+        return self.read(path)[0]
+
+    def read_pair(self, path: Path, source_track: str) -> tuple[Tensor, Tensor, dict[str, float]]:
+        """Optional, for encoder-decoder corpora: a file of several tracks as a pair, the
+        tokens of the track ``source_track`` (a name or an index) and those of the other
+        tracks merged, with the file's statistics. A file without that track is a
+        ``CodecFileError`` that names the tracks it has."""
+        raise NotImplementedError
+
+    def write_pair(self, source: Tensor, target: Tensor, path: Path) -> None:
+        """A source and the target generated from it in one file (MIDI: a track each). By
+        default the target alone."""
+        self.write(target, path)
+
+    @classmethod
+    def reads_pairs(cls) -> bool:
+        """Whether the codec implements ``read_pair``."""
+        return cls.read_pair is not FileCodec.read_pair
 
     def token_seconds(self) -> Tensor | None:
         """How far each token moves time, in seconds, or None for a codec without time."""

@@ -266,6 +266,9 @@ def load_corpus(path: str | Path, format: str | None = None,
     ``val_fraction`` of it, unless ``fitted`` is given (a checkpoint's codec) to encode with."""
     path = Path(path)
     declared = read_declaration(path)
+    if declares_pairs(declared):
+        raise UsageError(f"{path} is a corpus of pairs (its {DECLARATION} says so): train it "
+                         "with --arch encoder-decoder")
     format = format or declared.get("format") or detect_format(path)
     codec_class = get_codec(format).cls
     label_from = label_from or declared.get("label_from")
@@ -290,36 +293,29 @@ def load_corpus(path: str | Path, format: str | None = None,
                            val_fraction=val_fraction, fitted=fitted)
 
 
-def load_recorded_corpus(config: dict, path: str | Path | None = None,
-                         codec: Codec | None = None) -> "Corpus":
-    """The corpus a checkpoint's ``config`` was trained on (or ``path``), read the same way;
-    a codec fitted on the training part is the checkpoint's ``codec`` (when given)."""
-    recorded, training = config.get("corpus", {}), config.get("training", {})
-    corpus_path = Path(path or recorded.get("path", ""))
-    if path is None and not corpus_path.exists():
-        raise SeqgenError(f"the corpus this checkpoint was trained on ({corpus_path}) is not "
-                          "there; pass --corpus PATH")
-    learned = isinstance(codec, TextCodec) and codec.fits_training_split
-    return load_corpus(corpus_path, recorded.get("format"),
-                       training.get("codec_options", {}), items=training.get("items"),
-                       label_from=training.get("label_from"),
-                       val_fraction=training.get("val_fraction", 0.1),
-                       fitted=codec if learned else None)
+DECLARED = ("format", "items", "label_from", "files", "source_track", "shared_vocab")
 
 
 def read_declaration(path: Path) -> dict[str, str]:
-    """A corpus folder's ``seqgen.json``: how its files are to be read."""
+    """A corpus folder's ``seqgen.json``: how its files are to be read (``files``,
+    ``source_track`` and ``shared_vocab`` belong to corpora of pairs)."""
     file = path / DECLARATION
     if not file.is_file():
         return {}
     declared = dict(read_json(file))
-    unknown = set(declared) - {"format", "items", "label_from"}
+    unknown = set(declared) - set(DECLARED)
     if unknown:
         raise UsageError(f"{file} has unknown keys {sorted(unknown)}; "
-                         "known: format, items, label_from")
+                         f"known: {', '.join(DECLARED)}")
     if "label_from" in declared and declared["label_from"] not in ("stem", "folder"):
         declared["label_from"] = str(path / declared["label_from"])
     return declared
+
+
+def declares_pairs(declared: dict) -> bool:
+    """Whether a declaration is that of a corpus of pairs."""
+    return declared.get("items") == "pairs" or any(
+        key in declared for key in ("files", "source_track", "shared_vocab"))
 
 
 def detect_items(path: Path, suffixes: tuple[str, ...] = TextCodec.suffixes,
@@ -661,19 +657,22 @@ def read_file_job(job: tuple[Path, FileCodec]) -> FileResult:
     return tokens.numpy().astype(file_token_dtype(codec)), stats
 
 
-def read_files(files: list[Path], codec: FileCodec,
-               progress: FileProgress | None) -> Iterator[FileResult]:
+def read_files(files: list[Path], codec: FileCodec, progress: FileProgress | None,
+               job: Callable[[tuple], object] | None = None,
+               *arguments: object) -> Iterator[FileResult]:
     """Read files in parallel worker processes: the results in order, as they arrive,
-    reporting progress per file."""
-    jobs = [(f, codec) for f in files]
+    reporting progress per file. Each file is read by ``job((file, codec, *arguments))``
+    (a picklable function; ``read_file_job`` unless given)."""
+    job = job or read_file_job
+    jobs = [(f, codec, *arguments) for f in files]
     workers = min(len(files) // 8, os.cpu_count() or 1)  # a few files are not worth a pool
     with ExitStack() as stack:
         if workers > 1:
             pool = stack.enter_context(ProcessPoolExecutor(
                 workers, initializer=torch.set_num_threads, initargs=(1,)))
-            mapped = pool.map(read_file_job, jobs, chunksize=4)
+            mapped = pool.map(job, jobs, chunksize=4)
         else:
-            mapped = map(read_file_job, jobs)
+            mapped = map(job, jobs)
         for done, result in enumerate(mapped, 1):
             if progress:
                 progress(done, len(files))

@@ -13,6 +13,8 @@ ends, and notes of one pitch starting together become one note.
 
 import math
 from array import array
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from operator import attrgetter, itemgetter
 from pathlib import Path
@@ -96,6 +98,11 @@ def load_midi(path: str | Path) -> mido.MidiFile:
         raise MidiFileError(f"corrupt MIDI data: {type(exc).__name__}: {exc}") from exc
 
 
+def as_midi(source: str | Path | mido.MidiFile) -> mido.MidiFile:
+    """A parsed file as it is, a path parsed with ``load_midi``."""
+    return source if isinstance(source, mido.MidiFile) else load_midi(source)
+
+
 def check_format(midi: mido.MidiFile) -> None:
     """Only type 0 and 1 files with a ticks-per-beat time division have one timeline."""
     if midi.type == 2:
@@ -109,10 +116,15 @@ def check_format(midi: mido.MidiFile) -> None:
         raise MidiFileError("invalid time division (0 ticks per beat)")
 
 
-def timed_messages(midi: mido.MidiFile) -> tuple[list[tuple[int, int, mido.Message]], int]:
-    """The note, control and tempo messages of all tracks as (tick, track, message) in time
-    order (track order at equal ticks), and the tick of the file's last event."""
-    wanted = {"note_on", "note_off", "control_change", "set_tempo"}
+PERFORMANCE_MESSAGES = frozenset({"note_on", "note_off", "control_change", "set_tempo"})
+METER_MESSAGES = frozenset({"set_tempo", "time_signature"})
+
+
+def timed_messages(midi: mido.MidiFile, wanted: frozenset[str] = PERFORMANCE_MESSAGES,
+                   ) -> tuple[list[tuple[int, int, mido.Message]], int]:
+    """The messages of the ``wanted`` types (the note, control and tempo messages) of all
+    tracks as (tick, track, message) in time order (track order at equal ticks), and the tick
+    of the file's last event."""
     timed = []
     end_tick = 0
     for track_index, track in enumerate(midi.tracks):
@@ -137,6 +149,10 @@ class _TempoClock:
     def seconds(self, tick: int) -> float:
         return self.tempo_seconds + (tick - self.tempo_tick) * self.seconds_per_tick
 
+    def tick(self, seconds: float) -> float:
+        """The inverse of ``seconds``, for a time after the last tempo change."""
+        return self.tempo_tick + (seconds - self.tempo_seconds) / self.seconds_per_tick
+
     def set_tempo(self, tick: int, tempo: int) -> None:
         self.tempo_tick, self.tempo_seconds = tick, self.seconds(tick)
         self.seconds_per_tick = tempo * 1e-6 / self.ticks_per_beat
@@ -150,12 +166,13 @@ class _Sounding:
 
 
 class _NotePairing:
-    """note_on/note_off messages to notes, voice by voice; a voice is (track, channel, pitch)."""
+    """note_on/note_off messages to notes, voice by voice; a voice is (track, channel, pitch).
+    ``notes`` holds each track's notes, in the order they end."""
 
     def __init__(self) -> None:
         self.sounding: dict[tuple[int, int, int], _Sounding] = {}
         self.pedal_down: set[int] = set()  # channels
-        self.notes: list[Note] = []
+        self.notes: dict[int, list[Note]] = defaultdict(list)
 
     def note_on(self, voice: tuple[int, int, int], time: float, velocity: int) -> None:
         """A new note; striking a sounding pitch again ends the sounding note first."""
@@ -185,7 +202,7 @@ class _NotePairing:
 
     def end(self, voice: tuple[int, int, int], time: float) -> None:
         note = self.sounding.pop(voice)
-        self.notes.append(Note(voice[2], note.start, time, note.velocity))
+        self.notes[voice[0]].append(Note(voice[2], note.start, time, note.velocity))
 
     def end_all(self, time: float) -> None:
         for voice in list(self.sounding):
@@ -220,7 +237,33 @@ def merge_unisons(notes: list[Note]) -> list[Note]:
 def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions) -> list[Note]:
     """The notes of a MIDI file (parsed first if given a path) in absolute seconds, sorted by
     (start, pitch); a file that cannot be used is a MidiFileError."""
-    midi = source if isinstance(source, mido.MidiFile) else load_midi(source)
+    tracks = track_notes(source, options)
+    return merge_unisons([note for notes in tracks.values() for note in notes])
+
+
+@dataclass(frozen=True)
+class TrackNotes:
+    """The notes of one track of a MIDI file."""
+
+    index: int  # the track's place in the file, from 0
+    name: str  # its track_name, "" without one
+    notes: list[Note]  # one voice per pitch, sorted by (start, pitch)
+
+
+def read_track_notes(source: str | Path | mido.MidiFile, options: MidiOptions,
+                     ) -> list[TrackNotes]:
+    """The notes of each track of a MIDI file that has notes, in file order, read as
+    ``read_notes`` reads the whole file; a file that cannot be used is a MidiFileError."""
+    midi = as_midi(source)
+    return [TrackNotes(index, midi.tracks[index].name, merge_unisons(notes))
+            for index, notes in sorted(track_notes(midi, options).items())]
+
+
+def track_notes(source: str | Path | mido.MidiFile, options: MidiOptions,
+                ) -> dict[int, list[Note]]:
+    """The notes of a MIDI file in absolute seconds, unmerged and unsorted, by the index of
+    their track; a file that cannot be used is a MidiFileError."""
+    midi = as_midi(source)
     check_format(midi)
     timed, end_tick = timed_messages(midi)
     pairing = _NotePairing()
@@ -243,32 +286,82 @@ def read_notes(source: str | Path | mido.MidiFile, options: MidiOptions) -> list
     if not pairing.notes:
         raise NoNotesError("no notes (only drums, which keep_drums=false drops)" if drum_notes
                            else "no notes")
-    return merge_unisons(pairing.notes)
+    return pairing.notes
+
+
+def bar_count(midi: mido.MidiFile, seconds: float) -> float:
+    """The bars from the start of a file to ``seconds`` into it (2.5: two bars and a half), by
+    its time signatures (4/4 before the first) and its tempo map."""
+    clock = _TempoClock(midi.ticks_per_beat)
+    bars, bar_start, bar_ticks = 0.0, 0, 4 * midi.ticks_per_beat
+    for tick, _, msg in timed_messages(midi, METER_MESSAGES)[0]:
+        if clock.seconds(tick) >= seconds:
+            break
+        if msg.type == "set_tempo":
+            clock.set_tempo(tick, msg.tempo)
+        else:
+            bars += (tick - bar_start) / bar_ticks
+            bar_start = tick
+            bar_ticks = msg.numerator * midi.ticks_per_beat * 4 / msg.denominator
+    return bars + (clock.tick(seconds) - bar_start) / bar_ticks
+
+
+def find_track(tracks: Sequence[TrackNotes], wanted: str) -> TrackNotes | None:
+    """The track named ``wanted`` (any case), or numbered so (its index in the file)."""
+    wanted = wanted.strip().casefold()
+    return next((t for t in tracks if wanted in (t.name.strip().casefold(), str(t.index))), None)
+
+
+def pick_track(tracks: Sequence[TrackNotes], wanted: str) -> TrackNotes:
+    """``find_track``, or a MidiFileError that lists the tracks."""
+    track = find_track(tracks, wanted)
+    if track is None:
+        found = ", ".join(f"{t.index} {t.name!r}" for t in tracks) or "none"
+        raise MidiFileError(f"no track {wanted!r}; tracks with notes: {found}")
+    return track
 
 
 # ---- writing MIDI files ----------------------------------------------------------------------
 
 
-def notes_to_midi(notes: list[Note]) -> mido.MidiFile:
-    """A type-0 MIDI file of ``notes`` on a piano (program 0, channel 0), one tick per
-    millisecond; a note lasts at least one tick, and note_offs come before note_ons at a tick."""
+def note_events(notes: list[Note], channel: int = 0) -> mido.MidiTrack:
+    """A track of ``notes`` (no tempo), one tick per millisecond at the default tempo; a note
+    lasts at least one tick, and note_offs come before note_ons at a tick."""
     events = []  # (tick, 0 for off / 1 for on, pitch, velocity)
     for note in notes:
         start = round(note.start * 1000)
         end = max(round(note.end * 1000), start + 1)
         events += [(start, 1, note.pitch, min(127, max(1, note.velocity))), (end, 0, note.pitch, 0)]
     events.sort(key=itemgetter(0, 1))
-    track = mido.MidiTrack([
-        mido.MetaMessage("set_tempo", tempo=DEFAULT_TEMPO, time=0),
-        mido.Message("program_change", channel=0, program=0, time=0),
-    ])
+    track = mido.MidiTrack([mido.Message("program_change", channel=channel, program=0, time=0)])
     now = 0
     for tick, is_on, pitch, velocity in events:
         kind = "note_on" if is_on else "note_off"
-        track.append(mido.Message(kind, note=pitch, velocity=velocity, time=tick - now))
+        track.append(mido.Message(kind, channel=channel, note=pitch, velocity=velocity,
+                                  time=tick - now))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
+
+
+def notes_to_midi(notes: list[Note]) -> mido.MidiFile:
+    """A type-0 MIDI file of ``notes`` on a piano (program 0, channel 0)."""
+    track = note_events(notes)
+    track.insert(0, mido.MetaMessage("set_tempo", tempo=DEFAULT_TEMPO, time=0))
     return mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT, tracks=[track])
+
+
+def tracks_to_midi(parts: list[tuple[str, list[Note]]]) -> mido.MidiFile:
+    """A type-1 MIDI file with a named track of notes for each part, a channel each (a
+    tempo track first)."""
+    tempo = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=DEFAULT_TEMPO, time=0),
+                            mido.MetaMessage("end_of_track", time=0)])
+    tracks = [tempo]
+    for channel, (name, notes) in enumerate(parts):
+        track = note_events(notes, channel)
+        track.insert(0, mido.MetaMessage("track_name", name=name, time=0))
+        tracks.append(track)
+    return mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT, tracks=tracks)
 
 
 # ---- tensor helpers --------------------------------------------------------------------------
@@ -333,6 +426,32 @@ class MidiCodec(FileCodec):
 
     def write(self, tokens: Tensor, path: Path) -> None:
         self.to_midi(tokens).save(path)
+
+    def read_source(self, path: Path, source_track: str | None) -> Tensor:
+        """The track ``source_track`` of a file with several tracks of notes (an error that
+        lists them if it has none of that name), else the whole file."""
+        tracks = read_track_notes(path, self.options)
+        if source_track is None or len(tracks) == 1:
+            return self.encode_notes(merge_unisons([n for t in tracks for n in t.notes]))
+        return self.encode_notes(pick_track(tracks, source_track).notes)
+
+    def read_pair(self, path: Path, source_track: str) -> tuple[Tensor, Tensor, dict[str, float]]:
+        """The tokens of one track (the source) and of the other tracks merged (the target),
+        on one timeline, with the file's notes and length in seconds."""
+        tracks = read_track_notes(path, self.options)
+        source = pick_track(tracks, source_track)
+        if len(tracks) == 1:
+            raise MidiFileError("one track with notes: no target beside the source")
+        melody = source.notes
+        voices = merge_unisons([note for t in tracks if t is not source for note in t.notes])
+        return self.encode_notes(melody), self.encode_notes(voices), {
+            "notes": len(melody) + len(voices),
+            "seconds": max(n.end for n in melody + voices)}
+
+    def write_pair(self, source: Tensor, target: Tensor, path: Path) -> None:
+        """The source on the track "input" and the target on "generated"."""
+        tracks_to_midi([("input", self.decode_notes(source)),
+                        ("generated", self.decode_notes(target))]).save(path)
 
     def token_seconds(self) -> Tensor:
         return self._shift_steps(torch.arange(self.size)) * (self.options.resolution_ms / 1000)

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN
-from seqgen.data.batching import Batches, item_batches, stream_batches
+from seqgen.data.batching import Batches, item_batches, pair_batches, stream_batches
 from seqgen.data.codec import Augmentation, Codec, TextCodec
 from seqgen.errors import UsageError
 
@@ -218,3 +218,76 @@ def item_split(items: list[Tensor], codec: Codec, labels: Tensor | None, val_fra
                         None if chars is None else [chars[i] for i in indices])
 
     return subset(train, augmentation, label_balance), subset(val, None, 0.0)
+
+
+@dataclass
+class PairData:
+    """Pairs of a source and a target (an encoder-decoder's data): a batch is a group of
+    pairs of like lengths, each target wrapped in start and end tokens. For training, shuffled
+    and (with an augmentation) both sides augmented alike each epoch."""
+
+    sources: list[Tensor]
+    targets: list[Tensor]
+    codec: Codec  # the target's, with PAD, BOS and EOS
+    source_codec: Codec
+    augmentation: Augmentation | None = None
+
+    @property
+    def num_tokens(self) -> int:
+        """Target tokens the decoder predicts (the end token included)."""
+        return sum(t.numel() + 1 for t in self.targets)
+
+    def max_rows(self) -> int:
+        return len(self.targets)
+
+    def layout(self, batch_size: int | None, seq_len: int | None) -> Layout:
+        """Rows per batch as for items; a target is read whole unless ``seq_len`` cuts it
+        (the decoder's state then carries from chunk to chunk)."""
+        rows = ItemData(self.targets, self.codec).layout(batch_size, 1).rows
+        longest = max(t.numel() for t in self.targets) + 1
+        note = "" if rows == DEFAULT_BATCH_SIZE else (
+            f"{rows} rows per batch, not {DEFAULT_BATCH_SIZE}: the training split has "
+            f"{len(self.targets):,} pairs")
+        return Layout(rows, seq_len or longest, note)
+
+    def target_chars(self, rows: int) -> int | None:
+        """The characters of text the targets stand for (each target and its end, one
+        character), or None for a codec of files."""
+        if not isinstance(self.codec, TextCodec):
+            return None
+        return sum(int(self.codec.token_chars(t).sum()) for t in self.targets) + len(self.targets)
+
+    def limit(self, tokens: int) -> "PairData":
+        """The first pairs, up to about ``tokens`` target tokens (at least one pair)."""
+        count = len(ItemData(self.targets, self.codec).limit(tokens).items)
+        return PairData(self.sources[:count], self.targets[:count], self.codec,
+                        self.source_codec, self.augmentation)
+
+    def batches(self, rows: int, seq_len: int, epoch: int = 0, seed: int = 0,
+                train: bool = False) -> Batches:
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch) if train else None
+        bos, eos = torch.tensor([self.codec.BOS]), torch.tensor([self.codec.EOS])
+        sources, targets = [], []
+        for source, target in zip(self.sources, self.targets, strict=True):
+            if generator is not None and self.augmentation is not None:
+                source, target = self.codec.augment_pair(source, target, self.augmentation,
+                                                         generator)
+            sources.append(source.long())
+            targets.append(torch.cat([bos, target.long(), eos]))
+        return pair_batches(sources, targets, rows, seq_len, self.codec.PAD, generator)
+
+
+def pair_split(sources: list[Tensor], targets: list[Tensor], codec: Codec, source_codec: Codec,
+               val_fraction: float,
+               augmentation: Augmentation | None = None) -> tuple[PairData, PairData]:
+    """Training and validation pairs: the last ``val_fraction`` of the pairs are validated;
+    only the training pairs are ever augmented, and only by a codec that reads both sides."""
+    train, val = split_items(len(targets), None, val_fraction)
+    if source_codec is not codec:
+        augmentation = None
+
+    def subset(indices: list[int], aug: Augmentation | None) -> PairData:
+        return PairData([sources[i] for i in indices], [targets[i] for i in indices], codec,
+                        source_codec, aug)
+
+    return subset(train, augmentation), subset(val, None)

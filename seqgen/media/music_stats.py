@@ -10,7 +10,9 @@ density against the inter-set density say how well one set stands in for the oth
 As in the paper, a per-note quantity is one value per piece, its mean (the paper's average
 inter-onset interval); its pitch count, pitch range and pitch-class histogram are here too.
 Its beat-based features (note length histogram, transition matrices) need a meter that
-performance MIDI lacks and are left out; mean pitch and velocity are added. Unlike the
+performance MIDI lacks and are left out; mean pitch and velocity are added, and so are the
+harmony features of a harmonised piece (``seqgen.media.harmony``: a melody track and voices),
+NaN for a piece without a melody track. Unlike the
 paper's toolkit (mgeval), both densities are evaluated on one grid for KL, and OA integrates
 over their tails too (see ``overlap_and_kl``).
 """
@@ -23,14 +25,20 @@ from pathlib import Path
 import numpy as np
 
 from seqgen.data.corpus import FileProgress, corpus_files, summarize_skipped
-from seqgen.data.midi import MidiCodec, MidiFileError, MidiOptions, read_notes
+from seqgen.data.midi import MidiCodec, MidiFileError, MidiOptions, load_midi, read_notes
 from seqgen.data.notes import Note, polyphony
-from seqgen.errors import SeqgenError
+from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import json_value
+from seqgen.media.harmony import (
+    HARMONY_FEATURES,
+    Harmonisation,
+    harmony_features,
+    read_harmonisation,
+)
 
 # ---- music: features of a piece --------------------------------------------------------------
 
-FEATURES = {
+PIECE_FEATURES = {
     "pitch_class_histogram": "share of the notes in each pitch class C, C#, ..., B",
     "pitch_count": "distinct pitches",
     "pitch_range": "highest minus lowest pitch, semitones",
@@ -41,14 +49,15 @@ FEATURES = {
     "note_duration": "mean note duration, seconds",
     "velocity": "mean note-on velocity",
 }
+FEATURES = PIECE_FEATURES | HARMONY_FEATURES
 PITCH_CLASSES = 12
 ONSET_DECIMALS = 6  # onsets equal to the microsecond are one onset
 
 
 def piece_features(notes: Sequence[Note]) -> dict[str, np.ndarray]:
-    """Every feature of ``FEATURES`` of one piece (at least one note), as a 1-D array: 12 values
-    for the pitch-class histogram, one for the others (NaN where a piece has none: one onset
-    has no inter-onset interval, notes of no duration no density or polyphony)."""
+    """Every feature of ``PIECE_FEATURES`` of one piece (at least one note), as a 1-D array:
+    12 values for the pitch-class histogram, one for the others (NaN where a piece has none:
+    one onset has no inter-onset interval, notes of no duration no density or polyphony)."""
     if not notes:
         raise ValueError("a piece with no notes has no features")
     pitch = np.array([n.pitch for n in notes])
@@ -69,7 +78,7 @@ def piece_features(notes: Sequence[Note]) -> dict[str, np.ndarray]:
     histogram = np.bincount(pitch % PITCH_CLASSES, minlength=PITCH_CLASSES) / len(notes)
     features = {"pitch_class_histogram": histogram.astype(np.float64)}
     features |= {name: np.array([value], dtype=np.float64) for name, value in scalars.items()}
-    return {name: features[name] for name in FEATURES}
+    return {name: features[name] for name in PIECE_FEATURES}
 
 
 # ---- music: a set of pieces ------------------------------------------------------------------
@@ -95,6 +104,11 @@ class MusicStats:
         """The rows of ``feature`` of the pieces that have it."""
         rows = self.values[feature]
         return rows[~np.isnan(rows).any(axis=1)]
+
+    def features(self) -> list[str]:
+        """The features of ``FEATURES`` that some piece of the set has (the harmony features
+        only in a set with harmonised pieces)."""
+        return [name for name in FEATURES if len(self.defined(name))]
 
     def mean(self, feature: str) -> Value:
         return summarize(self.defined(feature), np.mean)
@@ -122,10 +136,15 @@ def summarize(rows: np.ndarray, statistic: Callable[..., np.ndarray]) -> Value:
 
 
 def pieces_stats(pieces: Sequence[Sequence[Note]], names: Sequence[str] | None = None,
-                 skipped: Sequence[tuple[str, str]] = ()) -> MusicStats:
-    """The ``MusicStats`` of pieces given as notes (each with at least one note)."""
+                 skipped: Sequence[tuple[str, str]] = (),
+                 harmonisations: Sequence[Harmonisation | None] | None = None) -> MusicStats:
+    """The ``MusicStats`` of pieces given as notes (each with at least one note), and as
+    melody and voices where they have them (without, the harmony features are NaN)."""
     names = list(names) if names is not None else [f"piece {i}" for i in range(1, len(pieces) + 1)]
-    per_piece = [piece_features(notes) for notes in pieces]
+    harmonisations = harmonisations or [None] * len(pieces)
+    per_piece = [piece_features(notes) | {name: np.array([value]) for name, value in
+                                          harmony_features(harmonisation).items()}
+                 for notes, harmonisation in zip(pieces, harmonisations, strict=True)]
     values = {name: np.array([f[name] for f in per_piece], dtype=np.float64)
               .reshape(len(pieces), feature_width(name)) for name in FEATURES}
     return MusicStats(values, names, list(skipped))
@@ -136,17 +155,23 @@ def feature_width(feature: str) -> int:
 
 
 def music_stats(source: str | Path | Iterable[str | Path], options: MidiOptions | None = None,
-                progress: FileProgress | None = None) -> MusicStats:
+                progress: FileProgress | None = None,
+                melody_track: str | None = None) -> MusicStats:
     """The ``MusicStats`` of MIDI files (a list of them, or a file or a folder of them)
-    read with ``read_notes``; a file that cannot be used is skipped with its reason, and none
-    usable is an error. ``progress(done, total)`` is called after each file."""
+    read with ``read_notes``, and as melody and voices with ``read_harmonisation`` (the melody
+    track ``melody_track``, a name or an index, or found by its name); a file that cannot be
+    used is skipped with its reason, and none usable is an error, as is a ``melody_track``
+    that no file has beside another track of notes. ``progress(done, total)`` is called after
+    each file."""
     paths = corpus_files(Path(source), MidiCodec.suffixes) if isinstance(source, str | Path) \
         else list(source)
     options = options or MidiOptions()
-    pieces, names, skipped = [], [], []
+    pieces, harmonisations, names, skipped = [], [], [], []
     for done, path in enumerate(paths, 1):
         try:
-            pieces.append(read_notes(path, options))
+            midi = load_midi(path)
+            pieces.append(read_notes(midi, options))
+            harmonisations.append(read_harmonisation(midi, options, melody_track))
             names.append(str(path))
         except MidiFileError as exc:
             skipped.append((str(path), str(exc)))
@@ -154,7 +179,11 @@ def music_stats(source: str | Path | Iterable[str | Path], options: MidiOptions 
             progress(done, len(paths))
     if not pieces:
         raise SeqgenError(f"no usable MIDI file: {summarize_skipped(skipped)}")
-    return pieces_stats(pieces, names, skipped)
+    if melody_track is not None and not any(harmonisations):
+        where = source if isinstance(source, str | Path) else "the files"
+        raise UsageError(f"no file in {where} has a melody track {melody_track!r} beside "
+                         "another track of notes: give a track's name or its index from 0")
+    return pieces_stats(pieces, names, skipped, harmonisations)
 
 
 # ---- music: comparing two sets ---------------------------------------------------------------
@@ -187,8 +216,9 @@ class Comparison:
 
 
 def compare_music(a: MusicStats, b: MusicStats) -> list[Comparison]:
-    """Each feature of ``FEATURES`` compared between two sets (see ``Comparison``)."""
-    return [compare_feature(name, a, b) for name in FEATURES]
+    """Each feature that either set has compared between the two (see ``Comparison``)."""
+    return [compare_feature(name, a, b) for name in FEATURES
+            if name in a.features() or name in b.features()]
 
 
 def compare_feature(feature: str, a: MusicStats, b: MusicStats) -> Comparison:

@@ -15,7 +15,14 @@ import numpy as np
 from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.text import Text
 
-from seqgen.data.midi import DEFAULT_TEMPO, MidiOptions, NoNotesError, load_midi, read_notes
+from seqgen.data.midi import (
+    DEFAULT_TEMPO,
+    MidiOptions,
+    NoNotesError,
+    load_midi,
+    read_notes,
+    read_track_notes,
+)
 from seqgen.data.notes import Note, note_name, polyphony
 
 # (lowest velocity, highest velocity, colour) of each band; a cell shows its loudest note.
@@ -97,14 +104,28 @@ def facts_text(facts: MidiFacts) -> Text:
     return text
 
 
+def tracks_text(midi: mido.MidiFile) -> Text | None:
+    """A line naming the tracks that have notes and their notes (an encoder-decoder's input
+    and generated voices, say), or None for a file with one such track."""
+    tracks = read_track_notes(midi, MidiOptions())
+    if len(tracks) < 2:
+        return None
+    text = Text("tracks", style="dim")
+    for track in tracks:
+        text.append(f"  {track.name or track.index} ", style="bold")
+        text.append(f"{len(track.notes):,} notes", style="dim")
+    return text
+
+
 def midi_view(path: str | Path, width: int | None = None) -> RenderableType:
-    """A MIDI file's facts line and piano roll (``width`` columns, or the console's); for a
-    file without notes, a line that says so."""
+    """A MIDI file's facts line (and its tracks', when it has several) and piano roll
+    (``width`` columns, or the console's); for a file without notes, a line that says so."""
     try:
         notes, tempo = read_midi(path)
     except NoNotesError as exc:
         return Text(str(exc), style="yellow")
-    return Group(facts_text(midi_facts(notes, tempo)), PianoRoll(notes, width))
+    lines = [facts_text(midi_facts(notes, tempo)), tracks_text(load_midi(path))]
+    return Group(*[line for line in lines if line is not None], PianoRoll(notes, width))
 
 
 # ---- the roll --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""PNG pictures: a piano roll of notes, and training curves of runs.
+"""PNG pictures: a piano roll of notes, training curves of runs, and attention weights.
 
 matplotlib is optional (``pip install 'seqgen[plots]'``): it is imported when a picture is
 drawn, and only its Agg canvas is used, never a display or pyplot's global state.
@@ -89,6 +89,34 @@ def note_boxes(pitches: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     low, high = pitches - 0.4, pitches + 0.4
     return np.stack([np.stack([starts, low], 1), np.stack([ends, low], 1),
                      np.stack([ends, high], 1), np.stack([starts, high], 1)], 1)
+
+
+# ---- attention -------------------------------------------------------------------------------
+
+MAX_LABELS = 80  # more tokens than this along an axis, and only some are labelled
+
+
+def attention_png(weights: np.ndarray, source: Sequence[str], output: Sequence[str],
+                  path: str | Path) -> Path:
+    """Draw attention ``weights`` [output steps, source positions] as a grid: input positions
+    across, output steps down, each labelled with its token; a PNG sized to the tokens."""
+    steps, positions = weights.shape
+    cell = 20 if max(steps, positions) <= MAX_LABELS else 4
+    figure = new_figure(min(MAX_SIDE_PX, max(MIN_SIDE_PX, 160 + cell * positions)),
+                        min(MAX_SIDE_PX, max(MIN_SIDE_PX, 120 + cell * steps)))
+    ax = figure.add_subplot()
+    image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto",
+                      interpolation="nearest")
+    for axis, labels, rotation in ((ax.xaxis, source, 90), (ax.yaxis, output, 0)):
+        every = max(1, -(-len(labels) // MAX_LABELS))
+        axis.set_ticks(range(0, len(labels), every), list(labels)[::every], rotation=rotation,
+                       fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_xlabel("input")
+    ax.xaxis.set_label_position("top")
+    ax.set_ylabel("output")
+    figure.colorbar(image, ax=ax, label="attention", pad=0.01)
+    return save_png(figure, path)
 
 
 # ---- training curves -------------------------------------------------------------------------

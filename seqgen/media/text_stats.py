@@ -151,3 +151,19 @@ def read_text_corpus(path: str | Path) -> tuple[str, list[str] | None]:
         return corpus.codec.decode(corpus.ids), None
     items = [corpus.codec.decode(piece) for piece in corpus.pieces]
     return "\n".join(items), items
+
+
+# ---- outputs against references --------------------------------------------------------------
+
+
+def output_scores(outputs: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """How close an encoder-decoder's outputs are to the references, in percent: exact match
+    (the share equal to their reference) and chrF (sacrebleu's character n-gram F-score, its
+    default settings: n-grams up to 6, beta 2)."""
+    from sacrebleu.metrics import CHRF
+
+    if len(outputs) != len(references) or not outputs:
+        raise ValueError("one output for each reference, and at least one")
+    exact = sum(o == r for o, r in zip(outputs, references, strict=True)) / len(outputs)
+    return {"exact match": 100 * exact,
+            "chrF": CHRF().corpus_score(list(outputs), [list(references)]).score}

@@ -9,6 +9,8 @@ Two architectures (``arch``), from the same code:
   start state without labels; the model then feeds back its own outputs until the end token.
 """
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -16,42 +18,17 @@ from torch import Tensor, nn
 from seqgen.config import ARCHITECTURES, ModelConfig, one_of
 from seqgen.data.batching import IGNORE, Chunk
 from seqgen.errors import PluginError, UsageError
+from seqgen.nn.bridge import StartState
 from seqgen.nn.cells import (
     ContractError,
     StackCell,
     State,
     build_stack,
     check_stack,
-    flatten_state,
     get_cell,
     reset_rows,
-    unflatten_state,
 )
 from seqgen.plugins import Spec, check_option_names, takes_any_option
-
-
-class StartState(nn.Module):
-    """The learned initial state of a one-to-many model, for every tensor of the cell's state:
-    a projection of the label embedding, or (without labels) a learned vector."""
-
-    def __init__(self, template: State, label_size: int) -> None:
-        super().__init__()
-        tensors, self.spec = flatten_state(template)
-        self.shapes = [t.shape[1:] for t in tensors]
-        sizes = [t[0].numel() for t in tensors]
-        if label_size:
-            self.projections = nn.ModuleList(nn.Linear(label_size, n) for n in sizes)
-        else:
-            self.starts = nn.ParameterList(nn.Parameter(torch.zeros(n)) for n in sizes)
-
-    def forward(self, batch_size: int, label_vectors: Tensor | None) -> State:
-        if label_vectors is not None:
-            parts = [p(label_vectors).view(batch_size, *shape)
-                     for p, shape in zip(self.projections, self.shapes, strict=True)]
-        else:
-            parts = [p.view(1, *shape).expand(batch_size, *shape)
-                     for p, shape in zip(self.starts, self.shapes, strict=True)]
-        return unflatten_state(parts, self.spec)
 
 
 class Generator(nn.Module):
@@ -96,15 +73,19 @@ class Generator(nn.Module):
             raise UsageError("this model is conditioned on a label: give one (--condition)")
         return self.label_embedding(labels)
 
-    def inputs(self, tokens: Tensor, labels: Tensor | None) -> Tensor:
+    def inputs(self, tokens: Tensor, labels: Tensor | None,
+               context: Tensor | None = None) -> Tensor:
         """Token embeddings, joined with the label's at every step in a conditioned
-        many-to-many model."""
+        many-to-many model, and with a ``context`` vector (an attentional decoder's) where
+        the model has one (``config.context_size``)."""
         x = self.embedding(tokens)
         if self.label_embedding is not None and self.start is None:
             vectors = self.label_vectors(labels)
             if x.dim() == 3:
                 vectors = vectors[:, None].expand(-1, x.size(1), -1)
             x = torch.cat([x, vectors], dim=-1)
+        if self.config.context_size:
+            x = torch.cat([x, context], dim=-1)
         return self.dropout(x) if self.training else x
 
     def forward(self, tokens: Tensor, state: State,
@@ -126,25 +107,30 @@ def next_token_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") ->
                            reduction=reduction)
 
 
+def chunk_forward(forward: Callable[..., tuple[Tensor, State]], chunk: Chunk,
+                  state: State | None) -> tuple[Tensor, State]:
+    """Logits [batch, time, vocab] of a chunk through ``forward`` (a model, or its DDP
+    wrapper); a chunk of pairs hands the model its sources too."""
+    if chunk.source is None:
+        return forward(chunk.inputs, state, chunk.labels)
+    return forward(chunk.inputs, state, chunk.labels, chunk.source, chunk.source_lengths)
+
+
 def check_cell_options(spec: Spec, options: dict[str, object]) -> None:
     """Unknown option names are an error, unless the constructor takes ``**options``."""
     if not takes_any_option(spec.cls.__init__):
         check_option_names(options, spec.options, f"cell {spec.name!r}")
 
 
-def build_model(config: ModelConfig) -> Generator:
-    """Build a model from its config, with the cell from the plugin registry."""
+def make_stack(config: ModelConfig, input_size: int, hidden_size: int,
+               num_layers: int) -> StackCell:
+    """A stack of the config's cell (from the plugin registry) with its options, checked
+    against the cell contract."""
     spec = get_cell(config.cell)
     check_cell_options(spec, config.cell_options)
-    embedding_size = config.embedding_size or config.hidden_size
-    if config.tie_weights and embedding_size != config.hidden_size:
-        raise UsageError(f"tied weights need the embedding size ({embedding_size}) to equal "
-                         f"the hidden size ({config.hidden_size}); drop --embedding or "
-                         "--tie-weights")
-    one_of(ARCHITECTURES, arch=config.arch)
     try:
-        stack = build_stack(spec.cls, config.input_size, config.hidden_size, config.num_layers,
-                            config.dropout, config.cell_options)
+        stack = build_stack(spec.cls, input_size, hidden_size, num_layers, config.dropout,
+                            config.cell_options)
     except (TypeError, ValueError) as exc:  # the options given do not suit the cell
         raise UsageError(f"cell {spec.name!r}: {exc}") from None
     try:
@@ -152,4 +138,16 @@ def build_model(config: ModelConfig) -> Generator:
     except ContractError as exc:
         raise PluginError(f"the cell {spec.name!r} of {spec.distribution} {spec.version} "
                           f"breaks the cell contract: {exc}") from None
+    return stack
+
+
+def build_generator(config: ModelConfig) -> Generator:
+    """A generator from its config, with the cell from the plugin registry."""
+    embedding_size = config.embedding_size or config.hidden_size
+    if config.tie_weights and embedding_size != config.hidden_size:
+        raise UsageError(f"tied weights need the embedding size ({embedding_size}) to equal "
+                         f"the hidden size ({config.hidden_size}); drop --embedding or "
+                         "--tie-weights")
+    one_of(ARCHITECTURES, arch=config.arch)
+    stack = make_stack(config, config.input_size, config.hidden_size, config.num_layers)
     return Generator(config, stack)

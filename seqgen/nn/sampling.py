@@ -11,10 +11,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from seqgen.config import at_least, check_seed
-from seqgen.data.codec import FileCodec, TextCodec
+from seqgen.config import MAX_SEED, at_least, check_seed
+from seqgen.data.codec import Codec, FileCodec, TextCodec
 from seqgen.errors import UsageError
+from seqgen.nn.beam import beam_search
 from seqgen.nn.model import Generator
+from seqgen.nn.seq2seq import Decoding, Seq2Seq
 
 MAX_TOKENS = 10**9  # the most tokens a sample may be asked for
 
@@ -169,12 +171,42 @@ class TextSteps:
         self.chars[sample] += len(text)
 
 
+def check_beam(beam: int, num_samples: int, options: SamplingOptions | None) -> None:
+    """A beam searches for the likeliest outputs: at most ``beam`` of them, drawn from
+    nothing."""
+    at_least(0, beam=beam)
+    if beam and num_samples > beam:
+        raise UsageError(f"--num-samples {num_samples} asks for more outputs than --beam {beam} "
+                         "keeps; use --num-samples up to the beam")
+    if beam and options is not None and options != SamplingOptions():
+        raise UsageError("--beam searches for the likeliest outputs: drop --temperature, "
+                         "--top-k and --top-p, which shape random draws")
+
+
+def search_or_sample(model: Generator, prompt: Tensor, length: int, num_samples: int,
+                     options: SamplingOptions | None, seed: int | None, beam: int = 0,
+                     alpha: float = 1.0, *, stop_token: int | None = None, min_length: int = 0,
+                     banned: list[int] | None = None, labels: Tensor | None = None,
+                     **sampling: object) -> list[Tensor]:
+    """``generate``'s samples, or with a ``beam`` the ``num_samples`` likeliest continuations
+    (every row is the same input: one primer, one label)."""
+    check_beam(beam, num_samples, options)
+    ends = {"stop_token": stop_token, "min_length": min_length, "banned": banned}
+    if not beam:
+        return generate(model, prompt, length, num_samples, options, seed, labels=labels,
+                        **ends, **sampling)
+    found = beam_search(model, prompt, length, beam, labels=None if labels is None
+                        else labels[:1], alpha=alpha, num_return=num_samples, **ends)[0]
+    return [h.tokens for h in found]
+
+
 def generate_text(model: Generator, codec: TextCodec, primer: str = "", length: int = 500,
                   num_samples: int = 1, options: SamplingOptions | None = None,
                   seed: int | None = None, labels: Tensor | None = None,
                   on_text: Callable[[str], None] | None = None,
-                  max_chars: int | None = None) -> list[str]:
-    """Texts, each with the primer (tokenized by the model's codec) in front.
+                  max_chars: int | None = None, beam: int = 0, alpha: float = 1.0) -> list[str]:
+    """Texts, each with the primer (tokenized by the model's codec) in front: drawn, or with a
+    ``beam`` the likeliest.
 
     A model of a stream continues the primer (the codec's default primer when empty) by
     ``length`` tokens. A model of items (lines, files) starts an item (with the primer) and
@@ -188,18 +220,17 @@ def generate_text(model: Generator, codec: TextCodec, primer: str = "", length: 
         raise UsageError(f"the primer {primer[:40]!r} is empty once tokenized by the "
                          f"{codec.name} codec; give text it has tokens for")
     steps = TextSteps(codec, num_samples, max_chars, on_text) \
-        if on_text is not None or max_chars is not None else None
-    on_tokens = None if steps is None else steps.step
+        if not beam and (on_text is not None or max_chars is not None) else None
+    streaming = {} if steps is None else {"on_tokens": steps.step}
     if not codec.specials:
         prompt = encoded if primer else codec.encode(codec.default_primer(), what="the primer")
-        samples = generate(model, prompt, length, num_samples, options, seed, labels=labels,
-                           on_tokens=on_tokens)
+        samples = search_or_sample(model, prompt, length, num_samples, options, seed, beam,
+                                   alpha, labels=labels, **streaming)
     else:
         prompt = torch.cat([torch.tensor([codec.BOS]), encoded])
-        samples = generate(model, prompt, length, num_samples, options, seed,
-                           stop_token=codec.EOS, min_length=0 if primer else 1,
-                           banned=[codec.PAD, codec.BOS], labels=labels,
-                           on_tokens=on_tokens)
+        samples = search_or_sample(model, prompt, length, num_samples, options, seed, beam,
+                                   alpha, stop_token=codec.EOS, min_length=0 if primer else 1,
+                                   banned=[codec.PAD, codec.BOS], labels=labels, **streaming)
     if steps is not None:
         steps.finish()
     return [primer + codec.decode(tokens)[:max_chars] for tokens in samples]
@@ -221,12 +252,14 @@ def drop_repeats(texts: list[str], training: set[str]) -> tuple[list[str], int, 
 
 
 def generate_pieces(model: Generator, codec: FileCodec, primer: Tensor | None = None,
-                  length: int | None = None, seconds: float | None = None,
-                  num_samples: int = 1, options: SamplingOptions | None = None,
-                  seed: int | None = None, labels: Tensor | None = None,
-                  max_length: int = 100_000) -> list[Tensor]:
-    """Pieces of a file codec (MIDI) from the start token (and a primer's tokens).
-    Returns primer + new tokens; ``codec.write`` makes them files.
+                    length: int | None = None, seconds: float | None = None,
+                    num_samples: int = 1, options: SamplingOptions | None = None,
+                    seed: int | None = None, labels: Tensor | None = None,
+                    max_length: int = 100_000, beam: int = 0,
+                    alpha: float = 1.0) -> list[Tensor]:
+    """Pieces of a file codec (MIDI) from the start token (and a primer's tokens): drawn, or
+    with a ``beam`` the likeliest. Returns primer + new tokens; ``codec.write`` makes them
+    files.
 
     With ``length`` (tokens) or ``seconds`` (of music) each piece is exactly that long: the end
     token is not drawn. With neither, each piece ends where the model ends it (at most
@@ -235,15 +268,46 @@ def generate_pieces(model: Generator, codec: FileCodec, primer: Tensor | None = 
     primer = primer if primer is not None else torch.zeros(0, dtype=torch.long)
     prompt = torch.cat([torch.tensor([codec.BOS]), primer.long()])
     token_seconds = codec.token_seconds()
-    if seconds is not None and token_seconds is None:
-        raise UsageError(f"the {codec.name} codec has no time: give --length in tokens")
+    if seconds is not None and (token_seconds is None or beam):
+        raise UsageError(f"the {codec.name} codec has no time: give --length in tokens"
+                         if not beam else "--beam searches a number of tokens: give --length "
+                         "in tokens, not seconds")
     open_ended = length is None and seconds is None
-    samples = generate(model, prompt, length or max_length, num_samples, options, seed,
-                       stop_token=codec.EOS if open_ended else None,
-                       min_length=0 if primer.numel() else 1,
-                       banned=[codec.PAD, codec.BOS] + ([] if open_ended else [codec.EOS]),
-                       token_seconds=token_seconds, max_seconds=seconds, labels=labels)
+    timed = {} if beam else {"token_seconds": token_seconds, "max_seconds": seconds}
+    samples = search_or_sample(
+        model, prompt, length or max_length, num_samples, options, seed, beam, alpha,
+        stop_token=codec.EOS if open_ended else None, min_length=0 if primer.numel() else 1,
+        banned=[codec.PAD, codec.BOS] + ([] if open_ended else [codec.EOS]), labels=labels,
+        **timed)
     return [torch.cat([primer.long(), tokens]) for tokens in samples]
+
+
+def generate_targets(model: Seq2Seq, codec: Codec, sources: list[Tensor], max_length: int,
+                     num_samples: int = 1, options: SamplingOptions | None = None,
+                     seed: int | None = None, beam: int = 0, alpha: float = 1.0,
+                     primer: Tensor | None = None, batch_size: int = 64) -> list[list[Tensor]]:
+    """For each source, ``num_samples`` targets (primer + new tokens) of an encoder-decoder:
+    drawn, or with a ``beam`` the likeliest. Each ends where the model ends it, at most
+    ``max_length`` tokens on. Sources are encoded and decoded ``batch_size`` at a time."""
+    check_beam(beam, num_samples, options)
+    primer = primer if primer is not None else torch.zeros(0, dtype=torch.long)
+    prompt = torch.cat([torch.tensor([codec.BOS]), primer.long()])
+    ends = {"stop_token": codec.EOS, "min_length": 0 if primer.numel() else 1,
+            "banned": [codec.PAD, codec.BOS]}
+    targets = []
+    for start in range(0, len(sources), batch_size):
+        group = sources[start : start + batch_size]
+        decoding = Decoding(model, group)
+        if beam:
+            found = beam_search(decoding, prompt, max_length, beam, len(group), alpha=alpha,
+                                num_return=num_samples, **ends)
+            drawn = [h.tokens for row in found for h in row]
+        else:
+            drawn = generate(decoding, prompt, max_length, len(group) * num_samples, options,
+                             None if seed is None else (seed + start) % (MAX_SEED + 1), **ends)
+        targets += [[torch.cat([primer.long(), tokens]) for tokens in
+                     drawn[i * num_samples : (i + 1) * num_samples]] for i in range(len(group))]
+    return targets
 
 
 def condition_labels(label_names: list[str] | tuple[str, ...], condition: str | None,

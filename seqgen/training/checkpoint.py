@@ -24,11 +24,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_model, save_file, save_model
 from torch import Tensor
 
+from seqgen.config import ModelConfig
 from seqgen.data.codec import FileCodec, TextCodec, codecs, load_codec
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import first_line, read_json
+from seqgen.nn.build import Model, build_model
 from seqgen.nn.cells import cells
-from seqgen.nn.model import Generator, ModelConfig, build_model
 from seqgen.plugins import warn_on_version_change
 
 SNAPSHOTS = ("best", "last")
@@ -39,10 +40,11 @@ class Checkpoint:
     """A loaded snapshot: the model, its codec, and everything recorded with it."""
 
     path: Path
-    model: Generator
-    codec: TextCodec | FileCodec
+    model: Model
+    codec: TextCodec | FileCodec  # an encoder-decoder's target codec
     config: dict
     trainer: dict
+    source_codec: TextCodec | FileCodec | None = None  # an encoder-decoder's source codec
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -72,7 +74,7 @@ def write_snapshot(run_dir: Path, name: str, fill: Callable[[Path], None]) -> Pa
     return dest
 
 
-def save_model_files(folder: Path, model: Generator, config: dict, trainer: dict) -> None:
+def save_model_files(folder: Path, model: Model, config: dict, trainer: dict) -> None:
     write_json(folder / "config.json", config)
     save_model(model, str(folder / "model.safetensors"))
     write_json(folder / "trainer.json", trainer)
@@ -165,7 +167,7 @@ def model_config_from(config: dict, path: Path) -> ModelConfig:
     return model_config
 
 
-def load_weights(model: Generator, weights: Path, device: torch.device | str) -> None:
+def load_weights(model: Model, weights: Path, device: torch.device | str) -> None:
     """Load a snapshot's weights into ``model``, with a one-line error when they are missing
     or damaged."""
     if not weights.is_file():
@@ -189,6 +191,8 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
         provider = config.get("codec_plugin", {})
         if provider.get("format") in codecs():
             warn_on_version_change("codec", provider, codecs()[provider["format"]])
+        source_codec = load_codec(config["source_codec"], provider) \
+            if "source_codec" in config else None
     except (KeyError, ValueError, TypeError) as exc:
         raise SeqgenError(f"{folder}/config.json is damaged: bad codec ({exc})") from None
-    return Checkpoint(folder, model.to(device), codec, config, trainer)
+    return Checkpoint(folder, model.to(device), codec, config, trainer, source_codec)

@@ -7,7 +7,7 @@ import torch
 
 from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.nn.model import build_model
+from seqgen.nn.build import build_model
 
 
 def resolve_device(spec: str = "auto") -> torch.device:

@@ -9,12 +9,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from seqgen.config import TrainConfig
+from seqgen.config import TrainConfig, at_least
 from seqgen.data.batching import IGNORE, Batches
-from seqgen.data.corpus import load_recorded_corpus
-from seqgen.data.splits import ItemData, StreamData
+from seqgen.data.codec import TextCodec
+from seqgen.data.pairs import load_recorded_run_corpus
+from seqgen.data.splits import ItemData, PairData, StreamData
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.nn.model import Generator
+from seqgen.media.text_stats import output_scores
+from seqgen.nn.build import Model
+from seqgen.nn.model import chunk_forward
+from seqgen.nn.sampling import generate_targets
+from seqgen.nn.seq2seq import Seq2Seq
 from seqgen.training.checkpoint import load_checkpoint
 from seqgen.training.devices import autocast, resolve_device
 from seqgen.training.distributed import ONE_PROCESS, World
@@ -30,6 +35,9 @@ class Evaluation:
     wrong_label_loss: float | None = None  # the same tokens with each item's label changed
     unit: str = "token"  # what a token is: "char" for a character-level model
     chars: int | None = None  # characters of text the tokens stand for (text codecs)
+    # an encoder-decoder of text: per decoding ("greedy", "beam 5"), exact match and chrF (%)
+    decoding: dict[str, dict[str, float]] = field(default_factory=dict)
+    pairs: int = 0  # the validation pairs decoded
 
     @property
     def bits_per_token(self) -> float:
@@ -48,7 +56,7 @@ class Evaluation:
 
 
 @torch.no_grad()
-def evaluate_batches(model: Generator, batches: Batches, label_names: tuple[str, ...] = (),
+def evaluate_batches(model: Model, batches: Batches, label_names: tuple[str, ...] = (),
                      label_shift: int = 0, world: World = ONE_PROCESS) -> Evaluation:
     """Mean next-token loss over every real target of ``batches``, per label too.
 
@@ -66,8 +74,9 @@ def evaluate_batches(model: Generator, batches: Batches, label_names: tuple[str,
         labels = chunk.labels
         if labels is not None and label_shift:
             labels = (labels + label_shift) % len(label_names)
-        state = model.chunk_state(replace(chunk, labels=labels), state)
-        logits, state = model(chunk.inputs, state, labels)
+        given = replace(chunk, labels=labels)
+        state = model.chunk_state(given, state)
+        logits, state = chunk_forward(model, given, state)
         losses = F.cross_entropy(logits.transpose(1, 2), chunk.targets, ignore_index=IGNORE,
                                  reduction="none").double()
         total += losses.sum()
@@ -82,7 +91,7 @@ def evaluate_batches(model: Generator, batches: Batches, label_names: tuple[str,
     return Evaluation(total.item() / count, count, by_label)
 
 
-def validation_batches(val: StreamData | ItemData, config: TrainConfig) -> Batches:
+def validation_batches(val: StreamData | ItemData | PairData, config: TrainConfig) -> Batches:
     """What a run validates: the first ``max_val_tokens`` of the validation split, in rows of
     its batch size (fewer when the split has fewer) and chunks of its length."""
     val = val.limit(config.max_val_tokens)
@@ -100,24 +109,44 @@ def validation_chars(val: StreamData | ItemData, config: TrainConfig) -> int | N
 
 
 def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None,
-                        device: str = "auto") -> Evaluation:
+                        device: str = "auto", beam: int = 5) -> Evaluation:
     """Loss of a checkpoint on what its run validated: the validation split of its corpus (or
     of another corpus) with the run's cap, batch layout and precision; for a model conditioned
-    on labels, also per label and with wrong labels."""
+    on labels, also per label and with wrong labels; for an encoder-decoder of text, exact
+    match and chrF of its outputs for the validation pairs, greedy and with a ``beam``."""
+    at_least(1, beam=beam)
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, dev)
     try:
         config = TrainConfig(**{"precision": "fp32", **ckpt.config["training"]})  # as before
     except TypeError as exc:
         raise SeqgenError(f"{ckpt.path}/config.json is damaged: its training {exc}") from None
-    loaded = load_recorded_corpus(ckpt.config, corpus, ckpt.codec)
+    loaded = load_recorded_run_corpus(ckpt.config, corpus, ckpt.codec)
     label_names = tuple(ckpt.config.get("labels", ()))
-    _, val = loaded.split(config.val_fraction, codec=ckpt.codec, label_names=label_names)
+    sides = {} if ckpt.source_codec is None else {"source_codec": ckpt.source_codec}
+    _, val = loaded.split(config.val_fraction, codec=ckpt.codec, label_names=label_names,
+                          **sides)
     batches = validation_batches(val, config).to(dev)
     with autocast(dev, config.precision):
         result = evaluate_batches(ckpt.model, batches, label_names)
         if len(label_names) > 1:
             result.wrong_label_loss = evaluate_batches(ckpt.model, batches, label_names, 1).loss
+        if ckpt.source_codec is not None and isinstance(ckpt.codec, TextCodec):
+            result.decoding = decoding_scores(ckpt.model, ckpt.codec, val, beam)
+            result.pairs = len(val.targets)
     result.unit = ckpt.codec.unit
     result.chars = validation_chars(val, config)
     return result
+
+
+def decoding_scores(model: Seq2Seq, codec: TextCodec, val: PairData,
+                    beam: int) -> dict[str, dict[str, float]]:
+    """Exact match and chrF of the model's outputs for the pairs ``val``, greedy (a beam of
+    1) and with a beam of ``beam``."""
+    references = [codec.decode(t) for t in val.targets]
+    limit = max(200, 2 * max(t.numel() for t in val.targets))
+    scores = {}
+    for name, width in (("greedy", 1), (f"beam {beam}", beam)):
+        outputs = generate_targets(model, codec, val.sources, limit, beam=width)
+        scores[name] = output_scores([codec.decode(row[0]) for row in outputs], references)
+    return scores

@@ -14,7 +14,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from seqgen.config import TrainConfig
-from seqgen.data.corpus import Corpus, load_corpus
+from seqgen.data.corpus import Corpus
+from seqgen.data.pairs import PairCorpus, load_run_corpus
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import check_writable_folder, read_json
 from seqgen.training.checkpoint import find_snapshot, run_lock
@@ -25,7 +26,9 @@ from seqgen.training.trainer import Progress, Trainer, TrainResult
 FIXED_ON_RESUME = ("cell", "layers", "hidden", "embedding", "dropout", "tie_weights",
                    "cell_options", "arch", "format", "items", "label_from", "label_size",
                    "codec_options", "augment", "transpose", "stretch", "batch_size", "seq_len",
-                   "val_fraction", "seed")
+                   "val_fraction", "seed", "encoder_layers", "encoder_hidden",
+                   "bidirectional", "attention", "input_feeding", "source_track",
+                   "shared_vocab")
 
 
 def default_run_dir(corpus: str | Path) -> Path:
@@ -64,7 +67,7 @@ def clear_run_dir(run_dir: Path, overwrite: bool, remove: bool = True) -> None:
             path.unlink(missing_ok=True)
 
 
-def train(corpus: str | Path | Corpus, config: TrainConfig | None = None,
+def train(corpus: str | Path | Corpus | PairCorpus, config: TrainConfig | None = None,
           out_dir: str | Path | None = None, *, overwrite: bool = False,
           progress: Progress | None = None, world: World | None = None) -> TrainResult:
     """Train a new generator on a corpus (a path, or a corpus already loaded) into
@@ -78,9 +81,7 @@ def train(corpus: str | Path | Corpus, config: TrainConfig | None = None,
         clear_run_dir(run_dir, overwrite, remove=world.is_main)
         if isinstance(corpus, str | Path):
             with world.main_first():
-                corpus = load_corpus(corpus, config.format, config.codec_options,
-                                     items=config.items, label_from=config.label_from,
-                                     val_fraction=config.val_fraction)
+                corpus = load_run_corpus(corpus, config)
         return Trainer(corpus, config, run_dir, world, progress).run()
 
 
@@ -96,7 +97,8 @@ def locked_by_main(run_dir: Path, world: World) -> Iterator[None]:
 
 
 def resume(run_dir: str | Path, changes: dict | None = None,
-           corpus: str | Path | Corpus | None = None, *, progress: Progress | None = None,
+           corpus: str | Path | Corpus | PairCorpus | None = None, *,
+           progress: Progress | None = None,
            world: World | None = None) -> TrainResult:
     """Continue a run from its ``last`` snapshot. ``changes`` may set steps, epochs, device...
     Under torchrun the processes join their world here, unless the caller has (``world``)."""
@@ -116,11 +118,11 @@ def resume(run_dir: str | Path, changes: dict | None = None,
             corpus = corpus.path  # encoded for another split: read it for the run's
         if corpus is None or isinstance(corpus, str | Path):
             with world.main_first():
-                corpus = load_corpus(corpus or recorded["corpus"]["path"],
-                                     recorded["corpus"].get("format"), config.codec_options,
-                                     items=config.items, label_from=config.label_from,
-                                     val_fraction=config.val_fraction)
-        if corpus.codec.to_json() != recorded["codec"]:
+                corpus = load_run_corpus(corpus or recorded["corpus"]["path"],
+                                         replace(config, format=recorded["corpus"].get("format")))
+        if corpus.codec.to_json() != recorded["codec"] or (
+                isinstance(corpus, PairCorpus)
+                and corpus.source_codec.to_json() != recorded.get("source_codec")):
             raise UsageError(f"the corpus {corpus.path} has changed since {run_dir} was trained "
                              "(its vocabulary differs); resume needs the same corpus")
         trainer = Trainer(corpus, config, run_dir, world, progress)

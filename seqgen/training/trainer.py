@@ -4,8 +4,9 @@ The loop, as in char-rnn and pytorch/examples word_language_model: walk the batc
 epoch (a stream cut into ``batch_size`` parallel rows, or items grouped or packed into rows)
 ``seq_len`` tokens at a time, carry the recurrent state from chunk to chunk and detach it
 between them (fresh where an item starts: the label's start state for one-to-many), clip the
-global gradient norm, and step AdamW on a warmup-then-cosine schedule. Validation, snapshots,
-an exact restore and Ctrl-C live here too; ``seqgen.training.runs`` starts and resumes runs.
+global gradient norm, and step AdamW on a warmup-stable-decay schedule (by steps, or by the
+clock for a time budget). Validation, snapshots, an exact restore and Ctrl-C live here too;
+``seqgen.training.runs`` starts and resumes runs.
 """
 
 import json
@@ -26,8 +27,10 @@ from seqgen.config import TrainConfig
 from seqgen.data.batching import IGNORE, Batches, Chunk
 from seqgen.data.codec import Augmentation, get_codec
 from seqgen.data.corpus import Corpus, TextCorpus
+from seqgen.data.pairs import PairCorpus
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import first_line, read_json, read_tensors
+from seqgen.nn.build import Model, build_model
 from seqgen.nn.cells import (
     compile_unroll,
     detach_state,
@@ -35,7 +38,7 @@ from seqgen.nn.cells import (
     get_cell,
     unflatten_state,
 )
-from seqgen.nn.model import Generator, build_model, next_token_loss
+from seqgen.nn.model import chunk_forward, next_token_loss
 from seqgen.training.checkpoint import (
     load_weights,
     optimizer_from_tensors,
@@ -76,7 +79,7 @@ class NonFiniteLoss(SeqgenError):
 NO_STEP = 2**62  # "no non-finite loss yet"
 
 
-def make_optimizer(model: Generator, config: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model: Model, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (not on biases), as in nanoGPT."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.dim() >= 2],
@@ -110,7 +113,7 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
 class Trainer:
     """One training run: the model, its optimizer, the data, and where the run has got to."""
 
-    def __init__(self, corpus: Corpus, config: TrainConfig, run_dir: Path,
+    def __init__(self, corpus: Corpus | PairCorpus, config: TrainConfig, run_dir: Path,
                  world: World = ONE_PROCESS, progress: Progress | None = None) -> None:
         self.corpus, self.run_dir, self.world = corpus, run_dir, world
         self.progress = (progress if self.world.is_main else None) or (lambda event: None)
@@ -119,6 +122,10 @@ class Trainer:
         if config.arch == "one-to-many" and isinstance(corpus, TextCorpus):
             raise UsageError("a one-to-many model generates whole items: give a corpus of "
                              "items (--items lines or files), not one stream")
+        if (config.arch == "encoder-decoder") != isinstance(corpus, PairCorpus):
+            raise UsageError("an encoder-decoder trains on pairs, and only it does: load the "
+                             "corpus with seqgen.data.pairs.load_pairs for --arch "
+                             "encoder-decoder")
         augmentation = Augmentation(config.transpose, config.stretch) if config.augment else None
         if config.label_balance and not corpus.label_names:
             raise UsageError("--label-balance draws rare labels more often: it needs a corpus "
@@ -147,7 +154,8 @@ class Trainer:
         self.elapsed = 0.0  # seconds of training so far (steps and validation)
         self.reserve = 0.0  # seconds the last validation and save took: kept for the last one
         self.clock = 0.0  # what perf_counter() read when the elapsed time was zero
-        model_config = config.model_config(corpus.codec.size, len(corpus.label_names))
+        model_config = config.model_config(corpus.codec.size, len(corpus.label_names),
+                                           source_vocab_size(corpus))
         check_fits(model_config, self.device)
         self.model = build_model(model_config).to(self.device)
         if config.compile:
@@ -270,7 +278,7 @@ class Trainer:
         """
         self.state = self.model.chunk_state(chunk, self.state)
         with autocast(self.device, self.config.precision):
-            logits, state = self.forward(chunk.inputs, self.state, chunk.labels)
+            logits, state = chunk_forward(self.forward, chunk, self.state)
             loss_sum = next_token_loss(logits, chunk.targets, reduction="sum")
         targets = (chunk.targets != IGNORE).sum()
         self.tokens_seen += targets
@@ -360,11 +368,16 @@ class Trainer:
             "cell": {"name": spec.name, "plugin": spec.plugin,
                      "distribution": spec.distribution, "version": spec.version},
             "codec": self.corpus.codec.to_json(),
+            **({"source_codec": self.corpus.source_codec.to_json()}
+               if isinstance(self.corpus, PairCorpus) else {}),
             "codec_plugin": {"format": codec_spec.name, "distribution": codec_spec.distribution,
                              "version": codec_spec.version},
             "labels": list(self.corpus.label_names),
             "corpus": {"path": str(self.corpus.path), "format": self.corpus.format,
-                       "val_fraction": self.config.val_fraction},
+                       "val_fraction": self.config.val_fraction,
+                       **({"source_track": self.corpus.source_track}
+                          if isinstance(self.corpus, PairCorpus) and self.corpus.source_track
+                          else {})},
             "training": asdict(self.config),
         }
 
@@ -435,6 +448,11 @@ class Trainer:
             warnings.warn(f"resuming a run of {saved_world} process(es) with "
                           f"{self.world.size}: the data position carries over exactly, but "
                           "dropout draws new random numbers", stacklevel=3)
+
+
+def source_vocab_size(corpus: Corpus | PairCorpus) -> int:
+    """The size of a corpus of pairs' source vocabulary; 0 for any other corpus."""
+    return corpus.source_codec.size if isinstance(corpus, PairCorpus) else 0
 
 
 def rng_key(kind: str, rank: int) -> str:

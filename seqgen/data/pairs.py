@@ -1,0 +1,345 @@
+"""Corpora of pairs, for encoder-decoder models: a source sequence, and a target of another
+length written from it.
+
+- **Text**: lines ``source<TAB>target`` of ``.tsv`` files (``.csv``: two comma-separated
+  fields), or of the text files of a folder whose ``seqgen.json`` says ``"items": "pairs"``.
+  The source and target codecs are fitted separately (or one on both sides: ``shared_vocab``).
+- **Files a codec reads in tracks** (MIDI): each file's ``source_track`` (a name or an index)
+  is the source and its other tracks, merged, the target, through the codec's ``read_pair``.
+
+A folder's ``seqgen.json`` may say where the files are (``"files": "../bach-chorales"``) and
+declare ``source_track`` and ``shared_vocab``. Validation is the last 10% of the pairs.
+"""
+
+import csv
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from seqgen.config import TrainConfig
+from seqgen.data.batching import padding_fraction
+from seqgen.data.cache import CacheContents, CacheWriter, cached, relative_name, write_cache
+from seqgen.data.codec import (
+    Augmentation,
+    Codec,
+    CodecFileError,
+    FileCodec,
+    TextCodec,
+    codec_release,
+    get_codec,
+)
+from seqgen.data.corpus import (
+    Corpus,
+    DecodedText,
+    FileProgress,
+    corpus_files,
+    detect_format,
+    find_files,
+    fit_codec,
+    load_corpus,
+    read_declaration,
+    read_files,
+    summarize_skipped,
+    text_cache_kind,
+    warn_invalid,
+)
+from seqgen.data.splits import PairData, pair_split
+from seqgen.errors import SeqgenError, UsageError
+from seqgen.plugins import check_option_names
+
+PAIR_SUFFIXES = (".tsv", ".csv")
+
+
+@dataclass
+class PairCorpus:
+    """Pairs of token sequences: each source (in ``source_codec``'s vocabulary) with its
+    target (in ``codec``'s; the same codec for a file codec, or with a shared vocabulary)."""
+
+    path: Path
+    files: list[Path]
+    num_bytes: int
+    source_codec: Codec
+    codec: Codec
+    sources: list[Tensor]
+    targets: list[Tensor]
+    from_cache: bool
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    stats: dict[str, float] = field(default_factory=dict)
+    source_track: str | None = None
+    label_names: tuple[str, ...] = ()  # none: an encoder-decoder is conditioned on its source
+
+    @property
+    def format(self) -> str:
+        return self.codec.name
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(t.numel() for t in self.targets)
+
+    def split(self, val_fraction: float, codec: Codec | None = None,
+              source_codec: Codec | None = None, augmentation: Augmentation | None = None,
+              **_: object) -> tuple[PairData, PairData]:
+        """Training and validation pairs, in a checkpoint's vocabularies when given."""
+        codec, source_codec = codec or self.codec, source_codec or self.source_codec
+        sources = in_vocabulary(self.sources, self.source_codec, source_codec, self.path)
+        targets = in_vocabulary(self.targets, self.codec, codec, self.path)
+        if isinstance(codec, FileCodec):
+            source_codec = codec  # one codec reads both sides, and augments them together
+        return pair_split(sources, targets, codec, source_codec, val_fraction, augmentation)
+
+
+def in_vocabulary(pieces: list[Tensor], own: Codec, wanted: Codec, path: Path) -> list[Tensor]:
+    """Text pieces of ``own``'s vocabulary in ``wanted``'s (a checkpoint's)."""
+    if not isinstance(wanted, TextCodec) or wanted.to_json() == own.to_json():
+        return pieces
+    return [wanted.translate(p, own, what=f"corpus {path}") for p in pieces]
+
+
+# ---- loading ---------------------------------------------------------------------------------
+
+
+def load_pairs(path: str | Path, format: str | None = None,
+               codec_options: dict[str, object] | None = None, *,
+               source_track: str | None = None, shared_vocab: bool | None = None,
+               strict: bool = False, progress: FileProgress | None = None,
+               cache_dir: Path | None = None) -> PairCorpus:
+    """Load a corpus of pairs with a registered codec (``format``). What a flag leaves open
+    comes from the folder's ``seqgen.json``, else from its files."""
+    path = Path(path)
+    declared = read_declaration(path) if path.is_dir() else {}
+    root = path / declared["files"] if "files" in declared else path
+    format = format or declared.get("format") or pair_format(root)
+    codec_class = get_codec(format).cls
+    options = dict(codec_options or {})
+    check_option_names(options, codec_class.default_options(), f"the {format} codec")
+    if issubclass(codec_class, FileCodec):
+        track = source_track or declared.get("source_track")
+        return load_file_pairs(path, root, codec_class, options, track, strict=strict,
+                               progress=progress, cache_dir=cache_dir)
+    shared = shared_vocab if shared_vocab is not None else bool(declared.get("shared_vocab"))
+    return load_text_pairs(path, root, codec_class, options, shared, cache_dir=cache_dir)
+
+
+def pair_format(root: Path) -> str:
+    """The format of a corpus of pairs: text for ``.tsv`` and ``.csv`` files, else the
+    format its files have."""
+    if root.is_file() and root.suffix.lower() in PAIR_SUFFIXES:
+        return detect_format(root)  # a file of no format's suffix is text
+    if root.is_dir() and (pair_files := find_files(root, PAIR_SUFFIXES)):
+        return detect_format(pair_files[0])
+    return detect_format(root)
+
+
+def load_run_corpus(path: str | Path, config: TrainConfig, *, strict: bool = False,
+                    progress: FileProgress | None = None,
+                    fitted: TextCodec | None = None) -> "Corpus | PairCorpus":
+    """The corpus a run of ``config`` trains on: pairs for an encoder-decoder, else as
+    ``load_corpus`` reads it (a codec learnt from the text fitted on the run's training split,
+    or ``fitted``, a checkpoint's, encoding it)."""
+    if config.arch == "encoder-decoder":
+        return load_pairs(path, config.format, config.codec_options,
+                          source_track=config.source_track,
+                          shared_vocab=config.shared_vocab or None, strict=strict,
+                          progress=progress)
+    return load_corpus(path, config.format, config.codec_options, items=config.items,
+                       label_from=config.label_from, strict=strict, progress=progress,
+                       val_fraction=config.val_fraction, fitted=fitted)
+
+
+def load_recorded_run_corpus(config: dict, path: str | Path | None = None,
+                             codec: Codec | None = None) -> "Corpus | PairCorpus":
+    """The corpus a checkpoint's ``config`` was trained on (or ``path``), read the same way;
+    a codec learnt from the text is the checkpoint's ``codec`` (when given)."""
+    recorded = config.get("corpus", {})
+    corpus_path = Path(path or recorded.get("path", ""))
+    if path is None and not corpus_path.exists():
+        raise SeqgenError(f"the corpus this checkpoint was trained on ({corpus_path}) is not "
+                          "there; pass --corpus PATH")
+    try:
+        settings = TrainConfig(**{**config.get("training", {}), "format": recorded.get("format")})
+    except TypeError as exc:
+        raise SeqgenError(f"a checkpoint's config.json is damaged: its training {exc}") from None
+    learned = codec if isinstance(codec, TextCodec) and codec.fits_training_split else None
+    return load_run_corpus(corpus_path, settings, fitted=learned)
+
+
+# ---- text pairs ------------------------------------------------------------------------------
+
+
+def read_pair_lines(file: Path, text: str) -> list[tuple[str, str]]:
+    """The (source, target) pairs of a file's text: a tab between the two sides (a comma in
+    a ``.csv`` file, with CSV quoting); blank lines are skipped. A line without a separator or
+    with an empty side is a usage error naming the file and the line."""
+    comma = file.suffix.lower() == ".csv"
+    lines = text.split("\n")
+    rows = csv.reader(lines) if comma else (line.rstrip("\r").split("\t", 1) for line in lines)
+    pairs = []
+    for number, (line, row) in enumerate(zip(lines, rows, strict=True), 1):
+        if not line.strip():
+            continue
+        where = f"{file}, line {number}"
+        if len(row) != 2:
+            separator = "a comma" if comma else "a tab"
+            raise UsageError(f"{where}: a pair is a source and a target with {separator} "
+                             f"between them, not {line.strip()[:60]!r}")
+        for side, value in zip(("source", "target"), row, strict=True):
+            if not value.strip():
+                raise UsageError(f"{where}: the {side} is empty")
+        pairs.append((row[0], row[1].rstrip("\r")))
+    return pairs
+
+
+def load_text_pairs(path: Path, root: Path, codec_class: type[TextCodec],
+                    options: dict[str, object], shared: bool, *,
+                    cache_dir: Path | None = None) -> PairCorpus:
+    """Text pairs, their codecs fitted (cached)."""
+    files = corpus_files(root, PAIR_SUFFIXES + codec_class.suffixes)
+    kind = text_cache_kind(f"pairs-v1-{'shared' if shared else 'separate'}", codec_class,
+                           options)
+    found = cached(kind, root, files, cache_dir, lambda cache_file: encode_text_pairs(
+        root, files, codec_class, options, shared, cache_file))
+    source_codec = codec_class.from_json(found.meta["source_codec"])
+    codec = source_codec if shared else codec_class.from_json(found.meta["codec"])
+    warn_invalid(path, found.meta)
+    sources, targets = split_sides(found.tensors)
+    return PairCorpus(path, files, found.num_bytes, source_codec, codec, sources, targets,
+                      found.from_cache)
+
+
+def encode_text_pairs(root: Path, files: list[Path], codec_class: type[TextCodec],
+                      options: dict[str, object], shared: bool,
+                      cache_file: Path) -> CacheContents:
+    """Read every pair, fit the source and target codecs (or one for both) and cache the ids."""
+    pairs, invalid = [], 0
+    for file in files:
+        text = DecodedText([file])
+        pairs += read_pair_lines(file, "".join(text))
+        invalid += text.invalid
+    if not pairs:
+        raise UsageError(f"corpus {root} is empty: its files hold no pairs")
+    sources, targets = ([pair[side] for pair in pairs] for side in (0, 1))
+    if shared:
+        source_codec = codec = fit_codec(codec_class, "".join(sources + targets), True, options)
+    else:
+        source_codec = fit_codec(codec_class, "".join(sources), True, options)
+        codec = fit_codec(codec_class, "".join(targets), True, options)
+    meta = {"source_codec": source_codec.to_json(), "codec": codec.to_json(),
+            "invalid": invalid}
+    return cache_sides(cache_file, source_codec.encode_items(sources), codec.encode_items(targets),
+                       meta)
+
+
+def cache_sides(cache_file: Path, sources: list, targets: list, meta: dict) -> CacheContents:
+    """Both sides' token arrays and lengths, and ``meta``, into the cache."""
+    dtype = np.dtype(np.int32)
+
+    def fill(writer: CacheWriter) -> dict:
+        for side, pieces in (("source", sources), ("target", targets)):
+            writer.append(side, np.concatenate([np.asarray(p, dtype) for p in pieces]))
+            writer.append(f"{side}_lengths", np.array([len(p) for p in pieces], np.int64))
+        return meta
+
+    return write_cache(cache_file, {"source": dtype, "source_lengths": np.int64,
+                                    "target": dtype, "target_lengths": np.int64}, fill)
+
+
+def split_sides(tensors: dict[str, Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+    """The sources and the targets of a cache's tensors."""
+    return tuple(list(torch.split(tensors[side], tensors[f"{side}_lengths"].tolist()))
+                 for side in ("source", "target"))
+
+
+# ---- files read as pairs (MIDI) --------------------------------------------------------------
+
+
+def read_pair_job(job: tuple[Path, FileCodec, str]) -> tuple | str:
+    """Worker: a file's source and target tokens and statistics, or why it cannot be used."""
+    path, codec, track = job
+    try:
+        source, target, stats = codec.read_pair(path, track)
+    except CodecFileError as exc:
+        return str(exc)
+    return source.numpy(), target.numpy(), stats
+
+
+def load_file_pairs(path: Path, root: Path, codec_class: type[FileCodec],
+                    options: dict[str, object], track: str | None, *, strict: bool = False,
+                    progress: FileProgress | None = None,
+                    cache_dir: Path | None = None) -> PairCorpus:
+    """A file codec's files as pairs (cached): the source track against the other tracks."""
+    if not codec_class.reads_pairs():
+        raise UsageError(f"the {codec_class.name} codec cannot read a file as a pair (it has no "
+                         "read_pair): an encoder-decoder needs text pairs or a codec that has")
+    if track is None:
+        raise UsageError("give --source-track NAME or INDEX: the track each file's source is "
+                         "(the other tracks are the target)")
+    try:
+        codec = codec_class.from_options(**options)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"the {codec_class.name} codec: {exc}") from None
+    files = corpus_files(root, codec.suffixes)
+    kind = f"pairs-v1-{codec.name}-{codec_release(codec_class)}-{track}-" \
+           f"{json.dumps(codec.to_json(), sort_keys=True)}"
+    found = cached(kind, root, files, cache_dir, lambda cache_file: encode_file_pairs(
+        root, files, codec, track, progress, cache_file))
+    skipped = [tuple(s) for s in found.meta["skipped"]]
+    if strict and skipped:
+        name, reason = skipped[0]
+        raise SeqgenError(f"{len(skipped)} files cannot be used (first: {name}: {reason}); "
+                          "drop --strict to skip them")
+    if not found.meta["used"]:
+        raise UsageError(f"no file in {root} can be read as a pair with --source-track "
+                         f"{track}: {summarize_skipped(skipped)}")
+    sources, targets = split_sides(found.tensors)
+    used = [root / name if root.is_dir() else root for name in found.meta["used"]]
+    return PairCorpus(path, used, found.num_bytes, codec, codec, sources, targets,
+                      found.from_cache, skipped, found.meta["stats"], track)
+
+
+def encode_file_pairs(root: Path, files: list[Path], codec: FileCodec, track: str,
+                      progress: FileProgress | None, cache_file: Path) -> CacheContents:
+    """Read the files as pairs in worker processes and cache both sides."""
+    sources, targets, used, skipped, stats = [], [], [], [], Counter()
+    for file, result in zip(files, read_files(files, codec, progress, read_pair_job, track),
+                            strict=True):
+        if isinstance(result, str):
+            skipped.append([relative_name(file, root), result])
+            continue
+        source, target, file_stats = result
+        sources.append(source)
+        targets.append(target)
+        stats.update(file_stats)
+        used.append(relative_name(file, root))
+    return cache_sides(cache_file, sources or [[]], targets or [[]],
+                       {"used": used, "skipped": skipped, "stats": dict(stats)})
+
+
+
+def describe_pairs(corpus: PairCorpus, val_fraction: float = 0.1, batch_size: int | None = None,
+                   seq_len: int | None = None) -> list[tuple[str, str]]:
+    """What ``seqgen corpus inspect --pairs`` shows, as (name, value) rows."""
+    train, val = corpus.split(val_fraction)
+    layout = train.layout(batch_size, seq_len)
+    rows = [("files", f"{len(corpus.files)} read"), ("size", f"{corpus.num_bytes:,} bytes"),
+            ("pairs", f"{len(corpus.targets):,}" + (f", the source track {corpus.source_track}"
+                                                    if corpus.source_track else ""))]
+    if corpus.skipped:
+        rows.append(("skipped", summarize_skipped(corpus.skipped)))
+    for side, pieces, codec in (("source", corpus.sources, corpus.source_codec),
+                                ("target", corpus.targets, corpus.codec)):
+        lengths = torch.tensor([p.numel() for p in pieces], dtype=torch.float)
+        rows += [(f"{side} tokens", f"{int(lengths.sum()):,}; per pair: min {lengths.min():.0f}, "
+                                    f"median {lengths.median():.0f}, max {lengths.max():.0f}"),
+                 (f"{side} vocabulary", codec.describe_vocabulary())]
+    batches = train.batches(layout.rows, layout.seq_len)
+    return rows + [
+        ("split", f"{len(train.targets):,} training pairs, {len(val.targets):,} validation "
+                  f"pairs (the last {val_fraction:.0%})"),
+        ("padding", f"{padding_fraction(batches):.1%} of training target positions at batch "
+                    f"{layout.rows}"),
+        ("encoding", "from the cache" if corpus.from_cache else "encoded now and cached")]

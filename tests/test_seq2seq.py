@@ -1,0 +1,126 @@
+"""The encoder-decoder model: padding never reaches the encoder's outputs, teacher forcing and
+step-by-step decoding agree, every attention and cell works, and beam search finds what a
+greedy search finds and better."""
+
+import math
+
+import pytest
+import torch
+
+from seqgen.config import ModelConfig
+from seqgen.errors import UsageError
+from seqgen.nn.beam import beam_search
+from seqgen.nn.build import build_model
+from seqgen.nn.encoder import reverse_within
+from seqgen.nn.sampling import SamplingOptions, generate
+from seqgen.nn.seq2seq import Decoding
+
+VOCAB, SOURCE_VOCAB = 9, 7
+
+
+def seq2seq(cell: str = "lstm", **options) -> torch.nn.Module:
+    torch.manual_seed(0)
+    config = ModelConfig(VOCAB, cell, hidden_size=8, num_layers=2, arch="encoder-decoder",
+                         source_vocab_size=SOURCE_VOCAB, **options)
+    return build_model(config).double().eval()
+
+
+SOURCES = [torch.tensor([3, 4, 5, 6, 3]), torch.tensor([4, 4]), torch.tensor([6, 5, 3])]
+
+
+def padded(sources: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([s.numel() for s in sources])
+    batch = torch.zeros(len(sources), int(lengths.max()), dtype=torch.long)
+    for row, source in enumerate(sources):
+        batch[row, : source.numel()] = source
+    return batch, lengths
+
+
+def test_reverse_within_keeps_padding_in_place():
+    x = torch.arange(8).view(2, 4)
+    assert reverse_within(x, torch.tensor([3, 4])).tolist() == [[2, 1, 0, 3], [7, 6, 5, 4]]
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "vanilla", "tiny"])
+def test_a_padded_batch_encodes_each_item_as_alone(cell, bidirectional, tiny_cell):
+    model = seq2seq(cell, bidirectional=bidirectional, encoder_layers=2)
+    batch, lengths = padded(SOURCES)
+    outputs, mask, final = model.encoder(batch, lengths)
+    assert outputs.size(-1) == 8
+    for row, source in enumerate(SOURCES):
+        alone, _, alone_final = model.encoder(source[None], torch.tensor([source.numel()]))
+        n = source.numel()
+        torch.testing.assert_close(outputs[row, :n], alone[0])
+        assert (outputs[row, n:] == 0).all() and mask[row].sum() == n
+        torch.testing.assert_close(final[row], alone_final[0])
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"attention": "dot"}, {"attention": "additive"}, {"attention": "none"},
+    {"input_feeding": True}, {"attention": "additive", "input_feeding": True},
+    {"encoder_hidden": 5, "encoder_layers": 1, "bidirectional": False},
+])
+def test_teacher_forcing_and_stepping_agree(options):
+    model = seq2seq(**options)
+    batch, lengths = padded(SOURCES)
+    targets = torch.tensor([[1, 3, 4, 5], [1, 6, 6, 7], [1, 8, 3, 3]])
+    logits, _ = model(targets, None, None, batch, lengths)
+    assert logits.shape == (3, 4, VOCAB)
+    decoding = Decoding(model, SOURCES)
+    state = decoding.init_state(3)
+    for t in range(4):
+        step_logits, state = decoding.step(targets[:, t], state)
+        torch.testing.assert_close(step_logits, logits[:, t])
+
+
+def test_dot_attention_needs_matching_sizes():
+    with pytest.raises(UsageError, match="--attention dot needs the encoder's outputs"):
+        seq2seq(attention="dot", encoder_hidden=8, bidirectional=True)
+
+
+def test_attention_weights_cover_each_source_only():
+    model = seq2seq()
+    weights = model.attention_weights(SOURCES[1], torch.tensor([1, 3, 4]))
+    assert weights.shape == (3, 2)
+    torch.testing.assert_close(weights.sum(1), torch.ones(3, dtype=weights.dtype))
+
+
+def log_probability(model, sources, tokens: list[int]) -> float:
+    """log p(tokens, then EOS | the first source) under the model."""
+    decoding = Decoding(model, sources[:1])
+    inputs = torch.tensor([[1] + tokens])
+    logits, _ = decoding(inputs, decoding.init_state(1))
+    log_probs = logits[0].log_softmax(-1)
+    return sum(log_probs[i, t].item() for i, t in enumerate(tokens + [2]))
+
+
+def test_beam_one_is_greedy_and_a_wider_beam_is_no_worse():
+    model = seq2seq()
+    decoding = Decoding(model, SOURCES)
+    prompt = torch.tensor([1])
+    greedy = generate(decoding, prompt, 12, 3, SamplingOptions(temperature=1e-6), seed=0,
+                      stop_token=2, min_length=1, banned=[0, 1])
+    beam_one = beam_search(decoding, prompt, 12, 1, 3, stop_token=2, min_length=1,
+                           banned=[0, 1])
+    assert [row[0].tokens.tolist() for row in beam_one] == [g.tolist() for g in greedy]
+    wide = beam_search(decoding, prompt, 12, 4, 3, stop_token=2, min_length=1, banned=[0, 1],
+                       alpha=0.0, num_return=3)
+    for row, found in enumerate(wide):
+        assert len(found) == 3 and found[0].score >= found[1].score >= found[2].score
+        scores = [log_probability(model, SOURCES[row:], h.tokens.tolist()) for h in found
+                  if h.tokens.numel() < 12]
+        assert math.isclose(found[0].score, scores[0], rel_tol=1e-6)
+        assert found[0].score >= beam_one[row][0].score - 1e-9
+
+
+def test_beam_search_of_a_generator_keeps_labels_and_ends():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(VOCAB, "gru", hidden_size=8, num_layers=1,
+                                    arch="one-to-many", num_labels=2)).eval()
+    found = beam_search(model, torch.tensor([1]), 10, 3, labels=torch.tensor([1]),
+                        stop_token=2, banned=[0, 1], num_return=3)
+    assert len(found) == 1 and len(found[0]) == 3
+    assert all(2 not in h.tokens.tolist() for h in found[0])
+    stream = beam_search(model, torch.tensor([4]), 7, 2, labels=torch.tensor([0]))
+    assert stream[0][0].tokens.numel() == 7
