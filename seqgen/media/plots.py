@@ -167,13 +167,9 @@ def tokens_per_step(run_dir: Path) -> int | None:
     return None
 
 
-def logged(events: list[dict], key: str, path: Path) -> np.ndarray:
-    """The values of ``key`` in ``events``; a usage error where one lacks it."""
-    try:
-        return np.array([e[key] for e in events], dtype=float)
-    except KeyError:
-        raise UsageError(f"{path} has no losses per character (a model of files, or a run of "
-                         "an earlier seqgen): drop --per-char") from None
+def logged(events: list[dict], key: str) -> np.ndarray:
+    """The values of ``key`` in ``events`` (a damaged file's error where one lacks it)."""
+    return np.array([e[key] for e in events], dtype=float)
 
 
 def read_curves(run: str | Path, per_char: bool = False) -> Curves:
@@ -191,14 +187,18 @@ def read_curves(run: str | Path, per_char: bool = False) -> Curves:
     per_step = tokens_per_step(path.parent)
     train_tokens = None if per_step is None else train_steps * per_step
     val_tokens = None if per_step is None else val_steps * per_step
+    if per_char and not (all("bits_per_char" in e for e in train)
+                         and all("val_bits_per_char" in e for e in val)):
+        raise UsageError(f"{path} has no losses per character (a model of files, or a run of "
+                         "an earlier seqgen): drop --per-char")
     if per_char and per_step is not None:
-        train_tokens = train_tokens * logged(train, "chars_per_token", path)
-        val_tokens = val_tokens * logged(val, "chars_per_token", path)
+        train_tokens = train_tokens * logged(train, "chars_per_token")
+        val_tokens = val_tokens * logged(val, "chars_per_token")
     train_key, val_key = ("bits_per_char", "val_bits_per_char") if per_char else \
         ("loss", "val_loss")
     return Curves(name=path.parent.resolve().name, train_steps=train_steps,
-                  train_loss=logged(train, train_key, path), train_tokens=train_tokens,
-                  val_steps=val_steps, val_loss=logged(val, val_key, path),
+                  train_loss=logged(train, train_key), train_tokens=train_tokens,
+                  val_steps=val_steps, val_loss=logged(val, val_key),
                   val_tokens=val_tokens)
 
 
