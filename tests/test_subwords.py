@@ -98,7 +98,7 @@ def test_the_vocabulary_comes_from_the_training_text_only(tmp_path):
     lines += [f"zebras graze far away {i}." for i in range(10)]
     (tmp_path / "c.txt").write_text("\n".join(lines) + "\n")
     corpus = load_corpus(tmp_path / "c.txt", "words", {"min_count": 1}, items="stream")
-    assert " zebras" not in corpus.codec.tokenizer.get_vocab()
+    assert not any("zebras" in word for word in corpus.codec.tokenizer.get_vocab())
     train_data, val = corpus.split(0.1)
     decoded = corpus.codec.decode(val.ids)  # the last 10% of the bytes, from a line break:
     assert decoded.startswith("the cat sat on mat number")  # two lines of cats, ten of zebras
@@ -106,7 +106,7 @@ def test_the_vocabulary_comes_from_the_training_text_only(tmp_path):
     assert int(val.chars.sum()) == len("\n".join(lines[88:]) + "\n")
     other = load_corpus(tmp_path / "c.txt", "words", {"min_count": 1}, items="stream",
                         val_fraction=0.5)
-    assert " zebras" in other.codec.tokenizer.get_vocab()  # another split, another cache
+    assert "zebras" in other.codec.tokenizer.get_vocab()  # another split, another cache
     assert other.val_start != corpus.val_start and other.val_fraction == 0.5
 
 
