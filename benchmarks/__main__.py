@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import suite
-from benchmarks.quality import quality_rows
+from benchmarks.quality import codec_quality_rows, quality_rows
 
-SUITES = {**suite.SUITES, "quality": quality_rows}
+SUITES = {**suite.SUITES, "quality": quality_rows, "codec-quality": codec_quality_rows}
+PARTS = {"codec-quality"}  # run within another suite (quality), and alone by name
 
 
 def main() -> None:
@@ -25,7 +26,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, seconds not minutes")
     parser.add_argument("--json", action="store_true", help="print JSON rows instead")
     args = parser.parse_args()
-    names = list(SUITES) if args.suite == "all" else [args.suite]
+    names = [name for name in SUITES if name not in PARTS] if args.suite == "all" \
+        else [args.suite]
     rows = [row for name in names for row in SUITES[name](args.quick)]
     if args.json:
         print(json.dumps([row.as_dict() for row in rows], indent=2))

@@ -9,7 +9,11 @@ reference trained in the same run, on the same tiny-shakespeare split (the last 
   CPU recipe for its README's character model (4 layers, 4 heads, 128 wide, block 64, batch
   12, AdamW 1e-3, warmup then cosine to a tenth over the iterations the same time buys);
 - the precision ``auto`` picks (bf16 on a CPU with AMX or AVX512-BF16) against fp32: the
-  5-minute run against the same model trained as many steps in fp32.
+  5-minute run against the same model trained as many steps in fp32;
+- which codec to start with (``codec_quality_rows``, also ``python -m benchmarks
+  codec-quality`` alone): BPE 1024 and words against characters, each ``seqgen train --time``
+  with every default for the same 5 minutes, in bits per character of the validation text
+  (the last 10% of the bytes; a codec learnt from the text cuts it at the line break after).
 
 Losses are nats per character over every position of the validation split (the transformer's
 windows overlap by half, so every position it is scored on sees at least 32 characters).
@@ -29,6 +33,7 @@ from benchmarks.suite import SHAKESPEARE, Row
 from seqgen.config import TrainConfig
 from seqgen.data.batching import IGNORE, Batches
 from seqgen.data.corpus import load_corpus
+from seqgen.data.subwords import UNKNOWN
 from seqgen.training.devices import resolve_precision
 from seqgen.training.evaluation import validation_batches
 from seqgen.training.runs import train
@@ -239,4 +244,44 @@ def quality_rows(quick: bool) -> list[Row]:
                     f"the {budgets[1]:g} s run above against the same model trained its "
                     f"{taken} steps in fp32", ours, seqgen_loss(fp32)[0], "ratio within 1%",
                     lambda ours, ref: abs(ours / ref - 1) <= 0.01))
+    return rows + codec_quality_rows(quick)
+
+
+CODEC_RUNS = (("bpe", {"vocab_size": 1024}, "BPE 1024"), ("words", {"min_count": 2}, "words"))
+
+
+def codec_bits_per_char(format: str, options: dict, seconds: float) -> tuple[float, int]:
+    """Train ``seconds`` with every default on tiny-shakespeare with a codec: (validation bits
+    per character, steps)."""
+    config = TrainConfig(time=seconds, format=format, codec_options=options, device="cpu",
+                         curves=False)
+    with tempfile.TemporaryDirectory() as folder:
+        result = train(SHAKESPEARE, config, Path(folder) / "run")
+    return result.val_bits_per_char, result.step
+
+
+def codec_quality_rows(quick: bool) -> list[Row]:
+    """BPE 1024 and words against characters after the same training time (see above)."""
+    seconds = 5.0 if quick else 300.0
+    char, char_steps = codec_bits_per_char("char", {}, seconds)
+    rows = []
+    for format, options, name in CODEC_RUNS:
+        ours, steps = codec_bits_per_char(format, options, seconds)
+        unknown = unknown_share(format, options)
+        note = f"; {unknown:.1%} of the validation text is unknown words, their spelling " \
+            "not charged" if unknown else ""
+        rows.append(Row(f"{seconds:g} s of training, defaults: {name} ({steps} steps{note}) vs "
+                        f"char ({char_steps} steps)", ours, char, "bits/char", "report",
+                        ours / char, True))
     return rows
+
+
+def unknown_share(format: str, options: dict) -> float:
+    """The share of the validation text's characters that the words codec writes as its
+    unknown token (0 for the other codecs, which have none)."""
+    if format != "words":
+        return 0.0
+    corpus = load_corpus(SHAKESPEARE, format, options)
+    _, val = corpus.split(0.1)
+    unknown = corpus.codec.tokenizer.token_to_id(UNKNOWN)
+    return float(val.chars[val.ids == unknown].sum() / val.chars.sum())

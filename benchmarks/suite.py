@@ -493,6 +493,13 @@ def seq2seq_rows(quick: bool) -> list[Row]:
     return rows(quick)
 
 
+def codec_rows(quick: bool) -> list[Row]:
+    """What each text codec's vocabulary costs (benchmarks/codecs.py)."""
+    from benchmarks.codecs import codec_rows as rows
+
+    return rows(quick)
+
+
 SUITES = {"training": training_rows, "precision": precision_rows, "sampling": sampling_rows,
           "encoding": encoding_rows, "memory": memory_rows, "scaling": scaling_rows,
-          "startup": startup_rows, "seq2seq": seq2seq_rows}
+          "startup": startup_rows, "seq2seq": seq2seq_rows, "codecs": codec_rows}

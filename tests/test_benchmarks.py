@@ -24,11 +24,14 @@ def test_quick_benchmarks_print_every_row():
                      "sampling time", "encode a", "cached reload", "start-up",
                      "vs a plain loop", "word_language_model", "seqgen --time",
                      "nanoGPT's CPU recipe", "vs fp32: the",
-                     "train encoder-decoder", "input feeding", "beam 5 vs greedy"):
+                     "train encoder-decoder", "input feeding", "beam 5 vs greedy",
+                     "bpe 512", "words (", "characters of text per second",
+                     "defaults: BPE 1024", "defaults: words"):
         assert expected in names, expected
     for row in rows:
         assert math.isfinite(row["seqgen"]) and math.isfinite(row["reference"]), row
-        if row["unit"] in ("tokens/s", "MB/s", "GFLOP/s", "s", "nats/char"):
+        if row["unit"] in ("tokens/s", "chars/s", "MB/s", "GFLOP/s", "s", "nats/char",
+                           "bits/char"):
             assert row["seqgen"] > 0 and row["reference"] > 0, row
 
 

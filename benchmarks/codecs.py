@@ -1,0 +1,82 @@
+"""What a codec's vocabulary costs (``python -m benchmarks codecs``): char, BPE 512, 1024 and
+4096, and words, on tiny-shakespeare, each beside the character codec in the same run.
+
+- Training tokens and characters per second of a 2x256 LSTM (batch 64, seq 128), the same
+  chunks of each codec's training split: a token of a larger vocabulary carries more text
+  and costs a larger output layer.
+- Sampling tokens per second at batch 1 with top-p 0.95 against the character model: the
+  output layer over thousands of tokens must not make sampling slow.
+
+Which codec makes the better model for the same CPU time is the quality suite's question
+(``benchmarks/quality.py``).
+"""
+
+import torch
+
+from benchmarks.suite import SHAKESPEARE, Row, median_interleaved, seqgen_step, timed
+from seqgen.config import ModelConfig, TrainConfig
+from seqgen.data.corpus import load_corpus
+from seqgen.nn.build import build_model
+from seqgen.nn.sampling import SamplingOptions, generate
+from seqgen.training.trainer import make_optimizer
+
+CODECS = (("char", "char", {}), ("bpe 512", "bpe", {"vocab_size": 512}),
+          ("bpe 1024", "bpe", {"vocab_size": 1024}), ("bpe 4096", "bpe", {"vocab_size": 4096}),
+          ("words", "words", {"min_count": 2}))
+
+
+def codec_setup(format: str, options: dict, hidden: int, chunks: int):
+    """A fresh 2-layer LSTM for the codec, its optimizer, the first training chunks and the
+    characters per token of the training split."""
+    corpus = load_corpus(SHAKESPEARE, format, options)
+    train, _ = corpus.split(0.1)
+    batches = list(train.batches(64, 128))[:chunks]
+    chars_per_token = train.target_chars(64) / train.ids.numel()
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(corpus.codec.size, "lstm", hidden, 2, dropout=0.0))
+    return corpus, model, make_optimizer(model, TrainConfig()), batches, chars_per_token
+
+
+def training_rate(model, optimizer, chunks) -> float:
+    """Tokens per second of one pass of training over ``chunks``."""
+    state = None
+
+    def run() -> None:
+        nonlocal state
+        for chunk in chunks:
+            state = seqgen_step(model, optimizer, chunk, state)
+
+    return sum(c.targets.numel() for c in chunks) / timed(run)
+
+
+def sampling_rate(model, prompt: torch.Tensor, length: int) -> float:
+    options = SamplingOptions(top_p=0.95)
+    return length / timed(lambda: generate(model.eval(), prompt, length, 1, options, seed=1))
+
+
+def codec_rows(quick: bool) -> list[Row]:
+    hidden, chunks, length = (64, 2, 100) if quick else (256, 8, 1000)
+    codecs = CODECS[:2] + CODECS[-1:] if quick else CODECS
+    setups = {name: codec_setup(format, options, hidden, chunks)
+              for name, format, options in codecs}
+    train_rates = dict(zip(setups, median_interleaved(
+        [lambda s=s: training_rate(s[1], s[2], s[3]) for s in setups.values()],
+        2 if quick else 3), strict=True))
+    sample_rates = dict(zip(setups, median_interleaved(
+        [lambda s=s: sampling_rate(s[1], s[0].codec.encode("\n"), length)
+         for s in setups.values()], 2 if quick else 3), strict=True))
+    rows = []
+    char_chars = train_rates["char"] * setups["char"][4]
+    for name, (corpus, *_, chars_per_token) in setups.items():
+        size = f"{name} ({corpus.codec.size:,} tokens, {chars_per_token:.2f} chars/token)"
+        tokens, chars = train_rates[name], train_rates[name] * chars_per_token
+        rows.append(Row(f"train lstm 2x{hidden}, {size}: tokens/s vs char", tokens,
+                        train_rates["char"], "tokens/s", "report", tokens / train_rates["char"],
+                        True))
+        rows.append(Row("  the same in characters of text per second vs char", chars,
+                        char_chars, "chars/s", "report", chars / char_chars, True))
+        ratio = sample_rates[name] / sample_rates["char"]
+        rows.append(Row(f"sample lstm 2x{hidden}, batch 1, {name}: tokens/s vs char",
+                        sample_rates[name], sample_rates["char"], "tokens/s", ">= 0.5", ratio,
+                        ratio >= 0.5))
+    return rows
