@@ -4,8 +4,11 @@
 - Training tokens and characters per second of a 2x256 LSTM (batch 64, seq 128), the same
   chunks of each codec's training split: a token of a larger vocabulary carries more text
   and costs a larger output layer.
-- Sampling tokens per second at batch 1 with top-p 0.95 against the character model: the
-  output layer over thousands of tokens must not make sampling slow.
+- Sampling tokens and characters per second at batch 1 (the default sampling options)
+  against the character model: the output layer over thousands of tokens must not make text
+  come out much slower than from the character model. (The models are untrained, so their
+  distributions are flat: a top-p nucleus would span most of the vocabulary, as it does not
+  for a trained model, where ``sampling.nucleus`` ranks only the likeliest tokens.)
 
 Which codec makes the better model for the same CPU time is the quality suite's question
 (``benchmarks/quality.py``).
@@ -50,7 +53,7 @@ def training_rate(model, optimizer, chunks) -> float:
 
 
 def sampling_rate(model, prompt: torch.Tensor, length: int) -> float:
-    options = SamplingOptions(top_p=0.95)
+    options = SamplingOptions()  # the default: the whole distribution
     return length / timed(lambda: generate(model.eval(), prompt, length, 1, options, seed=1))
 
 
@@ -75,8 +78,12 @@ def codec_rows(quick: bool) -> list[Row]:
                         True))
         rows.append(Row("  the same in characters of text per second vs char", chars,
                         char_chars, "chars/s", "report", chars / char_chars, True))
-        ratio = sample_rates[name] / sample_rates["char"]
+        sampled = sample_rates[name]
         rows.append(Row(f"sample lstm 2x{hidden}, batch 1, {name}: tokens/s vs char",
-                        sample_rates[name], sample_rates["char"], "tokens/s", ">= 0.5", ratio,
-                        ratio >= 0.5))
+                        sampled, sample_rates["char"], "tokens/s", "report",
+                        sampled / sample_rates["char"], True))
+        ratio = sampled * chars_per_token / sample_rates["char"]
+        rows.append(Row("  the same in characters of text per second vs char",
+                        sampled * chars_per_token, sample_rates["char"], "chars/s", ">= 0.9",
+                        ratio, ratio >= 0.9))
     return rows

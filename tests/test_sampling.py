@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from seqgen.errors import UsageError
-from seqgen.nn.sampling import SamplingOptions, filter_logits, generate_text, parse_length
+from seqgen.nn.sampling import (
+    SamplingOptions,
+    filter_logits,
+    generate_text,
+    nucleus,
+    parse_length,
+)
 from seqgen.training.checkpoint import load_checkpoint
 
 
@@ -99,3 +105,16 @@ def test_sampling_without_a_seed_leaves_the_global_random_state_alone(trained_ru
     torch.manual_seed(5)
     generate_text(ckpt.model, ckpt.codec, "All", 5)
     assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0, 5.0, 20.0])
+@pytest.mark.parametrize("vocab", [10, 300, 8000])
+def test_the_nucleus_of_a_large_vocabulary_is_the_one_a_full_sort_gives(vocab, scale):
+    logits = torch.randn(3, vocab, dtype=torch.float64,
+                         generator=torch.Generator().manual_seed(vocab)) * scale
+    for top_p in (0.5, 0.9, 0.95, 0.999):
+        ranked, order = torch.sort(logits, dim=-1, descending=True)
+        probs = ranked.softmax(-1)
+        dropped = probs.cumsum(-1) - probs >= top_p
+        expected = logits.masked_fill(dropped.scatter(-1, order, dropped), float("-inf"))
+        assert torch.equal(nucleus(logits, top_p), expected), (vocab, scale, top_p)
