@@ -13,6 +13,7 @@ from seqgen.config import TrainConfig
 from seqgen.data.chars import CharCodec
 from seqgen.data.corpus import load_corpus
 from seqgen.data.subwords import UNKNOWN, BpeCodec, WordLevelCodec, byte_symbols
+from seqgen.media.plots import read_curves
 from seqgen.nn.sampling import generate_text
 from seqgen.training.checkpoint import load_checkpoint
 from seqgen.training.evaluation import evaluate_checkpoint
@@ -268,3 +269,10 @@ def test_per_char_plot_of_a_run_without_text(tmp_path):
 def test_the_char_codec_counts_one_character_a_token():
     codec = CharCodec.fit("ab\n", specials=True)
     assert codec.token_chars(torch.tensor([0, 1, 2, 3, 4, 5])).tolist() == [0, 0, 1, 1, 1, 1]
+
+
+def test_a_character_run_logged_before_losses_per_character_plots_per_character():
+    run = ROOT / "checkpoints" / "shakespeare-lstm"  # trained before bits_per_char was logged
+    plain, per_char = read_curves(run), read_curves(run, per_char=True)
+    assert per_char.val_loss == pytest.approx(plain.val_loss / math.log(2))
+    assert per_char.train_tokens == pytest.approx(plain.train_tokens)  # a token a character

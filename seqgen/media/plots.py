@@ -4,6 +4,7 @@ matplotlib is optional (``pip install 'seqgen[plots]'``): it is imported when a 
 drawn, and only its Agg canvas is used, never a display or pyplot's global state.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,16 +156,34 @@ def read_events(path: Path) -> dict[str, dict[int, dict]]:
     return events
 
 
-def tokens_per_step(run_dir: Path) -> int | None:
-    """batch_size * seq_len from the training settings in the run's best/ or last/
-    config.json; None if neither has them."""
+def recorded_config(run_dir: Path) -> dict:
+    """The config.json of the run's best/ (else last/) snapshot; empty if neither has one."""
     for snapshot in ("best", "last"):
         config = run_dir / snapshot / "config.json"
         if config.is_file():
-            training = read_json(config).get("training", {})
-            if "batch_size" in training and "seq_len" in training:
-                return training["batch_size"] * training["seq_len"]
+            return read_json(config)
+    return {}
+
+
+def tokens_per_step(run_dir: Path) -> int | None:
+    """batch_size * seq_len from the run's training settings; None without them."""
+    training = recorded_config(run_dir).get("training", {})
+    if "batch_size" in training and "seq_len" in training:
+        return training["batch_size"] * training["seq_len"]
     return None
+
+
+def character_losses(train: list[dict], val: list[dict],
+                     path: Path) -> tuple[list[dict], list[dict]]:
+    """The events of a character model logged before losses per character were: its loss per
+    token is its loss per character (in bits here). Any other run: a usage error."""
+    if recorded_config(path.parent).get("codec", {}).get("name") != "char":
+        raise UsageError(f"{path} has no losses per character (a model of files, or a run of "
+                         "an earlier seqgen): drop --per-char")
+    return ([{**e, "bits_per_char": e["loss"] / math.log(2), "chars_per_token": 1.0}
+             for e in train],
+            [{**e, "val_bits_per_char": e["val_loss"] / math.log(2), "chars_per_token": 1.0}
+             for e in val])
 
 
 def logged(events: list[dict], key: str) -> np.ndarray:
@@ -189,8 +208,7 @@ def read_curves(run: str | Path, per_char: bool = False) -> Curves:
     val_tokens = None if per_step is None else val_steps * per_step
     if per_char and not (all("bits_per_char" in e for e in train)
                          and all("val_bits_per_char" in e for e in val)):
-        raise UsageError(f"{path} has no losses per character (a model of files, or a run of "
-                         "an earlier seqgen): drop --per-char")
+        train, val = character_losses(train, val, path)
     if per_char and per_step is not None:
         train_tokens = train_tokens * logged(train, "chars_per_token")
         val_tokens = val_tokens * logged(val, "chars_per_token")
