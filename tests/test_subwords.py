@@ -12,6 +12,7 @@ from seqgen.cli import app
 from seqgen.config import TrainConfig
 from seqgen.data.chars import CharCodec
 from seqgen.data.corpus import load_corpus
+from seqgen.data.pairs import load_pairs
 from seqgen.data.subwords import UNKNOWN, BpeCodec, WordLevelCodec, byte_symbols
 from seqgen.media.plots import read_curves
 from seqgen.nn.sampling import generate_text
@@ -276,3 +277,16 @@ def test_a_character_run_logged_before_losses_per_character_plots_per_character(
     plain, per_char = read_curves(run), read_curves(run, per_char=True)
     assert per_char.val_loss == pytest.approx(plain.val_loss / math.log(2))
     assert per_char.train_tokens == pytest.approx(plain.train_tokens)  # a token a character
+
+
+def test_text_pairs_fit_a_learnt_codec_on_the_training_pairs_only(tmp_path):
+    lines = [f"{i} cats\tthe cat number {i}" for i in range(18)]
+    lines += ["2 zebras\tthe zebra pair", "3 zebras\tthe zebra trio"]  # the last 10%
+    (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n")
+    corpus = load_pairs(tmp_path / "pairs.tsv", "words", {"min_count": 1},
+                        cache_dir=tmp_path / "cache")
+    assert not any("zebra" in word for word in corpus.codec.tokenizer.get_vocab())
+    assert not any("zebra" in word for word in corpus.source_codec.tokenizer.get_vocab())
+    wider = load_pairs(tmp_path / "pairs.tsv", "words", {"min_count": 1},
+                       cache_dir=tmp_path / "cache", val_fraction=0.05)
+    assert " zebra" in wider.codec.tokenizer.get_vocab()  # another split, another cache entry

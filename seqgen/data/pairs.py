@@ -41,6 +41,7 @@ from seqgen.data.corpus import (
     detect_format,
     find_files,
     fit_codec,
+    learned_split,
     load_corpus,
     read_declaration,
     read_files,
@@ -48,7 +49,7 @@ from seqgen.data.corpus import (
     text_cache_kind,
     warn_invalid,
 )
-from seqgen.data.splits import PairData, pair_split
+from seqgen.data.splits import PairData, pair_split, split_items
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.plugins import check_option_names
 
@@ -107,9 +108,10 @@ def load_pairs(path: str | Path, format: str | None = None,
                codec_options: dict[str, object] | None = None, *,
                source_track: str | None = None, shared_vocab: bool | None = None,
                strict: bool = False, progress: FileProgress | None = None,
-               cache_dir: Path | None = None) -> PairCorpus:
+               cache_dir: Path | None = None, val_fraction: float = 0.1) -> PairCorpus:
     """Load a corpus of pairs with a registered codec (``format``). What a flag leaves open
-    comes from the folder's ``seqgen.json``, else from its files."""
+    comes from the folder's ``seqgen.json``, else from its files. A text codec learnt from the
+    text (BPE, words) is fitted on the pairs before the last ``val_fraction`` only."""
     path = Path(path)
     declared = read_declaration(path) if path.is_dir() else {}
     root = path / declared["files"] if "files" in declared else path
@@ -122,7 +124,8 @@ def load_pairs(path: str | Path, format: str | None = None,
         return load_file_pairs(path, root, codec_class, options, track, strict=strict,
                                progress=progress, cache_dir=cache_dir)
     shared = shared_vocab if shared_vocab is not None else bool(declared.get("shared_vocab"))
-    return load_text_pairs(path, root, codec_class, options, shared, cache_dir=cache_dir)
+    return load_text_pairs(path, root, codec_class, options, shared, cache_dir=cache_dir,
+                           val_fraction=val_fraction)
 
 
 def pair_format(root: Path) -> str:
@@ -145,7 +148,7 @@ def load_run_corpus(path: str | Path, config: TrainConfig, *, strict: bool = Fal
         return load_pairs(path, config.format, config.codec_options,
                           source_track=config.source_track,
                           shared_vocab=config.shared_vocab or None, strict=strict,
-                          progress=progress)
+                          progress=progress, val_fraction=config.val_fraction)
     return load_corpus(path, config.format, config.codec_options, items=config.items,
                        label_from=config.label_from, strict=strict, progress=progress,
                        val_fraction=config.val_fraction, fitted=fitted)
@@ -196,13 +199,13 @@ def read_pair_lines(file: Path, text: str) -> list[tuple[str, str]]:
 
 def load_text_pairs(path: Path, root: Path, codec_class: type[TextCodec],
                     options: dict[str, object], shared: bool, *,
-                    cache_dir: Path | None = None) -> PairCorpus:
+                    cache_dir: Path | None = None, val_fraction: float = 0.1) -> PairCorpus:
     """Text pairs, their codecs fitted (cached)."""
     files = corpus_files(root, PAIR_SUFFIXES + codec_class.suffixes)
     kind = text_cache_kind(f"pairs-v1-{'shared' if shared else 'separate'}", codec_class,
-                           options)
+                           options, learned_split(codec_class, val_fraction, None))
     found = cached(kind, root, files, cache_dir, lambda cache_file: encode_text_pairs(
-        root, files, codec_class, options, shared, cache_file))
+        root, files, codec_class, options, shared, cache_file, val_fraction))
     source_codec = codec_class.from_json(found.meta["source_codec"])
     codec = source_codec if shared else codec_class.from_json(found.meta["codec"])
     warn_invalid(path, found.meta)
@@ -212,9 +215,10 @@ def load_text_pairs(path: Path, root: Path, codec_class: type[TextCodec],
 
 
 def encode_text_pairs(root: Path, files: list[Path], codec_class: type[TextCodec],
-                      options: dict[str, object], shared: bool,
-                      cache_file: Path) -> CacheContents:
-    """Read every pair, fit the source and target codecs (or one for both) and cache the ids."""
+                      options: dict[str, object], shared: bool, cache_file: Path,
+                      val_fraction: float = 0.1) -> CacheContents:
+    """Read every pair, fit the source and target codecs (or one for both: on the training
+    pairs only for a codec learnt from the text) and cache the ids."""
     pairs, invalid = [], 0
     for file in files:
         text = DecodedText([file])
@@ -223,11 +227,15 @@ def encode_text_pairs(root: Path, files: list[Path], codec_class: type[TextCodec
     if not pairs:
         raise UsageError(f"corpus {root} is empty: its files hold no pairs")
     sources, targets = ([pair[side] for pair in pairs] for side in (0, 1))
+    fitted_on = split_items(len(pairs), None, val_fraction)[0] \
+        if codec_class.fits_training_split else range(len(pairs))
+    fit_sources, fit_targets = ([pairs[i][side] for i in fitted_on] for side in (0, 1))
     if shared:
-        source_codec = codec = fit_codec(codec_class, "".join(sources + targets), True, options)
+        source_codec = codec = fit_codec(codec_class, "".join(fit_sources + fit_targets), True,
+                                         options)
     else:
-        source_codec = fit_codec(codec_class, "".join(sources), True, options)
-        codec = fit_codec(codec_class, "".join(targets), True, options)
+        source_codec = fit_codec(codec_class, "".join(fit_sources), True, options)
+        codec = fit_codec(codec_class, "".join(fit_targets), True, options)
     meta = {"source_codec": source_codec.to_json(), "codec": codec.to_json(),
             "invalid": invalid}
     return cache_sides(cache_file, source_codec.encode_items(sources), codec.encode_items(targets),
