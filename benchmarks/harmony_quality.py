@@ -23,7 +23,7 @@ from seqgen.cli.media import comparison_table
 from seqgen.data.pairs import load_recorded_run_corpus
 from seqgen.media.harmony import HARMONY_FEATURES
 from seqgen.media.music_stats import compare_music, music_stats
-from seqgen.nn.sampling import generate_targets
+from seqgen.nn.sampling import SamplingOptions, generate_targets
 from seqgen.training.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints" / "harmonizer")
     parser.add_argument("--num", type=int, default=20)
-    parser.add_argument("--beam", type=int, default=0, help="0: sample at temperature 1")
+    parser.add_argument("--beam", type=int, default=0, help="0: sample (at --temperature)")
+    parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="3 melodies")
     args = parser.parse_args()
@@ -46,11 +47,14 @@ def main() -> None:
     _, val = corpus.split(ckpt.config["training"]["val_fraction"], codec=ckpt.codec)
     sources, targets = val.sources[:num], val.targets[:num]
     start = time.perf_counter()
+    options = SamplingOptions(temperature=args.temperature)
     outputs = generate_targets(ckpt.model, ckpt.codec, [s.long() for s in sources],
-                               max(5 * max(s.numel() for s in sources), 200), seed=args.seed,
+                               max(5 * max(s.numel() for s in sources), 200),
+                               options=None if args.beam else options, seed=args.seed,
                                beam=args.beam)
+    how = f"beam {args.beam}" if args.beam else f"sampled at temperature {args.temperature:g}"
     console.print(f"harmonised {num} held-out melodies in {time.perf_counter() - start:.1f} s "
-                  f"({f'beam {args.beam}' if args.beam else 'sampled at temperature 1'})")
+                  f"({how})")
     with tempfile.TemporaryDirectory() as tmp:
         sets = {"harmonised": [row[0] for row in outputs], "Bach": targets}
         folders = {}
