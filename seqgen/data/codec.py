@@ -62,6 +62,11 @@ class Codec:
         generator.set_state(state)
         return source, self.augment(target, augmentation, generator)
 
+    def token_seconds(self) -> Tensor | None:
+        """How far each token moves time, in seconds [size], or None for a codec without time
+        (text). It gives samples a length in seconds and encoder-decoders their clock."""
+        return None
+
     def describe_vocabulary(self) -> str:
         """The vocabulary, in a line for ``seqgen corpus inspect``."""
         return f"{self.size} tokens"
@@ -188,7 +193,8 @@ class FileCodec(Codec):
     item. Its keyword constructor parameters are its ``--codec-opt`` options.
 
     Implement ``read`` (tokens and statistics of a file, or ``CodecFileError``), ``write``,
-    ``size``, ``to_json``/``from_json``, and optionally ``token_seconds`` (for durations).
+    ``size``, ``to_json``/``from_json``, and optionally ``token_seconds`` (for durations and
+    an encoder-decoder's clock).
     The ids 0, 1, 2 must be PAD, BOS and EOS.
     """
 
@@ -231,10 +237,6 @@ class FileCodec(Codec):
     def reads_pairs(cls) -> bool:
         """Whether the codec implements ``read_pair``."""
         return cls.read_pair is not FileCodec.read_pair
-
-    def token_seconds(self) -> Tensor | None:
-        """How far each token moves time, in seconds, or None for a codec without time."""
-        return None
 
     def token_name(self, token: int) -> str:
         return str(token)
