@@ -18,6 +18,7 @@ from seqgen.config import (
     size_for_budget,
 )
 from seqgen.errors import UsageError
+from seqgen.training import devices
 from seqgen.training import trainer as trainer_module
 from seqgen.training.checkpoint import load_checkpoint
 from seqgen.training.devices import bf16_native
@@ -115,6 +116,21 @@ def test_the_chosen_size_is_said_recorded_and_kept_on_resume(tiny_corpus, tmp_pa
     monkeypatch.setattr("seqgen.config.BUDGET_SIZES", ((float("inf"), 3, 40),))
     resume(tmp_path / "run", {"time": 8.0})
     assert load_checkpoint(tmp_path / "run").config["model"]["hidden_size"] == 12
+
+
+def test_bf16_asked_of_a_cpu_without_it_is_refused_and_a_bf16_run_evaluates_in_fp32(
+        monkeypatch, tiny_corpus, tmp_path):
+    monkeypatch.setattr(devices, "bf16_native", lambda device: False)
+    result = CliRunner().invoke(app, ["train", str(tiny_corpus), "--precision", "bf16",
+                                      "--steps", "2", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "--precision bf16: this CPU does not compute bfloat16 natively" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+    cpu = devices.resolve_device("cpu")
+    assert devices.evaluation_precision("bf16", cpu) == "fp32"
+    monkeypatch.setattr(devices, "bf16_native", lambda device: True)
+    assert devices.evaluation_precision("bf16", cpu) == "bf16"
+    assert devices.evaluation_precision("fp32", cpu) == "fp32"
 
 
 def test_precision_auto_takes_bf16_only_where_the_cpu_computes_it(tiny_corpus, tmp_path):

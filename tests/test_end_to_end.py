@@ -16,6 +16,7 @@ from seqgen.config import TrainConfig
 from seqgen.data.chars import CharCodec
 from seqgen.data.corpus import load_text_corpus
 from seqgen.data.midi import MidiOptions, find_track, read_notes, read_track_notes
+from seqgen.training.devices import evaluation_precision, resolve_device
 from seqgen.training.evaluation import evaluate_checkpoint
 from seqgen.training.runs import train
 from tests.conftest import (
@@ -57,8 +58,13 @@ def test_the_pretrained_model_samples_and_evaluates():
     assert config["model"]["cell"] == "lstm" and config["model"]["hidden_size"] == 256
     result = evaluate_checkpoint(PRETRAINED, device="cpu")
     assert result.loss < 1.75, result.loss
+    # its run validated in bf16: the same figure here where this CPU computes bf16, near it
+    # where it evaluates in fp32 (measured: 1.44502 in bf16, 1.44519 in fp32)
+    same = evaluation_precision(config["training"]["precision"], resolve_device("cpu")) == \
+        config["training"]["precision"]
     assert result.loss == pytest.approx(
-        json.loads((PRETRAINED / "best/trainer.json").read_text())["val_loss"], abs=1e-4)
+        json.loads((PRETRAINED / "best/trainer.json").read_text())["val_loss"],
+        abs=1e-4 if same else 1e-3)
 
 
 def test_ctrl_c_in_a_real_process_saves_and_the_run_resumes(tiny_corpus, tmp_path):

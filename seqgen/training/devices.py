@@ -94,10 +94,22 @@ def bf16_native(device: str | torch.device) -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto``: bf16 autocast where the device computes bfloat16 natively, else fp32."""
-    if precision != "auto":
-        return precision
-    return "bf16" if bf16_native(device) else "fp32"
+    """``auto``: bf16 autocast where the device computes bfloat16 natively, else fp32. bf16
+    asked for on a CPU without it is a usage error: emulated, it is slower than fp32, and
+    PyTorch's fused LSTM refuses it there."""
+    if precision == "auto":
+        return "bf16" if bf16_native(device) else "fp32"
+    if precision == "bf16" and device.type == "cpu" and not bf16_native(device):
+        raise UsageError("--precision bf16: this CPU does not compute bfloat16 natively (no "
+                         "AVX512-BF16, AMX-BF16 or Arm BF16), where bf16 is slower than fp32 "
+                         "and PyTorch's LSTM refuses it; use --precision fp32 or auto")
+    return precision
+
+
+def evaluation_precision(trained: str, device: torch.device) -> str:
+    """The precision to evaluate a run trained at ``trained`` on ``device``: the same where
+    the device computes it natively, else fp32 (a bf16 run on a CPU without bf16)."""
+    return "bf16" if trained == "bf16" and bf16_native(device) else "fp32"
 
 
 TRAINING_BYTES_PER_PARAMETER = 16  # fp32 weight, gradient and two AdamW moments

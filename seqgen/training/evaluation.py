@@ -21,7 +21,7 @@ from seqgen.nn.model import chunk_forward
 from seqgen.nn.sampling import generate_targets
 from seqgen.nn.seq2seq import Seq2Seq
 from seqgen.training.checkpoint import load_checkpoint
-from seqgen.training.devices import autocast, resolve_device
+from seqgen.training.devices import autocast, evaluation_precision, resolve_device
 from seqgen.training.distributed import ONE_PROCESS, World
 
 
@@ -111,7 +111,8 @@ def validation_chars(val: StreamData | ItemData, config: TrainConfig) -> int | N
 def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None,
                         device: str = "auto", beam: int = 5) -> Evaluation:
     """Loss of a checkpoint on what its run validated: the validation split of its corpus (or
-    of another corpus) with the run's cap, batch layout and precision; for a model conditioned
+    of another corpus) with the run's cap, batch layout and precision (fp32 where the device
+    lacks the run's bf16); for a model conditioned
     on labels, also per label and with wrong labels; for an encoder-decoder of text, exact
     match and chrF of its outputs for the validation pairs, greedy and with a ``beam``."""
     at_least(1, beam=beam)
@@ -127,7 +128,7 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
     _, val = loaded.split(config.val_fraction, codec=ckpt.codec, label_names=label_names,
                           **sides)
     batches = validation_batches(val, config).to(dev)
-    with autocast(dev, config.precision):
+    with autocast(dev, evaluation_precision(config.precision, dev)):
         result = evaluate_batches(ckpt.model, batches, label_names)
         if len(label_names) > 1:
             result.wrong_label_loss = evaluate_batches(ckpt.model, batches, label_names, 1).loss
