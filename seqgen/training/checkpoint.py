@@ -109,7 +109,10 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold the run folder for one writer; a second ``seqgen train`` into it is an error.
 
     The lock is an OS file lock, released by the OS when the process ends however it ends.
+    A folder it made that holds nothing but the lock at the end (a run refused before it
+    wrote anything) is removed.
     """
+    made = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / ".lock", "a+") as handle:
         try:
@@ -126,6 +129,9 @@ def run_lock(run_dir: Path) -> Iterator[None]:
             yield
         finally:
             handle.truncate(0)
+            if made and [p.name for p in run_dir.iterdir()] == [".lock"]:
+                (run_dir / ".lock").unlink()
+                run_dir.rmdir()
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
