@@ -11,6 +11,7 @@ from seqgen.errors import UsageError
 
 PRECISIONS = ("auto", "fp32", "bf16")
 ATTENTIONS = ("general", "dot", "additive", "none")
+CLOCK_SIZE = 32  # the features of a token's time that --clock gives an encoder-decoder
 
 
 @dataclass
@@ -36,6 +37,7 @@ class ModelConfig:
     bidirectional: bool = True
     attention: str = "general"  # general, dot, additive or none
     input_feeding: bool = False
+    clock_size: int = 0  # features of each token's time (a timed codec's pairs); 0: none
 
     @property
     def input_size(self) -> int:
@@ -109,6 +111,7 @@ class TrainConfig:
     bidirectional: bool = True
     attention: str = "general"
     input_feeding: bool = False
+    clock: bool | None = None  # time features; None: on where the codec keeps time (MIDI)
     source_track: str | None = None  # file codecs: the source's track; the rest is the target
     shared_vocab: bool = False  # text pairs: one vocabulary for both sides
 
@@ -124,13 +127,22 @@ class TrainConfig:
 
     def model_config(self, vocab_size: int, num_labels: int = 0,
                      source_vocab_size: int = 0) -> ModelConfig:
+        """The model of this run (``clock`` resolved: see ``resolve_clock``)."""
         layers, hidden = self.model_size()
         return ModelConfig(vocab_size, self.cell, hidden, layers, self.embedding,
                            self.dropout, self.tie_weights, dict(self.cell_options), self.arch,
                            num_labels, self.label_size, source_vocab_size=source_vocab_size,
                            encoder_layers=self.encoder_layers,
                            encoder_hidden=self.encoder_hidden, bidirectional=self.bidirectional,
-                           attention=self.attention, input_feeding=self.input_feeding)
+                           attention=self.attention, input_feeding=self.input_feeding,
+                           clock_size=CLOCK_SIZE if self.clock else 0)
+
+    def resolve_clock(self, timed: bool) -> bool:
+        """Whether the model gets time features: as asked, else where the pairs' codec keeps
+        time; asked for without time, a usage error."""
+        if self.clock and not timed:
+            raise UsageError("--clock needs pairs whose codec keeps time (MIDI): drop --clock")
+        return timed if self.clock is None else self.clock
 
     def total_steps(self, chunks_per_epoch: int) -> int | None:
         """The run's steps; None for a run with a time budget (it ends when the time is up)."""
@@ -188,7 +200,8 @@ class TrainConfig:
         if self.arch != "encoder-decoder":
             given = [flag(name) for name, value in (
                 ("encoder_layers", self.encoder_layers), ("encoder_hidden", self.encoder_hidden),
-                ("input_feeding", self.input_feeding), ("source_track", self.source_track),
+                ("input_feeding", self.input_feeding), ("clock", self.clock),
+                ("source_track", self.source_track),
                 ("shared_vocab", self.shared_vocab)) if value]
             if given:
                 verb = "is" if len(given) == 1 else "are"

@@ -7,6 +7,7 @@ import shutil
 
 import mido
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from seqgen.cli import app
@@ -110,6 +111,8 @@ def test_input_to_a_model_without_an_encoder(trained_run):
      "--input-feeding feeds the attention back"),
     (["--arch", "encoder-decoder", "--encoder-layers", "0"], "--encoder-layers must be at least 1"),
     (["--arch", "encoder-decoder", "--items", "lines"], "an encoder-decoder reads pairs"),
+    (["--clock"], "--clock is for --arch encoder-decoder, not many-to-many"),
+    (["--arch", "encoder-decoder", "--clock"], "--clock needs pairs whose codec keeps time"),
 ])
 def test_bad_training_settings_are_one_line(tmp_path, arguments, message):
     (tmp_path / "pairs.tsv").write_text(PAIRS, encoding="utf-8")
@@ -129,17 +132,25 @@ def test_a_bad_pair_line_stops_training_before_any_output(tmp_path):
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
 
 
-def test_resume_of_pairs_gives_the_same_weights(tmp_path):
-    import torch
+@pytest.mark.parametrize("kind", ["text, input feeding", "MIDI, a clock carried in chunks"])
+def test_resume_of_pairs_gives_the_same_weights(tmp_path, kind):
     from safetensors.torch import load_file
 
     from tests.test_training import interrupt_at
 
-    (tmp_path / "pairs.tsv").write_text(PAIRS * 2, encoding="utf-8")
-    corpus = load_pairs(tmp_path / "pairs.tsv")
-    config = TrainConfig(arch="encoder-decoder", hidden=8, layers=1, batch_size=4, steps=10,
-                         eval_interval=4, log_interval=1, dropout=0.2, device="cpu",
-                         curves=False, input_feeding=True)
+    if kind.startswith("text"):
+        (tmp_path / "pairs.tsv").write_text(PAIRS * 2, encoding="utf-8")
+        corpus = load_pairs(tmp_path / "pairs.tsv")
+        settings = {"input_feeding": True, "batch_size": 4}
+    else:  # targets cut into chunks of 24 tokens: the clock's time goes on across the cut
+        (tmp_path / "chorales").mkdir()
+        for number in (1, 2, 3, 4):
+            shutil.copy(ROOT / "corpora/bach-chorales" / f"riemenschneider00{number}.mid",
+                        tmp_path / "chorales")
+        corpus = load_pairs(tmp_path / "chorales", source_track="Soprano")
+        settings = {"seq_len": 24, "augment": False, "batch_size": 2, "source_track": "Soprano"}
+    config = TrainConfig(arch="encoder-decoder", hidden=8, layers=1, steps=10, eval_interval=4,
+                         log_interval=1, dropout=0.2, device="cpu", curves=False, **settings)
     train(corpus, config, tmp_path / "whole")
     with pytest.raises(Exception, match="Resume with: seqgen train --resume"):
         train(corpus, config, tmp_path / "cut", progress=interrupt_at(5))
@@ -160,8 +171,14 @@ def test_harmonise_a_melody_into_a_file_of_two_tracks(tmp_path):
                                   "--batch-size", "2", "--device", "cpu", "--no-curves",
                                   "--out", str(run)])
     assert trained.exit_code == 0, trained.output
+    checkpoint = load_checkpoint(run)
+    codec = checkpoint.codec
+    # MIDI pairs keep time: the model got a clock, and the checkpoint its seconds per token
+    assert checkpoint.config["training"]["clock"] is True
+    assert checkpoint.config["model"]["clock_size"] > 0
+    torch.testing.assert_close(checkpoint.model.target_clock.token_seconds,
+                               codec.token_seconds().float())
     melody = tmp_path / "melody.mid"
-    codec = load_checkpoint(run).codec
     codec.write(codec.read_pair(chorales / "riemenschneider001.mid", "Soprano")[0], melody)
     out = tmp_path / "harmonised.mid"
     result = runner.invoke(app, ["sample", str(run), "--input", f"@{melody}", "--max-length",

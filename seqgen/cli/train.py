@@ -73,6 +73,7 @@ def train_command(
     bidirectional: Annotated[bool | None, typer.Option("--bidirectional/--no-bidirectional", help="Encoder-decoder: read the source forwards and backwards. \\[default: on]")] = None,
     attention: Annotated[str | None, typer.Option(help="Encoder-decoder: general (Luong), dot, additive (Bahdanau) or none. \\[default: general]")] = None,
     input_feeding: Annotated[bool | None, typer.Option("--input-feeding/--no-input-feeding", help="Encoder-decoder: join each step's attentional vector to the next step's input (trains step by step). \\[default: off]")] = None,
+    clock: Annotated[bool | None, typer.Option("--clock/--no-clock", help="Encoder-decoder on timed pairs (MIDI): give encoder, decoder and attention the time of every token, so the voices line up with the melody by time, not by counting time shifts. \\[default: on where the codec keeps time]")] = None,
     source_track: Annotated[str | None, typer.Option(help="Encoder-decoder on MIDI: the track (name or index) that is the source; the other tracks, merged, are the target. \\[default: declared in seqgen.json]")] = None,
     shared_vocab: Annotated[bool | None, typer.Option("--shared-vocab/--no-shared-vocab", help="Encoder-decoder on text: one vocabulary for sources and targets. \\[default: declared, else off]")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps \\[default: auto]")] = None,

@@ -14,8 +14,6 @@ vector. Keys (the ``W m`` part) are computed once per source, not once per decod
 import torch
 from torch import Tensor, nn
 
-from seqgen.errors import UsageError
-
 
 class Attention(nn.Module):
     """Scores, weights and context vectors of queries [batch, rows, query size] over a
@@ -25,10 +23,8 @@ class Attention(nn.Module):
         super().__init__()
         self.kind = kind
         if kind == "dot" and query_size != memory_size:
-            raise UsageError(f"--attention dot needs the encoder's outputs ({memory_size} wide: "
-                             f"--encoder-hidden, twice when bidirectional) as wide as the "
-                             f"decoder's (--hidden {query_size}); use --attention general or "
-                             "leave --encoder-hidden out")
+            raise ValueError(f"dot attention needs queries ({query_size}) as wide as the "
+                             f"memory ({memory_size})")
         self.key = None if kind == "dot" else nn.Linear(memory_size, query_size, bias=False)
         if kind == "additive":
             self.query = nn.Linear(query_size, query_size)

@@ -37,18 +37,22 @@ class Encoder(nn.Module):
         embedding_size = config.embedding_size or config.hidden_size
         self.embedding = nn.Embedding(config.source_vocab_size, embedding_size)
         self.dropout = nn.Dropout(config.dropout)
-        inputs = [embedding_size] + [size * directions] * (layers - 1)
+        inputs = [embedding_size + config.clock_size] + [size * directions] * (layers - 1)
         self.forwards = nn.ModuleList(make_stack(config, n, size, 1) for n in inputs)
         self.backwards = nn.ModuleList(make_stack(config, n, size, 1) for n in inputs) \
             if config.bidirectional else None
         self.hidden_size = size
         self.output_size = size * directions
 
-    def forward(self, source: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, source: Tensor, lengths: Tensor,
+                clock: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Outputs [batch, time, output size] (zeros at padding), the mask of real positions
         and each item's final states [batch, output size], for ``source`` [batch, time] padded
-        after each item's ``lengths`` (on the CPU)."""
+        after each item's ``lengths`` (on the CPU); the ``clock`` features [batch, time,
+        clock size] of its times are joined to the embeddings where the model has them."""
         x = self.embedding(source)
+        if clock is not None:
+            x = torch.cat([x, clock.to(x.dtype)], -1)
         for layer, forwards in enumerate(self.forwards):
             x = self.dropout(x)
             outputs = self.run(forwards, x)

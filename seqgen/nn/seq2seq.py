@@ -6,12 +6,23 @@ embedding, cell stack, head. At every decoder step, attention (``seqgen.nn.atten
 the encoder's outputs gives a context vector, joined with the decoder's output into the
 attentional vector tanh(W [context; output]) that the head reads (Luong et al. 2015). With
 input feeding, that vector is also joined to the next step's input (the Generator's context
-input), which makes training a loop over steps.
+input), which makes training a loop over steps. With a clock (``seqgen.nn.clock``: pairs of
+a codec that keeps time, as MIDI), the time of every source and target token is joined to the
+encoder's inputs and outputs and to the decoder's inputs and attention queries, and the
+attentional vector also reads the encoder's output where the source is at each step's time
+(the last source position at or before it): the melody note a chord sounds under, found by
+the clock rather than learnt by attention. (Joined to the decoder's inputs instead, that
+output kept training near the loss of token frequencies for hundreds of steps, in three runs.)
+
+The decoder's state is its stack's, then the last attentional vector (input feeding), then
+the seconds its clock has reached [rows] (a clock): tensors all, so carrying it between
+chunks, saving it and reordering beams need nothing special.
 
 ``Decoding`` binds a model to encoded sources, in the interface sampling and beam search use
 (``init_state``, a call over tokens, ``step``), so every sampling option works unchanged.
 """
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +33,7 @@ from seqgen.data.batching import Chunk
 from seqgen.nn.attention import Attention
 from seqgen.nn.bridge import StartState
 from seqgen.nn.cells import State, map_state
+from seqgen.nn.clock import Clock
 from seqgen.nn.encoder import Encoder
 from seqgen.nn.model import Generator
 
@@ -34,22 +46,49 @@ class Memory:
     keys: Tensor | None  # [batch, source time, hidden]: the attention's view of the outputs
     mask: Tensor  # [batch, source time] bool: real positions
     final: Tensor  # [batch, encoder output size]: each source's final states
+    times: Tensor | None = None  # [batch, source time]: a clock's seconds, inf at padding
+
+
+SAME_TIME = 1e-4  # seconds: times this close are one (sums of float seconds differ a little)
+
+
+def memory_size(config: ModelConfig, encoder: Encoder) -> int:
+    """How wide the decoder's memory of a source is: the encoder's outputs, and their times'
+    clock features."""
+    return encoder.output_size + config.clock_size
+
+
+def context_size(config: ModelConfig, encoder: Encoder) -> int:
+    """What the decoder's input joins to each token's embedding: the attentional vector fed
+    back (input feeding), and the step's time (a clock)."""
+    return (config.hidden_size if config.input_feeding else 0) + config.clock_size
 
 
 class Seq2Seq(nn.Module):
     """Encoder, bridge, attention and a decoder ``Generator``."""
 
-    def __init__(self, config: ModelConfig, encoder: Encoder, decoder: Generator) -> None:
+    def __init__(self, config: ModelConfig, encoder: Encoder, decoder: Generator,
+                 token_seconds: tuple[Tensor, Tensor] | None = None) -> None:
+        """``token_seconds``: the seconds of each source and target token, for a model with a
+        clock (zeros when None: a checkpoint's weights hold them)."""
         super().__init__()
         self.config = config
         self.encoder = encoder
         self.decoder = decoder
         self.bridge = StartState(decoder.stack.init_state(1), encoder.output_size)
+        clock = config.clock_size
+        if clock:
+            seconds = token_seconds or (torch.zeros(config.source_vocab_size),
+                                        torch.zeros(config.vocab_size))
+            self.source_clock, self.target_clock = (Clock(t, clock) for t in seconds)
+        else:
+            self.source_clock = self.target_clock = None
         hidden = config.hidden_size
         self.attention = None if config.attention == "none" else \
-            Attention(config.attention, hidden, encoder.output_size)
-        self.combine = None if self.attention is None else \
-            nn.Linear(encoder.output_size + hidden, hidden)
+            Attention(config.attention, hidden + clock, memory_size(config, encoder))
+        read = (self.attention is not None) + bool(clock)  # context, memory at the time
+        self.combine = nn.Linear(read * memory_size(config, encoder) + hidden, hidden) \
+            if read else None
 
     @property
     def head(self) -> nn.Linear:
@@ -62,9 +101,17 @@ class Seq2Seq(nn.Module):
 
     def encode(self, source: Tensor, lengths: Tensor) -> Memory:
         """Encode sources [batch, time], padded after their ``lengths`` [batch] (CPU)."""
-        outputs, mask, final = self.encoder(source, lengths)
+        times = clock = None
+        if self.source_clock is not None:
+            times = self.source_clock.times(source, source.new_zeros(source.size(0),
+                                                                     dtype=torch.float))
+            clock = self.source_clock(times)
+        outputs, mask, final = self.encoder(source, lengths, clock)
+        if clock is not None:  # attention sees each source position's time
+            outputs = torch.cat([outputs, clock.to(outputs.dtype) * mask[..., None]], -1)
+            times = times.masked_fill(~mask, math.inf)
         keys = None if self.attention is None else self.attention.keys(outputs)
-        return Memory(outputs, keys, mask, final)
+        return Memory(outputs, keys, mask, final, times)
 
     def start_state(self, memory: Memory, rows: int) -> State:
         """The decoder's first state for ``rows`` rows: the bridge of each source's final
@@ -74,9 +121,25 @@ class Seq2Seq(nn.Module):
         state = self.bridge(sources, memory.final)
         if rows != sources:
             state = map_state(lambda t: t.repeat_interleave(rows // sources, 0), state)
-        if self.config.input_feeding:
-            state = (state, memory.final.new_zeros(rows, self.config.hidden_size))
-        return state
+        fed = memory.final.new_zeros(rows, self.config.hidden_size) \
+            if self.config.input_feeding else None
+        now = torch.zeros(rows, device=memory.final.device) if self.target_clock else None
+        return self.join_state(state, fed, now)
+
+    def join_state(self, stack_state: State, fed: Tensor | None, now: Tensor | None) -> State:
+        """The decoder's state: its stack's, with the attentional vector fed back and the
+        clock's seconds where the model has them."""
+        extras = tuple(t for t in (fed, now) if t is not None)
+        return (stack_state, *extras) if extras else stack_state
+
+    def split_state(self, state: State) -> tuple[State, Tensor | None, Tensor | None]:
+        """The inverse of ``join_state``."""
+        if not (self.config.input_feeding or self.target_clock):
+            return state, None, None
+        stack_state, *extras = state
+        fed = extras.pop(0) if self.config.input_feeding else None
+        now = extras.pop(0) if self.target_clock else None
+        return stack_state, fed, now
 
     def chunk_state(self, chunk: Chunk, carried: State | None) -> State | None:
         """None where a chunk starts its targets (the state is then made from the sources in
@@ -98,40 +161,79 @@ class Seq2Seq(nn.Module):
                memory: Memory) -> tuple[Tensor, State, Tensor | None]:
         """Logits [rows, time, vocab], the state after, and the attention weights [rows,
         time, source time] (None without attention) of decoder inputs [rows, time]."""
+        stack_state, fed, now = self.split_state(state)
+        clock = aligned = None
+        if self.target_clock is not None:
+            times = self.target_clock.times(tokens, now)
+            now, clock = times[:, -1], self.target_clock(times)
+            aligned = self.source_at(times, memory)
         if self.config.input_feeding:
-            return self.decode_fed(tokens, state, memory)
-        outputs, state = self.decoder.stack(self.decoder.inputs(tokens, None), state)
-        attentional, weights = self.attend(outputs, memory)
-        return self.decoder.head(self.decoder.dropout(attentional)), state, weights
+            logits, stack_state, fed, weights = self.decode_fed(tokens, stack_state, fed,
+                                                                memory, clock, aligned)
+        else:
+            outputs, stack_state = self.decoder.stack(self.decoder.inputs(tokens, None, clock),
+                                                      stack_state)
+            attentional, weights = self.attend(outputs, memory, clock, aligned)
+            logits = self.decoder.head(self.decoder.dropout(attentional))
+        return logits, self.join_state(stack_state, fed, now), weights
 
-    def decode_fed(self, tokens: Tensor, state: State,
-                   memory: Memory) -> tuple[Tensor, State, Tensor]:
+    def decode_fed(self, tokens: Tensor, stack_state: State, fed: Tensor, memory: Memory,
+                   clock: Tensor | None,
+                   aligned: Tensor | None) -> tuple[Tensor, State, Tensor, Tensor]:
         """``decode`` with input feeding: one step at a time, each attentional vector joined
-        to the next step's input."""
-        stack_state, fed = state
+        to the next step's input (with a clock, beside the step's time). Logits, the stack's
+        state, the last attentional vector and the weights."""
         attentionals, weights = [], []
-        for step_tokens in tokens.unbind(1):
+        steps = tokens.size(1)
+        clocks = [None] * steps if clock is None else clock.unbind(1)
+        aligneds = [None] * steps if aligned is None else aligned.unbind(1)
+        for step_tokens, step_clock, step_aligned in zip(tokens.unbind(1), clocks, aligneds,
+                                                         strict=True):
+            context = fed if step_clock is None else torch.cat([fed, step_clock], -1)
             output, stack_state = self.decoder.stack.step(
-                self.decoder.inputs(step_tokens, None, fed), stack_state)
-            attentional, step_weights = self.attend(output[:, None], memory)
+                self.decoder.inputs(step_tokens, None, context), stack_state)
+            attentional, step_weights = self.attend(
+                output[:, None], memory, None if step_clock is None else step_clock[:, None],
+                None if step_aligned is None else step_aligned[:, None])
             fed = attentional[:, 0]
             attentionals.append(fed)
             weights.append(step_weights)
         logits = self.decoder.head(self.decoder.dropout(torch.stack(attentionals, 1)))
-        return logits, (stack_state, fed), torch.cat(weights, 1)
+        return logits, stack_state, fed, torch.cat(weights, 1)
 
-    def attend(self, outputs: Tensor, memory: Memory) -> tuple[Tensor, Tensor | None]:
-        """Attentional vectors [rows, time, hidden] of decoder outputs [rows, time, hidden],
-        each source's rows (consecutive) over that source's memory; and the weights."""
-        if self.attention is None:
-            return outputs, None
-        rows, time, hidden = outputs.shape
+    def source_at(self, times: Tensor, memory: Memory) -> Tensor:
+        """The memory [rows, time, memory size] at the last source position at or before each
+        of ``times`` [rows, time] (the first position before the source's first time); each
+        source's rows are consecutive."""
+        rows, time = times.shape
         sources = memory.outputs.size(0)
-        query = outputs.reshape(sources, rows // sources * time, hidden)
-        context, weights = self.attention(query, memory.keys, memory.outputs, memory.mask)
-        context = context.view(rows, time, -1)
-        attentional = torch.tanh(self.combine(torch.cat([context, outputs], -1)))
-        return attentional, weights.view(rows, time, -1)
+        wanted = times.reshape(sources, -1).to(memory.times.dtype) + SAME_TIME
+        at = (torch.searchsorted(memory.times, wanted, right=True) - 1).clamp(min=0)
+        found = memory.outputs.gather(1, at[..., None].expand(-1, -1, memory.outputs.size(-1)))
+        return found.view(rows, time, -1)
+
+    def attend(self, outputs: Tensor, memory: Memory, clock: Tensor | None = None,
+               aligned: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """Attentional vectors [rows, time, hidden] of decoder outputs [rows, time, hidden]:
+        tanh(W [context; aligned; output]), the context attended by each source's rows
+        (consecutive) over that source's memory, the outputs' times (``clock`` features [rows,
+        time, clock size]) joined to the queries, and the memory ``aligned`` with the outputs
+        by a clock; and the attention weights (None without attention)."""
+        parts, weights = [outputs], None
+        if aligned is not None:
+            parts.insert(0, aligned.to(outputs.dtype))
+        if self.attention is not None:
+            rows, time, _ = outputs.shape
+            sources = memory.outputs.size(0)
+            query = outputs if clock is None else \
+                torch.cat([outputs, clock.to(outputs.dtype)], -1)
+            query = query.reshape(sources, rows // sources * time, query.size(-1))
+            context, weights = self.attention(query, memory.keys, memory.outputs, memory.mask)
+            parts.insert(0, context.view(rows, time, -1))
+            weights = weights.view(rows, time, -1)
+        if len(parts) == 1:
+            return outputs, None
+        return torch.tanh(self.combine(torch.cat(parts, -1))), weights
 
     @torch.inference_mode()
     def attention_weights(self, source: Tensor, target: Tensor) -> Tensor | None:

@@ -27,7 +27,7 @@ FIXED_ON_RESUME = ("cell", "layers", "hidden", "embedding", "dropout", "tie_weig
                    "cell_options", "arch", "format", "items", "label_from", "label_size",
                    "codec_options", "augment", "transpose", "stretch", "batch_size", "seq_len",
                    "val_fraction", "seed", "encoder_layers", "encoder_hidden",
-                   "bidirectional", "attention", "input_feeding", "source_track",
+                   "bidirectional", "attention", "input_feeding", "clock", "source_track",
                    "shared_vocab")
 
 
@@ -113,7 +113,8 @@ def resume(run_dir: str | Path, changes: dict | None = None,
             raise SeqgenError(f"{run_dir} has no resumable snapshot (last/ is missing); "
                               "it can be sampled but not resumed")
         recorded = read_json(folder / "config.json")
-        config = resumed_config(TrainConfig(**recorded["training"]), dict(changes or {}), run_dir)
+        stored = TrainConfig(**{"clock": False, **recorded["training"]})  # none before clocks
+        config = resumed_config(stored, dict(changes or {}), run_dir)
         if getattr(corpus, "val_fraction", None) not in (None, config.val_fraction):
             corpus = corpus.path  # encoded for another split: read it for the run's
         if corpus is None or isinstance(corpus, str | Path):

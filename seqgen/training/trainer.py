@@ -140,8 +140,12 @@ class Trainer:
         precision = resolve_precision(config.precision, self.device)
         self.notes = [note for note in (layout.note, size_note(config, layers, hidden),
                                         precision_note(config, precision, self.device)) if note]
+        token_seconds = pair_token_seconds(corpus)
+        clock = config.resolve_clock(token_seconds is not None) \
+            if config.arch == "encoder-decoder" else None
         self.config = config = replace(config, batch_size=layout.rows, seq_len=layout.seq_len,
-                                       layers=layers, hidden=hidden, precision=precision)
+                                       layers=layers, hidden=hidden, precision=precision,
+                                       clock=clock)
         self.val_batches = validation_batches(val_data, config).to(self.device).shard(
             self.world.rows())
         val_chars = validation_chars(val_data, config)  # of every process's rows
@@ -157,7 +161,7 @@ class Trainer:
         model_config = config.model_config(corpus.codec.size, len(corpus.label_names),
                                            source_vocab_size(corpus))
         check_fits(model_config, self.device)
-        self.model = build_model(model_config).to(self.device)
+        self.model = build_model(model_config, token_seconds if clock else None).to(self.device)
         if config.compile:
             compile_unroll(self.model.stack)
         self.forward = self.model  # the module whose forward computes training logits
@@ -453,6 +457,16 @@ class Trainer:
 def source_vocab_size(corpus: Corpus | PairCorpus) -> int:
     """The size of a corpus of pairs' source vocabulary; 0 for any other corpus."""
     return corpus.source_codec.size if isinstance(corpus, PairCorpus) else 0
+
+
+def pair_token_seconds(corpus: Corpus | PairCorpus,
+                       ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The seconds of each source and target token of a corpus of pairs whose codecs keep
+    time (an encoder-decoder's clock); None for any other corpus."""
+    if not isinstance(corpus, PairCorpus):
+        return None
+    sides = corpus.source_codec.token_seconds(), corpus.codec.token_seconds()
+    return None if any(side is None for side in sides) else sides
 
 
 def rng_key(kind: str, rank: int) -> str:
