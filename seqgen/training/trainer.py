@@ -496,7 +496,7 @@ def precision_note(config: TrainConfig, precision: str, device: torch.device) ->
     """What precision ``auto`` chose, and why."""
     if config.precision != "auto":
         return ""
-    why = "computes bfloat16 natively" if precision == "bf16" else \
-        "does not compute bfloat16 natively"
-    return (f"precision {precision}: this {device.type} {why} (--precision fp32 or bf16 "
-            "chooses)")
+    if precision == "bf16":
+        return (f"precision bf16: this {device.type} computes bfloat16 natively (--precision "
+                "fp32 or bf16 chooses)")
+    return f"precision fp32: this {device.type} does not compute bfloat16 natively"
