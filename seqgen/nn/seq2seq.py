@@ -123,7 +123,7 @@ class Seq2Seq(nn.Module):
             state = map_state(lambda t: t.repeat_interleave(rows // sources, 0), state)
         fed = memory.final.new_zeros(rows, self.config.hidden_size) \
             if self.config.input_feeding else None
-        now = torch.zeros(rows, device=memory.final.device) if self.target_clock else None
+        now = None if self.target_clock is None else torch.zeros(rows, device=memory.final.device)
         return self.join_state(state, fed, now)
 
     def join_state(self, stack_state: State, fed: Tensor | None, now: Tensor | None) -> State:
@@ -134,11 +134,11 @@ class Seq2Seq(nn.Module):
 
     def split_state(self, state: State) -> tuple[State, Tensor | None, Tensor | None]:
         """The inverse of ``join_state``."""
-        if not (self.config.input_feeding or self.target_clock):
+        if not self.config.input_feeding and self.target_clock is None:
             return state, None, None
         stack_state, *extras = state
         fed = extras.pop(0) if self.config.input_feeding else None
-        now = extras.pop(0) if self.target_clock else None
+        now = extras.pop(0) if self.target_clock is not None else None
         return stack_state, fed, now
 
     def chunk_state(self, chunk: Chunk, carried: State | None) -> State | None:

@@ -112,9 +112,9 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
                         device: str = "auto", beam: int = 5) -> Evaluation:
     """Loss of a checkpoint on what its run validated: the validation split of its corpus (or
     of another corpus) with the run's cap, batch layout and precision (fp32 where the device
-    lacks the run's bf16); for a model conditioned
-    on labels, also per label and with wrong labels; for an encoder-decoder of text, exact
-    match and chrF of its outputs for the validation pairs, greedy and with a ``beam``."""
+    lacks the run's bf16); for a model conditioned on labels, also per label and with wrong
+    labels; for an encoder-decoder of text, exact match and chrF of its outputs for the
+    validation pairs, greedy and with a ``beam``."""
     at_least(1, beam=beam)
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, dev)
