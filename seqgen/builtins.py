@@ -21,6 +21,7 @@ def register_cells(register):
 def register_codecs(register):
     from seqgen.data.chars import CharCodec
     from seqgen.data.midi import MidiCodec
+    from seqgen.data.parts import PartsCodec
     from seqgen.data.subwords import BpeCodec, WordLevelCodec
 
     register("char", CharCodec, aliases=("text",),
@@ -34,3 +35,6 @@ def register_codecs(register):
     register("midi", MidiCodec,
              description="Performance events of MIDI files (.mid, .midi): Performance RNN's "
                          "note-on/off, 10 ms time shifts, velocity bins")
+    register("parts", PartsCodec,
+             description="Parts of MIDI files on a grid (.mid, .midi): a note, hold or rest "
+                         "token per track at each step; voices kept apart")

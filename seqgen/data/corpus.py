@@ -272,7 +272,7 @@ def load_corpus(path: str | Path, format: str | None = None,
     format = format or declared.get("format") or detect_format(path)
     codec_class = get_codec(format).cls
     label_from = label_from or declared.get("label_from")
-    options = dict(codec_options or {})
+    options = declared_options(declared, format, codec_options)
     check_option_names(options, codec_class.default_options(), f"the {format} codec")
     if issubclass(codec_class, FileCodec):
         try:
@@ -293,12 +293,14 @@ def load_corpus(path: str | Path, format: str | None = None,
                            val_fraction=val_fraction, fitted=fitted)
 
 
-DECLARED = ("format", "items", "label_from", "files", "source_track", "shared_vocab")
+DECLARED = ("format", "codec_options", "items", "label_from", "files", "source_track",
+            "shared_vocab")
 
 
 def read_declaration(path: Path) -> dict[str, str]:
-    """A corpus folder's ``seqgen.json``: how its files are to be read (``files``,
-    ``source_track`` and ``shared_vocab`` belong to corpora of pairs)."""
+    """A corpus folder's ``seqgen.json``: how its files are to be read (``format`` with its
+    ``codec_options``; ``files``, ``source_track`` and ``shared_vocab`` belong to corpora of
+    pairs)."""
     file = path / DECLARATION
     if not file.is_file():
         return {}
@@ -307,9 +309,20 @@ def read_declaration(path: Path) -> dict[str, str]:
     if unknown:
         raise UsageError(f"{file} has unknown keys {sorted(unknown)}; "
                          f"known: {', '.join(DECLARED)}")
+    if not isinstance(declared.get("codec_options", {}), dict):
+        raise UsageError(f"{file}: codec_options must be an object of the declared format's "
+                         f"options, not {declared['codec_options']!r}")
     if "label_from" in declared and declared["label_from"] not in ("stem", "folder"):
         declared["label_from"] = str(path / declared["label_from"])
     return declared
+
+
+def declared_options(declared: dict, format: str,
+                     given: dict[str, object] | None) -> dict[str, object]:
+    """The declaration's ``codec_options`` where the corpus is read in its declared format,
+    overridden by those ``given`` (``--codec-opt``)."""
+    options = declared.get("codec_options", {}) if format == declared.get("format") else {}
+    return {**options, **(given or {})}
 
 
 def declares_pairs(declared: dict) -> bool:

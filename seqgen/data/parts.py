@@ -1,0 +1,225 @@
+"""The parts codec: MIDI files as parts (one line of notes per track) on a grid of time steps.
+
+Each step of ``step_ms`` holds one token per part, in track order, then STEP: NOTE_p (a note
+of pitch p begins), HOLD (the part's note goes on) or REST (the part is silent). A soprano,
+alto, tenor and bass at one step are four tokens and a STEP, so a model always knows which
+voice it is writing, which voice leading needs (BachBot, Liang 2016, serialises chorales so).
+The event codec (``midi``) merges tracks into one stream and loses that.
+
+A part is one line: where a track's notes overlap, a later note cuts the earlier one (at one
+start, the highest is kept). Times are rounded to the nearest step, and a note lasts at least
+one step. Decoding reads whatever the tokens say: a part that a step leaves out rests, a HOLD
+with nothing sounding is silent. Augmentation transposes; a grid is not stretched.
+"""
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from seqgen.data.codec import Augmentation, CodecFileError, FileCodec
+from seqgen.data.midi import (
+    DEFAULT_VELOCITY,
+    NUM_PITCHES,
+    MidiOptions,
+    TrackNotes,
+    pick_track,
+    read_track_notes,
+    tracks_to_midi,
+)
+from seqgen.data.notes import Note
+from seqgen.errors import UsageError
+
+SPECIALS = ("PAD", "BOS", "EOS", "STEP", "HOLD", "REST")
+STEP, HOLD, REST = 3, 4, 5
+NOTE_BASE = len(SPECIALS)
+
+
+class PartsCodec(FileCodec):
+    """Tracks <-> parts on a grid: PAD, BOS, EOS, STEP, HOLD, REST, NOTE x128.
+
+    ``step_ms``: the grid's step (125: a sixteenth note at 120 beats a minute).
+    ``voices``: as the target of a pair, how many of the tracks beside the source (those after
+    it in the file, then those before it); 0 for all of them. A file with fewer is skipped.
+    """
+
+    name = "parts"
+    suffixes = (".mid", ".midi")
+    output_suffix = ".mid"
+    augments = True
+
+    def __init__(self, step_ms: int = 125, voices: int = 0) -> None:
+        for option, value, least in (("step_ms", step_ms, 1), ("voices", voices, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise UsageError(f"parts option {option} must be an integer of at least "
+                                 f"{least}, not {value!r}")
+        self.step_ms, self.voices = step_ms, voices
+
+    @property
+    def size(self) -> int:
+        return NOTE_BASE + NUM_PITCHES
+
+    @property
+    def step_s(self) -> float:
+        return self.step_ms / 1000
+
+    def token_name(self, token: int) -> str:
+        """``STEP``, ``HOLD``, ``REST``, ``NOTE_60``..."""
+        if not 0 <= token < self.size:
+            raise ValueError(f"token {token} is not in the vocabulary (0..{self.size - 1})")
+        return SPECIALS[token] if token < NOTE_BASE else f"NOTE_{token - NOTE_BASE}"
+
+    def token_seconds(self) -> Tensor:
+        seconds = torch.zeros(self.size)
+        seconds[STEP] = self.step_s
+        return seconds
+
+    # ---- files ----
+
+    def read(self, path: Path) -> tuple[Tensor, dict[str, float]]:
+        """Every track of a file as a part, in file order."""
+        tracks = read_track_notes(path, MidiOptions())
+        return self.encode_parts([t.notes for t in tracks]), facts(tracks)
+
+    def write(self, tokens: Tensor, path: Path) -> None:
+        parts = self.decode_parts(tokens)
+        tracks_to_midi([(f"part {i}", notes) for i, notes in enumerate(parts, 1)]).save(path)
+
+    def read_source(self, path: Path, source_track: str | None) -> Tensor:
+        """The track ``source_track`` of a file with several tracks, else the whole file."""
+        tracks = read_track_notes(path, MidiOptions())
+        if source_track is None or len(tracks) == 1:
+            return self.encode_parts([t.notes for t in tracks])
+        return self.encode_parts([pick_track(tracks, source_track).notes])
+
+    def read_pair(self, path: Path, source_track: str) -> tuple[Tensor, Tensor, dict[str, float]]:
+        """The track ``source_track`` as one part, and ``voices`` of the others as the target's
+        parts, on one grid."""
+        tracks = read_track_notes(path, MidiOptions())
+        source = pick_track(tracks, source_track)
+        at = tracks.index(source)
+        others = tracks[at + 1:] + tracks[:at]
+        if not others:
+            raise CodecFileError("one track with notes: no target beside the source")
+        if len(others) < self.voices:
+            raise CodecFileError(f"{len(others)} tracks beside the source, fewer than the "
+                                 f"{self.voices} voices wanted")
+        target = others[:self.voices or None]
+        steps = self.steps([n for t in [source, *target] for n in t.notes])
+        return (self.encode_parts([source.notes], steps),
+                self.encode_parts([t.notes for t in target], steps), facts([source, *target]))
+
+    def write_pair(self, source: Tensor, target: Tensor, path: Path) -> None:
+        """The source's parts on tracks "input", the target's on "generated 1", "2"..."""
+        inputs = self.decode_parts(source)
+        named = [("input" if len(inputs) == 1 else f"input {i}", notes)
+                 for i, notes in enumerate(inputs, 1)]
+        named += [(f"generated {i}", notes) for i, notes in enumerate(self.decode_parts(target), 1)]
+        tracks_to_midi(named).save(path)
+
+    # ---- encoding ----
+
+    def to_step(self, seconds: float) -> int:
+        return int(seconds / self.step_s + 0.5)
+
+    def steps(self, notes: list[Note]) -> int:
+        """The steps of the grid that holds ``notes``: to the last end, at least one."""
+        return max([1] + [max(self.to_step(n.end), self.to_step(n.start) + 1) for n in notes])
+
+    def encode_parts(self, parts: list[list[Note]], steps: int | None = None) -> Tensor:
+        """Tokens (int64, no BOS/EOS) of ``parts`` on a grid of ``steps`` (to the last note's
+        end by default): a token per part at each step, then STEP."""
+        steps = steps or self.steps([n for part in parts for n in part])
+        grid = torch.full((steps, len(parts) + 1), REST)
+        grid[:, -1] = STEP
+        for column, notes in enumerate(parts):
+            for pitch, start, end in line(notes, self.to_step):
+                grid[start, column] = NOTE_BASE + pitch
+                grid[start + 1:end, column] = HOLD
+        return grid.reshape(-1)
+
+    # ---- decoding ----
+
+    def decode_parts(self, tokens: Tensor | list[int]) -> list[list[Note]]:
+        """The parts of any token sequence, however ill-formed: the k-th token after a STEP is
+        part k's; PAD and BOS are ignored and EOS ends decoding."""
+        parts: list[list[Note]] = []
+        sounding: dict[int, tuple[int, int]] = {}  # part -> (pitch, start step)
+        step = part = 0
+
+        def end(which: int) -> None:
+            if which in sounding:
+                pitch, start = sounding.pop(which)
+                parts[which].append(Note(pitch, start * self.step_s,
+                                         max(step, start + 1) * self.step_s, DEFAULT_VELOCITY))
+
+        for token in torch.as_tensor(tokens).tolist():
+            if token == self.EOS:
+                break
+            if token in (self.PAD, self.BOS):
+                continue
+            if token == STEP:
+                for silent in [p for p in sounding if p >= part]:  # parts this step left out
+                    end(silent)
+                step, part = step + 1, 0
+                continue
+            while len(parts) <= part:
+                parts.append([])
+            if token != HOLD:
+                end(part)
+                if token >= NOTE_BASE:
+                    sounding[part] = (token - NOTE_BASE, step)
+            part += 1
+        for which in list(sounding):
+            end(which)
+        return parts
+
+    # ---- augmentation ----
+
+    def augment(self, tokens: Tensor, augmentation: Augmentation,
+                generator: torch.Generator) -> Tensor:
+        """Transposed by a whole number of semitones drawn uniformly within the augmentation's
+        amount (a note pushed out of 0..127 becomes a rest)."""
+        semitones = int(torch.randint(-augmentation.transpose, augmentation.transpose + 1, (),
+                                      generator=generator))
+        return self.transpose(tokens, semitones)
+
+    def transpose(self, tokens: Tensor, semitones: int) -> Tensor:
+        is_note = tokens >= NOTE_BASE
+        pitch = tokens - NOTE_BASE + semitones
+        moved = torch.where((pitch >= 0) & (pitch < NUM_PITCHES), tokens + semitones, REST)
+        return torch.where(is_note, moved, tokens)
+
+    # ---- configuration ----
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "step_ms": self.step_ms, "voices": self.voices}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "PartsCodec":
+        if data.get("name") != cls.name:
+            raise ValueError(f"not a {cls.name} codec: {data.get('name')!r}")
+        try:
+            return cls(**{k: v for k, v in data.items() if k != "name"})
+        except (TypeError, UsageError) as exc:
+            raise ValueError(str(exc)) from None
+
+
+def line(notes: list[Note], to_step) -> list[tuple[int, int, int]]:
+    """A track's notes as one line of (pitch, start step, end step): rounded to steps, each at
+    least a step long, a note cut where the next begins (at one start, the highest kept)."""
+    quantised = sorted((to_step(n.start), n.pitch, max(to_step(n.end), to_step(n.start) + 1))
+                       for n in notes)
+    kept = []
+    for (start, pitch, end), after in zip(quantised, [*quantised[1:], None], strict=True):
+        if after is not None:
+            end = min(end, after[0])
+        if end > start:
+            kept.append((pitch, start, end))
+    return kept
+
+
+def facts(tracks: list[TrackNotes]) -> dict[str, float]:
+    """A file's notes and length in seconds, the statistics a corpus sums."""
+    notes = [n for t in tracks for n in t.notes]
+    return {"notes": len(notes), "seconds": max(n.end for n in notes)}

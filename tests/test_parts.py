@@ -1,0 +1,154 @@
+"""The parts codec: tracks as parts on a grid, pairs of a source track and its voices, and a
+corpus folder that declares its codec's options."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from seqgen.data.codec import Augmentation, CodecFileError, get_codec
+from seqgen.data.corpus import load_corpus
+from seqgen.data.midi import MidiOptions, read_track_notes, tracks_to_midi
+from seqgen.data.notes import Note
+from seqgen.data.pairs import load_pairs
+from seqgen.data.parts import HOLD, NOTE_BASE, REST, STEP, PartsCodec
+from seqgen.errors import UsageError
+from tests.conftest import ROOT
+
+CHORALE = ROOT / "corpora/bach-chorales/riemenschneider001.mid"
+
+
+def note(pitch: int, start: float, end: float) -> Note:
+    return Note(pitch, start, end, 64)
+
+
+def four_tracks(path, names=("Descant", "Soprano", "Alto", "Bass")):
+    """A file of four one-note-per-beat tracks, a fifth apart from the top down."""
+    tracks_to_midi([(name, [note(76 - 7 * i + beat, beat * 0.5, beat * 0.5 + 0.5)
+                            for beat in range(4)]) for i, name in enumerate(names)]).save(path)
+    return path
+
+
+def test_a_step_is_a_token_per_part_then_step():
+    codec = PartsCodec(step_ms=250)
+    tokens = codec.encode_parts([[note(60, 0, 0.5), note(62, 0.5, 0.75)], [note(48, 0.25, 0.75)]])
+    assert tokens.tolist() == [NOTE_BASE + 60, REST, STEP,
+                               HOLD, NOTE_BASE + 48, STEP,
+                               NOTE_BASE + 62, HOLD, STEP]
+    assert [codec.token_name(t) for t in tokens[:3].tolist()] == ["NOTE_60", "REST", "STEP"]
+    # only STEP moves time: the tokens' seconds add up to the grid
+    assert float(codec.token_seconds()[tokens].sum()) == pytest.approx(0.75)
+
+
+def test_a_chorale_decodes_to_its_parts_on_the_grid():
+    codec = PartsCodec()
+    tracks = read_track_notes(CHORALE, MidiOptions())
+    tokens = codec.read(CHORALE)[0]
+    parts = codec.decode_parts(tokens)
+    assert len(parts) == len(tracks) == 4
+    for part, track in zip(parts, tracks, strict=True):  # the chorale lies on the 1/8 s grid
+        assert [(n.pitch, n.start, n.end) for n in part] == \
+            [(n.pitch, round(n.start, 3), round(n.end, 3)) for n in track.notes]
+    assert torch.equal(codec.encode_parts(parts), tokens)
+
+
+def test_a_track_is_one_line():
+    codec = PartsCodec(step_ms=250)
+    # at one start the highest is kept; a later note cuts the one sounding
+    tokens = codec.encode_parts([[note(60, 0, 1), note(64, 0, 0.5), note(67, 0.25, 1)]])
+    assert [(n.pitch, n.start, n.end) for n in codec.decode_parts(tokens)[0]] == \
+        [(64, 0, 0.25), (67, 0.25, 1.0)]
+
+
+def test_decoding_ill_formed_tokens():
+    codec = PartsCodec(step_ms=500)
+    tokens = [codec.BOS, NOTE_BASE + 60, NOTE_BASE + 50, STEP,  # two parts
+              HOLD, STEP,  # the second part left out: it rests
+              HOLD, HOLD, STEP,  # a HOLD with nothing sounding is silent
+              codec.EOS, NOTE_BASE + 70, STEP]
+    parts = codec.decode_parts(torch.tensor(tokens))
+    assert [[(n.pitch, n.start, n.end) for n in part] for part in parts] == \
+        [[(60, 0.0, 1.5)], [(50, 0.0, 0.5)]]
+
+
+def test_a_pair_is_the_source_track_and_the_voices_after_it(tmp_path):
+    path = four_tracks(tmp_path / "four.mid")
+    codec = PartsCodec(step_ms=500, voices=2)
+    source, target, stats = codec.read_pair(path, "Soprano")
+    assert stats == {"notes": 12, "seconds": 2.0}
+    assert [n.pitch for n in codec.decode_parts(source)[0]] == [69, 70, 71, 72]
+    alto, bass = codec.decode_parts(target)  # after the source, then from the start
+    assert [n.pitch for n in alto] == [62, 63, 64, 65]
+    assert [n.pitch for n in bass] == [55, 56, 57, 58]
+    assert len(source) == 2 * 4 and len(target) == 3 * 4  # one grid for both sides
+    wrapped = codec.decode_parts(PartsCodec(step_ms=500, voices=3).read_pair(path, "Alto")[1])
+    assert [part[0].pitch for part in wrapped] == [55, 76, 69]  # bass, descant, soprano
+    with pytest.raises(CodecFileError, match="3 tracks beside the source, fewer than the 4 "
+                                             "voices wanted"):
+        PartsCodec(voices=4).read_pair(path, "Soprano")
+    with pytest.raises(CodecFileError, match="no track 'Tenor'; tracks with notes: 1 'Descant'"):
+        codec.read_pair(path, "Tenor")
+
+
+def test_write_pair_names_the_input_and_the_voices(tmp_path):
+    codec = PartsCodec(voices=3)
+    source, target, _ = codec.read_pair(CHORALE, "Soprano")
+    codec.write_pair(source, target, tmp_path / "out.mid")
+    tracks = read_track_notes(tmp_path / "out.mid", MidiOptions())
+    assert [t.name for t in tracks] == ["input", "generated 1", "generated 2", "generated 3"]
+    alto = read_track_notes(CHORALE, MidiOptions())[1]
+    assert [n.pitch for n in tracks[1].notes] == [n.pitch for n in alto.notes]
+
+
+def test_transposing_moves_notes_and_keeps_the_grid():
+    codec = PartsCodec()
+    tokens = torch.tensor([NOTE_BASE + 60, NOTE_BASE + 126, STEP, HOLD, HOLD, STEP])
+    assert codec.transpose(tokens, 2).tolist() == \
+        [NOTE_BASE + 62, REST, STEP, HOLD, HOLD, STEP]  # pushed out of 0..127: a rest
+    source, target, _ = PartsCodec(voices=3).read_pair(CHORALE, "Soprano")
+    moved = codec.augment_pair(source, target, Augmentation(transpose=5, stretch=0.5),
+                               torch.Generator().manual_seed(3))
+    shifts = {int(a - b) for new, old in zip(moved, (source, target), strict=True)
+              for a, b in zip(new, old, strict=True) if b >= NOTE_BASE}
+    assert len(shifts) == 1 and shifts != {0}  # both sides by the same semitones
+    assert all(torch.equal(new < NOTE_BASE, old < NOTE_BASE)
+               for new, old in zip(moved, (source, target), strict=True))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"step_ms": 0}, "parts option step_ms must be an integer of at least 1, not 0"),
+    ({"voices": -1}, "parts option voices must be an integer of at least 0, not -1"),
+    ({"voices": True}, "parts option voices must be an integer of at least 0, not True"),
+])
+def test_bad_options(options, message):
+    with pytest.raises(UsageError, match=message):
+        get_codec("parts").cls.from_options(**options)
+
+
+def test_json_round_trip():
+    codec = PartsCodec(step_ms=100, voices=3)
+    assert PartsCodec.from_json(codec.to_json()).to_json() == codec.to_json()
+    with pytest.raises(ValueError, match="unexpected keyword argument 'speed'"):
+        PartsCodec.from_json({"name": "parts", "speed": 2})
+
+
+def test_a_folder_declares_its_codec_options(tmp_path):
+    folder = tmp_path / "chorales"
+    folder.mkdir()
+    for number in (1, 2):
+        shutil.copy(ROOT / "corpora/bach-chorales" / f"riemenschneider00{number}.mid", folder)
+    four_tracks(folder / "four.mid", names=("Soprano", "Alto", "Tenor", "Piano"))
+    declaration = {"source_track": "Soprano", "format": "parts", "codec_options": {"voices": 3}}
+    (folder / "seqgen.json").write_text(json.dumps(declaration))
+    corpus = load_pairs(folder)
+    assert corpus.codec.to_json() == {"name": "parts", "step_ms": 125, "voices": 3}
+    assert len(corpus.targets) == 3
+    # a flag overrides the declaration; the declared options belong to the declared format
+    fewer = load_pairs(folder, codec_options={"voices": 2})
+    assert len(fewer.codec.decode_parts(fewer.targets[0])) == 2
+    assert load_pairs(folder, format="midi").codec.name == "midi"
+    (folder / "seqgen.json").write_text(json.dumps({"format": "parts", "codec_options": 3}))
+    with pytest.raises(UsageError, match="codec_options must be an object of the declared "
+                                         "format's options, not 3"):
+        load_corpus(folder)
