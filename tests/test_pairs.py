@@ -80,6 +80,9 @@ def test_pairs_split_last_tenth_and_batch_by_length(pairs_file):
     train, val = load_pairs(pairs_file).split(0.25)
     assert len(train.targets) == 9 and len(val.targets) == 3
     assert train.layout(None, None).rows == 9
+    assert train.layout(None, None).note == \
+        "9 rows per batch, not 64: the training split has 9 pairs"
+    assert train.layout(4, None).note == ""  # the rows asked for: nothing to explain
     chunks = list(train.batches(3, 100, train=True))
     assert len(chunks) == 3
     for chunk in chunks:

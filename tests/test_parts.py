@@ -70,6 +70,15 @@ def test_decoding_ill_formed_tokens():
     parts = codec.decode_parts(torch.tensor(tokens))
     assert [[(n.pitch, n.start, n.end) for n in part] for part in parts] == \
         [[(60, 0.0, 1.5)], [(50, 0.0, 0.5)]]
+    assert len(codec.decode_parts(torch.tensor(tokens), most=1)) == 1  # past it, none's
+
+
+def test_any_number_of_parts_is_written(tmp_path):
+    codec = PartsCodec()  # an untrained model may write a step of 20 parts
+    codec.write(torch.tensor([NOTE_BASE + 40 + part for part in range(20)] + [STEP]),
+                tmp_path / "many.mid")
+    tracks = read_track_notes(tmp_path / "many.mid", MidiOptions())
+    assert [t.notes[0].pitch for t in tracks] == list(range(40, 60))
 
 
 def test_a_pair_is_the_source_track_and_the_voices_after_it(tmp_path):

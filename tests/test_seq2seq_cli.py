@@ -212,3 +212,37 @@ def test_bf16_trains_and_evaluates_an_encoder_decoder(tmp_path):
     assert result.exit_code == 0, result.output
     evaluation = evaluate_checkpoint(tmp_path / "run", beam=2)
     assert 0 < evaluation.loss < 10 and set(evaluation.decoding) == {"greedy", "beam 2"}
+
+
+def test_harmonise_a_melody_into_parts(tmp_path):
+    chorales = tmp_path / "chorales"
+    chorales.mkdir()
+    for number in (1, 2, 3, 4):
+        shutil.copy(ROOT / "corpora/bach-chorales" / f"riemenschneider00{number}.mid", chorales)
+    declaration = {"source_track": "Soprano", "format": "parts",
+                   "codec_options": {"voices": 3, "step_ms": 250}}
+    (chorales / "seqgen.json").write_text(json.dumps(declaration))
+    run = tmp_path / "run"
+    trained = runner.invoke(app, ["train", str(chorales), "--arch", "encoder-decoder",
+                                  "--hidden", "8", "--layers", "1", "--steps", "2",
+                                  "--batch-size", "2", "--device", "cpu", "--no-curves",
+                                  "--out", str(run)])
+    assert trained.exit_code == 0, trained.output
+    assert "rows per batch" not in trained.output  # --batch-size was given: no note on it
+    codec = load_checkpoint(run).codec
+    assert codec.to_json() == {"name": "parts", "step_ms": 250, "voices": 3}
+    for how in (["--seed", "1"], ["--beam", "2"]):
+        out = tmp_path / f"harmonised-{how[0][2:]}.mid"
+        result = runner.invoke(app, ["sample", str(run), "--input",
+                                     f"@{chorales / 'riemenschneider002.mid'}", "--max-length",
+                                     "60", "--quiet", "--out", str(out), *how])
+        assert result.exit_code == 0, result.output
+        tracks = read_track_notes(out, MidiOptions())
+        assert tracks[0].name == "input"
+        assert all(t.name.startswith("generated ") for t in tracks[1:])
+        soprano = find_track(read_track_notes(chorales / "riemenschneider002.mid",
+                                              MidiOptions()), "Soprano").notes
+        assert [n.pitch for n in tracks[0].notes] == [n.pitch for n in soprano]
+    stats = runner.invoke(app, ["stats", str(tmp_path / "harmonised-seed.mid"), "--against",
+                                str(chorales)])
+    assert stats.exit_code == 0 and "consonant_onsets" in stats.stdout, stats.output

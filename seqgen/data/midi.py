@@ -352,13 +352,14 @@ def notes_to_midi(notes: list[Note]) -> mido.MidiFile:
 
 
 def tracks_to_midi(parts: list[tuple[str, list[Note]]]) -> mido.MidiFile:
-    """A type-1 MIDI file with a named track of notes for each part, a channel each (a
-    tempo track first)."""
+    """A type-1 MIDI file with a named track of notes for each part (a tempo track first),
+    on a channel each, in turn, of the 15 that are not the drums'."""
     tempo = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=DEFAULT_TEMPO, time=0),
                             mido.MetaMessage("end_of_track", time=0)])
     tracks = [tempo]
-    for channel, (name, notes) in enumerate(parts):
-        track = note_events(notes, channel)
+    channels = [c for c in range(16) if c != DRUM_CHANNEL]
+    for index, (name, notes) in enumerate(parts):
+        track = note_events(notes, channels[index % len(channels)])
         track.insert(0, mido.MetaMessage("track_name", name=name, time=0))
         tracks.append(track)
     return mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT, tracks=tracks)

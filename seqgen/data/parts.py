@@ -110,11 +110,13 @@ class PartsCodec(FileCodec):
                 self.encode_parts([t.notes for t in target], steps), facts([source, *target]))
 
     def write_pair(self, source: Tensor, target: Tensor, path: Path) -> None:
-        """The source's parts on tracks "input", the target's on "generated 1", "2"..."""
+        """The source's parts on tracks "input", the target's on "generated 1", "2"... (as many
+        as ``voices`` at most, where it is set)."""
         inputs = self.decode_parts(source)
         named = [("input" if len(inputs) == 1 else f"input {i}", notes)
                  for i, notes in enumerate(inputs, 1)]
-        named += [(f"generated {i}", notes) for i, notes in enumerate(self.decode_parts(target), 1)]
+        voices = self.decode_parts(target, self.voices or None)
+        named += [(f"generated {i}", notes) for i, notes in enumerate(voices, 1)]
         tracks_to_midi(named).save(path)
 
     # ---- encoding ----
@@ -140,9 +142,11 @@ class PartsCodec(FileCodec):
 
     # ---- decoding ----
 
-    def decode_parts(self, tokens: Tensor | list[int]) -> list[list[Note]]:
+    def decode_parts(self, tokens: Tensor | list[int],
+                     most: int | None = None) -> list[list[Note]]:
         """The parts of any token sequence, however ill-formed: the k-th token after a STEP is
-        part k's; PAD and BOS are ignored and EOS ends decoding."""
+        part k's (past the ``most`` parts wanted, none's); PAD and BOS are ignored and EOS ends
+        decoding."""
         parts: list[list[Note]] = []
         sounding: dict[int, tuple[int, int]] = {}  # part -> (pitch, start step)
         step = part = 0
@@ -162,6 +166,8 @@ class PartsCodec(FileCodec):
                 for silent in [p for p in sounding if p >= part]:  # parts this step left out
                     end(silent)
                 step, part = step + 1, 0
+                continue
+            if most is not None and part >= most:
                 continue
             while len(parts) <= part:
                 parts.append([])

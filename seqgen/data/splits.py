@@ -245,7 +245,7 @@ class PairData:
         (the decoder's state then carries from chunk to chunk)."""
         rows = ItemData(self.targets, self.codec).layout(batch_size, 1).rows
         longest = max(t.numel() for t in self.targets) + 1
-        note = "" if rows == DEFAULT_BATCH_SIZE else (
+        note = "" if batch_size is not None or rows == DEFAULT_BATCH_SIZE else (
             f"{rows} rows per batch, not {DEFAULT_BATCH_SIZE}: the training split has "
             f"{len(self.targets):,} pairs")
         return Layout(rows, seq_len or longest, note)
