@@ -170,7 +170,8 @@ def test_the_pretrained_harmonizer_writes_voices_under_a_melody(tmp_path):
                                  "--beam", "4", "--out", str(tmp_path / "harmonized.mid")])
     assert result.exit_code == 0, result.output
     tracks = read_track_notes(tmp_path / "harmonized.mid", MidiOptions())
-    assert [t.name for t in tracks] == ["input", "generated"]
+    assert [t.name for t in tracks] == ["input", "generated 1", "generated 2", "generated 3"]
     soprano = find_track(read_track_notes(melody, MidiOptions()), "Soprano")
     assert [n.pitch for n in tracks[0].notes] == [n.pitch for n in soprano.notes]
-    assert len(tracks[1].notes) > len(tracks[0].notes)  # three voices under one
+    ends = {max(n.end for n in t.notes) for t in tracks}
+    assert ends == {soprano.notes[-1].end}  # three voices, each to the melody's end
