@@ -159,18 +159,25 @@ def test_resume_of_pairs_gives_the_same_weights(tmp_path, kind):
     assert all(torch.equal(a[name], b[name]) for name in a)
 
 
-def test_harmonise_a_melody_into_a_file_of_two_tracks(tmp_path):
+def train_a_harmoniser(tmp_path, declaration: dict):
+    """Four chorales in a folder with ``declaration`` as its seqgen.json, a tiny model
+    trained on them for two steps: the folder, the run and what training printed."""
     chorales = tmp_path / "chorales"
     chorales.mkdir()
     for number in (1, 2, 3, 4):
         shutil.copy(ROOT / "corpora/bach-chorales" / f"riemenschneider00{number}.mid", chorales)
-    (chorales / "seqgen.json").write_text(json.dumps({"source_track": "Soprano"}))
+    (chorales / "seqgen.json").write_text(json.dumps(declaration))
     run = tmp_path / "run"
     trained = runner.invoke(app, ["train", str(chorales), "--arch", "encoder-decoder",
                                   "--hidden", "8", "--layers", "1", "--steps", "2",
                                   "--batch-size", "2", "--device", "cpu", "--no-curves",
                                   "--out", str(run)])
     assert trained.exit_code == 0, trained.output
+    return chorales, run, trained.output
+
+
+def test_harmonise_a_melody_into_a_file_of_two_tracks(tmp_path):
+    chorales, run, _ = train_a_harmoniser(tmp_path, {"source_track": "Soprano"})
     checkpoint = load_checkpoint(run)
     codec = checkpoint.codec
     # MIDI pairs keep time: the model got a clock, and the checkpoint its seconds per token
@@ -215,20 +222,10 @@ def test_bf16_trains_and_evaluates_an_encoder_decoder(tmp_path):
 
 
 def test_harmonise_a_melody_into_parts(tmp_path):
-    chorales = tmp_path / "chorales"
-    chorales.mkdir()
-    for number in (1, 2, 3, 4):
-        shutil.copy(ROOT / "corpora/bach-chorales" / f"riemenschneider00{number}.mid", chorales)
-    declaration = {"source_track": "Soprano", "format": "parts",
-                   "codec_options": {"voices": 3, "step_ms": 250}}
-    (chorales / "seqgen.json").write_text(json.dumps(declaration))
-    run = tmp_path / "run"
-    trained = runner.invoke(app, ["train", str(chorales), "--arch", "encoder-decoder",
-                                  "--hidden", "8", "--layers", "1", "--steps", "2",
-                                  "--batch-size", "2", "--device", "cpu", "--no-curves",
-                                  "--out", str(run)])
-    assert trained.exit_code == 0, trained.output
-    assert "rows per batch" not in trained.output  # --batch-size was given: no note on it
+    chorales, run, printed = train_a_harmoniser(tmp_path, {
+        "source_track": "Soprano", "format": "parts",
+        "codec_options": {"voices": 3, "step_ms": 250}})
+    assert "rows per batch" not in printed  # --batch-size was given: no note on it
     codec = load_checkpoint(run).codec
     assert codec.to_json() == {"name": "parts", "step_ms": 250, "voices": 3}
     for how in (["--seed", "1"], ["--beam", "2"]):
