@@ -12,6 +12,7 @@ one step. Decoding reads whatever the tokens say: a part that a step leaves out 
 with nothing sounding is silent. Augmentation transposes; a grid is not stretched.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -211,7 +212,7 @@ class PartsCodec(FileCodec):
             raise ValueError(str(exc)) from None
 
 
-def line(notes: list[Note], to_step) -> list[tuple[int, int, int]]:
+def line(notes: list[Note], to_step: Callable[[float], int]) -> list[tuple[int, int, int]]:
     """A track's notes as one line of (pitch, start step, end step): rounded to steps, each at
     least a step long, a note cut where the next begins (at one start, the highest kept)."""
     quantised = sorted((to_step(n.start), n.pitch, max(to_step(n.end), to_step(n.start) + 1))
