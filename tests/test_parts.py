@@ -125,10 +125,38 @@ def test_transposing_moves_notes_and_keeps_the_grid():
                for new, old in zip(moved, (source, target), strict=True))
 
 
+def test_a_relative_target_counts_from_the_source(tmp_path):
+    path = four_tracks(tmp_path / "four.mid")  # alto a fifth, bass a ninth under the soprano
+    codec = PartsCodec(step_ms=500, voices=2, relative=True)
+    source, target, _ = codec.read_pair(path, "Soprano")
+    assert [codec.token_name(t) for t in target[:3].tolist()] == ["NOTE_57", "NOTE_50", "STEP"]
+    assert target.tolist() == target[:3].tolist() * 4  # the same intervals in every key
+    codec.write_pair(source, target, tmp_path / "out.mid")
+    alto, bass = read_track_notes(tmp_path / "out.mid", MidiOptions())[1:]
+    assert [n.pitch for n in alto.notes] == [62, 63, 64, 65]
+    assert [n.pitch for n in bass.notes] == [55, 56, 57, 58]
+    moved_source, moved_target = codec.augment_pair(source, target, Augmentation(transpose=5),
+                                                    torch.Generator().manual_seed(3))
+    assert not torch.equal(moved_source, source) and torch.equal(moved_target, target)
+
+
+def test_what_a_relative_target_counts_from():
+    codec = PartsCodec(step_ms=500, relative=True)
+    # steps: nothing yet, two parts (the highest counts), a rest, then a held note
+    source = [REST, REST, STEP, NOTE_BASE + 60, NOTE_BASE + 67, STEP, REST, REST, STEP,
+              NOTE_BASE + 55, REST, STEP, HOLD, REST, STEP]
+    assert codec.references(torch.tensor(source)) == [67, 67, 67, 55, 55]
+    assert codec.references(torch.tensor([REST, STEP])) == [60]  # no note: middle C
+    voice = codec.decode_parts([NOTE_BASE + 61, STEP] * 5, references=[67, 67, 67, 55, 55])[0]
+    assert [n.pitch for n in voice] == [64, 64, 64, 52, 52]
+    assert codec.decode_parts([NOTE_BASE + 127, STEP], references=[100]) == [[]]  # off the top
+
+
 @pytest.mark.parametrize("options, message", [
     ({"step_ms": 0}, "parts option step_ms must be an integer of at least 1, not 0"),
     ({"voices": -1}, "parts option voices must be an integer of at least 0, not -1"),
     ({"voices": True}, "parts option voices must be an integer of at least 0, not True"),
+    ({"relative": "yes"}, "parts option relative must be true or false, not 'yes'"),
 ])
 def test_bad_options(options, message):
     with pytest.raises(UsageError, match=message):
@@ -136,8 +164,10 @@ def test_bad_options(options, message):
 
 
 def test_json_round_trip():
-    codec = PartsCodec(step_ms=100, voices=3)
+    codec = PartsCodec(step_ms=100, voices=3, relative=True)
     assert PartsCodec.from_json(codec.to_json()).to_json() == codec.to_json()
+    # a checkpoint from before relative targets reads as absolute
+    assert not PartsCodec.from_json({"name": "parts", "step_ms": 250, "voices": 3}).relative
     with pytest.raises(ValueError, match="unexpected keyword argument 'speed'"):
         PartsCodec.from_json({"name": "parts", "speed": 2})
 
@@ -151,7 +181,8 @@ def test_a_folder_declares_its_codec_options(tmp_path):
     declaration = {"source_track": "Soprano", "format": "parts", "codec_options": {"voices": 3}}
     (folder / "seqgen.json").write_text(json.dumps(declaration))
     corpus = load_pairs(folder)
-    assert corpus.codec.to_json() == {"name": "parts", "step_ms": 125, "voices": 3}
+    assert corpus.codec.to_json() == {"name": "parts", "step_ms": 125, "voices": 3,
+                                      "relative": False}
     assert len(corpus.targets) == 3
     # a flag overrides the declaration; the declared options belong to the declared format
     fewer = load_pairs(folder, codec_options={"voices": 2})

@@ -28,6 +28,10 @@ class Augmentation:
     transpose: int = 3
     stretch: float = 0.05
 
+    def semitones(self, generator: torch.Generator) -> int:
+        """A transposition drawn uniformly from -transpose..transpose."""
+        return int(torch.randint(-self.transpose, self.transpose + 1, (), generator=generator))
+
 
 class Codec:
     """What every codec has: a name (the format it is registered as), the file suffixes it

@@ -611,8 +611,7 @@ class MidiCodec(FileCodec):
                 generator: torch.Generator) -> Tensor:
         """Transposed by a whole number of semitones and stretched in time, both drawn
         uniformly within the augmentation's amounts (Magenta's Performance RNN does the same)."""
-        semitones = int(torch.randint(-augmentation.transpose, augmentation.transpose + 1, (),
-                                      generator=generator))
+        semitones = augmentation.semitones(generator)
         factor = 1 + augmentation.stretch * (2 * float(torch.rand((), generator=generator)) - 1)
         return self.stretch(self.transpose(tokens, semitones), factor)
 

@@ -10,6 +10,12 @@ A part is one line: where a track's notes overlap, a later note cuts the earlier
 start, the highest is kept). Times are rounded to the nearest step, and a note lasts at least
 one step. Decoding reads whatever the tokens say: a part that a step leaves out rests, a HOLD
 with nothing sounding is silent. Augmentation transposes; a grid is not stretched.
+
+A pair's target may count its notes from the source (``relative``): NOTE_64 is then the pitch
+the source sounds at that step, NOTE_61 three semitones below it. A voice a fifth under the
+melody is the same token in every key, and a parallel fifth with the melody is that token twice
+while the melody moves, so a small model can learn what voice leading forbids without learning
+the intervals between 128 pitches first.
 """
 
 from collections.abc import Callable
@@ -34,6 +40,8 @@ from seqgen.errors import UsageError
 SPECIALS = ("PAD", "BOS", "EOS", "STEP", "HOLD", "REST")
 STEP, HOLD, REST = 3, 4, 5
 NOTE_BASE = len(SPECIALS)
+ORIGIN = 64  # a relative note's token for the source's own pitch
+UNSOUNDED = 60  # what a relative target counts from when the source has no note
 
 
 class PartsCodec(FileCodec):
@@ -42,6 +50,9 @@ class PartsCodec(FileCodec):
     ``step_ms``: the grid's step (125: a sixteenth note at 120 beats a minute).
     ``voices``: as the target of a pair, how many of the tracks beside the source (those after
     it in the file, then those before it); 0 for all of them. A file with fewer is skipped.
+    ``relative``: a pair's target notes count semitones from the source's highest note sounding
+    at their step (or the last before, or the first after): NOTE_64 is that pitch. A single
+    sequence's parts are absolute either way.
     """
 
     name = "parts"
@@ -49,12 +60,14 @@ class PartsCodec(FileCodec):
     output_suffix = ".mid"
     augments = True
 
-    def __init__(self, step_ms: int = 125, voices: int = 0) -> None:
+    def __init__(self, step_ms: int = 125, voices: int = 0, relative: bool = False) -> None:
         for option, value, least in (("step_ms", step_ms, 1), ("voices", voices, 0)):
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise UsageError(f"parts option {option} must be an integer of at least "
                                  f"{least}, not {value!r}")
-        self.step_ms, self.voices = step_ms, voices
+        if not isinstance(relative, bool):
+            raise UsageError(f"parts option relative must be true or false, not {relative!r}")
+        self.step_ms, self.voices, self.relative = step_ms, voices, relative
 
     @property
     def size(self) -> int:
@@ -107,8 +120,10 @@ class PartsCodec(FileCodec):
                                  f"{self.voices} voices wanted")
         target = others[:self.voices or None]
         steps = self.steps([n for t in [source, *target] for n in t.notes])
-        return (self.encode_parts([source.notes], steps),
-                self.encode_parts([t.notes for t in target], steps), facts([source, *target]))
+        melody = self.encode_parts([source.notes], steps)
+        return (melody, self.encode_parts([t.notes for t in target], steps,
+                                          self.references(melody) if self.relative else None),
+                facts([source, *target]))
 
     def write_pair(self, source: Tensor, target: Tensor, path: Path) -> None:
         """The source's parts on tracks "input", the target's on "generated 1", "2"... (as many
@@ -116,7 +131,8 @@ class PartsCodec(FileCodec):
         inputs = self.decode_parts(source)
         named = [("input" if len(inputs) == 1 else f"input {i}", notes)
                  for i, notes in enumerate(inputs, 1)]
-        voices = self.decode_parts(target, self.voices or None)
+        voices = self.decode_parts(target, self.voices or None,
+                                   self.references(source) if self.relative else None)
         named += [(f"generated {i}", notes) for i, notes in enumerate(voices, 1)]
         tracks_to_midi(named).save(path)
 
@@ -129,25 +145,45 @@ class PartsCodec(FileCodec):
         """The steps of the grid that holds ``notes``: to the last end, at least one."""
         return max([1] + [max(self.to_step(n.end), self.to_step(n.start) + 1) for n in notes])
 
-    def encode_parts(self, parts: list[list[Note]], steps: int | None = None) -> Tensor:
+    def encode_parts(self, parts: list[list[Note]], steps: int | None = None,
+                     references: list[int] | None = None) -> Tensor:
         """Tokens (int64, no BOS/EOS) of ``parts`` on a grid of ``steps`` (to the last note's
-        end by default): a token per part at each step, then STEP."""
+        end by default): a token per part at each step, then STEP. With ``references`` (a
+        pitch per step), notes are counted from them (a note out of reach rests)."""
         steps = steps or self.steps([n for part in parts for n in part])
         grid = torch.full((steps, len(parts) + 1), REST)
         grid[:, -1] = STEP
         for column, notes in enumerate(parts):
             for pitch, start, end in line(notes, self.to_step):
-                grid[start, column] = NOTE_BASE + pitch
-                grid[start + 1:end, column] = HOLD
+                value = pitch if references is None else pitch - references[start] + ORIGIN
+                if 0 <= value < NUM_PITCHES:
+                    grid[start, column] = NOTE_BASE + value
+                    grid[start + 1:end, column] = HOLD
         return grid.reshape(-1)
+
+    def references(self, source: Tensor) -> list[int]:
+        """What a relative target counts from at each step of ``source``: the highest source
+        note sounding then, else the last before, else the first after (60 for none)."""
+        highest: list[int | None] = [None] * int((torch.as_tensor(source) == STEP).sum())
+        for part in self.decode_parts(source):
+            for note in part:
+                for step in range(self.to_step(note.start), self.to_step(note.end)):
+                    if step < len(highest):
+                        highest[step] = max(highest[step] or 0, note.pitch)
+        sounded = [pitch for pitch in highest if pitch is not None]
+        last = sounded[0] if sounded else UNSOUNDED
+        for step, pitch in enumerate(highest):
+            last = highest[step] = last if pitch is None else pitch
+        return highest
 
     # ---- decoding ----
 
-    def decode_parts(self, tokens: Tensor | list[int],
-                     most: int | None = None) -> list[list[Note]]:
+    def decode_parts(self, tokens: Tensor | list[int], most: int | None = None,
+                     references: list[int] | None = None) -> list[list[Note]]:
         """The parts of any token sequence, however ill-formed: the k-th token after a STEP is
         part k's (past the ``most`` parts wanted, none's); PAD and BOS are ignored and EOS ends
-        decoding."""
+        decoding. With ``references`` (a pitch per step, the last one past their end), notes
+        count from them, and one out of 0..127 rests."""
         parts: list[list[Note]] = []
         sounding: dict[int, tuple[int, int]] = {}  # part -> (pitch, start step)
         step = part = 0
@@ -174,8 +210,12 @@ class PartsCodec(FileCodec):
                 parts.append([])
             if token != HOLD:
                 end(part)
-                if token >= NOTE_BASE:
-                    sounding[part] = (token - NOTE_BASE, step)
+                pitch = token - NOTE_BASE
+                if references is not None:
+                    pitch += (references[min(step, len(references) - 1)] if references
+                              else UNSOUNDED) - ORIGIN
+                if token >= NOTE_BASE and 0 <= pitch < NUM_PITCHES:
+                    sounding[part] = (pitch, step)
             part += 1
         for which in list(sounding):
             end(which)
@@ -187,9 +227,14 @@ class PartsCodec(FileCodec):
                 generator: torch.Generator) -> Tensor:
         """Transposed by a whole number of semitones drawn uniformly within the augmentation's
         amount (a note pushed out of 0..127 becomes a rest)."""
-        semitones = int(torch.randint(-augmentation.transpose, augmentation.transpose + 1, (),
-                                      generator=generator))
-        return self.transpose(tokens, semitones)
+        return self.transpose(tokens, augmentation.semitones(generator))
+
+    def augment_pair(self, source: Tensor, target: Tensor, augmentation: Augmentation,
+                     generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Both sides transposed alike; a relative target, counted from the source, stays."""
+        if not self.relative:
+            return super().augment_pair(source, target, augmentation, generator)
+        return self.augment(source, augmentation, generator), target
 
     def transpose(self, tokens: Tensor, semitones: int) -> Tensor:
         is_note = tokens >= NOTE_BASE
@@ -200,7 +245,8 @@ class PartsCodec(FileCodec):
     # ---- configuration ----
 
     def to_json(self) -> dict:
-        return {"name": self.name, "step_ms": self.step_ms, "voices": self.voices}
+        return {"name": self.name, "step_ms": self.step_ms, "voices": self.voices,
+                "relative": self.relative}
 
     @classmethod
     def from_json(cls, data: dict) -> "PartsCodec":
