@@ -221,13 +221,14 @@ def test_bf16_trains_and_evaluates_an_encoder_decoder(tmp_path):
     assert 0 < evaluation.loss < 10 and set(evaluation.decoding) == {"greedy", "beam 2"}
 
 
-def test_harmonise_a_melody_into_parts(tmp_path):
+@pytest.mark.parametrize("relative", [False, True])
+def test_harmonise_a_melody_into_parts(tmp_path, relative):
+    options = {"voices": 3, "step_ms": 250, "relative": relative}
     chorales, run, printed = train_a_harmoniser(tmp_path, {
-        "source_track": "Soprano", "format": "parts",
-        "codec_options": {"voices": 3, "step_ms": 250}})
+        "source_track": "Soprano", "format": "parts", "codec_options": options})
     assert "rows per batch" not in printed  # --batch-size was given: no note on it
     codec = load_checkpoint(run).codec
-    assert codec.to_json() == {"name": "parts", "step_ms": 250, "voices": 3}
+    assert codec.to_json() == {"name": "parts", **options}
     for how in (["--seed", "1"], ["--beam", "2"]):
         out = tmp_path / f"harmonised-{how[0][2:]}.mid"
         result = runner.invoke(app, ["sample", str(run), "--input",
