@@ -1,5 +1,6 @@
 """The character codec, text corpora, their cache, and batching for truncated BPTT."""
 
+import json
 import os
 import random
 
@@ -8,10 +9,11 @@ import pytest
 import torch
 from safetensors.numpy import load_file
 
+import seqgen
 from seqgen.data import corpus as corpus_module
 from seqgen.data.batching import IGNORE, item_batches, padding_fraction, read_rows, stream_batches
 from seqgen.data.chars import CharCodec
-from seqgen.data.corpus import DecodedText, fits_in_chunks, load_text_corpus
+from seqgen.data.corpus import DecodedText, fits_in_chunks, load_corpus, load_text_corpus
 from seqgen.data.splits import split_stream
 from seqgen.errors import UsageError
 from tests.test_plugins import WordCodec
@@ -192,6 +194,41 @@ def test_a_failed_encoding_leaves_no_half_cache(tiny_corpus, monkeypatch, tmp_pa
     with pytest.raises(KeyboardInterrupt, match="^third chunk$"):
         load_text_corpus(tiny_corpus, CharCodec, cache_dir=tmp_path / "cache")
     assert [f.name for f in (tmp_path / "cache").iterdir() if f.suffix != ".key"] == []
+
+
+class LowerWords(WordCodec):
+    """Words, lowercased on request (an option)."""
+
+    name = "lowerwords"
+    lowercase = False
+
+    @classmethod
+    def fit(cls, text: str, specials: bool = False, lowercase: bool = False) -> "LowerWords":
+        codec = super().fit(text.lower() if lowercase else text, specials)
+        codec.lowercase = lowercase
+        return codec
+
+    def encode(self, text: str, what: str = "text") -> torch.Tensor:
+        return super().encode(text.lower() if self.lowercase else text, what)
+
+
+class LowerWordsPlugin:
+    @staticmethod
+    @seqgen.hookimpl
+    def register_codecs(register):
+        register("lowerwords", LowerWords, aliases=("lw",))
+
+
+def test_declared_codec_options_follow_the_codec_by_any_of_its_names(tmp_path, register_plugin):
+    register_plugin(LowerWordsPlugin, "lower-words")
+    (tmp_path / "play.txt").write_text("ROMEO: Hello.\n\nJULIET: Hi.\n")
+    (tmp_path / "seqgen.json").write_text(json.dumps({"format": "lw",
+                                                      "codec_options": {"lowercase": True}}))
+    assert "romeo" in load_corpus(tmp_path).codec.vocab
+    assert "romeo" in load_corpus(tmp_path, format="lowerwords").codec.vocab  # its other name
+    assert "ROMEO" in load_corpus(tmp_path, codec_options={"lowercase": False}).codec.vocab
+    # another codec: the options declared for lowerwords are not its own
+    assert load_corpus(tmp_path, format="char").codec.vocab.startswith("\n .:EHIJLMORTU")
 
 
 def test_missing_empty_and_txt_less_corpora_are_usage_errors(tmp_path):

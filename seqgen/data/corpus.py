@@ -272,7 +272,7 @@ def load_corpus(path: str | Path, format: str | None = None,
     format = format or declared.get("format") or detect_format(path)
     codec_class = get_codec(format).cls
     label_from = label_from or declared.get("label_from")
-    options = declared_options(declared, format, codec_options)
+    options = declared_options(declared, codec_class, codec_options)
     check_option_names(options, codec_class.default_options(), f"the {format} codec")
     if issubclass(codec_class, FileCodec):
         try:
@@ -317,12 +317,13 @@ def read_declaration(path: Path) -> dict[str, str]:
     return declared
 
 
-def declared_options(declared: dict, format: str,
+def declared_options(declared: dict, codec_class: type[Codec],
                      given: dict[str, object] | None) -> dict[str, object]:
-    """The declaration's ``codec_options`` where the corpus is read in its declared format,
-    overridden by those ``given`` (``--codec-opt``)."""
-    options = declared.get("codec_options", {}) if format == declared.get("format") else {}
-    return {**options, **(given or {})}
+    """The declaration's ``codec_options`` where the corpus is read with its declared format's
+    codec (by any of its names), overridden by those ``given`` (``--codec-opt``)."""
+    named = declared.get("format")
+    applies = named is not None and get_codec(named).cls is codec_class
+    return {**(declared.get("codec_options", {}) if applies else {}), **(given or {})}
 
 
 def declares_pairs(declared: dict) -> bool:

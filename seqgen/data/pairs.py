@@ -118,7 +118,7 @@ def load_pairs(path: str | Path, format: str | None = None,
     root = path / declared["files"] if "files" in declared else path
     format = format or declared.get("format") or pair_format(root)
     codec_class = get_codec(format).cls
-    options = declared_options(declared, format, codec_options)
+    options = declared_options(declared, codec_class, codec_options)
     check_option_names(options, codec_class.default_options(), f"the {format} codec")
     if issubclass(codec_class, FileCodec):
         track = source_track or declared.get("source_track")
