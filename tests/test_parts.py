@@ -152,6 +152,29 @@ def test_what_a_relative_target_counts_from():
     assert codec.decode_parts([NOTE_BASE + 127, STEP], references=[100]) == [[]]  # off the top
 
 
+@pytest.mark.parametrize("relative", [False, True])
+def test_voice_leading_rules(relative):
+    codec = PartsCodec(step_ms=500, voices=2, relative=relative)
+    melody = codec.encode_parts([[note(72, 0, 0.5), note(74, 0.5, 1), note(60, 1, 1.5)]])
+    refs = codec.references(melody) if relative else None
+
+    def tokens(*pitches, step):
+        return {codec.token_of(p, step, refs) for p in pitches}
+
+    rules = codec.rules(melody).after(codec.BOS)
+    assert set(rules.forbidden()) == tokens(*range(73, 128), step=0)  # none above the melody
+    for token in [*tokens(65, step=0), *tokens(60, step=0), STEP]:  # a fifth, an octave below
+        rules = rules.after(token)
+    # the melody steps up: the alto may not go up to the fifth below it again, nor above it
+    assert set(rules.forbidden()) == tokens(67, *range(75, 128), step=1)
+    rules = rules.after(next(iter(tokens(69, step=1))))
+    # nor the tenor to the octave below the melody, nor above the alto
+    assert set(rules.forbidden()) == tokens(62, *range(70, 128), step=1)
+    rules = rules.after(HOLD).after(STEP)
+    assert HOLD in rules.forbidden()  # the melody fell below the alto's held note
+    assert rules.after(REST).after(NOTE_BASE + 3).forbidden() == []  # a third voice: free
+
+
 @pytest.mark.parametrize("options, message", [
     ({"step_ms": 0}, "parts option step_ms must be an integer of at least 1, not 0"),
     ({"voices": -1}, "parts option voices must be an integer of at least 0, not -1"),

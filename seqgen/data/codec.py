@@ -33,6 +33,25 @@ class Augmentation:
         return int(torch.randint(-self.transpose, self.transpose + 1, (), generator=generator))
 
 
+class Rules:
+    """A codec's rules for one output as it is written (``Codec.rules``): the tokens that may
+    not come next, and the rules once a token has come. Immutable: beams share them."""
+
+    def forbidden(self) -> list[int]:
+        raise NotImplementedError
+
+    def after(self, token: int) -> Rules:
+        raise NotImplementedError
+
+
+def forbid(logits: Tensor, rules: list[Rules]) -> None:
+    """Mask (-inf, in place) what each row's ``rules`` forbid in ``logits`` [rows, vocab]."""
+    for row, row_rules in enumerate(rules):
+        forbidden = row_rules.forbidden()
+        if forbidden:
+            logits[row, forbidden] = float("-inf")
+
+
 class Codec:
     """What every codec has: a name (the format it is registered as), the file suffixes it
     reads, a vocabulary of ``size`` ids (0, 1, 2 are PAD, BOS and EOS where a codec has them),
@@ -69,6 +88,11 @@ class Codec:
     def token_seconds(self) -> Tensor | None:
         """How far each token moves time, in seconds [size], or None for a codec without time
         (text). It gives samples a length in seconds and encoder-decoders their clock."""
+        return None
+
+    def rules(self, source: Tensor) -> Rules | None:
+        """Rules an output written from ``source`` may be held to (``seqgen sample --rules``);
+        None for a codec without rules."""
         return None
 
     def describe_vocabulary(self) -> str:
@@ -244,6 +268,11 @@ class FileCodec(Codec):
 
     def token_name(self, token: int) -> str:
         return str(token)
+
+    def rules(self, source: Tensor) -> Rules | None:
+        """Rules an output written from ``source`` may be held to (``seqgen sample --rules``);
+        None for a codec without rules."""
+        return None
 
     def describe_vocabulary(self) -> str:
         """``391 events: 1 PAD, ..., 128 NOTE_ON, ...``: how many tokens of each kind (token

@@ -19,12 +19,13 @@ the intervals between 128 pitches first.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from seqgen.data.codec import Augmentation, CodecFileError, FileCodec
+from seqgen.data.codec import Augmentation, CodecFileError, FileCodec, Rules
 from seqgen.data.midi import (
     DEFAULT_VELOCITY,
     NUM_PITCHES,
@@ -42,6 +43,7 @@ STEP, HOLD, REST = 3, 4, 5
 NOTE_BASE = len(SPECIALS)
 ORIGIN = 64  # a relative note's token for the source's own pitch
 UNSOUNDED = 60  # what a relative target counts from when the source has no note
+PERFECT = (0, 7)  # interval classes two parts may not move in parallel: octaves, fifths
 
 
 class PartsCodec(FileCodec):
@@ -155,21 +157,26 @@ class PartsCodec(FileCodec):
         grid[:, -1] = STEP
         for column, notes in enumerate(parts):
             for pitch, start, end in line(notes, self.to_step):
-                value = pitch if references is None else pitch - references[start] + ORIGIN
-                if 0 <= value < NUM_PITCHES:
-                    grid[start, column] = NOTE_BASE + value
+                token = self.token_of(pitch, start, references)
+                if token is not None:
+                    grid[start, column] = token
                     grid[start + 1:end, column] = HOLD
         return grid.reshape(-1)
 
-    def references(self, source: Tensor) -> list[int]:
-        """What a relative target counts from at each step of ``source``: the highest source
-        note sounding then, else the last before, else the first after (60 for none)."""
+    def highest(self, source: Tensor) -> list[int | None]:
+        """The highest note of ``source`` sounding at each of its steps (None: silence)."""
         highest: list[int | None] = [None] * int((torch.as_tensor(source) == STEP).sum())
         for part in self.decode_parts(source):
             for note in part:
                 for step in range(self.to_step(note.start), self.to_step(note.end)):
                     if step < len(highest):
                         highest[step] = max(highest[step] or 0, note.pitch)
+        return highest
+
+    def references(self, source: Tensor) -> list[int]:
+        """What a relative target counts from at each step of ``source``: the highest source
+        note sounding then, else the last before, else the first after (60 for none)."""
+        highest = self.highest(source)
         sounded = [pitch for pitch in highest if pitch is not None]
         last = sounded[0] if sounded else UNSOUNDED
         for step, pitch in enumerate(highest):
@@ -210,16 +217,33 @@ class PartsCodec(FileCodec):
                 parts.append([])
             if token != HOLD:
                 end(part)
-                pitch = token - NOTE_BASE
-                if references is not None:
-                    pitch += (references[min(step, len(references) - 1)] if references
-                              else UNSOUNDED) - ORIGIN
-                if token >= NOTE_BASE and 0 <= pitch < NUM_PITCHES:
+                pitch = self.pitch_of(token, step, references) if token >= NOTE_BASE else None
+                if pitch is not None:
                     sounding[part] = (pitch, step)
             part += 1
         for which in list(sounding):
             end(which)
         return parts
+
+    def token_of(self, pitch: int, step: int, references: list[int] | None) -> int | None:
+        """The NOTE token of ``pitch`` at ``step`` (None: out of reach)."""
+        if references is not None:
+            pitch += ORIGIN - (references[min(step, len(references) - 1)] if references
+                               else UNSOUNDED)
+        return NOTE_BASE + pitch if 0 <= pitch < NUM_PITCHES else None
+
+    def pitch_of(self, token: int, step: int, references: list[int] | None) -> int | None:
+        """The pitch of a NOTE token at ``step`` (None: out of 0..127)."""
+        pitch = token - NOTE_BASE
+        if references is not None:
+            pitch += (references[min(step, len(references) - 1)] if references
+                      else UNSOUNDED) - ORIGIN
+        return pitch if 0 <= pitch < NUM_PITCHES else None
+
+    def rules(self, source: Tensor) -> "VoiceLeading":
+        """Voice leading (``VoiceLeading``) for a target written under ``source``."""
+        return VoiceLeading(self, tuple(self.highest(source)),
+                            self.references(source) if self.relative else None)
 
     # ---- augmentation ----
 
@@ -256,6 +280,60 @@ class PartsCodec(FileCodec):
             return cls(**{k: v for k, v in data.items() if k != "name"})
         except (TypeError, UsageError) as exc:
             raise ValueError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class VoiceLeading(Rules):
+    """The rules of common-practice voice leading for a pair's target, as it is written: no
+    voice above the one before it (the first, above the source's highest note), held or new,
+    and no two
+    parts (the source's highest note, the voices) that are a fifth, or an octave or unison,
+    apart at one step and again at the next, both moving the same way. A voice is checked
+    against the source and the voices before it at its step, so every two parts once."""
+
+    codec: PartsCodec
+    melody: tuple[int | None, ...]  # the source's highest note at each step
+    references: list[int] | None  # what a relative target counts from
+    step: int = 0
+    before: tuple[int | None, ...] = ()  # each voice's pitch at the step before
+    now: tuple[int | None, ...] = ()  # the voices written so far at this step
+
+    def melody_at(self, step: int) -> int | None:
+        return self.melody[step] if 0 <= step < len(self.melody) else None
+
+    def forbidden(self) -> list[int]:
+        part = len(self.now)
+        if self.codec.voices and part >= self.codec.voices:
+            return []
+        above = [self.melody_at(self.step), *self.now]
+        ceiling = min((pitch for pitch in above if pitch is not None), default=NUM_PITCHES)
+        banned = set(range(ceiling + 1, NUM_PITCHES))
+        own = self.before[part] if part < len(self.before) else None
+        others = [(self.melody_at(self.step - 1), self.melody_at(self.step)),
+                  *zip(self.before, self.now, strict=False)]  # a voice new at this step: none
+        for was, now in others if own is not None else ():
+            if was is None or now is None or was == now:
+                continue
+            interval = abs(was - own) % 12
+            if interval in PERFECT:
+                banned.update(q for q in range(NUM_PITCHES)
+                              if abs(now - q) % 12 == interval and (q - own) * (now - was) > 0)
+        tokens = (self.codec.token_of(q, self.step, self.references) for q in banned)
+        held_above = own is not None and own > ceiling  # the melody fell below a held note
+        return sorted([t for t in tokens if t is not None] + ([HOLD] if held_above else []))
+
+    def after(self, token: int) -> "VoiceLeading":
+        if token == STEP:
+            return replace(self, step=self.step + 1, before=self.now, now=())
+        if token < STEP:  # PAD, BOS, EOS
+            return self
+        part = len(self.now)
+        if token == HOLD:
+            pitch = self.before[part] if part < len(self.before) else None
+        else:
+            pitch = None if token == REST else \
+                self.codec.pitch_of(token, self.step, self.references)
+        return replace(self, now=(*self.now, pitch))
 
 
 def line(notes: list[Note], to_step: Callable[[float], int]) -> list[tuple[int, int, int]]:

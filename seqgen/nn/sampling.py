@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from seqgen.config import MAX_SEED, at_least, check_seed
-from seqgen.data.codec import Codec, FileCodec, TextCodec
+from seqgen.data.codec import Codec, FileCodec, Rules, TextCodec, forbid
 from seqgen.errors import UsageError
 from seqgen.nn.beam import beam_search
 from seqgen.nn.model import Generator
@@ -100,7 +100,7 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
              stop_token: int | None = None, min_length: int = 0,
              banned: list[int] | None = None,
              token_seconds: Tensor | None = None, max_seconds: float | None = None,
-             labels: Tensor | None = None,
+             labels: Tensor | None = None, rules: list[Rules] | None = None,
              on_tokens: Callable[[Tensor], Tensor | None] | None = None) -> list[Tensor]:
     """Continue ``prompt`` (token ids [P]) by up to ``length`` tokens, ``num_samples`` at once.
 
@@ -108,7 +108,8 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
     time with its state carried, so the cost is linear in the length. A sample ends early at
     ``stop_token`` (not within its first ``min_length`` tokens), or once its tokens'
     ``token_seconds`` add up to ``max_seconds``.
-    ``banned`` tokens are never drawn. ``labels`` [num_samples] condition a labelled model.
+    ``banned`` tokens are never drawn, nor those each sample's ``rules`` forbid.
+    ``labels`` [num_samples] condition a labelled model.
     ``on_tokens`` gets each step's tokens [num_samples] as they are drawn (for streaming); it
     may return which samples end with them (bool [num_samples]; a length in characters, say).
     Returns each sample's new tokens (without the prompt and the stop token).
@@ -137,8 +138,12 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
             logits[:, banned] = float("-inf")
         if i < min_length and stop_token is not None:
             logits[:, stop_token] = float("-inf")
+        if rules:
+            forbid(logits, rules)
         tokens = sample_next(logits, options, generator)
         drawn.append(tokens)
+        if rules:
+            rules = [r.after(t) for r, t in zip(rules, tokens.tolist(), strict=True)]
         ended = on_tokens(tokens) if on_tokens is not None else None
         if can_end or ended is not None:
             if stop_token is not None:
@@ -302,11 +307,14 @@ def generate_pieces(model: Generator, codec: FileCodec, primer: Tensor | None = 
 def generate_targets(model: Seq2Seq, codec: Codec, sources: list[Tensor], max_length: int,
                      num_samples: int = 1, options: SamplingOptions | None = None,
                      seed: int | None = None, beam: int = 0, alpha: float = 1.0,
-                     primer: Tensor | None = None, batch_size: int = 64) -> list[list[Tensor]]:
+                     primer: Tensor | None = None, batch_size: int = 64,
+                     rules: bool = False) -> list[list[Tensor]]:
     """For each source, ``num_samples`` targets (primer + new tokens) of an encoder-decoder:
-    drawn, or with a ``beam`` the likeliest. Each ends where the model ends it, at most
-    ``max_length`` tokens on. Sources are encoded and decoded ``batch_size`` at a time."""
+    drawn, or with a ``beam`` the likeliest; with ``rules``, never saying what the codec's
+    rules forbid. Each ends where the model ends it, at most ``max_length`` tokens on. Sources
+    are encoded and decoded ``batch_size`` at a time."""
     check_beam(beam, num_samples, options)
+    check_rules(codec, rules)
     primer = primer if primer is not None else torch.zeros(0, dtype=torch.long)
     prompt = torch.cat([torch.tensor([codec.BOS]), primer.long()])
     ends = {"stop_token": codec.EOS, "min_length": 0 if primer.numel() else 1,
@@ -315,16 +323,33 @@ def generate_targets(model: Seq2Seq, codec: Codec, sources: list[Tensor], max_le
     for start in range(0, len(sources), batch_size):
         group = sources[start : start + batch_size]
         decoding = Decoding(model, group)
+        held = [rules_after(codec, source, prompt) for source in group] if rules else None
         if beam:
             found = beam_search(decoding, prompt, max_length, beam, len(group), alpha=alpha,
-                                num_return=num_samples, **ends)
+                                num_return=num_samples, rules=held, **ends)
             drawn = [h.tokens for row in found for h in row]
         else:
             drawn = generate(decoding, prompt, max_length, len(group) * num_samples, options,
-                             None if seed is None else (seed + start) % (MAX_SEED + 1), **ends)
+                             None if seed is None else (seed + start) % (MAX_SEED + 1),
+                             rules=held and [r for r in held for _ in range(num_samples)],
+                             **ends)
         targets += [[torch.cat([primer.long(), tokens]) for tokens in
                      drawn[i * num_samples : (i + 1) * num_samples]] for i in range(len(group))]
     return targets
+
+
+def check_rules(codec: Codec, rules: bool) -> None:
+    """Outputs held to rules need a codec that has them."""
+    if rules and type(codec).rules is Codec.rules:
+        raise UsageError(f"the {codec.name} codec has no rules to write by: drop --rules")
+
+
+def rules_after(codec: Codec, source: Tensor, prompt: Tensor) -> Rules:
+    """The codec's rules for an output of ``source``, once ``prompt`` is written."""
+    rules = codec.rules(source.long())
+    for token in prompt.tolist():
+        rules = rules.after(token)
+    return rules
 
 
 def condition_labels(label_names: list[str] | tuple[str, ...], condition: str | None,
