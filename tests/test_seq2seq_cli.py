@@ -14,6 +14,7 @@ from seqgen.cli import app
 from seqgen.config import TrainConfig
 from seqgen.data.midi import MidiOptions, find_track, read_track_notes
 from seqgen.data.pairs import load_pairs
+from seqgen.media.harmony import harmony_features, read_harmonisation
 from seqgen.training.checkpoint import load_checkpoint
 from seqgen.training.devices import bf16_native
 from seqgen.training.evaluation import evaluate_checkpoint
@@ -90,17 +91,24 @@ def test_eval_scores_greedy_and_beam(pairs_run):
     (["--input", "1", "--beam", "2", "--top-k", "3"], "--beam searches for the likeliest"),
     (["--input", "1", "--length", "20"], "--length is not for an encoder-decoder"),
     (["--input", "@missing.txt"], "cannot read the input file missing.txt"),
+    (["--input", "1", "--rules", "--out", "never.txt"],
+     "the char codec has no rules to write by: drop --rules"),
 ])
-def test_bad_sampling_input_is_one_line(pairs_run, arguments, message):
+def test_bad_sampling_input_is_one_line(pairs_run, arguments, message, tmp_path,
+                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["sample", str(pairs_run), *arguments])
     assert result.exit_code == 2
     assert message in one_line_error(result.output)
+    assert not list(tmp_path.iterdir())  # nothing written
 
 
-def test_input_to_a_model_without_an_encoder(trained_run):
-    result = runner.invoke(app, ["sample", str(trained_run), "--input", "First"])
+@pytest.mark.parametrize("flag", ["--input", "--rules"])
+def test_encoder_decoder_flags_to_a_model_without_an_encoder(trained_run, flag):
+    given = ["--input", "First"] if flag == "--input" else ["--rules"]
+    result = runner.invoke(app, ["sample", str(trained_run), *given])
     assert result.exit_code == 2
-    assert "--input is for encoder-decoder models; this one is many-to-many" in \
+    assert f"{flag} is for encoder-decoder models; this one is many-to-many" in \
         one_line_error(result.output)
 
 
@@ -229,8 +237,9 @@ def test_harmonise_a_melody_into_parts(tmp_path, relative):
     assert "rows per batch" not in printed  # --batch-size was given: no note on it
     codec = load_checkpoint(run).codec
     assert codec.to_json() == {"name": "parts", **options}
-    for how in (["--seed", "1"], ["--beam", "2"]):
-        out = tmp_path / f"harmonised-{how[0][2:]}.mid"
+    for how in (["--seed", "1"], ["--beam", "2"], ["--seed", "1", "--rules"],
+                ["--beam", "2", "--rules"]):
+        out = tmp_path / f"harmonised-{how[0][2:]}{'-ruled' if '--rules' in how else ''}.mid"
         result = runner.invoke(app, ["sample", str(run), "--input",
                                      f"@{chorales / 'riemenschneider002.mid'}", "--max-length",
                                      "60", "--quiet", "--out", str(out), *how])
@@ -241,6 +250,11 @@ def test_harmonise_a_melody_into_parts(tmp_path, relative):
         soprano = find_track(read_track_notes(chorales / "riemenschneider002.mid",
                                               MidiOptions()), "Soprano").notes
         assert [n.pitch for n in tracks[0].notes] == [n.pitch for n in soprano]
+        if "--rules" in how:  # even an untrained model's voices lead by the rules
+            features = harmony_features(read_harmonisation(mido.MidiFile(out), MidiOptions()))
+            assert features["melody_crossings"] == 0
+            assert features["parallel_fifths_per_bar"] == 0
+            assert features["parallel_octaves_per_bar"] == 0
     stats = runner.invoke(app, ["stats", str(tmp_path / "harmonised-seed.mid"), "--against",
                                 str(chorales)])
     assert stats.exit_code == 0 and "consonant_onsets" in stats.stdout, stats.output

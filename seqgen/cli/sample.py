@@ -50,6 +50,7 @@ def sample_command(
     beam: Annotated[int | None, typer.Option(help="Beam search: the likeliest output among N hypotheses instead of a random draw; --num-samples of the best beams.")] = None,
     length_penalty: Annotated[float, typer.Option(help="With --beam: rank finished outputs by log probability / ((5 + length) / 6) ** this; 0 ranks by log probability alone.")] = 1.0,
     attention_png: Annotated[Path | None, typer.Option(help="Encoder-decoder: draw where each output step of the first input looked (input across, output down) as a PNG.")] = None,
+    rules: Annotated[bool, typer.Option(help="Encoder-decoder: never write what the codec's rules forbid (parts: a voice above the one over it, parallel fifths and octaves).")] = False,
 ) -> None:
     """Generate text or MIDI from a trained checkpoint (text streams to the terminal); an
     encoder-decoder writes an output for each --input."""
@@ -73,11 +74,13 @@ def sample_command(
             if given:
                 raise UsageError(f"{flag} is not for an encoder-decoder: its output ends where "
                                  "the model ends it (at most --max-length tokens)")
-        sample_targets(ckpt, source, primer, max_length, search, out, force, attention_png)
+        sample_targets(ckpt, source, primer, max_length, search, out, force, attention_png,
+                       rules)
         if isinstance(ckpt.codec, FileCodec):
             show_and_render(search.paths, not quiet, render, soundfont)
         return
-    for flag, given in (("--input", source), ("--attention-png", attention_png)):
+    for flag, given in (("--input", source), ("--attention-png", attention_png),
+                        ("--rules", rules or None)):
         if given is not None:
             raise UsageError(f"{flag} is for encoder-decoder models; this one is "
                              f"{ckpt.config['model'].get('arch', 'many-to-many')}: give "
@@ -281,18 +284,20 @@ def write_pieces(codec: FileCodec, paths: list[Path], pieces: list[Tensor],
 
 def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length: int | None,
                    search: Search, out: str | None, force: bool,
-                   attention_png: Path | None) -> None:
+                   attention_png: Path | None, rules: bool = False) -> None:
     """An encoder-decoder's outputs for each input: text printed (one line per input, the
     samples tab-separated) or written to ``out``; files of a file codec (MIDI: the input and
-    the generated voices on separate tracks) written to ``out`` (default samples/)."""
+    the generated voices on separate tracks) written to ``out`` (default samples/); with
+    ``rules``, held to the codec's rules."""
     from seqgen.data.codec import FileCodec
     from seqgen.files import prepare_output_file, write_text
-    from seqgen.nn.sampling import generate_targets
+    from seqgen.nn.sampling import check_rules, generate_targets
 
     if source is None:
         raise UsageError("this model is an encoder-decoder: give --input TEXT or --input @FILE "
                          "(the source to write an output from)")
     codec = ckpt.codec
+    check_rules(codec, rules)
     sources = read_inputs(source, ckpt.source_codec, ckpt.config["corpus"].get("source_track"))
     if isinstance(codec, FileCodec):
         search.paths = output_paths(out or "samples/", len(sources) * search.num_samples,
@@ -309,7 +314,8 @@ def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length
         else primer_read
     limit = max_length or max(200, 5 * max(s.numel() for s in sources))
     targets = generate_targets(ckpt.model, codec, sources, limit, search.num_samples,
-                               search.options, search.seed, search.beam, search.alpha, prefix)
+                               search.options, search.seed, search.beam, search.alpha, prefix,
+                               rules=rules)
     if isinstance(codec, FileCodec):
         write_pieces(codec, search.paths, [t for row in targets for t in row],
                      [s for s, row in zip(sources, targets, strict=True) for _ in row])
