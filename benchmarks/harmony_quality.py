@@ -9,6 +9,7 @@ harmonisations vary around the chorales as the chorales vary among themselves).
 
     python -m benchmarks.harmony_quality               # 20 melodies, checkpoints/harmonizer
     python -m benchmarks.harmony_quality --quick       # 3 melodies (CI)
+    python -m benchmarks.harmony_quality --rules       # held to the codec's voice leading
 """
 
 import argparse
@@ -38,6 +39,8 @@ def main() -> None:
     parser.add_argument("--beam", type=int, default=0, help="0: sample (at --temperature)")
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rules", action="store_true",
+                        help="hold the outputs to the codec's voice-leading rules")
     parser.add_argument("--quick", action="store_true", help="3 melodies")
     args = parser.parse_args()
     num = 3 if args.quick else args.num
@@ -51,8 +54,9 @@ def main() -> None:
     outputs = generate_targets(ckpt.model, ckpt.codec, [s.long() for s in sources],
                                max(5 * max(s.numel() for s in sources), 200),
                                options=None if args.beam else options, seed=args.seed,
-                               beam=args.beam)
+                               beam=args.beam, rules=args.rules)
     how = f"beam {args.beam}" if args.beam else f"sampled at temperature {args.temperature:g}"
+    how += ", with the codec's rules" if args.rules else ""
     console.print(f"harmonised {num} held-out melodies in {time.perf_counter() - start:.1f} s "
                   f"({how})")
     with tempfile.TemporaryDirectory() as tmp:
