@@ -13,7 +13,7 @@ _EXPORTS = {
     "StackCell": "seqgen.nn.cells", "StepCell": "seqgen.nn.cells",
     "Checkpoint": "seqgen.training.checkpoint", "load_checkpoint": "seqgen.training.checkpoint",
     "CodecFileError": "seqgen.data.codec", "FileCodec": "seqgen.data.codec",
-    "TextCodec": "seqgen.data.codec",
+    "Rules": "seqgen.data.codec", "TextCodec": "seqgen.data.codec",
     "FileCorpus": "seqgen.data.corpus", "TextCorpus": "seqgen.data.corpus",
     "TextItemCorpus": "seqgen.data.corpus", "load_corpus": "seqgen.data.corpus",
     "ModelConfig": "seqgen.config", "TrainConfig": "seqgen.config",
@@ -21,7 +21,8 @@ _EXPORTS = {
     "Evaluation": "seqgen.training.evaluation", "evaluate_checkpoint": "seqgen.training.evaluation",
     "hookimpl": "seqgen.hookspecs",
     "SamplingOptions": "seqgen.nn.sampling", "generate": "seqgen.nn.sampling",
-    "generate_pieces": "seqgen.nn.sampling", "generate_text": "seqgen.nn.sampling",
+    "generate_pieces": "seqgen.nn.sampling", "generate_targets": "seqgen.nn.sampling",
+    "generate_text": "seqgen.nn.sampling",
     "TrainResult": "seqgen.training.trainer", "resume": "seqgen.training.runs",
     "train": "seqgen.training.runs",
 }

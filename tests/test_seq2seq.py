@@ -1,19 +1,23 @@
 """The encoder-decoder model: padding never reaches the encoder's outputs, teacher forcing and
 step-by-step decoding agree, every attention and cell works, and beam search finds what a
-greedy search finds and better; a clock counts each token's seconds, across chunks too."""
+greedy search finds and better; a clock counts each token's seconds, across chunks too; a
+codec's rules hold every output."""
 
 import math
+from itertools import pairwise
 
 import pytest
 import torch
 
+import seqgen
 from seqgen.config import ModelConfig
+from seqgen.data.codec import Codec
 from seqgen.errors import UsageError
 from seqgen.nn.beam import beam_search
 from seqgen.nn.build import build_model
 from seqgen.nn.clock import Clock
 from seqgen.nn.encoder import reverse_within
-from seqgen.nn.sampling import SamplingOptions, generate
+from seqgen.nn.sampling import SamplingOptions, generate, generate_targets
 from seqgen.nn.seq2seq import Decoding
 
 VOCAB, SOURCE_VOCAB = 9, 7
@@ -181,3 +185,50 @@ def test_beam_search_of_a_generator_keeps_labels_and_ends():
     assert all(2 not in h.tokens.tolist() for h in found[0])
     stream = beam_search(model, torch.tensor([4]), 7, 2, labels=torch.tensor([0]))
     assert stream[0][0].tokens.numel() == 7
+
+
+class NoRepeats(seqgen.Rules):  # as a plugin writes them
+    """A plugin's rules: never a token twice in a row, nor one token it avoids."""
+
+    def __init__(self, avoid: int, last: int | None = None) -> None:
+        self.avoid, self.last = avoid, last
+
+    def forbidden(self) -> list[int]:
+        return [self.avoid] + ([] if self.last is None else [self.last])
+
+    def after(self, token: int) -> "NoRepeats":
+        return NoRepeats(self.avoid, token)
+
+
+class RuledCodec(Codec):
+    name, size = "ruled", VOCAB
+
+    def rules(self, source: torch.Tensor) -> NoRepeats:
+        return NoRepeats(AVOIDED)
+
+
+AVOIDED = 7  # what the untrained model writes first
+
+
+def broken(output: torch.Tensor) -> bool:
+    tokens = output.tolist()
+    return AVOIDED in tokens or any(a == b for a, b in pairwise(tokens))
+
+
+@pytest.mark.parametrize("beam", [0, 3])
+def test_outputs_keep_their_codecs_rules(beam):
+    model = seq2seq()
+    ruled = generate_targets(model, RuledCodec(), SOURCES, 30, 2 if not beam else 1, seed=0,
+                             beam=beam, options=None if beam else SamplingOptions(2.0),
+                             rules=True)
+    free = generate_targets(model, RuledCodec(), SOURCES, 30, 2 if not beam else 1, seed=0,
+                            beam=beam, options=None if beam else SamplingOptions(2.0))
+    assert not any(broken(output) for row in ruled for output in row)
+    assert any(broken(output) for row in free for output in row)
+
+
+def test_rules_need_a_codec_that_has_them():
+    with pytest.raises(UsageError, match="the ruleless codec has no rules to write by: "
+                                         "drop --rules"):
+        generate_targets(seq2seq(), type("Ruleless", (Codec,), {"name": "ruleless"})(),
+                         SOURCES, 5, rules=True)
