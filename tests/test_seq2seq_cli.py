@@ -211,6 +211,11 @@ def test_harmonise_a_melody_into_a_file_of_two_tracks(tmp_path):
     soprano = find_track(read_track_notes(chorales / "riemenschneider002.mid", MidiOptions()),
                          "Soprano").notes
     assert [n.pitch for n in given] == [n.pitch for n in soprano]
+    ruled = runner.invoke(app, ["sample", str(run), "--input", f"@{melody}", "--rules",
+                                "--out", str(tmp_path / "ruled.mid")])
+    assert ruled.exit_code == 2 and not (tmp_path / "ruled.mid").exists()
+    assert "the midi codec has no rules to write by: drop --rules" in \
+        one_line_error(ruled.output)
     wrong = runner.invoke(app, ["train", str(chorales), "--arch", "encoder-decoder",
                                 "--source-track", "Descant", "--out", str(tmp_path / "x")])
     assert wrong.exit_code == 2

@@ -269,11 +269,6 @@ class FileCodec(Codec):
     def token_name(self, token: int) -> str:
         return str(token)
 
-    def rules(self, source: Tensor) -> Rules | None:
-        """Rules an output written from ``source`` may be held to (``seqgen sample --rules``);
-        None for a codec without rules."""
-        return None
-
     def describe_vocabulary(self) -> str:
         """``391 events: 1 PAD, ..., 128 NOTE_ON, ...``: how many tokens of each kind (token
         names less their numbers)."""
