@@ -147,6 +147,7 @@ def test_what_a_relative_target_counts_from():
               NOTE_BASE + 55, REST, STEP, HOLD, REST, STEP]
     assert codec.references(torch.tensor(source)) == [67, 67, 67, 55, 55]
     assert codec.references(torch.tensor([REST, STEP])) == [60]  # no note: middle C
+    assert PartsCodec().references(torch.tensor(source)) is None  # absolute targets
     voice = codec.decode_parts([NOTE_BASE + 61, STEP] * 5, references=[67, 67, 67, 55, 55])[0]
     assert [n.pitch for n in voice] == [64, 64, 64, 52, 52]
     assert codec.decode_parts([NOTE_BASE + 127, STEP], references=[100]) == [[]]  # off the top
@@ -156,7 +157,7 @@ def test_what_a_relative_target_counts_from():
 def test_voice_leading_rules(relative):
     codec = PartsCodec(step_ms=500, voices=2, relative=relative)
     melody = codec.encode_parts([[note(72, 0, 0.5), note(74, 0.5, 1), note(60, 1, 1.5)]])
-    refs = codec.references(melody) if relative else None
+    refs = codec.references(melody)
 
     def tokens(*pitches, step):
         return {codec.token_of(p, step, refs) for p in pitches}

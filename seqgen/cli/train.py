@@ -49,7 +49,7 @@ def train_command(
     label_from: Annotated[str | None, typer.Option(help="Labels of items: stem (file name), folder (parent folder) or a CSV/JSON file mapping files to labels. \\[default: declared, else none]")] = None,
     label_size: Annotated[int | None, typer.Option(help=default_help("Size of a label's embedding.", "label_size"))] = None,
     label_balance: Annotated[float | None, typer.Option(help=default_help("Labelled items: 0 trains on each label as often as the corpus has it, 1 on every label equally often (rare labels drawn more); between, a label of n items in proportion to n^(1 - this).", "label_balance"))] = None,
-    codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable (MIDI: resolution_ms, max_shift_ms, velocity_bins, keep_drums, sustain).")] = None,
+    codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable (MIDI: resolution_ms, max_shift_ms, velocity_bins, keep_drums, sustain; parts: step_ms, voices, relative).")] = None,
     augment: Annotated[bool | None, typer.Option("--augment/--no-augment", help="Music codecs that augment (MIDI; ABC with seqgen-abc): random transposition and time stretch of training pieces. \\[default: on]")] = None,
     transpose: Annotated[int | None, typer.Option(help=default_help("Augmentation: transpose by up to this many semitones either way.", "transpose"))] = None,
     stretch: Annotated[float | None, typer.Option(help=default_help("Augmentation: stretch time by a factor in 1 +- this (midi events; a parts grid is never stretched).", "stretch"))] = None,

@@ -124,8 +124,7 @@ class PartsCodec(FileCodec):
         steps = self.steps([n for t in [source, *target] for n in t.notes])
         melody = self.encode_parts([source.notes], steps)
         return (melody, self.encode_parts([t.notes for t in target], steps,
-                                          self.references(melody) if self.relative else None),
-                facts([source, *target]))
+                                          self.references(melody)), facts([source, *target]))
 
     def write_pair(self, source: Tensor, target: Tensor, path: Path) -> None:
         """The source's parts on tracks "input", the target's on "generated 1", "2"... (as many
@@ -133,8 +132,7 @@ class PartsCodec(FileCodec):
         inputs = self.decode_parts(source)
         named = [("input" if len(inputs) == 1 else f"input {i}", notes)
                  for i, notes in enumerate(inputs, 1)]
-        voices = self.decode_parts(target, self.voices or None,
-                                   self.references(source) if self.relative else None)
+        voices = self.decode_parts(target, self.voices or None, self.references(source))
         named += [(f"generated {i}", notes) for i, notes in enumerate(voices, 1)]
         tracks_to_midi(named).save(path)
 
@@ -173,9 +171,12 @@ class PartsCodec(FileCodec):
                         highest[step] = max(highest[step] or 0, note.pitch)
         return highest
 
-    def references(self, source: Tensor) -> list[int]:
+    def references(self, source: Tensor) -> list[int] | None:
         """What a relative target counts from at each step of ``source``: the highest source
-        note sounding then, else the last before, else the first after (60 for none)."""
+        note sounding then, else the last before, else the first after (60 for none); None
+        for a codec whose targets are absolute."""
+        if not self.relative:
+            return None
         highest = self.highest(source)
         sounded = [pitch for pitch in highest if pitch is not None]
         last = sounded[0] if sounded else UNSOUNDED
@@ -227,23 +228,17 @@ class PartsCodec(FileCodec):
 
     def token_of(self, pitch: int, step: int, references: list[int] | None) -> int | None:
         """The NOTE token of ``pitch`` at ``step`` (None: out of reach)."""
-        if references is not None:
-            pitch += ORIGIN - (references[min(step, len(references) - 1)] if references
-                               else UNSOUNDED)
-        return NOTE_BASE + pitch if 0 <= pitch < NUM_PITCHES else None
+        value = pitch - offset(step, references)
+        return NOTE_BASE + value if 0 <= value < NUM_PITCHES else None
 
     def pitch_of(self, token: int, step: int, references: list[int] | None) -> int | None:
         """The pitch of a NOTE token at ``step`` (None: out of 0..127)."""
-        pitch = token - NOTE_BASE
-        if references is not None:
-            pitch += (references[min(step, len(references) - 1)] if references
-                      else UNSOUNDED) - ORIGIN
+        pitch = token - NOTE_BASE + offset(step, references)
         return pitch if 0 <= pitch < NUM_PITCHES else None
 
     def rules(self, source: Tensor) -> "VoiceLeading":
         """Voice leading (``VoiceLeading``) for a target written under ``source``."""
-        return VoiceLeading(self, tuple(self.highest(source)),
-                            self.references(source) if self.relative else None)
+        return VoiceLeading(self, tuple(self.highest(source)), self.references(source))
 
     # ---- augmentation ----
 
@@ -286,10 +281,9 @@ class PartsCodec(FileCodec):
 class VoiceLeading(Rules):
     """The rules of common-practice voice leading for a pair's target, as it is written: no
     voice above the one before it (the first, above the source's highest note), held or new,
-    and no two
-    parts (the source's highest note, the voices) that are a fifth, or an octave or unison,
-    apart at one step and again at the next, both moving the same way. A voice is checked
-    against the source and the voices before it at its step, so every two parts once."""
+    and no two parts (the source's highest note, the voices) that are a fifth, or an octave or
+    unison, apart at one step and again at the next, both moving the same way. A voice is
+    checked against the source and the voices before it at its step, so every two parts once."""
 
     codec: PartsCodec
     melody: tuple[int | None, ...]  # the source's highest note at each step
@@ -334,6 +328,14 @@ class VoiceLeading(Rules):
             pitch = None if token == REST else \
                 self.codec.pitch_of(token, self.step, self.references)
         return replace(self, now=(*self.now, pitch))
+
+
+def offset(step: int, references: list[int] | None) -> int:
+    """What a relative note's pitch adds to its value at ``step`` (0 for absolute notes; the
+    last reference past their end)."""
+    if references is None:
+        return 0
+    return (references[min(step, len(references) - 1)] if references else UNSOUNDED) - ORIGIN
 
 
 def line(notes: list[Note], to_step: Callable[[float], int]) -> list[tuple[int, int, int]]:
