@@ -162,18 +162,25 @@ def test_voice_leading_rules(relative):
     def tokens(*pitches, step):
         return {codec.token_of(p, step, refs) for p in pitches}
 
+    def broken(rules):
+        return {rule: set(found) for rule, found in rules.broken().items() if found}
+
     rules = codec.rules(melody).after(codec.BOS)
-    assert set(rules.forbidden()) == tokens(*range(73, 128), step=0)  # none above the melody
+    assert broken(rules) == {"above the melody": tokens(*range(73, 128), step=0)}
     for token in [*tokens(65, step=0), *tokens(60, step=0), STEP]:  # a fifth, an octave below
         rules = rules.after(token)
-    # the melody steps up: the alto may not go up to the fifth below it again, nor above it
-    assert set(rules.forbidden()) == tokens(67, *range(75, 128), step=1)
+    # the melody steps up: the alto may not go up to a fifth below it again (nor to a fifth
+    # and octaves, which is also above it), nor above it
+    assert broken(rules) == {"parallel fifths": tokens(67, 81, 93, 105, 117, step=1),
+                             "above the melody": tokens(*range(75, 128), step=1)}
     rules = rules.after(next(iter(tokens(69, step=1))))
     # nor the tenor to the octave below the melody, nor above the alto
-    assert set(rules.forbidden()) == tokens(62, *range(70, 128), step=1)
+    assert broken(rules) == {"parallel octaves": tokens(62, 74, 86, 98, 110, 122, step=1),
+                             "above the voice before": tokens(*range(70, 75), step=1),
+                             "above the melody": tokens(*range(75, 128), step=1)}
     rules = rules.after(HOLD).after(STEP)
-    assert HOLD in rules.forbidden()  # the melody fell below the alto's held note
-    assert rules.after(REST).after(NOTE_BASE + 3).forbidden() == []  # a third voice: free
+    assert HOLD in rules.broken()["above the melody"]  # the melody fell below the alto's note
+    assert rules.after(REST).after(NOTE_BASE + 3).broken() == {}  # a third voice: free
 
 
 @pytest.mark.parametrize("options, message", [

@@ -11,7 +11,7 @@ import torch
 
 import seqgen
 from seqgen.config import ModelConfig
-from seqgen.data.codec import Codec
+from seqgen.data.codec import STRICT, Codec, RuleWeights
 from seqgen.errors import UsageError
 from seqgen.nn.beam import beam_search
 from seqgen.nn.build import build_model
@@ -220,15 +220,31 @@ def test_outputs_keep_their_codecs_rules(beam):
     model = seq2seq()
     ruled = generate_targets(model, RuledCodec(), SOURCES, 30, 2 if not beam else 1, seed=0,
                              beam=beam, options=None if beam else SamplingOptions(2.0),
-                             rules=True)
+                             rules=STRICT)
     free = generate_targets(model, RuledCodec(), SOURCES, 30, 2 if not beam else 1, seed=0,
                             beam=beam, options=None if beam else SamplingOptions(2.0))
     assert not any(broken(output) for row in ruled for output in row)
     assert any(broken(output) for row in free for output in row)
 
 
+def test_rule_weights_range_from_leaving_rules_out_to_never_breaking_them():
+    def outputs(rules):
+        return [o.tolist() for row in generate_targets(
+            seq2seq(), RuledCodec(), SOURCES, 30, 8, SamplingOptions(2.0), seed=0,
+            rules=rules) for o in row]
+
+    def breaks(rows):
+        return sum(broken(torch.tensor(row)) for row in rows)
+
+    free, weightless = outputs(None), outputs(RuleWeights({"rules": 0.0}))
+    assert weightless == free  # a weight of 0 changes nothing
+    assert outputs(RuleWeights({"rules": -1e9})) == outputs(STRICT)
+    weighed = outputs(RuleWeights({"rules": -2.0}))
+    assert 0 < breaks(weighed) < breaks(free)
+
+
 def test_rules_need_a_codec_that_has_them():
     with pytest.raises(UsageError, match="the ruleless codec has no rules to write by: "
                                          "drop --rules"):
         generate_targets(seq2seq(), type("Ruleless", (Codec,), {"name": "ruleless"})(),
-                         SOURCES, 5, rules=True)
+                         SOURCES, 5, rules=STRICT)

@@ -91,8 +91,10 @@ def test_eval_scores_greedy_and_beam(pairs_run):
     (["--input", "1", "--beam", "2", "--top-k", "3"], "--beam searches for the likeliest"),
     (["--input", "1", "--length", "20"], "--length is not for an encoder-decoder"),
     (["--input", "@missing.txt"], "cannot read the input file missing.txt"),
-    (["--input", "1", "--rules", "--out", "never.txt"],
+    (["--input", "1", "--rules", "strict", "--out", "never.txt"],
      "the char codec has no rules to write by: drop --rules"),
+    (["--input", "1", "--rules", "learned", "--out", "never.txt"],
+     "this checkpoint has no learned rule weights (its codec has no rules"),
 ])
 def test_bad_sampling_input_is_one_line(pairs_run, arguments, message, tmp_path,
                                        monkeypatch):
@@ -105,7 +107,7 @@ def test_bad_sampling_input_is_one_line(pairs_run, arguments, message, tmp_path,
 
 @pytest.mark.parametrize("flag", ["--input", "--rules"])
 def test_encoder_decoder_flags_to_a_model_without_an_encoder(trained_run, flag):
-    given = ["--input", "First"] if flag == "--input" else ["--rules"]
+    given = ["--input", "First"] if flag == "--input" else ["--rules", "off"]
     result = runner.invoke(app, ["sample", str(trained_run), *given])
     assert result.exit_code == 2
     assert f"{flag} is for encoder-decoder models; this one is many-to-many" in \
@@ -212,7 +214,7 @@ def test_harmonise_a_melody_into_a_file_of_two_tracks(tmp_path):
                          "Soprano").notes
     assert [n.pitch for n in given] == [n.pitch for n in soprano]
     ruled = runner.invoke(app, ["sample", str(run), "--input", f"@{melody}", "--rules",
-                                "--out", str(tmp_path / "ruled.mid")])
+                                "strict", "--out", str(tmp_path / "ruled.mid")])
     assert ruled.exit_code == 2 and not (tmp_path / "ruled.mid").exists()
     assert "the midi codec has no rules to write by: drop --rules" in \
         one_line_error(ruled.output)
@@ -242,8 +244,12 @@ def test_harmonise_a_melody_into_parts(tmp_path, relative):
     assert "rows per batch" not in printed  # --batch-size was given: no note on it
     codec = load_checkpoint(run).codec
     assert codec.to_json() == {"name": "parts", **options}
-    for how in (["--seed", "1"], ["--beam", "2"], ["--seed", "1", "--rules"],
-                ["--beam", "2", "--rules"]):
+    fitted = load_checkpoint(run).rule_weights.weights
+    assert list(fitted) == ["above the melody", "above the voice before", "parallel fifths",
+                            "parallel octaves"]
+    assert "rule weights, fitted on 3 training pairs" in printed
+    for how in (["--seed", "1"], ["--beam", "2"], ["--seed", "1", "--rules", "strict"],
+                ["--beam", "2", "--rules", "strict"]):
         out = tmp_path / f"harmonised-{how[0][2:]}{'-ruled' if '--rules' in how else ''}.mid"
         result = runner.invoke(app, ["sample", str(run), "--input",
                                      f"@{chorales / 'riemenschneider002.mid'}", "--max-length",

@@ -92,6 +92,14 @@ class TrainingView:
         self.console.print(f"step {e['step']}  validation loss {e['val_loss']:.4f} nats/token"
                            f"{per_char}{best}", highlight=False)
 
+    def on_rules(self, e: dict) -> None:
+        """The codec's rules' weights, fitted to the best snapshot once training ended."""
+        weights = ", ".join(f"{rule} {weight:+.2f}" for rule, weight in e["weights"].items())
+        before, after = e["val_loss"]
+        self.console.print(f"rule weights, fitted on {e['pairs']:,} training pairs in "
+                           f"{e['seconds']:.0f} s: {weights} (validation loss {before:.4f} -> "
+                           f"{after:.4f} nats/token with them)", highlight=False)
+
 
 class FileProgressView:
     """A progress callback ``(done, total, unit)`` for reading a corpus (its files, or the

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import sys
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,7 +20,7 @@ from seqgen.errors import UsageError
 if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
     from torch import Tensor
 
-    from seqgen.data.codec import Codec, FileCodec
+    from seqgen.data.codec import Codec, FileCodec, RuleWeights
     from seqgen.nn.sampling import SamplingOptions
     from seqgen.training.checkpoint import Checkpoint
 
@@ -50,7 +51,7 @@ def sample_command(
     beam: Annotated[int | None, typer.Option(help="Beam search: the likeliest output among N hypotheses instead of a random draw; --num-samples of the best beams.")] = None,
     length_penalty: Annotated[float, typer.Option(help="With --beam: rank finished outputs by log probability / ((5 + length) / 6) ** this; 0 ranks by log probability alone.")] = 1.0,
     attention_png: Annotated[Path | None, typer.Option(help="Encoder-decoder: draw where each output step of the first input looked (input across, output down) as a PNG.")] = None,
-    rules: Annotated[bool, typer.Option(help="Encoder-decoder: never write what the codec's rules forbid (parts: a voice above the one over it, parallel fifths and octaves).")] = False,
+    rules: Annotated[RuleMode | None, typer.Option(help="Encoder-decoder, a codec with rules (parts: no voice above the melody or the voice before, no parallel fifths or octaves): 'learned' weighs each rule as training found the corpus does, 'strict' never breaks one, 'off' leaves them out. \\[default: learned where the checkpoint has weights]")] = None,
 ) -> None:
     """Generate text or MIDI from a trained checkpoint (text streams to the terminal); an
     encoder-decoder writes an output for each --input."""
@@ -75,12 +76,12 @@ def sample_command(
                 raise UsageError(f"{flag} is not for an encoder-decoder: its output ends where "
                                  "the model ends it (at most --max-length tokens)")
         sample_targets(ckpt, source, primer, max_length, search, out, force, attention_png,
-                       rules)
+                       chosen_rules(ckpt, rules))
         if isinstance(ckpt.codec, FileCodec):
             show_and_render(search.paths, not quiet, render, soundfont)
         return
     for flag, given in (("--input", source), ("--attention-png", attention_png),
-                        ("--rules", rules or None)):
+                        ("--rules", rules)):
         if given is not None:
             raise UsageError(f"{flag} is for encoder-decoder models; this one is "
                              f"{ckpt.config['model'].get('arch', 'many-to-many')}: give "
@@ -282,13 +283,35 @@ def write_pieces(codec: FileCodec, paths: list[Path], pieces: list[Tensor],
                    [f"{float(seconds_table[t.long()].sum()):.1f} s" for t in pieces])
 
 
+class RuleMode(StrEnum):
+    """How an encoder-decoder's outputs keep its codec's rules."""
+
+    learned = "learned"
+    strict = "strict"
+    off = "off"
+
+
+def chosen_rules(ckpt: Checkpoint, mode: RuleMode | None) -> RuleWeights | None:
+    """The rule weights ``--rules`` asks for: the checkpoint's own by default, where it has
+    them."""
+    from seqgen.data.codec import STRICT
+
+    if mode is RuleMode.strict:
+        return STRICT
+    if mode is RuleMode.learned and ckpt.rule_weights is None:
+        raise UsageError("this checkpoint has no learned rule weights (its codec has no rules, "
+                         "or it was trained before seqgen learnt them): use --rules strict or "
+                         "--rules off")
+    return None if mode is RuleMode.off else ckpt.rule_weights
+
+
 def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length: int | None,
                    search: Search, out: str | None, force: bool,
-                   attention_png: Path | None, rules: bool = False) -> None:
+                   attention_png: Path | None, rules: RuleWeights | None = None) -> None:
     """An encoder-decoder's outputs for each input: text printed (one line per input, the
     samples tab-separated) or written to ``out``; files of a file codec (MIDI: the input and
     the generated voices on separate tracks) written to ``out`` (default samples/); with
-    ``rules``, held to the codec's rules."""
+    ``rules``, the codec's rules weighed in with these weights."""
     from seqgen.data.codec import FileCodec
     from seqgen.files import prepare_output_file, write_text
     from seqgen.nn.sampling import check_rules, generate_targets

@@ -7,9 +7,10 @@ the data layer knows codecs only through this contract.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -34,22 +35,45 @@ class Augmentation:
 
 
 class Rules:
-    """A codec's rules for one output as it is written (``Codec.rules``): the tokens that may
-    not come next, and the rules once a token has come. Immutable: beams share them."""
+    """A codec's rules for one output as it is written (``Codec.rules``): the tokens that would
+    break each rule if they came next, and the rules once a token has come. Immutable: beams
+    share them. Define ``forbidden`` for rules that never need telling apart, or ``broken`` to
+    name each rule (a trained model learns a weight for each, ``seqgen.training.rule_fit``)."""
 
     def forbidden(self) -> list[int]:
-        raise NotImplementedError
+        raise NotImplementedError("a Rules class defines forbidden() or broken()")
+
+    def broken(self) -> dict[str, list[int]]:
+        """The tokens that would break each rule, by the rule's name."""
+        return {"rules": self.forbidden()}
 
     def after(self, token: int) -> Rules:
         raise NotImplementedError
 
 
-def forbid(logits: Tensor, rules: list[Rules]) -> None:
-    """Mask (-inf, in place) what each row's ``rules`` forbid in ``logits`` [rows, vocab]."""
+@dataclass(frozen=True)
+class RuleWeights:
+    """What breaking each rule adds to a token's logit, by the rule's name: learned weights
+    (``seqgen.training.rule_fit``), or -inf to forbid. ``default`` weighs the rules not named."""
+
+    weights: dict[str, float] = field(default_factory=dict)
+    default: float = -math.inf
+
+    def of(self, rule: str) -> float:
+        return self.weights.get(rule, self.default)
+
+
+STRICT = RuleWeights()  # every rule holds: what breaks one is never written
+
+
+def apply_rules(logits: Tensor, rules: list[Rules], weights: RuleWeights) -> None:
+    """Add to each row of ``logits`` [rows, vocab] (in place) the weight of every rule of that
+    row's ``rules`` that a token would break."""
     for row, row_rules in enumerate(rules):
-        forbidden = row_rules.forbidden()
-        if forbidden:
-            logits[row, forbidden] = float("-inf")
+        for rule, tokens in row_rules.broken().items():
+            weight = weights.of(rule)
+            if tokens and weight:
+                logits[row, tokens] += weight
 
 
 class Codec:

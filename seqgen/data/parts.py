@@ -18,7 +18,7 @@ while the melody moves, so a small model can learn what voice leading forbids wi
 the intervals between 128 pitches first.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -44,6 +44,7 @@ NOTE_BASE = len(SPECIALS)
 ORIGIN = 64  # a relative note's token for the source's own pitch
 UNSOUNDED = 60  # what a relative target counts from when the source has no note
 PERFECT = (0, 7)  # interval classes two parts may not move in parallel: octaves, fifths
+PARALLELS = {0: "parallel octaves", 7: "parallel fifths"}  # the rule each one breaks
 
 
 class PartsCodec(FileCodec):
@@ -280,10 +281,10 @@ class PartsCodec(FileCodec):
 @dataclass(frozen=True)
 class VoiceLeading(Rules):
     """The rules of common-practice voice leading for a pair's target, as it is written: no
-    voice above the one before it (the first, above the source's highest note), held or new,
-    and no two parts (the source's highest note, the voices) that are a fifth, or an octave or
-    unison, apart at one step and again at the next, both moving the same way. A voice is
-    checked against the source and the voices before it at its step, so every two parts once."""
+    voice above the melody (the source's highest note) nor above the voice before it, held or
+    new, and no two parts (the melody, the voices) that are a fifth, or an octave or unison,
+    apart at one step and again at the next, both moving the same way. A voice is checked
+    against the melody and the voices before it at its step, so every two parts once."""
 
     codec: PartsCodec
     melody: tuple[int | None, ...]  # the source's highest note at each step
@@ -295,26 +296,43 @@ class VoiceLeading(Rules):
     def melody_at(self, step: int) -> int | None:
         return self.melody[step] if 0 <= step < len(self.melody) else None
 
-    def forbidden(self) -> list[int]:
+    def broken(self) -> dict[str, list[int]]:
         part = len(self.now)
         if self.codec.voices and part >= self.codec.voices:
-            return []
-        above = [self.melody_at(self.step), *self.now]
-        ceiling = min((pitch for pitch in above if pitch is not None), default=NUM_PITCHES)
-        banned = set(range(ceiling + 1, NUM_PITCHES))
+            return {}
         own = self.before[part] if part < len(self.before) else None
-        others = [(self.melody_at(self.step - 1), self.melody_at(self.step)),
-                  *zip(self.before, self.now, strict=False)]  # a voice new at this step: none
+        melody = self.melody_at(self.step)
+        voice = min((pitch for pitch in self.now if pitch is not None), default=None)
+        found = {"above the melody": self.above(melody, NUM_PITCHES, own),
+                 "above the voice before": self.above(
+                     voice, NUM_PITCHES if melody is None else melody + 1, own),
+                 "parallel fifths": set(), "parallel octaves": set()}
+        others = [(self.melody_at(self.step - 1), melody), *zip(self.before, self.now,
+                                                                 strict=False)]
         for was, now in others if own is not None else ():
             if was is None or now is None or was == now:
                 continue
             interval = abs(was - own) % 12
             if interval in PERFECT:
-                banned.update(q for q in range(NUM_PITCHES)
-                              if abs(now - q) % 12 == interval and (q - own) * (now - was) > 0)
-        tokens = (self.codec.token_of(q, self.step, self.references) for q in banned)
-        held_above = own is not None and own > ceiling  # the melody fell below a held note
-        return sorted([t for t in tokens if t is not None] + ([HOLD] if held_above else []))
+                found[PARALLELS[interval]] |= self.tokens(
+                    q for q in range(NUM_PITCHES)
+                    if abs(now - q) % 12 == interval and (q - own) * (now - was) > 0)
+        return {rule: sorted(tokens) for rule, tokens in found.items()}
+
+    def above(self, low: int | None, high: int, own: int | None) -> set[int]:
+        """The tokens of the pitches over ``low`` and under ``high``, and HOLD where the voice's
+        held note ``own`` is one of them (the parts over the melody are the melody's rule)."""
+        if low is None:
+            return set()
+        held = own is not None and low < own < high
+        shift = NOTE_BASE - offset(self.step, self.references)  # token_of, for a range
+        notes = range(max(low + 1 + shift, NOTE_BASE), min(high + shift, self.codec.size))
+        return set(notes) | ({HOLD} if held else set())
+
+    def tokens(self, pitches: Iterable[int]) -> set[int]:
+        """The note tokens of ``pitches`` at this step."""
+        notes = (self.codec.token_of(q, self.step, self.references) for q in pitches)
+        return {t for t in notes if t is not None}
 
     def after(self, token: int) -> "VoiceLeading":
         if token == STEP:

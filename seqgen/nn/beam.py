@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from seqgen.data.codec import Rules, forbid
+from seqgen.data.codec import STRICT, Rules, RuleWeights, apply_rules
 from seqgen.nn.cells import State, map_state
 
 
@@ -32,15 +32,16 @@ def beam_search(model, prompt: Tensor, length: int, beam: int, rows: int = 1, *,
                 stop_token: int | None = None, min_length: int = 0,
                 banned: list[int] | None = None, labels: Tensor | None = None,
                 alpha: float = 1.0, num_return: int = 1,
-                rules: list[Rules] | None = None) -> list[list[Hypothesis]]:
+                rules: list[Rules] | None = None,
+                weights: RuleWeights = STRICT) -> list[list[Hypothesis]]:
     """For each of ``rows`` inputs, the ``num_return`` (at most ``beam``) likeliest
     continuations of ``prompt`` [P] of up to ``length`` tokens, best first.
 
     ``model`` has the interface of ``sampling.generate``'s (``init_state``, a call over
     tokens, ``step``; a ``Decoding`` for an encoder-decoder, whose rows are its sources).
     ``labels`` [rows] condition a labelled model. The stop token is never drawn within the
-    first ``min_length`` tokens, ``banned`` tokens never, nor what each input's ``rules``
-    forbid its hypotheses.
+    first ``min_length`` tokens, ``banned`` tokens never; what would break one of each input's
+    ``rules`` has that rule's ``weights`` added to its logit (never, at -inf: the default).
     """
     device = model.head.weight.device
     model.eval()
@@ -57,13 +58,14 @@ def beam_search(model, prompt: Tensor, length: int, beam: int, rows: int = 1, *,
     finished: list[list[Hypothesis]] = [[] for _ in range(rows)]
     offsets = torch.arange(rows, device=device)[:, None] * beam
     for i in range(length):
-        log_probs = logits.float().log_softmax(-1)
+        logits = logits.float()
+        if rules:
+            apply_rules(logits, rules, weights)
+        log_probs = logits.log_softmax(-1)
         if banned:
             log_probs[:, banned] = float("-inf")
         if stop_token is not None and i < min_length:
             log_probs[:, stop_token] = float("-inf")
-        if rules:
-            forbid(log_probs, rules)
         vocab = log_probs.size(-1)
         candidates = (scores.view(-1, 1) + log_probs).view(rows, beam * vocab)
         width = beam if stop_token is None else 2 * beam  # room for hypotheses that stop

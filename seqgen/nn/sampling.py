@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from seqgen.config import MAX_SEED, at_least, check_seed
-from seqgen.data.codec import Codec, FileCodec, Rules, TextCodec, forbid
+from seqgen.data.codec import STRICT, Codec, FileCodec, Rules, RuleWeights, TextCodec, apply_rules
 from seqgen.errors import UsageError
 from seqgen.nn.beam import beam_search
 from seqgen.nn.model import Generator
@@ -101,6 +101,7 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
              banned: list[int] | None = None,
              token_seconds: Tensor | None = None, max_seconds: float | None = None,
              labels: Tensor | None = None, rules: list[Rules] | None = None,
+             weights: RuleWeights = STRICT,
              on_tokens: Callable[[Tensor], Tensor | None] | None = None) -> list[Tensor]:
     """Continue ``prompt`` (token ids [P]) by up to ``length`` tokens, ``num_samples`` at once.
 
@@ -108,7 +109,8 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
     time with its state carried, so the cost is linear in the length. A sample ends early at
     ``stop_token`` (not within its first ``min_length`` tokens), or once its tokens'
     ``token_seconds`` add up to ``max_seconds``.
-    ``banned`` tokens are never drawn, nor those each sample's ``rules`` forbid.
+    ``banned`` tokens are never drawn; what would break one of each sample's ``rules`` has
+    that rule's ``weights`` added to its logit (never drawn at -inf, the default).
     ``labels`` [num_samples] condition a labelled model.
     ``on_tokens`` gets each step's tokens [num_samples] as they are drawn (for streaming); it
     may return which samples end with them (bool [num_samples]; a length in characters, say).
@@ -139,7 +141,7 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
         if i < min_length and stop_token is not None:
             logits[:, stop_token] = float("-inf")
         if rules:
-            forbid(logits, rules)
+            apply_rules(logits, rules, weights)
         tokens = sample_next(logits, options, generator)
         drawn.append(tokens)
         if rules:
@@ -308,11 +310,11 @@ def generate_targets(model: Seq2Seq, codec: Codec, sources: list[Tensor], max_le
                      num_samples: int = 1, options: SamplingOptions | None = None,
                      seed: int | None = None, beam: int = 0, alpha: float = 1.0,
                      primer: Tensor | None = None, batch_size: int = 64,
-                     rules: bool = False) -> list[list[Tensor]]:
+                     rules: RuleWeights | None = None) -> list[list[Tensor]]:
     """For each source, ``num_samples`` targets (primer + new tokens) of an encoder-decoder:
-    drawn, or with a ``beam`` the likeliest; with ``rules``, never saying what the codec's
-    rules forbid. Each ends where the model ends it, at most ``max_length`` tokens on. Sources
-    are encoded and decoded ``batch_size`` at a time."""
+    drawn, or with a ``beam`` the likeliest; with ``rules``, the codec's rules weighed in with
+    these weights (``STRICT``: never broken). Each ends where the model ends it, at most
+    ``max_length`` tokens on. Sources are encoded and decoded ``batch_size`` at a time."""
     check_beam(beam, num_samples, options)
     check_rules(codec, rules)
     primer = primer if primer is not None else torch.zeros(0, dtype=torch.long)
@@ -323,24 +325,25 @@ def generate_targets(model: Seq2Seq, codec: Codec, sources: list[Tensor], max_le
     for start in range(0, len(sources), batch_size):
         group = sources[start : start + batch_size]
         decoding = Decoding(model, group)
-        held = [rules_after(codec, source, prompt) for source in group] if rules else None
+        held = None if rules is None else [rules_after(codec, s, prompt) for s in group]
         if beam:
             found = beam_search(decoding, prompt, max_length, beam, len(group), alpha=alpha,
-                                num_return=num_samples, rules=held, **ends)
+                                num_return=num_samples, rules=held, weights=rules or STRICT,
+                                **ends)
             drawn = [h.tokens for row in found for h in row]
         else:
             drawn = generate(decoding, prompt, max_length, len(group) * num_samples, options,
                              None if seed is None else (seed + start) % (MAX_SEED + 1),
                              rules=held and [r for r in held for _ in range(num_samples)],
-                             **ends)
+                             weights=rules or STRICT, **ends)
         targets += [[torch.cat([primer.long(), tokens]) for tokens in
                      drawn[i * num_samples : (i + 1) * num_samples]] for i in range(len(group))]
     return targets
 
 
-def check_rules(codec: Codec, rules: bool) -> None:
+def check_rules(codec: Codec, rules: RuleWeights | None) -> None:
     """Outputs held to rules need a codec that has them."""
-    if rules and type(codec).rules is Codec.rules:
+    if rules is not None and type(codec).rules is Codec.rules:
         raise UsageError(f"the {codec.name} codec has no rules to write by: drop --rules")
 
 

@@ -5,12 +5,16 @@ A training run's folder holds ``metrics.jsonl`` and two snapshots, each a comple
     RUN/best/   config.json, model.safetensors, trainer.json   (lowest validation loss)
     RUN/last/   ... plus optimizer.safetensors, state.safetensors  (resumable)
 
+An encoder-decoder whose codec has rules also has ``rules.json`` beside its model: the rules'
+weights fitted to it once training ends (``seqgen.training.rule_fit``).
+
 A snapshot is written into a temporary folder and then renamed into place, so killing the
 process at any moment leaves the previous snapshot whole.
 """
 
 import fcntl
 import json
+import math
 import os
 import shutil
 from collections import defaultdict
@@ -25,7 +29,7 @@ from safetensors.torch import load_model, save_file, save_model
 from torch import Tensor
 
 from seqgen.config import ModelConfig
-from seqgen.data.codec import FileCodec, TextCodec, codecs, load_codec
+from seqgen.data.codec import FileCodec, RuleWeights, TextCodec, codecs, load_codec
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import first_line, read_json
 from seqgen.nn.build import Model, build_model
@@ -33,6 +37,7 @@ from seqgen.nn.cells import cells
 from seqgen.plugins import warn_on_version_change
 
 SNAPSHOTS = ("best", "last")
+RULES = "rules.json"
 
 
 @dataclass
@@ -45,6 +50,7 @@ class Checkpoint:
     config: dict
     trainer: dict
     source_codec: TextCodec | FileCodec | None = None  # an encoder-decoder's source codec
+    rule_weights: RuleWeights | None = None  # the codec's rules' fitted weights (rules.json)
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -72,6 +78,13 @@ def write_snapshot(run_dir: Path, name: str, fill: Callable[[Path], None]) -> Pa
     tmp.rename(dest)
     shutil.rmtree(old, ignore_errors=True)
     return dest
+
+
+def write_rule_fit(folder: Path, fit: dict) -> None:
+    """Add (or replace) a snapshot's ``rules.json``, whole or not at all."""
+    tmp = folder / f".{RULES}.tmp-{os.getpid()}"
+    write_json(tmp, fit)
+    os.replace(tmp, folder / RULES)
 
 
 def save_model_files(folder: Path, model: Model, config: dict, trainer: dict) -> None:
@@ -201,4 +214,18 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
             if "source_codec" in config else None
     except (KeyError, ValueError, TypeError) as exc:
         raise SeqgenError(f"{folder}/config.json is damaged: bad codec ({exc})") from None
-    return Checkpoint(folder, model.to(device), codec, config, trainer, source_codec)
+    return Checkpoint(folder, model.to(device), codec, config, trainer, source_codec,
+                      read_rule_weights(folder / RULES))
+
+
+def read_rule_weights(path: Path) -> RuleWeights | None:
+    """The weights a ``rules.json`` records (rules it does not name weigh nothing); None
+    without one."""
+    if not path.exists():
+        return None
+    weights = read_json(path).get("weights")
+    if not isinstance(weights, dict) or not all(
+            isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w)
+            for w in weights.values()):
+        raise SeqgenError(f"{path} is damaged: its weights are not numbers by rule name")
+    return RuleWeights(dict(weights), default=0.0)

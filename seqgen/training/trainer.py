@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from seqgen import __version__
 from seqgen.config import TrainConfig
 from seqgen.data.batching import IGNORE, Batches, Chunk
-from seqgen.data.codec import Augmentation, get_codec
+from seqgen.data.codec import Augmentation, Codec, get_codec
 from seqgen.data.corpus import Corpus, TextCorpus
 from seqgen.data.pairs import PairCorpus
 from seqgen.errors import SeqgenError, UsageError
@@ -40,16 +40,19 @@ from seqgen.nn.cells import (
 )
 from seqgen.nn.model import chunk_forward, next_token_loss
 from seqgen.training.checkpoint import (
+    load_checkpoint,
     load_weights,
     optimizer_from_tensors,
     optimizer_to_tensors,
     save_model_files,
     save_tensors,
+    write_rule_fit,
     write_snapshot,
 )
 from seqgen.training.devices import autocast, check_fits, resolve_device, resolve_precision
 from seqgen.training.distributed import ONE_PROCESS, World, process_device
 from seqgen.training.evaluation import evaluate_batches, validation_batches, validation_chars
+from seqgen.training.rule_fit import RuleFit, fit_rule_weights
 from seqgen.training.schedule import Schedule
 
 Progress = Callable[[dict], None]
@@ -64,6 +67,7 @@ class TrainResult:
     tokens_per_second: float
     seconds: float = 0.0  # of training (steps and validation), over every session of the run
     val_bits_per_char: float | None = None  # text codecs
+    rule_weights: dict[str, float] | None = None  # fitted to the best snapshot (rule_fit)
 
 
 class TrainingInterrupted(SeqgenError):
@@ -227,8 +231,30 @@ class Trainer:
                         f"training stopped at step {self.step}; a resumable checkpoint is in "
                         f"{self.run_dir}/last. Resume with: seqgen train --resume {self.run_dir}")
         self.draw_curves()
+        fit = self.fit_rules()
         return TrainResult(self.run_dir, self.step, self.val_loss, self.best_val_loss,
-                           self.tokens_per_second, self.elapsed, self.val_bits_per_char)
+                           self.tokens_per_second, self.elapsed, self.val_bits_per_char,
+                           fit and fit.weights)
+
+    def fit_rules(self) -> RuleFit | None:
+        """For an encoder-decoder whose codec has rules: fit their weights to the best snapshot
+        (``rule_fit``) on the training pairs, and record them with it (and with the last
+        snapshot where that is the best)."""
+        if not isinstance(self.corpus, PairCorpus) or not self.world.is_main \
+                or type(self.corpus.codec).rules is Codec.rules:
+            return None
+        started = time.perf_counter()
+        best = load_checkpoint(self.run_dir / "best", self.device)
+        train, val = self.corpus.split(self.config.val_fraction)
+        fit = fit_rule_weights(best.model, best.codec, train, val)
+        if fit is None:
+            return None
+        write_rule_fit(best.path, fit.to_json())
+        if self.val_loss == self.best_val_loss:
+            write_rule_fit(self.run_dir / "last", fit.to_json())
+        self.emit({"event": "rules", **fit.to_json(),
+                   "seconds": time.perf_counter() - started})
+        return fit
 
     def epoch_batches(self, epoch: int) -> Batches:
         """This process's rows of the training chunks of an epoch: shuffled and augmented anew
