@@ -8,8 +8,10 @@ harmony features where ``seqgen.media.music_stats`` has them: overlap area near 
 harmonisations vary around the chorales as the chorales vary among themselves).
 
     python -m benchmarks.harmony_quality               # 20 melodies, checkpoints/harmonizer
+    python -m benchmarks.harmony_quality --seeds 5     # five samplings, summed up
     python -m benchmarks.harmony_quality --quick       # 3 melodies (CI)
-    python -m benchmarks.harmony_quality --rules       # held to the codec's voice leading
+    python -m benchmarks.harmony_quality --rules strict  # never breaking the voice leading
+    python -m benchmarks.harmony_quality --rules off     # the network alone
 """
 
 import argparse
@@ -21,6 +23,8 @@ import torch
 from rich.console import Console
 
 from seqgen.cli.media import comparison_table
+from seqgen.cli.sample import RuleMode, chosen_rules
+from seqgen.data.codec import STRICT
 from seqgen.data.pairs import load_recorded_run_corpus
 from seqgen.media.harmony import HARMONY_FEATURES
 from seqgen.media.music_stats import compare_music, music_stats
@@ -39,49 +43,94 @@ def main() -> None:
     parser.add_argument("--beam", type=int, default=0, help="0: sample (at --temperature)")
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--rules", action="store_true",
-                        help="hold the outputs to the codec's voice-leading rules")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="sample this many times (seeds --seed, --seed + 1...) and sum up")
+    parser.add_argument("--rules", choices=[mode.value for mode in RuleMode],
+                        help="as seqgen sample --rules (default: learned where the checkpoint "
+                             "has weights)")
     parser.add_argument("--quick", action="store_true", help="3 melodies")
     args = parser.parse_args()
     num = 3 if args.quick else args.num
     console = Console()
     ckpt = load_checkpoint(args.checkpoint, torch.device("cpu"))
+    rules = chosen_rules(ckpt, None if args.rules is None else RuleMode(args.rules))
     corpus = load_recorded_run_corpus(ckpt.config)
-    _, val = corpus.split(ckpt.config["training"]["val_fraction"], codec=ckpt.codec)
+    train, val = corpus.split(ckpt.config["training"]["val_fraction"], codec=ckpt.codec)
     sources, targets = val.sources[:num], val.targets[:num]
-    start = time.perf_counter()
-    options = SamplingOptions(temperature=args.temperature)
-    outputs = generate_targets(ckpt.model, ckpt.codec, [s.long() for s in sources],
-                               max(5 * max(s.numel() for s in sources), 200),
-                               options=None if args.beam else options, seed=args.seed,
-                               beam=args.beam, rules=args.rules)
+    bach = list(zip(sources, targets, strict=True))
     how = f"beam {args.beam}" if args.beam else f"sampled at temperature {args.temperature:g}"
-    how += ", with the codec's rules" if args.rules else ""
-    console.print(f"harmonised {num} held-out melodies in {time.perf_counter() - start:.1f} s "
-                  f"({how})")
+    how += ", rules off" if rules is None else ", rules strict" if rules is STRICT else \
+        ", rules weighed as learnt"
+    runs = []
+    for seed in range(args.seed, args.seed + (1 if args.beam else args.seeds)):
+        start = time.perf_counter()
+        options = SamplingOptions(temperature=args.temperature)
+        outputs = generate_targets(ckpt.model, ckpt.codec, [s.long() for s in sources],
+                                   max(5 * max(s.numel() for s in sources), 200),
+                                   options=None if args.beam else options, seed=seed,
+                                   beam=args.beam, rules=rules)
+        console.print(f"harmonised {num} held-out melodies in "
+                      f"{time.perf_counter() - start:.1f} s ({how}"
+                      f"{'' if args.beam else f', seed {seed}'})")
+        harmonised = list(zip(sources, [row[0] for row in outputs], strict=True))
+        runs.append(compare_sets(ckpt.codec, harmonised, bach, console, show=not runs))
+    for comparisons in runs:
+        console.print(" ".join(f"{row.feature} {row.overlap_a:.3f}" for row in comparisons
+                               if row.feature in TARGETED), highlight=False)
+    # the reference: Bach's own chorales, sets of as many from the training split, against
+    # the same held-out ones (the overlap area two sets of chorales reach by themselves)
+    sets = [list(zip(train.sources[i:i + num], train.targets[i:i + num], strict=True))
+            for i in range(0, len(train.targets) - num + 1, num)]
+    references = [compare_sets(ckpt.codec, chorales, bach, console, show=False)
+                  for chorales in sets]
+    console.print(f"the reference: {len(sets)} sets of {num} training chorales (Bach) against "
+                  f"the same {num}")
+    summarise(runs, references, console)
+
+
+def compare_sets(codec, pieces: list, bach: list, console: Console, show: bool) -> list:
+    """The comparisons of a set of (melody, voices) pairs with Bach's, the table printed
+    where ``show``."""
     with tempfile.TemporaryDirectory() as tmp:
-        sets = {"harmonised": [row[0] for row in outputs], "Bach": targets}
         folders = {}
-        for name, voices in sets.items():
+        for name, pairs in (("harmonised", pieces), ("Bach", bach)):
             folder = folders[name] = Path(tmp) / name
             folder.mkdir()
-            for i, (melody, parts) in enumerate(zip(sources, voices, strict=True), 1):
-                ckpt.codec.write_pair(melody.long(), parts.long(), folder / f"{i}.mid")
+            for i, (melody, parts) in enumerate(pairs, 1):
+                codec.write_pair(melody.long(), parts.long(), folder / f"{i}.mid")
         reference = music_stats(folders["Bach"])
         stats = music_stats(folders["harmonised"])
         comparisons = compare_music(stats, reference)
-        console.print(comparison_table(comparisons, Path("harmonised"),
-                                       Path(f"the same {num} chorales (Bach)"), stats,
-                                       reference))
-    for row in comparisons:
-        if row.feature in TARGETED:
-            spread = abs(row.mean_a - row.mean_b) <= float(row.std_b) \
-                if row.feature in HARMONY_FEATURES else None
-            console.print(f"{row.feature}: OA {row.overlap_a:.3f} (target 0.8)"
-                          + ("" if spread is None else
-                             f", mean {row.mean_a:.3f} against Bach's {row.mean_b:.3f} ± "
-                             f"{row.std_b:.3f}: {'within' if spread else 'outside'} its spread"),
-                          highlight=False)
+        if show:
+            console.print(comparison_table(comparisons, Path("harmonised"),
+                                           Path(f"the same {len(bach)} chorales (Bach)"),
+                                           stats, reference))
+    return comparisons
+
+
+def summarise(runs: list, references: list, console: Console) -> None:
+    """Each targeted feature's overlap area (mean and least over the runs, and over the
+    reference sets) and, for the harmony features, in how many runs the mean is within Bach's
+    spread."""
+    for feature in TARGETED:
+        rows = [row for comparisons in runs for row in comparisons if row.feature == feature]
+        if not rows:
+            continue
+        areas = [row.overlap_a for row in rows]
+        bachs = [row.overlap_a for comparisons in references for row in comparisons
+                 if row.feature == feature]
+        line = (f"{feature}: OA {sum(areas) / len(areas):.3f}"
+                + (f" (least {min(areas):.3f} in {len(rows)} runs)" if len(rows) > 1 else "")
+                + " (target 0.8)"
+                + (f"; Bach's own {sum(bachs) / len(bachs):.3f} (least {min(bachs):.3f})"
+                   if bachs else ""))
+        if feature in HARMONY_FEATURES:
+            within = sum(abs(row.mean_a - row.mean_b) <= float(row.std_b) for row in rows)
+            means = sum(float(row.mean_a) for row in rows) / len(rows)
+            line += (f", mean {means:.3f} against Bach's {float(rows[0].mean_b):.3f} ± "
+                     f"{float(rows[0].std_b):.3f}: within its spread in {within} of "
+                     f"{len(rows)}")
+        console.print(line, highlight=False)
 
 
 if __name__ == "__main__":
