@@ -167,6 +167,7 @@ def test_voice_leading_rules(relative):
 
     rules = codec.rules(melody).after(codec.BOS)
     assert broken(rules) == {"above the melody": tokens(*range(73, 128), step=0)}
+    assert set(rules.forbidden()) == tokens(*range(73, 128), step=0)  # every rule's, as one
     for token in [*tokens(65, step=0), *tokens(60, step=0), STEP]:  # a fifth, an octave below
         rules = rules.after(token)
     # the melody steps up: the alto may not go up to a fifth below it again (nor to a fifth

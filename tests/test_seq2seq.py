@@ -248,3 +248,9 @@ def test_rules_need_a_codec_that_has_them():
                                          "drop --rules"):
         generate_targets(seq2seq(), type("Ruleless", (Codec,), {"name": "ruleless"})(),
                          SOURCES, 5, rules=STRICT)
+
+
+def test_rules_define_forbidden_or_broken():
+    assert sorted(NoRepeats(AVOIDED, 3).broken()["rules"]) == [3, AVOIDED]
+    with pytest.raises(NotImplementedError, match=r"defines forbidden\(\) or broken\(\)"):
+        seqgen.Rules().broken()

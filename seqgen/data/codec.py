@@ -41,7 +41,10 @@ class Rules:
     name each rule (a trained model learns a weight for each, ``seqgen.training.rule_fit``)."""
 
     def forbidden(self) -> list[int]:
-        raise NotImplementedError("a Rules class defines forbidden() or broken()")
+        """The tokens that would break any rule."""
+        if type(self).broken is Rules.broken:
+            raise NotImplementedError("a Rules class defines forbidden() or broken()")
+        return sorted({token for tokens in self.broken().values() for token in tokens})
 
     def broken(self) -> dict[str, list[int]]:
         """The tokens that would break each rule, by the rule's name."""
