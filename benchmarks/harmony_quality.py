@@ -28,7 +28,7 @@ from seqgen.data.codec import STRICT
 from seqgen.data.pairs import load_recorded_run_corpus
 from seqgen.media.harmony import HARMONY_FEATURES
 from seqgen.media.music_stats import compare_music, music_stats
-from seqgen.nn.sampling import SamplingOptions, generate_targets
+from seqgen.nn.sampling import SamplingOptions, generate_targets, target_limit
 from seqgen.training.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +66,7 @@ def main() -> None:
         start = time.perf_counter()
         options = SamplingOptions(temperature=args.temperature)
         outputs = generate_targets(ckpt.model, ckpt.codec, [s.long() for s in sources],
-                                   max(5 * max(s.numel() for s in sources), 200),
+                                   target_limit(sources),
                                    options=None if args.beam else options, seed=seed,
                                    beam=args.beam, rules=rules)
         console.print(f"harmonised {num} held-out melodies in "

@@ -247,6 +247,7 @@ def test_harmonise_a_melody_into_parts(tmp_path, relative):
     fitted = load_checkpoint(run).rule_weights.weights
     assert list(fitted) == ["above the melody", "above the voice before", "parallel fifths",
                             "parallel octaves"]
+    assert "note: fitting the weights of the codec's rules" in printed  # before a long step
     assert "rule weights, fitted on 3 training pairs" in printed
     for how in (["--seed", "1"], ["--beam", "2"], ["--seed", "1", "--rules", "strict"],
                 ["--beam", "2", "--rules", "strict"]):

@@ -314,7 +314,7 @@ def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length
     ``rules``, the codec's rules weighed in with these weights."""
     from seqgen.data.codec import FileCodec
     from seqgen.files import prepare_output_file, write_text
-    from seqgen.nn.sampling import check_rules, generate_targets
+    from seqgen.nn.sampling import check_rules, generate_targets, target_limit
 
     if source is None:
         raise UsageError("this model is an encoder-decoder: give --input TEXT or --input @FILE "
@@ -335,7 +335,7 @@ def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length
     primer_read = read_primer(primer, codec)
     prefix = codec.encode(primer_read, what="the primer") if isinstance(primer_read, str) \
         else primer_read
-    limit = max_length or max(200, 5 * max(s.numel() for s in sources))
+    limit = max_length or target_limit(sources)
     targets = generate_targets(ckpt.model, codec, sources, limit, search.num_samples,
                                search.options, search.seed, search.beam, search.alpha, prefix,
                                rules=rules)

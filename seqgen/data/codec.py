@@ -69,6 +69,11 @@ class RuleWeights:
 STRICT = RuleWeights()  # every rule holds: what breaks one is never written
 
 
+def has_rules(codec: Codec) -> bool:
+    """Whether a codec states rules for its outputs (defines ``Codec.rules``)."""
+    return type(codec).rules is not Codec.rules
+
+
 def apply_rules(logits: Tensor, rules: list[Rules], weights: RuleWeights) -> None:
     """Add to each row of ``logits`` [rows, vocab] (in place) the weight of every rule of that
     row's ``rules`` that a token would break."""

@@ -12,7 +12,16 @@ import torch
 from torch import Tensor
 
 from seqgen.config import MAX_SEED, at_least, check_seed
-from seqgen.data.codec import STRICT, Codec, FileCodec, Rules, RuleWeights, TextCodec, apply_rules
+from seqgen.data.codec import (
+    STRICT,
+    Codec,
+    FileCodec,
+    Rules,
+    RuleWeights,
+    TextCodec,
+    apply_rules,
+    has_rules,
+)
 from seqgen.errors import UsageError
 from seqgen.nn.beam import beam_search
 from seqgen.nn.model import Generator
@@ -341,9 +350,15 @@ def generate_targets(model: Seq2Seq, codec: Codec, sources: list[Tensor], max_le
     return targets
 
 
+def target_limit(sources: list[Tensor]) -> int:
+    """The most tokens an encoder-decoder writes for ``sources`` unless told: 5 times the
+    longest, at least 200."""
+    return max(200, 5 * max(s.numel() for s in sources))
+
+
 def check_rules(codec: Codec, rules: RuleWeights | None) -> None:
     """Outputs held to rules need a codec that has them."""
-    if rules is not None and type(codec).rules is Codec.rules:
+    if rules is not None and not has_rules(codec):
         raise UsageError(f"the {codec.name} codec has no rules to write by: drop --rules")
 
 

@@ -27,7 +27,7 @@ from torch import Tensor
 from seqgen.config import MAX_SEED
 from seqgen.data.codec import Codec, RuleWeights
 from seqgen.data.splits import PairData
-from seqgen.nn.sampling import generate_targets, rules_after
+from seqgen.nn.sampling import generate_targets, rules_after, target_limit
 from seqgen.nn.seq2seq import Seq2Seq
 
 FLOOR = -30.0  # the weight of a rule the corpus never breaks (exp(-30) is 1e-13); -FLOOR caps
@@ -192,7 +192,7 @@ def own_outputs(model: Seq2Seq, codec: Codec, train: PairData, rules: list[str],
     chosen = torch.randperm(len(train.sources), generator=generator)[:count].tolist()
     sources = [train.sources[i].long() for i in chosen]
     outputs = generate_targets(
-        model, codec, sources, max(200, 5 * max(s.numel() for s in sources)),
+        model, codec, sources, target_limit(sources),
         seed=int(torch.randint(MAX_SEED, (), generator=generator)),
         rules=RuleWeights(dict(zip(rules, weights.tolist(), strict=True)), default=0.0))
     return PairData(sources, [row[0] for row in outputs], train.codec, train.source_codec)

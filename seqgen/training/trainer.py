@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from seqgen import __version__
 from seqgen.config import TrainConfig
 from seqgen.data.batching import IGNORE, Batches, Chunk
-from seqgen.data.codec import Augmentation, Codec, get_codec
+from seqgen.data.codec import Augmentation, get_codec, has_rules
 from seqgen.data.corpus import Corpus, TextCorpus
 from seqgen.data.pairs import PairCorpus
 from seqgen.errors import SeqgenError, UsageError
@@ -241,8 +241,10 @@ class Trainer:
         (``rule_fit``) on the training pairs, and record them with it (and with the last
         snapshot where that is the best)."""
         if not isinstance(self.corpus, PairCorpus) or not self.world.is_main \
-                or type(self.corpus.codec).rules is Codec.rules:
+                or not has_rules(self.corpus.codec):
             return None
+        self.emit({"event": "note", "text": "fitting the weights of the codec's rules to the "
+                                            "best snapshot (a minute or so)"})
         started = time.perf_counter()
         best = load_checkpoint(self.run_dir / "best", self.device)
         train, val = self.corpus.split(self.config.val_fraction)
