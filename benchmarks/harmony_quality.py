@@ -12,6 +12,7 @@ harmonisations vary around the chorales as the chorales vary among themselves).
     python -m benchmarks.harmony_quality --quick       # 3 melodies (CI)
     python -m benchmarks.harmony_quality --rules strict  # never breaking the voice leading
     python -m benchmarks.harmony_quality --rules off     # the network alone
+    python -m benchmarks.harmony_quality --top-p 0.95    # any sampling option of seqgen sample
 """
 
 import argparse
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument("--num", type=int, default=20)
     parser.add_argument("--beam", type=int, default=0, help="0: sample (at --temperature)")
     parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=0, help="0: off")
+    parser.add_argument("--top-p", type=float, default=1.0, help="1: off")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--seeds", type=int, default=1,
                         help="sample this many times (seeds --seed, --seed + 1...) and sum up")
@@ -59,12 +62,14 @@ def main() -> None:
     sources, targets = val.sources[:num], val.targets[:num]
     bach = list(zip(sources, targets, strict=True))
     how = f"beam {args.beam}" if args.beam else f"sampled at temperature {args.temperature:g}"
+    how += f", top-k {args.top_k}" if args.top_k and not args.beam else ""
+    how += f", top-p {args.top_p:g}" if args.top_p < 1 and not args.beam else ""
     how += ", rules off" if rules is None else ", rules strict" if rules is STRICT else \
         ", rules weighed as learnt"
     runs = []
     for seed in range(args.seed, args.seed + (1 if args.beam else args.seeds)):
         start = time.perf_counter()
-        options = SamplingOptions(temperature=args.temperature)
+        options = SamplingOptions(args.temperature, args.top_k, args.top_p)
         outputs = generate_targets(ckpt.model, ckpt.codec, [s.long() for s in sources],
                                    target_limit(sources),
                                    options=None if args.beam else options, seed=seed,
