@@ -1,4 +1,4 @@
-"""Rule weights fitted by maximum likelihood (seqgen.training.rule_fit), and their file."""
+"""The network's and the rules' weights fitted by seqgen.training.rule_fit, and their file."""
 
 import pytest
 import torch
@@ -13,12 +13,12 @@ from seqgen.training.checkpoint import RULES, read_rule_weights, write_rule_fit
 from seqgen.training.rule_fit import (
     FLOOR,
     ROUNDS,
-    expected_rates,
+    expected,
     fit_rule_weights,
-    loss_sum,
+    mean_loss,
     minimise,
-    rate_gap,
-    rule_steps,
+    moment_gap,
+    read_steps,
 )
 
 VOCAB, NEVER = 9, 8  # the corpus below never writes token 8
@@ -66,34 +66,39 @@ def test_likeliest_weights_make_the_model_break_each_rule_as_often_as_the_corpus
     net, codec, train = model(), NamedCodec(), pairs(40, seed=1)
     fit = fit_rule_weights(net, codec, train, pairs(10, seed=2))
     assert fit.weights["eight"] == fit.likeliest["eight"] == FLOOR  # never broken: never
-    assert fit.pairs == 40 and fit.steps == 40 * 13  # every step has a rule to break
-    assert len(fit.own_rates) == ROUNDS and fit.weights != fit.likeliest
-    steps = rule_steps(net, codec, train)
-    weights = torch.tensor([fit.likeliest[rule] for rule in steps.rules])
-    repeat = steps.rules.index("repeat")
-    breaks = steps.rule_matrix()[:, repeat]  # [patterns]
-    shift = steps.rule_matrix() @ weights
-    expected = ((steps.masses + shift).softmax(1) * breaks).sum()
-    observed = breaks[steps.came].sum()
-    assert observed > 0
-    # the likelihood's gradient in a weight: observed breaks less expected ones, zero at the fit
-    torch.testing.assert_close(expected, observed, rtol=1e-3, atol=0)
-    assert loss_sum(steps, weights) < loss_sum(steps, torch.zeros(len(steps.rules)))
-    assert fit.corpus_rates["repeat"] == pytest.approx(float(observed) / steps.tokens)
+    assert fit.pairs == 40 and fit.tokens == 40 * 13
+    assert len(fit.own_rates) == len(fit.own_log_likelihood) == ROUNDS
+    assert fit.weights != fit.likeliest
+    steps = read_steps(net, codec, train)
+    assert steps.rules == ["repeat", "eight"]
+    likeliest = torch.tensor([fit.likeliest_network_weight, *fit.likeliest.values()])
+    observed = torch.tensor([steps.log_likelihood(), *(steps.breaks() / len(steps))])
+    assert observed[1] > 0
+    # the likelihood's gradient in a weight is what the corpus has of its feature less what
+    # the model expects: zero at the fit, for the network's log-probability and each rule
+    torch.testing.assert_close(expected(steps, likeliest), observed, rtol=1e-3, atol=1e-6)
+    assert mean_loss(steps, likeliest) < mean_loss(steps, torch.tensor([1.0, 0.0, 0.0]))
+    assert fit.corpus_rates["repeat"] == pytest.approx(float(observed[1]))
+    assert fit.corpus_log_likelihood == pytest.approx(float(observed[0]))
     before, after = fit.val_loss
     assert after < before  # the weights that are kept help on held-out pairs too
 
 
-def test_matched_weights_meet_the_rates_asked_for():
+@pytest.mark.parametrize("network", [1.5, 0.7])
+def test_matched_weights_meet_the_moments_asked_for(network):
     net, codec = model(), NamedCodec()
-    steps = rule_steps(net, codec, pairs(20, seed=3))
-    rates = torch.tensor([0.02, 0.001])  # "repeat", "eight": both rarer than untrained
-    assert steps.rules == ["repeat", "eight"]
-    assert (expected_rates(steps, torch.zeros(2)) > 5 * rates).all()
-    weights = minimise(lambda w: rate_gap(steps, w, rates) / steps.tokens,
-                       torch.tensor([False, False]))
-    assert (weights < 0).all()
-    torch.testing.assert_close(expected_rates(steps, weights), rates, rtol=1e-3, atol=0)
+    steps = read_steps(net, codec, pairs(20, seed=3))
+    # what a model with known weights expects: "repeat" and "eight" rarer than untrained, the
+    # network surer (or less sure) of its tokens
+    known = torch.tensor([network, -2.0, -3.0])
+    targets = expected(steps, known)
+    untouched = expected(steps, torch.tensor([1.0, 0.0, 0.0]))
+    assert (untouched[1:] > 2 * targets[1:]).all()
+    assert (targets[0] > untouched[0]) == (network > 1)
+    weights = minimise(lambda w: moment_gap(steps, w, targets), torch.tensor([False, False]))
+    # to 1% (float32 sums over every step and token)
+    torch.testing.assert_close(expected(steps, weights), targets, rtol=1e-2, atol=0)
+    torch.testing.assert_close(weights, known, rtol=1e-2, atol=0)  # one set of weights does
 
 
 def test_a_codec_whose_rules_never_apply_has_no_fit():
@@ -115,11 +120,18 @@ def test_a_codec_whose_rules_never_apply_has_no_fit():
 
 
 def test_rule_weights_file_round_trips_and_rejects_damage(tmp_path):
-    write_rule_fit(tmp_path, {"weights": {"parallel fifths": -1.5}, "pairs": 3})
+    write_rule_fit(tmp_path, {"weights": {"parallel fifths": -1.5}, "network_weight": 1.25,
+                              "pairs": 3})
     weights = read_rule_weights(tmp_path / RULES)
     assert weights.of("parallel fifths") == -1.5 and weights.of("unnamed") == 0.0
+    assert weights.network == 1.25
     assert [p.name for p in tmp_path.iterdir()] == [RULES]  # no temporary file left
     assert read_rule_weights(tmp_path / "missing.json") is None
+    (tmp_path / RULES).write_text('{"weights": {"parallel fifths": -1.5}}')  # before networks
+    assert read_rule_weights(tmp_path / RULES).network == 1.0
     (tmp_path / RULES).write_text('{"weights": {"parallel fifths": "low"}}')
     with pytest.raises(SeqgenError, match="rules.json is damaged: its weights are not numbers"):
+        read_rule_weights(tmp_path / RULES)
+    (tmp_path / RULES).write_text('{"weights": {}, "network_weight": 0}')
+    with pytest.raises(SeqgenError, match="damaged: its network_weight is not a number above 0"):
         read_rule_weights(tmp_path / RULES)

@@ -243,6 +243,16 @@ def test_rule_weights_range_from_leaving_rules_out_to_never_breaking_them():
     assert 0 < breaks(weighed) < breaks(free)
 
 
+def test_the_network_weight_samples_as_a_temperature_does():
+    def outputs(temperature, network):
+        return [o.tolist() for row in generate_targets(
+            seq2seq(), RuledCodec(), SOURCES, 30, 8, SamplingOptions(temperature), seed=0,
+            rules=RuleWeights({"rules": 0.0}, network=network)) for o in row]
+
+    assert outputs(2.0, 2.0) == outputs(1.0, 1.0)
+    assert outputs(2.0, 2.0) != outputs(2.0, 1.0)
+
+
 def test_rules_need_a_codec_that_has_them():
     with pytest.raises(UsageError, match="the ruleless codec has no rules to write by: "
                                          "drop --rules"):

@@ -95,9 +95,11 @@ class TrainingView:
     def on_rules(self, e: dict) -> None:
         """The codec's rules' weights, fitted to the best snapshot once training ended."""
         weights = ", ".join(f"{rule} {weight:+.2f}" for rule, weight in e["weights"].items())
+        network = e["network_weight"]
         before, after = e["val_loss"]
         self.console.print(f"rule weights, fitted on {e['pairs']:,} training pairs in "
-                           f"{e['seconds']:.0f} s: {weights} (validation loss {before:.4f} -> "
+                           f"{e['seconds']:.0f} s: network x{network:.3f} (as temperature "
+                           f"{1 / network:.3f}), {weights} (validation loss {before:.4f} -> "
                            f"{after:.4f} nats/token with them)", highlight=False)
 
 

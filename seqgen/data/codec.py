@@ -56,11 +56,15 @@ class Rules:
 
 @dataclass(frozen=True)
 class RuleWeights:
-    """What breaking each rule adds to a token's logit, by the rule's name: learned weights
-    (``seqgen.training.rule_fit``), or -inf to forbid. ``default`` weighs the rules not named."""
+    """The network and a codec's rules as one log-linear model: a token's logit is ``network``
+    times the network's logit (1: as trained; above 1 sharper, as a temperature of 1 /
+    ``network``) plus the weight of each rule the token would break, by the rule's name:
+    learned weights (``seqgen.training.rule_fit``), or -inf to forbid. ``default`` weighs the
+    rules not named."""
 
     weights: dict[str, float] = field(default_factory=dict)
     default: float = -math.inf
+    network: float = 1.0
 
     def of(self, rule: str) -> float:
         return self.weights.get(rule, self.default)
@@ -75,8 +79,10 @@ def has_rules(codec: Codec) -> bool:
 
 
 def apply_rules(logits: Tensor, rules: list[Rules], weights: RuleWeights) -> None:
-    """Add to each row of ``logits`` [rows, vocab] (in place) the weight of every rule of that
-    row's ``rules`` that a token would break."""
+    """Weigh ``logits`` [rows, vocab] (in place) by the network's weight, and add to each row
+    the weight of every rule of that row's ``rules`` that a token would break."""
+    if weights.network != 1.0:
+        logits.mul_(weights.network)
     for row, row_rules in enumerate(rules):
         for rule, tokens in row_rules.broken().items():
             weight = weights.of(rule)

@@ -219,13 +219,18 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
 
 
 def read_rule_weights(path: Path) -> RuleWeights | None:
-    """The weights a ``rules.json`` records (rules it does not name weigh nothing); None
-    without one."""
+    """The weights a ``rules.json`` records (rules it does not name weigh nothing, and the
+    network 1 where it is not named); None without one."""
     if not path.exists():
         return None
-    weights = read_json(path).get("weights")
-    if not isinstance(weights, dict) or not all(
-            isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w)
-            for w in weights.values()):
+    fit = read_json(path)
+    weights, network = fit.get("weights"), fit.get("network_weight", 1.0)
+    if not isinstance(weights, dict) or not all(map(is_finite_number, weights.values())):
         raise SeqgenError(f"{path} is damaged: its weights are not numbers by rule name")
-    return RuleWeights(dict(weights), default=0.0)
+    if not is_finite_number(network) or network <= 0:
+        raise SeqgenError(f"{path} is damaged: its network_weight is not a number above 0")
+    return RuleWeights(dict(weights), default=0.0, network=float(network))
+
+
+def is_finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,22 +1,24 @@
-"""Weights for a codec's rules, learnt from the corpus: how much breaking each one weighs.
+"""Weights for the network and a codec's rules, learnt from the corpus.
 
 With its codec's rules (``Codec.rules``), an encoder-decoder draws each token from
-softmax(logits + the sum, over the rules the token would break, of each rule's weight): the
-network and the rules as one log-linear model, the network frozen. ``fit_rule_weights`` finds
-the weights in two stages.
+softmax(a * logits + the sum, over the rules the token would break, of each rule's weight):
+the network and the rules as one log-linear model (``RuleWeights``), the network frozen and
+weighed by a. ``fit_rule_weights`` finds a and the rules' weights in two stages.
 
 1. Likeliest: maximum likelihood on the training pairs read with teacher forcing (as
    temperature scaling calibrates a network after training, Guo et al. 2017). There the model
    breaks each rule as often as the corpus does; a rule the corpus never breaks gets the floor.
 2. Matched: a model writing on its own meets contexts the training pairs never show it
-   (exposure bias) and breaks rules there more often. So, in a few rounds, it writes outputs
-   for training sources with the current weights, and the weights are moved until, at the
-   steps of those outputs, it is expected to break each rule as often per token as the
-   training pairs do (moment matching, as distributional control does for a language model,
-   Khalifa et al. 2021). These are the weights kept; the rates come from the training split.
+   (exposure bias): it breaks rules there more often, and it is less sure of what it writes
+   than of what Bach wrote. So, in a few rounds, it writes outputs for training sources with
+   the current weights, and the weights are moved until, at the steps of those outputs, it is
+   expected to break each rule as often per token as the training pairs do (moment matching,
+   as distributional control does for a language model, Khalifa et al. 2021), and the
+   network is expected to give the tokens written the log-probability it gives the training
+   pairs' tokens (entropy-rate calibration, Braverman et al. 2020). These are the weights
+   kept; the rates and the log-probability come from the training split.
 """
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,94 +33,102 @@ from seqgen.nn.sampling import generate_targets, rules_after, target_limit
 from seqgen.nn.seq2seq import Seq2Seq
 
 FLOOR = -30.0  # the weight of a rule the corpus never breaks (exp(-30) is 1e-13); -FLOOR caps
-MOST_TOKENS = 200_000  # training target tokens read for a fit
+NETWORK_RANGE = (0.25, 4.0)  # the network's weight stays within (temperatures 4 to 1/4)
+MOST_VALUES = 16_000_000  # log-probabilities held for a fit (120,000 steps of 134 tokens)
 ROUNDS, PER_ROUND = 3, 32  # of matching the rates: rounds, and training sources drawn in each
 MOST_RULES = 31  # rule memberships are bits of an int32
 
 
 @dataclass
-class RuleSteps:
-    """The target steps of some pairs at which a rule applies, read with teacher forcing. The
-    tokens of a step that would break the same rules share a pattern (the rules' bits), and
-    the network's logits there are kept per pattern (log-sum-exp): all the fit needs."""
+class Steps:
+    """Every target step of some pairs, read with teacher forcing: the network's
+    log-probabilities there and the rules each token would break. The weights of the
+    log-linear model are a vector: the network's, then each rule's in the order of ``rules``."""
 
-    masses: Tensor  # [steps, patterns]: each pattern's log-sum-exp of logits (-inf: none)
-    came: Tensor  # [steps]: the pattern of the token that came
-    came_logit: Tensor  # [steps]: its logit
-    patterns: list[int]  # pattern p's rule bits
+    log_probs: Tensor  # [steps, vocab]
+    patterns: Tensor  # [steps, vocab] int32: the index of the rules a token would break there
+    bits: list[int]  # pattern p's rules, as bits (bit k: rule k); pattern 0 breaks none
+    came: Tensor  # [steps]: the token that came
     rules: list[str]  # rule k's name (bit k)
-    tokens: int  # every target token of the pairs read, rules or not
-    loss_sum: float  # the network's loss summed over them, in nats
     pairs: int  # pairs read
+
+    def __len__(self) -> int:
+        return len(self.came)
 
     def rule_matrix(self) -> Tensor:
         """[patterns, rules] float: whether each pattern breaks each rule."""
-        bits = torch.tensor(self.patterns, dtype=torch.long, device=self.masses.device)
+        bits = torch.tensor(self.bits, dtype=torch.long, device=self.log_probs.device)
         return ((bits[:, None] >> torch.arange(len(self.rules), device=bits.device)) & 1).float()
+
+    def scores(self, weights: Tensor) -> Tensor:
+        """[steps, vocab]: each token's logit in the log-linear model with these weights."""
+        shift = self.rule_matrix() @ weights[1:]  # [patterns]: what each gains
+        return weights[0] * self.log_probs + shift[self.patterns]
+
+    def breaks(self) -> Tensor:
+        """[rules]: how many times the tokens that came break each rule."""
+        return self.rule_matrix()[self.patterns.gather(1, self.came[:, None])[:, 0]].sum(0)
+
+    def log_likelihood(self) -> float:
+        """The network's log-probability of the tokens that came, per token."""
+        return float(self.log_probs.gather(1, self.came[:, None]).mean())
 
 
 @dataclass
 class RuleFit:
-    """Fitted weights by rule, how they were found, and what they do to the loss per target
-    token of held-out pairs."""
+    """Fitted weights, how they were found, and what they do to the loss per target token of
+    held-out pairs."""
 
-    weights: dict[str, float]  # the weights to sample with
+    network_weight: float  # the network's weight to sample with
+    weights: dict[str, float]  # the rules' weights to sample with
     likeliest: dict[str, float]  # the weights that make the training pairs likeliest
+    likeliest_network_weight: float
     corpus_rates: dict[str, float]  # how often per target token the training pairs break each
+    corpus_log_likelihood: float  # the network's log-probability of their tokens, per token
     own_rates: list[dict[str, float]]  # the same, expected of the model's own outputs, by round
+    own_log_likelihood: list[float]
     pairs: int  # training pairs read
-    steps: int  # of their target steps at which some rule applies
+    tokens: int  # their target tokens
     val_loss: tuple[float, float]  # without and with the weights
 
     def to_json(self) -> dict:
-        return {"weights": self.weights, "likeliest": self.likeliest,
-                "corpus_rates": self.corpus_rates, "own_rates": self.own_rates,
-                "pairs": self.pairs, "steps": self.steps, "val_loss": list(self.val_loss)}
+        return {"network_weight": self.network_weight, "weights": self.weights,
+                "likeliest": self.likeliest,
+                "likeliest_network_weight": self.likeliest_network_weight,
+                "corpus_rates": self.corpus_rates,
+                "corpus_log_likelihood": self.corpus_log_likelihood,
+                "own_rates": self.own_rates, "own_log_likelihood": self.own_log_likelihood,
+                "pairs": self.pairs, "tokens": self.tokens, "val_loss": list(self.val_loss)}
 
 
 @torch.no_grad()
-def rule_steps(model: Seq2Seq, codec: Codec, pairs: PairData, rules: list[str] | None = None,
-               most_tokens: int | None = None) -> RuleSteps:
+def read_steps(model: Seq2Seq, codec: Codec, pairs: PairData, rules: list[str] | None = None,
+               most_tokens: int | None = None) -> Steps:
     """Read ``pairs``, all or until ``most_tokens`` target tokens are read; ``rules`` names
     the rules in bit order (grown as new ones are met)."""
     model.eval()
     device = model.head.weight.device
     rules = [] if rules is None else list(rules)
-    patterns: dict[int, int] = {}  # rule bits -> index
-    masses, came, came_logit = [], [], []
-    tokens, loss_sum, read = 0, 0.0, 0
+    index: dict[int, int] = {0: 0}  # rule bits -> pattern
+    log_probs, patterns, came = [], [], []
+    tokens = 0
     for source, target in zip(pairs.sources, pairs.targets, strict=True):
         if most_tokens is not None and tokens >= most_tokens:
             break
         source = source.long().to(device)
         steps = torch.cat([torch.tensor([codec.BOS]), target.long(), torch.tensor([codec.EOS])])
-        bits = rule_bits(codec, source, steps, rules)
         z, _ = model(steps[None, :-1].to(device), None, None, source[None],
                      torch.tensor([source.numel()], device=device))
-        z, nexts = z[0].float(), steps[1:].to(device)
-        loss_sum += float(torch.nn.functional.cross_entropy(z, nexts, reduction="sum"))
-        tokens += nexts.numel()
-        read += 1
-        ruled = bits.any(1)
-        if not ruled.any():
-            continue
-        local, inverse = np.unique(bits[ruled], return_inverse=True)
-        index = torch.tensor([patterns.setdefault(int(p), len(patterns)) for p in local])
-        ids = index[torch.from_numpy(inverse.reshape(-1, codec.size))].to(device)
-        z, nexts = z[torch.from_numpy(ruled).to(device)], nexts[torch.from_numpy(ruled)]
-        top = z.max(1, keepdim=True).values
-        summed = torch.zeros(len(z), len(patterns), device=device).scatter_add_(
-            1, ids, (z - top).exp())
-        masses.append(summed.log() + top)
-        came.append(ids.gather(1, nexts[:, None])[:, 0])
-        came_logit.append(z.gather(1, nexts[:, None])[:, 0])
-    width = len(patterns)
-    return RuleSteps(
-        torch.cat([torch.nn.functional.pad(m, (0, width - m.size(1)), value=-math.inf)
-                   for m in masses]) if masses else torch.zeros(0, width, device=device),
-        torch.cat(came) if came else torch.zeros(0, dtype=torch.long, device=device),
-        torch.cat(came_logit) if came_logit else torch.zeros(0, device=device),
-        list(patterns), rules, tokens, loss_sum, read)
+        log_probs.append(z[0].float().log_softmax(-1))
+        bits = rule_bits(codec, source, steps, rules)
+        local, inverse = np.unique(bits, return_inverse=True)
+        ids = torch.tensor([index.setdefault(int(b), len(index)) for b in local],
+                           dtype=torch.int32)
+        patterns.append(ids[torch.from_numpy(inverse.reshape(bits.shape))].to(device))
+        came.append(steps[1:].to(device))
+        tokens += steps.numel() - 1
+    return Steps(torch.cat(log_probs), torch.cat(patterns), list(index), torch.cat(came), rules,
+                 len(came))
 
 
 def rule_bits(codec: Codec, source: Tensor, steps: Tensor, rules: list[str]) -> np.ndarray:
@@ -144,36 +154,40 @@ def rule_bits(codec: Codec, source: Tensor, steps: Tensor, rules: list[str]) -> 
     return bits
 
 
-def loss_sum(steps: RuleSteps, weights: Tensor) -> Tensor:
-    """The loss summed over the steps at which a rule applies, with these weights (one per
-    rule of ``steps``; rules beyond them weigh nothing)."""
-    shift = steps.rule_matrix()[:, :len(weights)] @ weights  # [patterns]: what each gains
-    return ((steps.masses + shift).logsumexp(1) - steps.came_logit - shift[steps.came]).sum()
+def mean_loss(steps: Steps, weights: Tensor) -> Tensor:
+    """The loss per token of the tokens that came, in the log-linear model with ``weights``."""
+    scores = steps.scores(weights)
+    return (scores.logsumexp(1) - scores.gather(1, steps.came[:, None])[:, 0]).mean()
 
 
-def rate_gap(steps: RuleSteps, weights: Tensor, rates: Tensor) -> Tensor:
-    """A convex function of the weights whose gradient is the breaks of each rule that the
-    model is expected to make at these steps less ``rates`` [rules] times their tokens: zero
-    where it is expected to break each rule as often per token as ``rates`` say."""
-    shift = steps.rule_matrix()[:, :len(weights)] @ weights
-    return (steps.masses + shift).logsumexp(1).sum() - steps.tokens * (rates @ weights)
+def moment_gap(steps: Steps, weights: Tensor, targets: Tensor) -> Tensor:
+    """A convex function of the weights whose gradient is what the model is expected, per
+    token at these steps, to have of each feature (the network's log-probability, each rule's
+    breaks) less ``targets``: zero where the expectations meet them."""
+    return steps.scores(weights).logsumexp(1).mean() - targets @ weights
 
 
-def expected_rates(steps: RuleSteps, weights: Tensor) -> Tensor:
-    """How often per token the model is expected to break each rule at these steps."""
-    matrix = steps.rule_matrix()[:, :len(weights)]
-    chances = (steps.masses + matrix @ weights).softmax(1)  # [steps, patterns]
-    return (chances @ matrix).sum(0) / max(steps.tokens, 1)
+def expected(steps: Steps, weights: Tensor) -> Tensor:
+    """Per token at these steps, the network's log-probability and each rule's breaks that
+    the model with these weights is expected to write."""
+    chances = steps.scores(weights).softmax(1)
+    log_likelihood = (chances * steps.log_probs).sum(1).mean()
+    by_pattern = torch.zeros(len(steps), len(steps.bits), device=chances.device).scatter_add_(
+        1, steps.patterns.long(), chances)
+    return torch.cat([log_likelihood[None], (by_pattern @ steps.rule_matrix()).mean(0)])
 
 
 def minimise(objective: Callable[[Tensor], Tensor], never: Tensor) -> Tensor:
-    """The weights minimising a convex ``objective``, those of the rules ``never`` [rules]
-    broken at the floor."""
-    raw = torch.zeros(len(never), device=never.device, requires_grad=True)
+    """The weights (the network's, then the rules') minimising a convex ``objective``; the
+    rules ``never`` [rules] broken at the floor."""
+    raw = torch.zeros(len(never) + 1, device=never.device)
+    raw[0] = 1.0
+    raw.requires_grad_(True)
     optimizer = torch.optim.LBFGS([raw], max_iter=100, line_search_fn="strong_wolfe")
 
     def weighed() -> Tensor:
-        return raw.clamp(FLOOR, -FLOOR).masked_fill(never, FLOOR)
+        return torch.cat([raw[:1].clamp(*NETWORK_RANGE),
+                          raw[1:].clamp(FLOOR, -FLOOR).masked_fill(never, FLOOR)])
 
     def closure() -> Tensor:
         optimizer.zero_grad()
@@ -185,49 +199,73 @@ def minimise(objective: Callable[[Tensor], Tensor], never: Tensor) -> Tensor:
     return weighed().detach()
 
 
-def own_outputs(model: Seq2Seq, codec: Codec, train: PairData, rules: list[str],
-                weights: Tensor, count: int, generator: torch.Generator) -> PairData:
-    """The model's outputs, drawn with these rule weights, for ``count`` training sources
-    chosen at random."""
+def as_rule_weights(rules: list[str], weights: Tensor) -> RuleWeights:
+    return RuleWeights(dict(zip(rules, weights[1:].tolist(), strict=True)), default=0.0,
+                       network=float(weights[0]))
+
+
+def own_outputs(model: Seq2Seq, codec: Codec, train: PairData, rules: RuleWeights,
+                count: int, generator: torch.Generator) -> PairData:
+    """The model's outputs, drawn with these weights, for ``count`` training sources chosen
+    at random."""
     chosen = torch.randperm(len(train.sources), generator=generator)[:count].tolist()
     sources = [train.sources[i].long() for i in chosen]
-    outputs = generate_targets(
-        model, codec, sources, target_limit(sources),
-        seed=int(torch.randint(MAX_SEED, (), generator=generator)),
-        rules=RuleWeights(dict(zip(rules, weights.tolist(), strict=True)), default=0.0))
+    outputs = generate_targets(model, codec, sources, target_limit(sources),
+                               seed=int(torch.randint(MAX_SEED, (), generator=generator)),
+                               rules=rules)
     return PairData(sources, [row[0] for row in outputs], train.codec, train.source_codec)
 
 
 def fit_rule_weights(model: Seq2Seq, codec: Codec, train: PairData, val: PairData,
                      rounds: int = ROUNDS, per_round: int = PER_ROUND,
                      seed: int = 0) -> RuleFit | None:
-    """The weights of the codec's rules: likeliest on the ``train`` pairs, then matched over
-    ``rounds`` to the corpus's rates on the model's own outputs for ``per_round`` training
-    sources at a time; with the loss per target token of the ``val`` pairs without and with
-    them. None where no rule applies."""
-    steps = rule_steps(model, codec, train, most_tokens=MOST_TOKENS)
+    """The weights of the network and of the codec's rules: likeliest on the ``train`` pairs,
+    then matched over ``rounds`` to the corpus on the model's own outputs for ``per_round``
+    training sources at a time; with the loss per target token of the ``val`` pairs without
+    and with them. None where no rule applies."""
+    steps = read_steps(model, codec, train, most_tokens=MOST_VALUES // codec.size)
     if not steps.rules:
         return None
-    breaks = steps.rule_matrix()[steps.came].sum(0)
+    breaks = steps.breaks()
     never = breaks == 0  # the likeliest weight is -inf, and the rate to match is 0
-    rates = breaks / steps.tokens
-    weights = likeliest = minimise(lambda w: loss_sum(steps, w) / len(steps.came), never)
+    targets = torch.cat([torch.tensor([steps.log_likelihood()], device=breaks.device),
+                         breaks / len(steps)])
+    weights = likeliest = minimise(lambda w: mean_loss(steps, w), never)
     generator = torch.Generator().manual_seed(seed)
     own = []
     for _ in range(rounds):
-        outputs = own_outputs(model, codec, train, steps.rules, weights, per_round, generator)
-        sampled = rule_steps(model, codec, outputs, steps.rules)
-        own.append(expected_rates(sampled, weights))
-        weights = minimise(lambda w, at=sampled: rate_gap(at, w, rates) / max(at.tokens, 1),
-                           never)
-    held_out = rule_steps(model, codec, val, steps.rules)
-    with torch.no_grad():
-        change = float(loss_sum(held_out, weights) - loss_sum(held_out, weights[:0]))
-    per_token = max(held_out.tokens, 1)
+        outputs = own_outputs(model, codec, train, as_rule_weights(steps.rules, weights),
+                              per_round, generator)
+        sampled = read_steps(model, codec, outputs, steps.rules)
+        with torch.no_grad():
+            own.append(expected(sampled, weights))
+        weights = minimise(lambda w, at=sampled: moment_gap(at, w, targets), never)
 
     def named(values: Tensor) -> dict[str, float]:
         return dict(zip(steps.rules, values.tolist(), strict=True))
 
-    return RuleFit(named(weights), named(likeliest), named(rates),
-                   [named(found) for found in own], steps.pairs, len(steps.came),
-                   (held_out.loss_sum / per_token, (held_out.loss_sum + change) / per_token))
+    kept = as_rule_weights(steps.rules, weights)
+    return RuleFit(kept.network, kept.weights, named(likeliest[1:]), float(likeliest[0]),
+                   named(targets[1:]), float(targets[0]), [named(found[1:]) for found in own],
+                   [float(found[0]) for found in own], steps.pairs, len(steps),
+                   held_out_losses(model, codec, val, kept))
+
+
+@torch.no_grad()
+def held_out_losses(model: Seq2Seq, codec: Codec, pairs: PairData, weights: RuleWeights,
+                    per_read: int = 32) -> tuple[float, float]:
+    """The loss per target token of ``pairs``: the network's alone, and in the log-linear
+    model with ``weights``; read ``per_read`` pairs at a time."""
+    sums, tokens = [0.0, 0.0], 0
+    for start in range(0, len(pairs.sources), per_read):
+        steps = read_steps(model, codec, PairData(
+            pairs.sources[start : start + per_read], pairs.targets[start : start + per_read],
+            pairs.codec, pairs.source_codec))
+        kept = torch.tensor([weights.network, *map(weights.of, steps.rules)],
+                            device=steps.log_probs.device)
+        alone = torch.zeros_like(kept)
+        alone[0] = 1.0
+        for i, vector in enumerate((alone, kept)):
+            sums[i] += float(mean_loss(steps, vector)) * len(steps)
+        tokens += len(steps)
+    return sums[0] / max(tokens, 1), sums[1] / max(tokens, 1)
