@@ -15,7 +15,7 @@ from seqgen.config import TrainConfig
 from seqgen.data.midi import MidiOptions, find_track, read_track_notes
 from seqgen.data.pairs import load_pairs
 from seqgen.media.harmony import harmony_features, read_harmonisation
-from seqgen.training.checkpoint import load_checkpoint
+from seqgen.training.checkpoint import RULES, load_checkpoint
 from seqgen.training.devices import bf16_native
 from seqgen.training.evaluation import evaluate_checkpoint
 from seqgen.training.runs import resume, train
@@ -249,6 +249,11 @@ def test_harmonise_a_melody_into_parts(tmp_path, relative):
                             "parallel octaves"]
     assert "note: fitting the weights of the codec's rules" in printed  # before a long step
     assert "rule weights, fitted on 3 training pairs" in printed
+    evaluated = runner.invoke(app, ["eval", str(run)])
+    assert evaluated.exit_code == 0, evaluated.output
+    with_weights = json.loads((run / "best" / RULES).read_text())["val_loss"][1]
+    assert (f"with the weights learnt for the network and its codec's rules (rules.json): {with_weights:.4f} "
+            "nats/token") in " ".join(evaluated.output.split())
     for how in (["--seed", "1"], ["--beam", "2"], ["--seed", "1", "--rules", "strict"],
                 ["--beam", "2", "--rules", "strict"]):
         out = tmp_path / f"harmonised-{how[0][2:]}{'-ruled' if '--rules' in how else ''}.mid"

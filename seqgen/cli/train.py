@@ -170,7 +170,8 @@ def eval_command(
     beam: Annotated[int, typer.Option(help="Encoder-decoder of text: the beam whose outputs are scored beside the greedy ones.")] = 5,
 ) -> None:
     """Validation loss in nats/token, bits per character and perplexity; for an
-    encoder-decoder of text, exact match and chrF of its outputs, greedy and with a beam."""
+    encoder-decoder of text, exact match and chrF of its outputs, greedy and with a beam; with
+    learnt rule weights, the loss with them."""
     from seqgen.training.evaluation import evaluate_checkpoint
 
     result = evaluate_checkpoint(checkpoint, corpus, device, beam)
@@ -198,6 +199,9 @@ def eval_command(
         for name, values in result.decoding.items():
             scores.add_row(name, f"{values['exact match']:.1f}", f"{values['chrF']:.1f}")
         console.print(scores)
+    if result.ruled_loss is not None:
+        console.print(f"with the weights learnt for the network and its codec's rules (rules.json): "
+                      f"{result.ruled_loss:.4f} nats/token", highlight=False)
     if result.wrong_label_loss is not None:
         console.print(f"with the right labels {result.loss:.4f}, with wrong labels (each item "
                       f"given the next label) {result.wrong_label_loss:.4f} nats/token",

@@ -23,6 +23,7 @@ from seqgen.nn.seq2seq import Seq2Seq
 from seqgen.training.checkpoint import load_checkpoint
 from seqgen.training.devices import autocast, evaluation_precision, resolve_device
 from seqgen.training.distributed import ONE_PROCESS, World
+from seqgen.training.rule_fit import held_out_losses
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Evaluation:
     # an encoder-decoder of text: per decoding ("greedy", "beam 5"), exact match and chrF (%)
     decoding: dict[str, dict[str, float]] = field(default_factory=dict)
     pairs: int = 0  # the validation pairs decoded
+    # an encoder-decoder with learnt rule weights (rules.json): the loss with them
+    ruled_loss: float | None = None
 
     @property
     def bits_per_token(self) -> float:
@@ -135,6 +138,9 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
         if ckpt.source_codec is not None and isinstance(ckpt.codec, TextCodec):
             result.decoding = decoding_scores(ckpt.model, ckpt.codec, val, beam)
             result.pairs = len(val.targets)
+        if ckpt.rule_weights is not None and ckpt.source_codec is not None:
+            _, result.ruled_loss = held_out_losses(ckpt.model, ckpt.codec, val,
+                                                   ckpt.rule_weights)
     result.unit = ckpt.codec.unit
     result.chars = validation_chars(val, config)
     return result
