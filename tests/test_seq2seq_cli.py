@@ -252,8 +252,8 @@ def test_harmonise_a_melody_into_parts(tmp_path, relative):
     evaluated = runner.invoke(app, ["eval", str(run)])
     assert evaluated.exit_code == 0, evaluated.output
     with_weights = json.loads((run / "best" / RULES).read_text())["val_loss"][1]
-    assert (f"with the weights learnt for the network and its codec's rules (rules.json): {with_weights:.4f} "
-            "nats/token") in " ".join(evaluated.output.split())
+    assert ("with the weights learnt for the network and its codec's rules (rules.json): "
+            f"{with_weights:.4f} nats/token") in " ".join(evaluated.output.split())
     for how in (["--seed", "1"], ["--beam", "2"], ["--seed", "1", "--rules", "strict"],
                 ["--beam", "2", "--rules", "strict"]):
         out = tmp_path / f"harmonised-{how[0][2:]}{'-ruled' if '--rules' in how else ''}.mid"

@@ -200,8 +200,8 @@ def eval_command(
             scores.add_row(name, f"{values['exact match']:.1f}", f"{values['chrF']:.1f}")
         console.print(scores)
     if result.ruled_loss is not None:
-        console.print(f"with the weights learnt for the network and its codec's rules (rules.json): "
-                      f"{result.ruled_loss:.4f} nats/token", highlight=False)
+        console.print("with the weights learnt for the network and its codec's rules "
+                      f"(rules.json): {result.ruled_loss:.4f} nats/token", highlight=False)
     if result.wrong_label_loss is not None:
         console.print(f"with the right labels {result.loss:.4f}, with wrong labels (each item "
                       f"given the next label) {result.wrong_label_loss:.4f} nats/token",
