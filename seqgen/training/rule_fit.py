@@ -15,8 +15,9 @@ weighed by a. ``fit_rule_weights`` finds a and the rules' weights in two stages.
    expected to break each rule as often per token as the training pairs do (moment matching,
    as distributional control does for a language model, Khalifa et al. 2021), and the
    network is expected to give the tokens written the log-probability it gives the training
-   pairs' tokens (entropy-rate calibration, Braverman et al. 2020). These are the weights
-   kept; the rates and the log-probability come from the training split.
+   targets of the same sources (entropy-rate calibration, Braverman et al. 2020: the same
+   sources, since some melodies are harder to harmonise than others). These are the weights
+   kept; the rates and the log-probabilities come from the training split.
 """
 
 from collections.abc import Callable
@@ -84,8 +85,10 @@ class RuleFit:
     likeliest: dict[str, float]  # the weights that make the training pairs likeliest
     likeliest_network_weight: float
     corpus_rates: dict[str, float]  # how often per target token the training pairs break each
-    corpus_log_likelihood: float  # the network's log-probability of their tokens, per token
     own_rates: list[dict[str, float]]  # the same, expected of the model's own outputs, by round
+    # by round, the network's log-probability per token of the training targets of the round's
+    # sources, and that expected of the model's own outputs for them
+    corpus_log_likelihood: list[float]
     own_log_likelihood: list[float]
     pairs: int  # training pairs read
     tokens: int  # their target tokens
@@ -96,8 +99,9 @@ class RuleFit:
                 "likeliest": self.likeliest,
                 "likeliest_network_weight": self.likeliest_network_weight,
                 "corpus_rates": self.corpus_rates,
+                "own_rates": self.own_rates,
                 "corpus_log_likelihood": self.corpus_log_likelihood,
-                "own_rates": self.own_rates, "own_log_likelihood": self.own_log_likelihood,
+                "own_log_likelihood": self.own_log_likelihood,
                 "pairs": self.pairs, "tokens": self.tokens, "val_loss": list(self.val_loss)}
 
 
@@ -204,16 +208,21 @@ def as_rule_weights(rules: list[str], weights: Tensor) -> RuleWeights:
                        network=float(weights[0]))
 
 
-def own_outputs(model: Seq2Seq, codec: Codec, train: PairData, rules: RuleWeights,
-                count: int, generator: torch.Generator) -> PairData:
-    """The model's outputs, drawn with these weights, for ``count`` training sources chosen
-    at random."""
+def drawn_pairs(train: PairData, count: int, generator: torch.Generator) -> PairData:
+    """``count`` training pairs chosen at random."""
     chosen = torch.randperm(len(train.sources), generator=generator)[:count].tolist()
-    sources = [train.sources[i].long() for i in chosen]
-    outputs = generate_targets(model, codec, sources, target_limit(sources),
+    return PairData([train.sources[i].long() for i in chosen],
+                    [train.targets[i] for i in chosen], train.codec, train.source_codec)
+
+
+def own_outputs(model: Seq2Seq, codec: Codec, pairs: PairData, rules: RuleWeights,
+                generator: torch.Generator) -> PairData:
+    """The sources of ``pairs`` with the model's outputs for them, drawn with these weights."""
+    outputs = generate_targets(model, codec, pairs.sources, target_limit(pairs.sources),
                                seed=int(torch.randint(MAX_SEED, (), generator=generator)),
                                rules=rules)
-    return PairData(sources, [row[0] for row in outputs], train.codec, train.source_codec)
+    return PairData(pairs.sources, [row[0] for row in outputs], pairs.codec,
+                    pairs.source_codec)
 
 
 def fit_rule_weights(model: Seq2Seq, codec: Codec, train: PairData, val: PairData,
@@ -228,25 +237,27 @@ def fit_rule_weights(model: Seq2Seq, codec: Codec, train: PairData, val: PairDat
         return None
     breaks = steps.breaks()
     never = breaks == 0  # the likeliest weight is -inf, and the rate to match is 0
-    targets = torch.cat([torch.tensor([steps.log_likelihood()], device=breaks.device),
-                         breaks / len(steps)])
+    rates = breaks / len(steps)
     weights = likeliest = minimise(lambda w: mean_loss(steps, w), never)
     generator = torch.Generator().manual_seed(seed)
-    own = []
+    own, corpus_log_likelihood = [], []
     for _ in range(rounds):
-        outputs = own_outputs(model, codec, train, as_rule_weights(steps.rules, weights),
-                              per_round, generator)
+        bach = drawn_pairs(train, per_round, generator)
+        outputs = own_outputs(model, codec, bach, as_rule_weights(steps.rules, weights),
+                              generator)
+        corpus_log_likelihood.append(read_steps(model, codec, bach).log_likelihood())
         sampled = read_steps(model, codec, outputs, steps.rules)
         with torch.no_grad():
             own.append(expected(sampled, weights))
-        weights = minimise(lambda w, at=sampled: moment_gap(at, w, targets), never)
+        targets = torch.cat([rates.new_tensor([corpus_log_likelihood[-1]]), rates])
+        weights = minimise(lambda w, at=sampled, t=targets: moment_gap(at, w, t), never)
 
     def named(values: Tensor) -> dict[str, float]:
         return dict(zip(steps.rules, values.tolist(), strict=True))
 
     kept = as_rule_weights(steps.rules, weights)
     return RuleFit(kept.network, kept.weights, named(likeliest[1:]), float(likeliest[0]),
-                   named(targets[1:]), float(targets[0]), [named(found[1:]) for found in own],
+                   named(rates), [named(found[1:]) for found in own], corpus_log_likelihood,
                    [float(found[0]) for found in own], steps.pairs, len(steps),
                    held_out_losses(model, codec, val, kept))
 
