@@ -51,7 +51,7 @@ def sample_command(
     beam: Annotated[int | None, typer.Option(help="Beam search: the likeliest output among N hypotheses instead of a random draw; --num-samples of the best beams.")] = None,
     length_penalty: Annotated[float, typer.Option(help="With --beam: rank finished outputs by log probability / ((5 + length) / 6) ** this; 0 ranks by log probability alone.")] = 1.0,
     attention_png: Annotated[Path | None, typer.Option(help="Encoder-decoder: draw where each output step of the first input looked (input across, output down) as a PNG.")] = None,
-    rules: Annotated[RuleMode | None, typer.Option(help="Encoder-decoder, a codec with rules (parts: no voice above the melody or the voice before, no parallel fifths or octaves): 'learned' weighs each rule as training found the corpus does, 'strict' never breaks one, 'off' leaves them out. \\[default: learned where the checkpoint has weights]")] = None,
+    rules: Annotated[RuleMode | None, typer.Option(help="Encoder-decoder, a codec with rules (parts: no voice above the melody or the voice before, no parallel fifths or octaves): 'learned' weighs each rule, and the network, as training found the corpus does; 'strict' never breaks one; 'off' leaves them out. \\[default: learned where the checkpoint has weights]")] = None,
 ) -> None:
     """Generate text or MIDI from a trained checkpoint (text streams to the terminal); an
     encoder-decoder writes an output for each --input."""
