@@ -93,7 +93,8 @@ class TrainingView:
                            f"{per_char}{best}", highlight=False)
 
     def on_rules(self, e: dict) -> None:
-        """The codec's rules' weights, fitted to the best snapshot once training ended."""
+        """The network's and the codec's rules' weights, fitted to the best snapshot once
+        training ended."""
         weights = ", ".join(f"{rule} {weight:+.2f}" for rule, weight in e["weights"].items())
         network = e["network_weight"]
         before, after = e["val_loss"]

@@ -9,15 +9,16 @@ weighed by a. ``fit_rule_weights`` finds a and the rules' weights in two stages.
    temperature scaling calibrates a network after training, Guo et al. 2017). There the model
    breaks each rule as often as the corpus does; a rule the corpus never breaks gets the floor.
 2. Matched: a model writing on its own meets contexts the training pairs never show it
-   (exposure bias): it breaks rules there more often, and it is less sure of what it writes
-   than of what Bach wrote. So, in a few rounds, it writes outputs for training sources with
-   the current weights, and the weights are moved until, at the steps of those outputs, it is
-   expected to break each rule as often per token as the training pairs do (moment matching,
-   as distributional control does for a language model, Khalifa et al. 2021), and the
-   network is expected to give the tokens written the log-probability it gives the training
-   targets of the same sources (entropy-rate calibration, Braverman et al. 2020: the same
-   sources, since some melodies are harder to harmonise than others). These are the weights
-   kept; the rates and the log-probabilities come from the training split.
+   (exposure bias): it breaks rules there more often, and it may be more or less sure of
+   what it writes than of what the corpus holds. So, in a few rounds, it writes outputs for
+   training sources with the current weights, and the weights are moved until, at the steps
+   of those outputs, it is expected to break each rule as often per token as the training
+   pairs do (moment matching, as distributional control does for a language model, Khalifa
+   et al. 2021), and the network is expected to give the tokens written the log-probability
+   it gives the training targets of the same sources (entropy-rate calibration, Braverman et
+   al. 2020: the same sources, since some melodies are harder to harmonise than others).
+   These are the weights kept; the rates and the log-probabilities come from the training
+   split.
 """
 
 from collections.abc import Callable
