@@ -9,6 +9,7 @@ from seqgen.data.codec import Codec
 from seqgen.data.splits import PairData
 from seqgen.errors import SeqgenError
 from seqgen.nn.build import build_model
+from seqgen.training import rule_fit
 from seqgen.training.checkpoint import RULES, read_rule_weights, write_rule_fit
 from seqgen.training.rule_fit import (
     FLOOR,
@@ -17,7 +18,8 @@ from seqgen.training.rule_fit import (
     drawn_pairs,
     expected,
     fit_rule_weights,
-    mean_loss,
+    loss_sum,
+    mean_of,
     minimise,
     moment_gap,
     read_steps,
@@ -79,7 +81,8 @@ def test_likeliest_weights_make_the_model_break_each_rule_as_often_as_the_corpus
     # the likelihood's gradient in a weight is what the corpus has of its feature less what
     # the model expects: zero at the fit, for the network's log-probability and each rule
     torch.testing.assert_close(expected(steps, likeliest), observed, rtol=1e-3, atol=1e-6)
-    assert mean_loss(steps, likeliest) < mean_loss(steps, torch.tensor([1.0, 0.0, 0.0]))
+    assert mean_of(loss_sum, steps, likeliest) < mean_of(loss_sum, steps,
+                                                         torch.tensor([1.0, 0.0, 0.0]))
     assert fit.corpus_rates["repeat"] == pytest.approx(float(observed[1]))
     # each round matches the log-probability of the training targets of its own sources
     first = drawn_pairs(train, PER_ROUND, torch.Generator().manual_seed(0))
@@ -102,10 +105,29 @@ def test_matched_weights_meet_the_moments_asked_for(network):
     untouched = expected(steps, torch.tensor([1.0, 0.0, 0.0]))
     assert (untouched[1:] > 2 * targets[1:]).all()
     assert (targets[0] > untouched[0]) == (network > 1)
-    weights = minimise(lambda w: moment_gap(steps, w, targets), torch.tensor([False, False]))
+    weights = minimise(lambda at, w: moment_gap(at, w, targets), steps,
+                       torch.tensor([False, False]))
     # to 1% (float32 sums over every step and token)
     torch.testing.assert_close(expected(steps, weights), targets, rtol=1e-2, atol=0)
     torch.testing.assert_close(weights, known, rtol=1e-2, atol=0)  # one set of weights does
+
+
+def test_sums_over_chunks_of_steps_are_the_sums_over_all(monkeypatch):
+    net, codec = model(), NamedCodec()
+    steps = read_steps(net, codec, pairs(20, seed=3))
+    weights = torch.tensor([1.3, -1.0, -2.0])
+    targets = torch.tensor([-1.9, 0.02, 0.001])
+    whole = (expected(steps, weights), mean_of(loss_sum, steps, weights),
+             minimise(lambda at, w: moment_gap(at, w, targets), steps,
+                      torch.tensor([False, False])))
+    monkeypatch.setattr(rule_fit, "CHUNK", 7)  # 260 steps: 38 chunks, the last of 1
+    assert len(list(steps.chunks())) == 38
+    chunked = (expected(steps, weights), mean_of(loss_sum, steps, weights),
+               minimise(lambda at, w: moment_gap(at, w, targets), steps,
+                        torch.tensor([False, False])))
+    torch.testing.assert_close(chunked[0], whole[0])
+    assert chunked[1] == pytest.approx(whole[1], rel=1e-6)
+    torch.testing.assert_close(chunked[2], whole[2], rtol=1e-3, atol=0)  # float32 sums
 
 
 def test_a_codec_whose_rules_never_apply_has_no_fit():

@@ -21,8 +21,8 @@ weighed by a. ``fit_rule_weights`` finds a and the rules' weights in two stages.
    split.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -39,6 +39,7 @@ NETWORK_RANGE = (0.25, 4.0)  # the network's weight stays within (temperatures 4
 MOST_VALUES = 16_000_000  # log-probabilities held for a fit (120,000 steps of 134 tokens)
 ROUNDS, PER_ROUND = 3, 32  # of matching the rates: rounds, and training sources drawn in each
 MOST_RULES = 31  # rule memberships are bits of an int32
+CHUNK = 8_192  # steps scored at once: a fit holds one chunk's working tensors, not every step's
 
 
 @dataclass
@@ -56,6 +57,13 @@ class Steps:
 
     def __len__(self) -> int:
         return len(self.came)
+
+    def chunks(self) -> Iterator["Steps"]:
+        """These steps ``CHUNK`` at a time (views of the same tensors)."""
+        for start in range(0, len(self), CHUNK):
+            part = slice(start, start + CHUNK)
+            yield replace(self, log_probs=self.log_probs[part], patterns=self.patterns[part],
+                          came=self.came[part])
 
     def rule_matrix(self) -> Tensor:
         """[patterns, rules] float: whether each pattern breaks each rule."""
@@ -159,32 +167,43 @@ def rule_bits(codec: Codec, source: Tensor, steps: Tensor, rules: list[str]) -> 
     return bits
 
 
-def mean_loss(steps: Steps, weights: Tensor) -> Tensor:
-    """The loss per token of the tokens that came, in the log-linear model with ``weights``."""
+def loss_sum(steps: Steps, weights: Tensor) -> Tensor:
+    """The loss of the tokens that came, summed, in the log-linear model with ``weights``."""
     scores = steps.scores(weights)
-    return (scores.logsumexp(1) - scores.gather(1, steps.came[:, None])[:, 0]).mean()
+    return (scores.logsumexp(1) - scores.gather(1, steps.came[:, None])[:, 0]).sum()
 
 
 def moment_gap(steps: Steps, weights: Tensor, targets: Tensor) -> Tensor:
-    """A convex function of the weights whose gradient is what the model is expected, per
-    token at these steps, to have of each feature (the network's log-probability, each rule's
-    breaks) less ``targets``: zero where the expectations meet them."""
-    return steps.scores(weights).logsumexp(1).mean() - targets @ weights
+    """A convex function of the weights whose gradient is what the model is expected, summed
+    over these steps, to have of each feature (the network's log-probability, each rule's
+    breaks) less ``targets`` per step: zero where the expectations meet them."""
+    return steps.scores(weights).logsumexp(1).sum() - len(steps) * (targets @ weights)
 
 
+@torch.no_grad()
+def mean_of(term: Callable[[Steps, Tensor], Tensor], steps: Steps, weights: Tensor) -> float:
+    """A term summed over the steps (``loss_sum``), per step, a chunk at a time."""
+    return sum(float(term(part, weights)) for part in steps.chunks()) / max(len(steps), 1)
+
+
+@torch.no_grad()
 def expected(steps: Steps, weights: Tensor) -> Tensor:
     """Per token at these steps, the network's log-probability and each rule's breaks that
     the model with these weights is expected to write."""
-    chances = steps.scores(weights).softmax(1)
-    log_likelihood = (chances * steps.log_probs).sum(1).mean()
-    by_pattern = torch.zeros(len(steps), len(steps.bits), device=chances.device).scatter_add_(
-        1, steps.patterns.long(), chances)
-    return torch.cat([log_likelihood[None], (by_pattern @ steps.rule_matrix()).mean(0)])
+    total = torch.zeros(1 + len(steps.rules), device=steps.log_probs.device)
+    for part in steps.chunks():
+        chances = part.scores(weights).softmax(1)
+        by_pattern = torch.zeros(len(part), len(part.bits), device=chances.device)
+        by_pattern.scatter_add_(1, part.patterns.long(), chances)
+        total += torch.cat([(chances * part.log_probs).sum()[None],
+                            (by_pattern @ part.rule_matrix()).sum(0)])
+    return total / max(len(steps), 1)
 
 
-def minimise(objective: Callable[[Tensor], Tensor], never: Tensor) -> Tensor:
-    """The weights (the network's, then the rules') minimising a convex ``objective``; the
-    rules ``never`` [rules] broken at the floor."""
+def minimise(term: Callable[[Steps, Tensor], Tensor], steps: Steps, never: Tensor) -> Tensor:
+    """The weights (the network's, then the rules') minimising a convex ``term`` summed over
+    ``steps``; the rules ``never`` [rules] broken at the floor. The term is summed a chunk of
+    steps at a time, each chunk's gradient kept and its tensors freed."""
     raw = torch.zeros(len(never) + 1, device=never.device)
     raw[0] = 1.0
     raw.requires_grad_(True)
@@ -194,11 +213,14 @@ def minimise(objective: Callable[[Tensor], Tensor], never: Tensor) -> Tensor:
         return torch.cat([raw[:1].clamp(*NETWORK_RANGE),
                           raw[1:].clamp(FLOOR, -FLOOR).masked_fill(never, FLOOR)])
 
-    def closure() -> Tensor:
+    def closure() -> float:
         optimizer.zero_grad()
-        loss = objective(weighed())
-        loss.backward()
-        return loss
+        total = 0.0
+        for part in steps.chunks():
+            loss = term(part, weighed()) / max(len(steps), 1)
+            loss.backward()
+            total += loss.item()
+        return total
 
     optimizer.step(closure)
     return weighed().detach()
@@ -239,7 +261,7 @@ def fit_rule_weights(model: Seq2Seq, codec: Codec, train: PairData, val: PairDat
     breaks = steps.breaks()
     never = breaks == 0  # the likeliest weight is -inf, and the rate to match is 0
     rates = breaks / len(steps)
-    weights = likeliest = minimise(lambda w: mean_loss(steps, w), never)
+    weights = likeliest = minimise(loss_sum, steps, never)
     generator = torch.Generator().manual_seed(seed)
     own, corpus_log_likelihood = [], []
     for _ in range(rounds):
@@ -251,7 +273,7 @@ def fit_rule_weights(model: Seq2Seq, codec: Codec, train: PairData, val: PairDat
         with torch.no_grad():
             own.append(expected(sampled, weights))
         targets = torch.cat([rates.new_tensor([corpus_log_likelihood[-1]]), rates])
-        weights = minimise(lambda w, at=sampled, t=targets: moment_gap(at, w, t), never)
+        weights = minimise(lambda at, w, t=targets: moment_gap(at, w, t), sampled, never)
 
     def named(values: Tensor) -> dict[str, float]:
         return dict(zip(steps.rules, values.tolist(), strict=True))
@@ -278,6 +300,6 @@ def held_out_losses(model: Seq2Seq, codec: Codec, pairs: PairData, weights: Rule
         alone = torch.zeros_like(kept)
         alone[0] = 1.0
         for i, vector in enumerate((alone, kept)):
-            sums[i] += float(mean_loss(steps, vector)) * len(steps)
+            sums[i] += mean_of(loss_sum, steps, vector) * len(steps)
         tokens += len(steps)
     return sums[0] / max(tokens, 1), sums[1] / max(tokens, 1)
