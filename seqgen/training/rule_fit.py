@@ -79,10 +79,6 @@ class Steps:
         """[rules]: how many times the tokens that came break each rule."""
         return self.rule_matrix()[self.patterns.gather(1, self.came[:, None])[:, 0]].sum(0)
 
-    def log_likelihood(self) -> float:
-        """The network's log-probability of the tokens that came, per token."""
-        return float(self.log_probs.gather(1, self.came[:, None]).mean())
-
 
 @dataclass
 class RuleFit:
@@ -119,8 +115,6 @@ def read_steps(model: Seq2Seq, codec: Codec, pairs: PairData, rules: list[str] |
                most_tokens: int | None = None) -> Steps:
     """Read ``pairs``, all or until ``most_tokens`` target tokens are read; ``rules`` names
     the rules in bit order (grown as new ones are met)."""
-    model.eval()
-    device = model.head.weight.device
     rules = [] if rules is None else list(rules)
     index: dict[int, int] = {0: 0}  # rule bits -> pattern
     log_probs, patterns, came = [], [], []
@@ -128,11 +122,9 @@ def read_steps(model: Seq2Seq, codec: Codec, pairs: PairData, rules: list[str] |
     for source, target in zip(pairs.sources, pairs.targets, strict=True):
         if most_tokens is not None and tokens >= most_tokens:
             break
-        source = source.long().to(device)
-        steps = torch.cat([torch.tensor([codec.BOS]), target.long(), torch.tensor([codec.EOS])])
-        z, _ = model(steps[None, :-1].to(device), None, None, source[None],
-                     torch.tensor([source.numel()], device=device))
-        log_probs.append(z[0].float().log_softmax(-1))
+        steps, pair_log_probs = teacher_forced(model, codec, source, target)
+        log_probs.append(pair_log_probs)
+        device = pair_log_probs.device
         bits = rule_bits(codec, source, steps, rules)
         local, inverse = np.unique(bits, return_inverse=True)
         ids = torch.tensor([index.setdefault(int(b), len(index)) for b in local],
@@ -142,6 +134,32 @@ def read_steps(model: Seq2Seq, codec: Codec, pairs: PairData, rules: list[str] |
         tokens += steps.numel() - 1
     return Steps(torch.cat(log_probs), torch.cat(patterns), list(index), torch.cat(came), rules,
                  len(came))
+
+
+@torch.no_grad()
+def teacher_forced(model: Seq2Seq, codec: Codec, source: Tensor,
+                   target: Tensor) -> tuple[Tensor, Tensor]:
+    """The target's steps (BOS, its tokens, EOS) and the network's log-probabilities
+    [steps - 1, vocab] for each step after the first, read with teacher forcing."""
+    model.eval()
+    device = model.head.weight.device
+    source = source.long().to(device)
+    steps = torch.cat([torch.tensor([codec.BOS]), target.long(), torch.tensor([codec.EOS])])
+    z, _ = model(steps[None, :-1].to(device), None, None, source[None],
+                 torch.tensor([source.numel()], device=device))
+    return steps, z[0].float().log_softmax(-1)
+
+
+@torch.no_grad()
+def log_likelihood(model: Seq2Seq, codec: Codec, pairs: PairData) -> float:
+    """The network's log-probability of the target tokens of ``pairs``, per token (no rules
+    read)."""
+    total, tokens = 0.0, 0
+    for source, target in zip(pairs.sources, pairs.targets, strict=True):
+        steps, log_probs = teacher_forced(model, codec, source, target)
+        total += float(log_probs.gather(1, steps[1:, None].to(log_probs.device)).sum())
+        tokens += len(log_probs)
+    return total / max(tokens, 1)
 
 
 def rule_bits(codec: Codec, source: Tensor, steps: Tensor, rules: list[str]) -> np.ndarray:
@@ -268,10 +286,9 @@ def fit_rule_weights(model: Seq2Seq, codec: Codec, train: PairData, val: PairDat
         bach = drawn_pairs(train, per_round, generator)
         outputs = own_outputs(model, codec, bach, as_rule_weights(steps.rules, weights),
                               generator)
-        corpus_log_likelihood.append(read_steps(model, codec, bach).log_likelihood())
+        corpus_log_likelihood.append(log_likelihood(model, codec, bach))
         sampled = read_steps(model, codec, outputs, steps.rules)
-        with torch.no_grad():
-            own.append(expected(sampled, weights))
+        own.append(expected(sampled, weights))
         targets = torch.cat([rates.new_tensor([corpus_log_likelihood[-1]]), rates])
         weights = minimise(lambda at, w, t=targets: moment_gap(at, w, t), sampled, never)
 
