@@ -7,6 +7,7 @@ before the work that fills it starts; files are written whole or not at all. No 
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -135,17 +136,50 @@ def make_folder(folder: Path, flag: str) -> Path:
     return folder
 
 
+class NoSpaceLeft(SeqgenError):
+    """The disk filled up while seqgen wrote to it; what it was writing has been removed."""
+
+
+def out_of_space(exc: BaseException) -> bool:
+    """Whether an error says the disk is full: an OSError, or an error of a library that writes
+    for itself (safetensors, fluidsynth) whose message carries the system's."""
+    return getattr(exc, "errno", None) == errno.ENOSPC or os.strerror(errno.ENOSPC) in str(exc)
+
+
 @contextmanager
 def atomic_write(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` (same suffix) to write; it replaces ``path`` when
-    the block ends normally and is removed when the block raises."""
+    the block ends normally and is removed when the block raises (a full disk: NoSpaceLeft,
+    naming the folder)."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
+    except Exception as exc:
+        if isinstance(exc, NoSpaceLeft) or not out_of_space(exc):
+            raise
+        raise no_space_left(path) from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def no_space_left(path: Path) -> NoSpaceLeft:
+    """The error of a file that did not fit on its disk."""
+    return NoSpaceLeft(f"no space left in {path.parent} to write {path.name}: free some space "
+                       "there, or write elsewhere")
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append to a log (a line a crash cuts short is skipped when it is read); a full disk:
+    NoSpaceLeft, naming the folder."""
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        if not out_of_space(exc):
+            raise
+        raise no_space_left(path) from None
 
 
 def write_text(path: Path, text: str) -> None:

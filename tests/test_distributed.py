@@ -107,6 +107,7 @@ def test_a_process_that_fails_stops_the_run_without_a_hang(failing, tmp_path):
 def test_processes_leave_together_unless_one_crashes_alone(error, calls, monkeypatch):
     seen = []
     monkeypatch.setattr(distributed, "current_world", lambda device: World(rank=0, size=2))
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: True)
     monkeypatch.setattr(distributed.dist, "barrier", lambda device_ids: seen.append("barrier"))
     monkeypatch.setattr(distributed.dist, "destroy_process_group",
                         lambda: seen.append("destroy"))

@@ -91,7 +91,7 @@ def test_ctrl_c_in_a_real_process_saves_and_the_run_resumes(tiny_corpus, tmp_pat
         safety_net.cancel()
     assert printed[-1].startswith("step 3 "), printed
     assert proc.returncode == 130, (out, err)
-    assert "Resume with: seqgen train --resume" in " ".join(err.split())
+    assert "resume with: seqgen train --resume" in " ".join(err.split())
     assert "Traceback" not in err
     stopped = json.loads((run_dir / "last/trainer.json").read_text())["step"]
     assert stopped >= 3
@@ -139,8 +139,9 @@ LEGACY = Path(__file__).parent / "data" / "legacy-names"
 
 
 def test_a_checkpoint_written_before_the_layout_by_layer_still_loads_samples_and_evaluates():
-    """tests/data/legacy-names is the names model bundled before issue 13 moved the modules
-    (its cell plugin recorded as ``seqgen.builtin_cells``) and issue 14 added precision."""
+    """tests/data/legacy-names is the names model bundled before seqgen's modules were laid
+    out by layer (its cell plugin recorded as ``seqgen.builtin_cells``) and before runs
+    recorded their precision."""
     config = json.loads((LEGACY / "best/config.json").read_text())
     assert config["cell"]["plugin"] == "seqgen.builtin_cells"
     assert "precision" not in config["training"]

@@ -39,7 +39,7 @@ def test_interrupt_then_resume_gives_the_same_weights_as_one_run(tiny_corpus, tm
     # dropout makes the RNG state matter too.
     config = TrainConfig(**{**TINY_CONFIG, "cell": cell, "dropout": 0.2})
     whole = train(tiny_corpus, config, tmp_path / "whole")
-    with pytest.raises(TrainingInterrupted, match="Resume with: seqgen train --resume"):
+    with pytest.raises(TrainingInterrupted, match="resume with: seqgen train --resume"):
         train(tiny_corpus, config, tmp_path / "cut", progress=interrupt_at(7))
     assert json.loads((tmp_path / "cut/last/trainer.json").read_text())["step"] == 7
     resumed = resume(tmp_path / "cut")

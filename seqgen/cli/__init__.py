@@ -8,6 +8,7 @@ import warnings
 
 from seqgen.cli.app import app, show_warning
 from seqgen.plugins import add_commands
+from seqgen.signals import stop_on_signals
 
 # isort: off
 # Each module adds its commands to the app, in the order --help lists them.
@@ -19,4 +20,5 @@ add_commands(app)
 
 def main() -> None:
     warnings.showwarning = show_warning
+    stop_on_signals()
     app()

@@ -39,8 +39,8 @@ def reports_errors(command):
             return command(*args, **kwargs)
         except SeqgenError as exc:
             report_error(exc, str(exc), exc.exit_code)
-        except KeyboardInterrupt as exc:
-            report_error(exc, "interrupted", 130)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM or SIGUSR1 (signals.Stopped)
+            report_error(exc, str(exc) or "interrupted", getattr(exc, "exit_code", 130))
         except OSError as exc:  # the file system said no: a name too long, a disk full...
             where = f" ({exc.filename})" if exc.filename else ""
             report_error(exc, f"{exc.strerror or exc}{where}", 1)

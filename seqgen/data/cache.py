@@ -24,7 +24,7 @@ from numpy.typing import DTypeLike
 from torch import Tensor
 
 from seqgen.data.batching import register_file_backed
-from seqgen.files import atomic_write
+from seqgen.files import NoSpaceLeft, atomic_write
 
 HASH_BLOCK_BYTES = 4 << 20  # how much of a file is hashed at a time
 
@@ -77,10 +77,9 @@ def locate_cache(kind: str, path: Path, files: list[Path],
     key = content_key(kind, path, files)
     try:
         index.parent.mkdir(parents=True, exist_ok=True)
-        tmp = index.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(key, encoding="ascii")
-        os.replace(tmp, index)
-    except OSError:
+        with atomic_write(index) as tmp:
+            tmp.write_text(key, encoding="ascii")
+    except (OSError, NoSpaceLeft):
         pass  # no index: the next load hashes the contents again
     return CacheLookup(cache_path(cache_dir, key), num_bytes)
 
@@ -147,11 +146,14 @@ class CacheWriteError(Exception):
 
 @contextmanager
 def writing_cache() -> Iterator[None]:
-    """Turn an ``OSError`` into a ``CacheWriteError`` (reading a corpus may raise the former)."""
+    """Turn an ``OSError`` (a full disk too) into a ``CacheWriteError`` (reading a corpus may
+    raise the former)."""
     try:
         yield
     except OSError as exc:
         raise CacheWriteError(exc) from exc
+    except NoSpaceLeft as exc:  # the system's own error says it best
+        raise CacheWriteError(exc.__cause__ or exc) from exc.__cause__ or exc
 
 
 class CacheWriter:

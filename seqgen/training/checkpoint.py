@@ -9,10 +9,9 @@ An encoder-decoder whose codec has rules also has ``rules.json`` beside its mode
 weights fitted to it once training ends (``seqgen.training.rule_fit``).
 
 A snapshot is written into a temporary folder and then renamed into place, so killing the
-process at any moment leaves the previous snapshot whole.
+process at any moment, or a full disk, leaves the previous snapshot whole.
 """
 
-import fcntl
 import json
 import math
 import os
@@ -31,7 +30,7 @@ from torch import Tensor
 from seqgen.config import ModelConfig
 from seqgen.data.codec import FileCodec, RuleWeights, TextCodec, codecs, load_codec
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.files import first_line, read_json
+from seqgen.files import NoSpaceLeft, atomic_write, first_line, out_of_space, read_json
 from seqgen.nn.build import Model, build_model
 from seqgen.nn.cells import cells
 from seqgen.plugins import warn_on_version_change
@@ -60,8 +59,11 @@ def write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def write_snapshot(run_dir: Path, name: str, fill: Callable[[Path], None]) -> Path:
-    """Write a snapshot with ``fill(folder)`` into a temporary folder, then swap it into place."""
+def write_snapshot(run_dir: Path, name: str, fill: Callable[[Path], None], step: int,
+                   size: int) -> Path:
+    """Write the snapshot of ``step`` with ``fill(folder)`` into a temporary folder, then swap
+    it into place. ``size``: about the bytes it takes (``tensor_bytes``), which a full disk's
+    error gives."""
     dest = run_dir / name
     tmp = run_dir / f".{name}.tmp-{os.getpid()}"
     old = run_dir / f"{name}.old"
@@ -69,9 +71,12 @@ def write_snapshot(run_dir: Path, name: str, fill: Callable[[Path], None]) -> Pa
     tmp.mkdir(parents=True)
     try:
         fill(tmp)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if not out_of_space(exc):
+            raise
+        raise NoSpaceLeft(f"no space left in {run_dir}: the snapshot of step {step} needs about "
+                          f"{size / 1e6:.1f} MB; {kept_snapshot(run_dir)}") from None
     shutil.rmtree(old, ignore_errors=True)
     if dest.exists():
         dest.rename(old)  # between these two renames, loaders fall back to NAME.old
@@ -80,11 +85,33 @@ def write_snapshot(run_dir: Path, name: str, fill: Callable[[Path], None]) -> Pa
     return dest
 
 
+def kept_snapshot(run_dir: Path) -> str:
+    """The snapshot a run folder keeps after a failed save, and how to go on: for a message."""
+    for name, then in (("last", f"resume with: seqgen train --resume {run_dir}"),
+                       ("best", "start again (--overwrite)")):
+        if (run_dir / name / "trainer.json").exists():
+            step = read_json(run_dir / name / "trainer.json")["step"]
+            return (f"the last snapshot kept is {run_dir / name} (step {step}): free some "
+                    f"space, then {then}")
+    return "no snapshot was kept: free some space, then start again (--overwrite)"
+
+
+def tensor_bytes(*groups: dict[str, Tensor]) -> int:
+    """The bytes of the tensors of ``groups``: about what a snapshot of them takes on disk."""
+    return sum(t.numel() * t.element_size() for group in groups for t in group.values())
+
+
 def write_rule_fit(folder: Path, fit: dict) -> None:
     """Add (or replace) a snapshot's ``rules.json``, whole or not at all."""
-    tmp = folder / f".{RULES}.tmp-{os.getpid()}"
-    write_json(tmp, fit)
-    os.replace(tmp, folder / RULES)
+    with atomic_write(folder / RULES) as tmp:
+        write_json(tmp, fit)
+
+
+def update_trainer_info(folder: Path, **values: object) -> None:
+    """Add ``values`` to a snapshot's trainer.json (written whole or not at all)."""
+    info = {**read_json(folder / "trainer.json"), **values}
+    with atomic_write(folder / "trainer.json") as tmp:
+        write_json(tmp, info)
 
 
 def save_model_files(folder: Path, model: Model, config: dict, trainer: dict) -> None:
@@ -121,31 +148,33 @@ def save_tensors(path: Path, tensors: dict[str, Tensor]) -> None:
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold the run folder for one writer; a second ``seqgen train`` into it is an error.
 
-    The lock is an OS file lock, released by the OS when the process ends however it ends.
-    A folder it made that holds nothing but the lock at the end (a run refused before it
-    wrote anything) is removed.
+    The lock is an OS file lock (``filelock``'s: flock, or LockFileEx on Windows), released by
+    the OS when the process ends however it ends; the file names the holder's pid after its
+    first byte, the one Windows locks. A folder it made that holds nothing but the lock at
+    the end (a run refused before it wrote anything) is removed.
     """
+    from filelock import lock_descriptor, unlock_descriptor
+
     made = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
+    with open(run_dir / ".lock", "a+", encoding="ascii") as handle:
+        if not lock_descriptor(handle.fileno(), blocking=False):
+            handle.seek(1)
             holder = handle.read().strip() or "another process"
             raise SeqgenError(f"{run_dir} is being written by another seqgen train ({holder}); "
-                              "wait for it to finish or use --out for another folder") from None
+                              "wait for it to finish or use --out for another folder")
         handle.truncate(0)
-        handle.write(f"pid {os.getpid()}")
+        handle.write(f" pid {os.getpid()}")
         handle.flush()
         try:
             yield
         finally:
             handle.truncate(0)
+            unlock_descriptor(handle.fileno())
+            handle.close()  # before the file can be removed (Windows)
             if made and [p.name for p in run_dir.iterdir()] == [".lock"]:
                 (run_dir / ".lock").unlink()
                 run_dir.rmdir()
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # ---- reading ---------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 
 from seqgen.errors import SeqgenError, UsageError
+from seqgen.signals import SIGUSR1, stop_exit_code
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
@@ -78,9 +79,11 @@ class World:
             dist.all_reduce(high, op=dist.ReduceOp.MAX)
         return high
 
-    def any(self, flag: bool) -> bool:
-        """Whether any process's ``flag`` is set (a synchronisation point)."""
-        return bool(self.total(int(flag)))
+    def highest(self, number: int) -> int:
+        """The largest of a whole number over every process (a synchronisation point)."""
+        if not self.distributed:
+            return number
+        return int(self.max(torch.tensor(number, device=self.device)).item())
 
     def total(self, number: int) -> int:
         """The sum of a number over every process (a synchronisation point)."""
@@ -136,15 +139,16 @@ _world: World | None = None
 
 
 def current_world(device: str = "auto") -> World:
-    """The world of this process: joins the process group on first call under torchrun
-    (``joined_world`` leaves it).
+    """The world of this process: joins the process group on first call under torchrun, even
+    a world of one (so a one-GPU torchrun run starts NCCL as a larger one does; ``joined_world``
+    leaves it).
 
     ``device`` picks the backend: NCCL where the processes train on GPUs, gloo otherwise.
     """
     global _world
     if _world is not None:
         return _world
-    if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
+    if not launched_by_torchrun():
         _world = ONE_PROCESS
         return _world
     use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
@@ -197,7 +201,7 @@ def leave_world(world: World) -> None:
     then leaves (with gloo, a process that leaves while another still works with the group
     can abort: ``terminate called without an active exception``)."""
     global _world
-    if world.distributed:
+    if dist.is_available() and dist.is_initialized():
         gpu = world.device.startswith("cuda")
         dist.barrier(device_ids=[world.local_rank] if gpu else None)
         dist.destroy_process_group()
@@ -210,6 +214,11 @@ def launch_here(nproc: int, seqgen_args: list[str]) -> int:
 
     The processes report their own errors (the main one, in one line), so a failed or
     interrupted run ends here with its exit code and without the launcher's traceback.
+
+    A stop signal to this process (Ctrl-C, SIGTERM, SIGUSR1) is passed on by the launcher to
+    every process, which saves and stops at its next logging step (``Trainer.run``); the
+    launcher waits 30 s for them (recent PyTorch: ``TORCH_ELASTIC_SHUTDOWN_TIMEOUT`` sets
+    another wait), then kills them.
     """
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -218,14 +227,27 @@ def launch_here(nproc: int, seqgen_args: list[str]) -> int:
     if nproc < 1:
         raise UsageError(f"--nproc must be at least 1, not {nproc}")
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # see above
+    for name in list(logging.root.manager.loggerDict):  # see above; some set their own level
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc,
                           run_id=str(uuid.uuid4()), rdzv_backend="c10d",
-                          rdzv_endpoint="localhost:0", max_restarts=0)
+                          rdzv_endpoint="localhost:0", max_restarts=0, **forwarded_signals())
     try:
         elastic_launch(config, sys.executable)("-m", "seqgen", *seqgen_args)
     except ChildFailedError as exc:
         return exc.get_first_failure()[1].exitcode
-    except SignalException:
-        return 130
+    except SignalException as exc:
+        return stop_exit_code(exc.sigval)
     return 0
+
+
+def forwarded_signals() -> dict[str, str]:
+    """The launcher's setting that passes SIGUSR1 on to the processes too, beside the signals
+    it passes on by default (SIGTERM, SIGINT, SIGHUP, SIGQUIT), where it has one (PyTorch 2.9
+    and later) and the system has SIGUSR1."""
+    from torch.distributed.launcher.api import LaunchConfig
+
+    if SIGUSR1 is None or not hasattr(LaunchConfig, "signals_to_handle"):
+        return {}
+    return {"signals_to_handle": f"{LaunchConfig.signals_to_handle},SIGUSR1"}

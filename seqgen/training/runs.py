@@ -37,10 +37,24 @@ def default_run_dir(corpus: str | Path) -> Path:
     return Path("checkpoints") / (path.stem if path.is_file() else path.resolve().name)
 
 
+SNAPSHOT_FOLDERS = ("best", "last", "best.old", "last.old")
+
+
 def run_leftovers(run_dir: Path) -> list[Path]:
     """What an earlier run left in a run folder."""
-    names = ("best", "last", "best.old", "last.old", "metrics.jsonl", "curves.png")
+    names = (*SNAPSHOT_FOLDERS, "metrics.jsonl", "curves.png")
     return [run_dir / name for name in names if (run_dir / name).exists()]
+
+
+def check_no_snapshot_left(run_dir: Path) -> None:
+    """A folder that holds what a run left but no snapshot (a run killed, or stopped by an
+    error, before its first save) cannot be resumed: say so, and how to start again."""
+    leftovers = run_leftovers(run_dir)
+    if leftovers and not any(path.name in SNAPSHOT_FOLDERS for path in leftovers):
+        raise UsageError(f"{run_dir} holds a run stopped before its first snapshot "
+                         f"({', '.join(path.name for path in leftovers)}, no best/ or last/): "
+                         f"there is nothing to resume; start again with seqgen train CORPUS "
+                         f"--out {run_dir} --overwrite, or pick another --out")
 
 
 def check_run_dir(run_dir: Path, overwrite: bool) -> None:
@@ -50,6 +64,7 @@ def check_run_dir(run_dir: Path, overwrite: bool) -> None:
         raise UsageError(f"--out {run_dir} is a file; a run is a folder: choose another --out")
     check_writable_folder(run_dir, "--out")
     if run_leftovers(run_dir) and not overwrite:
+        check_no_snapshot_left(run_dir)
         raise UsageError(f"{run_dir} already holds a training run: continue it with "
                          f"--resume {run_dir}, replace it with --overwrite, or pick --out DIR")
 
@@ -108,6 +123,7 @@ def resume(run_dir: str | Path, changes: dict | None = None,
                          "was trained into")
     device = (changes or {}).get("device", "auto")
     with joined_world(device, world) as world, locked_by_main(run_dir, world):
+        check_no_snapshot_left(run_dir)
         folder = find_snapshot(run_dir, prefer="last")
         if not (folder / "optimizer.safetensors").exists():
             raise SeqgenError(f"{run_dir} has no resumable snapshot (last/ is missing); "
