@@ -179,7 +179,8 @@ def test_validation_is_never_augmented(midi_run):
     corpus = load_corpus(config["corpus"]["path"])
     _, val = corpus.split(0.1)
     model = load_checkpoint(midi_run).model
-    expected = evaluate_batches(model, val.batches(min(3, val.max_rows()), 16)).loss
+    expected = evaluate_batches(model, val.batches(min(3, val.max_rows()), 16),
+                                precision=config["training"]["precision"]).loss
     best = json.loads((midi_run / "best/trainer.json").read_text())["val_loss"]
     last_val = [json.loads(line) for line in (midi_run / "metrics.jsonl").read_text().splitlines()
                 if '"val"' in line]
@@ -195,7 +196,8 @@ def test_interrupted_midi_training_resumes_exactly(tmp_path):
     # 14 steps cross epochs: a new shuffle and new augmentation
     config = TrainConfig(**{**MIDI_TINY, "steps": 12, "seq_len": 256})
     whole = train(folder, config, tmp_path / "whole")
-    with pytest.raises(TrainingInterrupted, match="training stopped at step 9; .*Resume with"):
+    with pytest.raises(TrainingInterrupted,
+                       match="training stopped by Ctrl-C at step 9; .*resume with"):
         train(folder, config, tmp_path / "cut", progress=interrupt_at(9))
     resume(tmp_path / "cut")
     a, b = weights(tmp_path / "whole/last"), weights(tmp_path / "cut/last")

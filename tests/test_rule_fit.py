@@ -74,10 +74,11 @@ def test_likeliest_weights_make_the_model_break_each_rule_as_often_as_the_corpus
     assert fit.pairs == 40 and fit.tokens == 40 * 13
     assert len(fit.own_rates) == len(fit.own_log_likelihood) == ROUNDS
     assert fit.weights != fit.likeliest
-    steps = read_steps(net, codec, train)
+    steps = read_steps(net, codec, train, "fp32")
     assert steps.rules == ["repeat", "eight"]
     likeliest = torch.tensor([fit.likeliest_network_weight, *fit.likeliest.values()])
-    observed = torch.tensor([log_likelihood(net, codec, train), *(steps.breaks() / len(steps))])
+    observed = torch.tensor([log_likelihood(net, codec, train, "fp32"),
+                             *(steps.breaks() / len(steps))])
     assert observed[1] > 0
     # the likelihood's gradient in a weight is what the corpus has of its feature less what
     # the model expects: zero at the fit, for the network's log-probability and each rule
@@ -89,7 +90,7 @@ def test_likeliest_weights_make_the_model_break_each_rule_as_often_as_the_corpus
     first = drawn_pairs(train, PER_ROUND, torch.Generator().manual_seed(0))
     assert len(fit.corpus_log_likelihood) == ROUNDS
     assert fit.corpus_log_likelihood[0] == pytest.approx(
-        log_likelihood(net, codec, first))
+        log_likelihood(net, codec, first, "fp32"))
     assert fit.corpus_log_likelihood[0] != pytest.approx(float(observed[0]))
     before, after = fit.val_loss
     assert after < before  # the weights that are kept help on held-out pairs too
@@ -98,7 +99,7 @@ def test_likeliest_weights_make_the_model_break_each_rule_as_often_as_the_corpus
 @pytest.mark.parametrize("network", [1.5, 0.7])
 def test_matched_weights_meet_the_moments_asked_for(network):
     net, codec = model(), NamedCodec()
-    steps = read_steps(net, codec, pairs(20, seed=3))
+    steps = read_steps(net, codec, pairs(20, seed=3), "fp32")
     # what a model with known weights expects: "repeat" and "eight" rarer than untrained, the
     # network surer (or less sure) of its tokens
     known = torch.tensor([network, -2.0, -3.0])
@@ -115,7 +116,7 @@ def test_matched_weights_meet_the_moments_asked_for(network):
 
 def test_sums_over_chunks_of_steps_are_the_sums_over_all(monkeypatch):
     net, codec = model(), NamedCodec()
-    steps = read_steps(net, codec, pairs(20, seed=3))
+    steps = read_steps(net, codec, pairs(20, seed=3), "fp32")
     weights = torch.tensor([1.3, -1.0, -2.0])
     targets = torch.tensor([-1.9, 0.02, 0.001])
     whole = (expected(steps, weights), mean_of(loss_sum, steps, weights),

@@ -4,6 +4,8 @@ error."""
 
 import json
 import shutil
+import sys
+import warnings
 
 import mido
 import pytest
@@ -15,6 +17,7 @@ from seqgen.config import TrainConfig
 from seqgen.data.midi import MidiOptions, find_track, read_track_notes
 from seqgen.data.pairs import load_pairs
 from seqgen.media.harmony import harmony_features, read_harmonisation
+from seqgen.media.text_stats import NO_SACREBLEU
 from seqgen.training.checkpoint import RULES, load_checkpoint
 from seqgen.training.devices import bf16_native
 from seqgen.training.evaluation import evaluate_checkpoint
@@ -81,6 +84,19 @@ def test_eval_scores_greedy_and_beam(pairs_run):
     evaluation = evaluate_checkpoint(pairs_run, beam=2)
     assert evaluation.pairs == 4 and set(evaluation.decoding) == {"greedy", "beam 2"}
     assert all(0 <= v["chrF"] <= 100 for v in evaluation.decoding.values())
+
+
+def test_eval_without_sacrebleu_scores_exact_match_and_names_the_extra(pairs_run, monkeypatch):
+    for name in ("sacrebleu", "sacrebleu.metrics"):  # not installed: importing it fails
+        monkeypatch.setitem(sys.modules, name, None)
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("default")  # as the command line shows them: once a place
+        result = runner.invoke(app, ["eval", str(pairs_run), "--beam", "2"])
+    assert result.exit_code == 0, result.output
+    assert NO_SACREBLEU == "chrF needs sacrebleu: pip install 'seqgen[metrics]'"
+    assert [str(w.message) for w in warned] == [NO_SACREBLEU]  # for greedy and beam: once
+    assert "nats/token" in result.stdout and "exact match (%)" in result.stdout
+    assert "chrF" not in result.stdout
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
@@ -162,7 +178,7 @@ def test_resume_of_pairs_gives_the_same_weights(tmp_path, kind):
     config = TrainConfig(arch="encoder-decoder", hidden=8, layers=1, steps=10, eval_interval=4,
                          log_interval=1, dropout=0.2, device="cpu", curves=False, **settings)
     train(corpus, config, tmp_path / "whole")
-    with pytest.raises(Exception, match="Resume with: seqgen train --resume"):
+    with pytest.raises(Exception, match="resume with: seqgen train --resume"):
         train(corpus, config, tmp_path / "cut", progress=interrupt_at(5))
     resume(tmp_path / "cut")
     a, b = (load_file(tmp_path / run / "last/model.safetensors") for run in ("whole", "cut"))

@@ -52,8 +52,9 @@ class TrainingView:
         self.budget = e["time_budget"]
         length = (f"steps {e['step']} to {e['total_steps']}" if self.budget is None else
                   f"for {self.budget:g} s of training from step {e['step']}")
+        threads = f"; {e['threads']}" if "threads" in e else ""
         self.console.print(
-            f"training on [bold]{e['device']}[/] ({e['precision']}): {e['parameters']:,} "
+            f"training on [bold]{e['device']}[/] ({e['precision']}{threads}): {e['parameters']:,} "
             f"parameters, {e['train_tokens']:,} training and {e['val_tokens']:,} validation "
             f"tokens, {length}", highlight=False)
         if self.live:

@@ -38,6 +38,7 @@ def sample_command(
     top_p: Annotated[float, typer.Option(help="Keep the smallest set of tokens whose probability reaches p (0 < p <= 1).")] = 1.0,
     seed: Annotated[int | None, typer.Option(help="Random seed, for reproducible samples.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads to compute with. \\[default: OMP_NUM_THREADS where set, else one per core, fewer while other processes keep the cores busy]")] = None,
     out: Annotated[str | None, typer.Option(help="A file, or a folder (a path ending in / or with no suffix) for one file each. Text: default the terminal; MIDI: default samples/.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite existing output files instead of picking new names.")] = False,
     condition: Annotated[str | None, typer.Option(help="The label to generate for (a model trained with labels); none: one at random.")] = None,
@@ -58,6 +59,7 @@ def sample_command(
     from seqgen.config import check_seed
     from seqgen.data.codec import FileCodec
     from seqgen.nn.sampling import MAX_TOKENS, SamplingOptions, condition_labels, parse_length
+    from seqgen.threads import configure as configure_threads
     from seqgen.training.checkpoint import load_checkpoint
     from seqgen.training.devices import resolve_device
 
@@ -67,6 +69,7 @@ def sample_command(
     at_least(0, length_penalty=length_penalty)
     at_most(MAX_TOKENS, max_length=max_length)
     check_seed(seed)
+    configure_threads(threads)
     ckpt = load_checkpoint(checkpoint, resolve_device(device))
     search = Search(beam or 0, length_penalty, options, seed, num_samples)
     if ckpt.source_codec is not None:

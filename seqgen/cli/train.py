@@ -29,6 +29,7 @@ TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}  # the train options that
 if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
     from seqgen.data.corpus import Corpus
     from seqgen.data.pairs import PairCorpus
+    from seqgen.training.evaluation import Evaluation
 
 
 @app.command("train")
@@ -77,6 +78,7 @@ def train_command(
     source_track: Annotated[str | None, typer.Option(help="Encoder-decoder on MIDI: the track (name or index) that is the source; the other tracks are the target (merged for midi, kept apart for parts). \\[default: declared in seqgen.json]")] = None,
     shared_vocab: Annotated[bool | None, typer.Option("--shared-vocab/--no-shared-vocab", help="Encoder-decoder on text: one vocabulary for sources and targets. \\[default: declared, else off]")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps \\[default: auto]")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads to compute with. \\[default: OMP_NUM_THREADS where set, else one per core, fewer while other processes keep the cores busy]")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder \\[default: checkpoints/<corpus name>]")] = None,
     resume_dir: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder from its last checkpoint.")] = None,
     nproc: Annotated[int | None, typer.Option(help="Train in N processes on this machine (data parallel: one per GPU, or gloo on CPU) by launching torchrun; see docs/distributed.md.")] = None,
@@ -88,6 +90,7 @@ def train_command(
 
     Under torchrun (or with --nproc) it trains in several processes with DDP.
     """
+    from seqgen.threads import configure as configure_threads
     from seqgen.training.distributed import joined_world, launch_here, launched_by_torchrun
     from seqgen.training.runs import check_run_dir, default_run_dir, resume, train
 
@@ -99,6 +102,7 @@ def train_command(
         if launched_by_torchrun():
             raise UsageError("--nproc launches torchrun itself; under torchrun leave it out")
         raise typer.Exit(launch_here(nproc, without_option(sys.argv[1:], "--nproc")))
+    configure_threads(threads)
     if cell_opt:
         settings["cell_options"] = parse_options(cell_opt, "--cell-opt")
     if codec_opt:
@@ -167,13 +171,16 @@ def eval_command(
     checkpoint: Annotated[Path, typer.Argument(help="A run folder or a snapshot folder.")],
     corpus: Annotated[Path | None, typer.Option(help="Evaluate on this corpus's validation split instead.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads to compute with. \\[default: OMP_NUM_THREADS where set, else one per core, fewer while other processes keep the cores busy]")] = None,
     beam: Annotated[int, typer.Option(help="Encoder-decoder of text: the beam whose outputs are scored beside the greedy ones.")] = 5,
 ) -> None:
     """Validation loss in nats/token, bits per character and perplexity; for an
     encoder-decoder of text, exact match and chrF of its outputs, greedy and with a beam; with
     learnt rule weights, the loss with them."""
+    from seqgen.threads import configure as configure_threads
     from seqgen.training.evaluation import evaluate_checkpoint
 
+    configure_threads(threads)
     result = evaluate_checkpoint(checkpoint, corpus, device, beam)
     table = Table(title=f"evaluation of {checkpoint}")
     columns = {"tokens": f"{result.tokens:,}", "loss (nats/token)": f"{result.loss:.4f}",
@@ -194,18 +201,37 @@ def eval_command(
         console.print(labels)
     if result.decoding:
         scores = Table(title=f"outputs for the {result.pairs:,} validation pairs")
-        for column in ("decoding", "exact match (%)", "chrF"):
+        columns = {"exact match": "exact match (%)", "chrF": "chrF"}  # chrF: seqgen[metrics]
+        measured = [key for key in columns if key in next(iter(result.decoding.values()))]
+        for column in ("decoding", *(columns[key] for key in measured)):
             scores.add_column(column, justify="right")
         for name, values in result.decoding.items():
-            scores.add_row(name, f"{values['exact match']:.1f}", f"{values['chrF']:.1f}")
+            scores.add_row(name, *(f"{values[key]:.1f}" for key in measured))
         console.print(scores)
     if result.ruled_loss is not None:
         console.print("with the weights learnt for the network and its codec's rules "
                       f"(rules.json): {result.ruled_loss:.4f} nats/token", highlight=False)
+    if result.recorded_loss is not None:
+        console.print(recorded_line(result), highlight=False)
     if result.wrong_label_loss is not None:
         console.print(f"with the right labels {result.loss:.4f}, with wrong labels (each item "
                       f"given the next label) {result.wrong_label_loss:.4f} nats/token",
                       highlight=False)
+
+
+def recorded_line(result: Evaluation) -> str:
+    """What training recorded for the snapshot, beside the figures just computed: in the same
+    precision they agree; where the device cannot compute the run's precision, say so."""
+    figures = f"{result.recorded_loss:.4f} nats/token"
+    if result.recorded_ruled_loss is not None:
+        figures += f" ({result.recorded_ruled_loss:.4f} with the learnt weights)"
+    if result.precision == result.recorded_precision:
+        return f"training recorded {figures} in {result.precision} for this snapshot"
+    fp32 = "" if result.recorded_fp32_loss is None else \
+        f" and {result.recorded_fp32_loss:.4f} in fp32"
+    return (f"this device does not compute {result.recorded_precision} natively, so these "
+            f"figures are computed in {result.precision}; training recorded {figures} in "
+            f"{result.recorded_precision}{fp32}")
 
 
 @corpus_app.command("inspect")

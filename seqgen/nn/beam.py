@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from seqgen import threads
 from seqgen.data.codec import STRICT, Rules, RuleWeights, apply_rules
 from seqgen.nn.cells import State, map_state
 
@@ -58,6 +59,7 @@ def beam_search(model, prompt: Tensor, length: int, beam: int, rows: int = 1, *,
     finished: list[list[Hypothesis]] = [[] for _ in range(rows)]
     offsets = torch.arange(rows, device=device)[:, None] * beam
     for i in range(length):
+        threads.adapt()
         logits = logits.float()
         if rules:
             apply_rules(logits, rules, weights)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from seqgen import threads
 from seqgen.config import MAX_SEED, at_least, check_seed
 from seqgen.data.codec import (
     STRICT,
@@ -145,6 +146,7 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
     can_end = stop_token is not None or max_seconds is not None
     drawn = []
     for i in range(length):
+        threads.adapt()
         if banned:
             logits[:, banned] = float("-inf")
         if i < min_length and stop_token is not None:

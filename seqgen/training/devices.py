@@ -42,7 +42,8 @@ AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def autocast(device: torch.device, precision: str) -> torch.autocast:
-    """The autocast context of a precision (fp32: none)."""
+    """The autocast context of a precision (fp32: none): every forward pass of training and of a
+    figure seqgen reports (validation, the rule fit, ``seqgen eval``, benchmarks) runs in it."""
     dtype = AUTOCAST_DTYPES[precision]
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
@@ -63,21 +64,18 @@ CPUINFO = Path("/proc/cpuinfo")
 
 
 def cpu_features() -> set[str]:
-    """The CPU's feature flags as Linux names them: ``/proc/cpuinfo``, plus ``avx512_bf16``
-    where torch's own CPU probe finds it (so other systems are not left out); empty when
-    neither can tell."""
-    features: set[str] = set()
+    """The CPU's feature flags as Linux names them in ``/proc/cpuinfo``; where that cannot be
+    read (another system), ``avx512_bf16`` if torch's own CPU probe finds it; else empty."""
     try:
         text = CPUINFO.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        text = ""
+        probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # a private torch helper
+        return {"avx512_bf16"} if probe is not None and probe() else set()
+    features: set[str] = set()
     for line in text.splitlines():
         key, _, value = line.partition(":")
         if key.strip() in ("flags", "Features"):  # x86, Arm
             features.update(value.split())
-    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # a private torch helper
-    if probe is not None and probe():
-        features.add("avx512_bf16")
     return features
 
 
@@ -106,10 +104,11 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def evaluation_precision(trained: str, device: torch.device) -> str:
-    """The precision to evaluate a run trained at ``trained`` on ``device``: the same where
-    the device computes it natively, else fp32 (a bf16 run on a CPU without bf16)."""
-    return "bf16" if trained == "bf16" and bf16_native(device) else "fp32"
+def evaluation_precision(recorded: str, device: torch.device) -> str:
+    """The precision to compute a run's figures in on ``device``: the one the run recorded
+    (so a figure is the same wherever it is computed), or fp32 where the device does not
+    compute it natively (a bf16 run on a CPU without bf16, where PyTorch's LSTM refuses it)."""
+    return "bf16" if recorded == "bf16" and bf16_native(device) else "fp32"
 
 
 TRAINING_BYTES_PER_PARAMETER = 16  # fp32 weight, gradient and two AdamW moments

@@ -9,18 +9,20 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from seqgen import threads
 from seqgen.config import TrainConfig, at_least
 from seqgen.data.batching import IGNORE, Batches
 from seqgen.data.codec import TextCodec
 from seqgen.data.pairs import load_recorded_run_corpus
 from seqgen.data.splits import ItemData, PairData, StreamData
 from seqgen.errors import SeqgenError, UsageError
+from seqgen.files import read_json
 from seqgen.media.text_stats import output_scores
 from seqgen.nn.build import Model
 from seqgen.nn.model import chunk_forward
 from seqgen.nn.sampling import generate_targets
 from seqgen.nn.seq2seq import Seq2Seq
-from seqgen.training.checkpoint import load_checkpoint
+from seqgen.training.checkpoint import RULES, Checkpoint, load_checkpoint
 from seqgen.training.devices import autocast, evaluation_precision, resolve_device
 from seqgen.training.distributed import ONE_PROCESS, World
 from seqgen.training.rule_fit import held_out_losses
@@ -41,6 +43,13 @@ class Evaluation:
     pairs: int = 0  # the validation pairs decoded
     # an encoder-decoder with learnt rule weights (rules.json): the loss with them
     ruled_loss: float | None = None
+    precision: str = "fp32"  # what these figures were computed in
+    # what training recorded for this snapshot on its own validation split (None for another
+    # corpus): the loss, its precision, and the same loss in fp32 where the run was not
+    recorded_loss: float | None = None
+    recorded_precision: str | None = None
+    recorded_fp32_loss: float | None = None
+    recorded_ruled_loss: float | None = None  # rules.json's loss with the weights
 
     @property
     def bits_per_token(self) -> float:
@@ -60,8 +69,10 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate_batches(model: Model, batches: Batches, label_names: tuple[str, ...] = (),
-                     label_shift: int = 0, world: World = ONE_PROCESS) -> Evaluation:
-    """Mean next-token loss over every real target of ``batches``, per label too.
+                     label_shift: int = 0, world: World = ONE_PROCESS,
+                     precision: str = "fp32") -> Evaluation:
+    """Mean next-token loss over every real target of ``batches``, per label too, computed in
+    ``precision``.
 
     ``label_shift`` gives every item the label ``shift`` places further on (a wrong one).
     In a run of several processes, ``batches`` are this process's rows, and the sums are
@@ -74,12 +85,14 @@ def evaluate_batches(model: Model, batches: Batches, label_names: tuple[str, ...
     per_label = torch.zeros(max(1, len(label_names)), 2, device=device, dtype=torch.float64)
     state = None
     for chunk in batches:
+        threads.adapt()
         labels = chunk.labels
         if labels is not None and label_shift:
             labels = (labels + label_shift) % len(label_names)
         given = replace(chunk, labels=labels)
-        state = model.chunk_state(given, state)
-        logits, state = chunk_forward(model, given, state)
+        with autocast(device, precision):
+            state = model.chunk_state(given, state)
+            logits, state = chunk_forward(model, given, state)
         losses = F.cross_entropy(logits.transpose(1, 2), chunk.targets, ignore_index=IGNORE,
                                  reduction="none").double()
         total += losses.sum()
@@ -91,7 +104,7 @@ def evaluate_batches(model: Model, batches: Batches, label_names: tuple[str, ...
     count = world.total(batches.num_targets)
     by_label = {name: (s / n) for name, (s, n) in zip(label_names, per_label.tolist(),
                                                       strict=False) if n}
-    return Evaluation(total.item() / count, count, by_label)
+    return Evaluation(total.item() / count, count, by_label, precision=precision)
 
 
 def validation_batches(val: StreamData | ItemData | PairData, config: TrainConfig) -> Batches:
@@ -115,9 +128,9 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
                         device: str = "auto", beam: int = 5) -> Evaluation:
     """Loss of a checkpoint on what its run validated: the validation split of its corpus (or
     of another corpus) with the run's cap, batch layout and precision (fp32 where the device
-    lacks the run's bf16); for a model conditioned on labels, also per label and with wrong
-    labels; for an encoder-decoder of text, exact match and chrF of its outputs for the
-    validation pairs, greedy and with a ``beam``."""
+    does not compute the run's bf16); for a model conditioned on labels, also per label and
+    with wrong labels; for an encoder-decoder of text, exact match and chrF of its outputs for
+    the validation pairs, greedy and with a ``beam``; beside what training recorded."""
     at_least(1, beam=beam)
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, dev)
@@ -131,29 +144,44 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
     _, val = loaded.split(config.val_fraction, codec=ckpt.codec, label_names=label_names,
                           **sides)
     batches = validation_batches(val, config).to(dev)
-    with autocast(dev, evaluation_precision(config.precision, dev)):
-        result = evaluate_batches(ckpt.model, batches, label_names)
-        if len(label_names) > 1:
-            result.wrong_label_loss = evaluate_batches(ckpt.model, batches, label_names, 1).loss
-        if ckpt.source_codec is not None and isinstance(ckpt.codec, TextCodec):
-            result.decoding = decoding_scores(ckpt.model, ckpt.codec, val, beam)
-            result.pairs = len(val.targets)
-        if ckpt.rule_weights is not None and ckpt.source_codec is not None:
-            _, result.ruled_loss = held_out_losses(ckpt.model, ckpt.codec, val,
-                                                   ckpt.rule_weights)
+    precision = evaluation_precision(config.precision, dev)
+    result = evaluate_batches(ckpt.model, batches, label_names, precision=precision)
+    if len(label_names) > 1:
+        result.wrong_label_loss = evaluate_batches(ckpt.model, batches, label_names, 1,
+                                                   precision=precision).loss
+    if ckpt.source_codec is not None and isinstance(ckpt.codec, TextCodec):
+        result.decoding = decoding_scores(ckpt.model, ckpt.codec, val, beam, precision)
+        result.pairs = len(val.targets)
+    if ckpt.rule_weights is not None and ckpt.source_codec is not None:
+        _, result.ruled_loss = held_out_losses(ckpt.model, ckpt.codec, val, ckpt.rule_weights,
+                                               precision)
     result.unit = ckpt.codec.unit
     result.chars = validation_chars(val, config)
+    if corpus is None:
+        record_training_figures(result, ckpt, config.precision)
     return result
 
 
-def decoding_scores(model: Seq2Seq, codec: TextCodec, val: PairData,
-                    beam: int) -> dict[str, dict[str, float]]:
+def record_training_figures(result: Evaluation, ckpt: Checkpoint, precision: str) -> None:
+    """Put beside ``result`` what training recorded for the checkpoint's own validation
+    split: its loss, in the run's precision and (a run not in fp32) in fp32, and the loss with
+    learnt rule weights."""
+    result.recorded_loss = ckpt.trainer.get("val_loss")
+    result.recorded_precision = precision
+    result.recorded_fp32_loss = ckpt.trainer.get("val_loss_fp32")
+    if ckpt.rule_weights is not None:
+        result.recorded_ruled_loss = read_json(ckpt.path / RULES)["val_loss"][1]
+
+
+def decoding_scores(model: Seq2Seq, codec: TextCodec, val: PairData, beam: int,
+                    precision: str = "fp32") -> dict[str, dict[str, float]]:
     """Exact match and chrF of the model's outputs for the pairs ``val``, greedy (a beam of
-    1) and with a beam of ``beam``."""
+    1) and with a beam of ``beam``, computed in ``precision``."""
     references = [codec.decode(t) for t in val.targets]
     limit = max(200, 2 * max(t.numel() for t in val.targets))
     scores = {}
     for name, width in (("greedy", 1), (f"beam {beam}", beam)):
-        outputs = generate_targets(model, codec, val.sources, limit, beam=width)
+        with autocast(model.head.weight.device, precision):
+            outputs = generate_targets(model, codec, val.sources, limit, beam=width)
         scores[name] = output_scores([codec.decode(row[0]) for row in outputs], references)
     return scores

@@ -33,6 +33,7 @@ from seqgen.data.codec import Codec, RuleWeights
 from seqgen.data.splits import PairData
 from seqgen.nn.sampling import generate_targets, rules_after, target_limit
 from seqgen.nn.seq2seq import Seq2Seq
+from seqgen.training.devices import autocast
 
 FLOOR = -30.0  # the weight of a rule the corpus never breaks (exp(-30) is 1e-13); -FLOOR caps
 NETWORK_RANGE = (0.25, 4.0)  # the network's weight stays within (temperatures 4 to 1/4)
@@ -111,10 +112,11 @@ class RuleFit:
 
 
 @torch.no_grad()
-def read_steps(model: Seq2Seq, codec: Codec, pairs: PairData, rules: list[str] | None = None,
-               most_tokens: int | None = None) -> Steps:
-    """Read ``pairs``, all or until ``most_tokens`` target tokens are read; ``rules`` names
-    the rules in bit order (grown as new ones are met)."""
+def read_steps(model: Seq2Seq, codec: Codec, pairs: PairData, precision: str,
+               rules: list[str] | None = None, most_tokens: int | None = None) -> Steps:
+    """Read ``pairs`` with the network computing in ``precision``, all or until
+    ``most_tokens`` target tokens are read; ``rules`` names the rules in bit order (grown as
+    new ones are met)."""
     rules = [] if rules is None else list(rules)
     index: dict[int, int] = {0: 0}  # rule bits -> pattern
     log_probs, patterns, came = [], [], []
@@ -122,7 +124,7 @@ def read_steps(model: Seq2Seq, codec: Codec, pairs: PairData, rules: list[str] |
     for source, target in zip(pairs.sources, pairs.targets, strict=True):
         if most_tokens is not None and tokens >= most_tokens:
             break
-        steps, pair_log_probs = teacher_forced(model, codec, source, target)
+        steps, pair_log_probs = teacher_forced(model, codec, source, target, precision)
         log_probs.append(pair_log_probs)
         device = pair_log_probs.device
         bits = rule_bits(codec, source, steps, rules)
@@ -137,26 +139,28 @@ def read_steps(model: Seq2Seq, codec: Codec, pairs: PairData, rules: list[str] |
 
 
 @torch.no_grad()
-def teacher_forced(model: Seq2Seq, codec: Codec, source: Tensor,
-                   target: Tensor) -> tuple[Tensor, Tensor]:
+def teacher_forced(model: Seq2Seq, codec: Codec, source: Tensor, target: Tensor,
+                   precision: str) -> tuple[Tensor, Tensor]:
     """The target's steps (BOS, its tokens, EOS) and the network's log-probabilities
-    [steps - 1, vocab] for each step after the first, read with teacher forcing."""
+    [steps - 1, vocab] for each step after the first, read with teacher forcing, the network
+    computing in ``precision``."""
     model.eval()
     device = model.head.weight.device
     source = source.long().to(device)
     steps = torch.cat([torch.tensor([codec.BOS]), target.long(), torch.tensor([codec.EOS])])
-    z, _ = model(steps[None, :-1].to(device), None, None, source[None],
-                 torch.tensor([source.numel()], device=device))
+    with autocast(device, precision):
+        z, _ = model(steps[None, :-1].to(device), None, None, source[None],
+                     torch.tensor([source.numel()], device=device))
     return steps, z[0].float().log_softmax(-1)
 
 
 @torch.no_grad()
-def log_likelihood(model: Seq2Seq, codec: Codec, pairs: PairData) -> float:
+def log_likelihood(model: Seq2Seq, codec: Codec, pairs: PairData, precision: str) -> float:
     """The network's log-probability of the target tokens of ``pairs``, per token (no rules
     read)."""
     total, tokens = 0.0, 0
     for source, target in zip(pairs.sources, pairs.targets, strict=True):
-        steps, log_probs = teacher_forced(model, codec, source, target)
+        steps, log_probs = teacher_forced(model, codec, source, target, precision)
         total += float(log_probs.gather(1, steps[1:, None].to(log_probs.device)).sum())
         tokens += len(log_probs)
     return total / max(tokens, 1)
@@ -257,23 +261,26 @@ def drawn_pairs(train: PairData, count: int, generator: torch.Generator) -> Pair
 
 
 def own_outputs(model: Seq2Seq, codec: Codec, pairs: PairData, rules: RuleWeights,
-                generator: torch.Generator) -> PairData:
-    """The sources of ``pairs`` with the model's outputs for them, drawn with these weights."""
-    outputs = generate_targets(model, codec, pairs.sources, target_limit(pairs.sources),
-                               seed=int(torch.randint(MAX_SEED, (), generator=generator)),
-                               rules=rules)
+                generator: torch.Generator, precision: str) -> PairData:
+    """The sources of ``pairs`` with the model's outputs for them, drawn with these weights
+    (the network computing in ``precision``)."""
+    seed = int(torch.randint(MAX_SEED, (), generator=generator))
+    with autocast(model.head.weight.device, precision):
+        outputs = generate_targets(model, codec, pairs.sources, target_limit(pairs.sources),
+                                   seed=seed, rules=rules)
     return PairData(pairs.sources, [row[0] for row in outputs], pairs.codec,
                     pairs.source_codec)
 
 
 def fit_rule_weights(model: Seq2Seq, codec: Codec, train: PairData, val: PairData,
-                     rounds: int = ROUNDS, per_round: int = PER_ROUND,
+                     precision: str = "fp32", rounds: int = ROUNDS, per_round: int = PER_ROUND,
                      seed: int = 0) -> RuleFit | None:
     """The weights of the network and of the codec's rules: likeliest on the ``train`` pairs,
     then matched over ``rounds`` to the corpus on the model's own outputs for ``per_round``
     training sources at a time; with the loss per target token of the ``val`` pairs without
-    and with them. None where no rule applies."""
-    steps = read_steps(model, codec, train, most_tokens=MOST_VALUES // codec.size)
+    and with them. The network computes in ``precision`` (the run's), the fit in fp32. None
+    where no rule applies."""
+    steps = read_steps(model, codec, train, precision, most_tokens=MOST_VALUES // codec.size)
     if not steps.rules:
         return None
     breaks = steps.breaks()
@@ -285,9 +292,9 @@ def fit_rule_weights(model: Seq2Seq, codec: Codec, train: PairData, val: PairDat
     for _ in range(rounds):
         bach = drawn_pairs(train, per_round, generator)
         outputs = own_outputs(model, codec, bach, as_rule_weights(steps.rules, weights),
-                              generator)
-        corpus_log_likelihood.append(log_likelihood(model, codec, bach))
-        sampled = read_steps(model, codec, outputs, steps.rules)
+                              generator, precision)
+        corpus_log_likelihood.append(log_likelihood(model, codec, bach, precision))
+        sampled = read_steps(model, codec, outputs, precision, steps.rules)
         own.append(expected(sampled, weights))
         targets = torch.cat([rates.new_tensor([corpus_log_likelihood[-1]]), rates])
         weights = minimise(lambda at, w, t=targets: moment_gap(at, w, t), sampled, never)
@@ -299,19 +306,20 @@ def fit_rule_weights(model: Seq2Seq, codec: Codec, train: PairData, val: PairDat
     return RuleFit(kept.network, kept.weights, named(likeliest[1:]), float(likeliest[0]),
                    named(rates), [named(found[1:]) for found in own], corpus_log_likelihood,
                    [float(found[0]) for found in own], steps.pairs, len(steps),
-                   held_out_losses(model, codec, val, kept))
+                   held_out_losses(model, codec, val, kept, precision))
 
 
 @torch.no_grad()
 def held_out_losses(model: Seq2Seq, codec: Codec, pairs: PairData, weights: RuleWeights,
-                    per_read: int = 32) -> tuple[float, float]:
+                    precision: str = "fp32", per_read: int = 32) -> tuple[float, float]:
     """The loss per target token of ``pairs``: the network's alone, and in the log-linear
-    model with ``weights``; read ``per_read`` pairs at a time."""
+    model with ``weights``, the network computing in ``precision``; read ``per_read`` pairs at
+    a time."""
     sums, tokens = [0.0, 0.0], 0
     for start in range(0, len(pairs.sources), per_read):
         steps = read_steps(model, codec, PairData(
             pairs.sources[start : start + per_read], pairs.targets[start : start + per_read],
-            pairs.codec, pairs.source_codec))
+            pairs.codec, pairs.source_codec), precision)
         kept = torch.tensor([weights.network, *map(weights.of, steps.rules)],
                             device=steps.log_probs.device)
         alone = torch.zeros_like(kept)

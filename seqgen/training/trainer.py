@@ -5,8 +5,9 @@ epoch (a stream cut into ``batch_size`` parallel rows, or items grouped or packe
 ``seq_len`` tokens at a time, carry the recurrent state from chunk to chunk and detach it
 between them (fresh where an item starts: the label's start state for one-to-many), clip the
 global gradient norm, and step AdamW on a warmup-stable-decay schedule (by steps, or by the
-clock for a time budget). Validation, snapshots, an exact restore and Ctrl-C live here too;
-``seqgen.training.runs`` starts and resumes runs.
+clock for a time budget). Validation, snapshots, an exact restore and stop signals (Ctrl-C,
+SIGTERM, SIGUSR1: save, then stop) live here too; ``seqgen.training.runs`` starts and resumes
+runs.
 """
 
 import json
@@ -22,14 +23,14 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from seqgen import __version__
+from seqgen import __version__, threads
 from seqgen.config import TrainConfig
 from seqgen.data.batching import IGNORE, Batches, Chunk
 from seqgen.data.codec import Augmentation, get_codec, has_rules
 from seqgen.data.corpus import Corpus, TextCorpus
 from seqgen.data.pairs import PairCorpus
 from seqgen.errors import SeqgenError, UsageError
-from seqgen.files import first_line, read_json, read_tensors
+from seqgen.files import append_text, first_line, read_json, read_tensors
 from seqgen.nn.build import Model, build_model
 from seqgen.nn.cells import (
     compile_unroll,
@@ -39,6 +40,7 @@ from seqgen.nn.cells import (
     unflatten_state,
 )
 from seqgen.nn.model import chunk_forward, next_token_loss
+from seqgen.signals import STOPPING, TERMINATING, signal_name, stop_at_once, stop_exit_code
 from seqgen.training.checkpoint import (
     load_checkpoint,
     load_weights,
@@ -46,6 +48,8 @@ from seqgen.training.checkpoint import (
     optimizer_to_tensors,
     save_model_files,
     save_tensors,
+    tensor_bytes,
+    update_trainer_info,
     write_rule_fit,
     write_snapshot,
 )
@@ -71,9 +75,14 @@ class TrainResult:
 
 
 class TrainingInterrupted(SeqgenError):
-    """Ctrl-C stopped training after a resumable checkpoint was saved."""
+    """A stop signal (Ctrl-C, SIGTERM, SIGUSR1) stopped training after a resumable checkpoint
+    was saved; the exit code is 128 + the signal's number."""
 
-    exit_code = 130
+    def __init__(self, signum: int, step: int, run_dir: Path) -> None:
+        super().__init__(f"training stopped by {signal_name(signum)} at step {step}; a "
+                         f"resumable checkpoint is in {run_dir}/last; resume with: seqgen "
+                         f"train --resume {run_dir}")
+        self.exit_code = stop_exit_code(signum)
 
 
 class NonFiniteLoss(SeqgenError):
@@ -93,25 +102,29 @@ def make_optimizer(model: Model, config: TrainConfig) -> torch.optim.AdamW:
 
 
 @contextmanager
-def deferred_interrupt() -> Iterator[Callable[[], bool]]:
-    """Turn the first Ctrl-C into a flag checked between steps; a second one stops at once."""
-    pressed = False
+def deferred_interrupt() -> Iterator[Callable[[], int]]:
+    """Turn the first stop signal (Ctrl-C, SIGTERM, SIGUSR1) into a flag checked between steps:
+    the signal's number, 0 before one comes. A second signal stops at once, unless it repeats
+    a SIGTERM or SIGUSR1: a batch scheduler may send it to every process of a job, and
+    torchrun passes it on to them too."""
+    received = 0
 
-    def handler(signum, frame):
-        nonlocal pressed
-        if pressed:
-            raise KeyboardInterrupt
-        pressed = True
+    def handler(signum: int, frame: object) -> None:
+        nonlocal received
+        if received and not (signum == received and signum in TERMINATING):
+            stop_at_once(signum, frame)
+        received = received or signum
 
     try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread: leave Ctrl-C alone
-        yield lambda: False
+        previous = {signum: signal.signal(signum, handler) for signum in STOPPING}
+    except ValueError:  # not the main thread: leave the signals alone
+        yield lambda: 0
         return
     try:
-        yield lambda: pressed
+        yield lambda: received
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, before in previous.items():
+            signal.signal(signum, before)
 
 
 class Trainer:
@@ -192,6 +205,8 @@ class Trainer:
         self.emit({"event": "start", "step": self.step, "total_steps": self.total_steps,
                    "time_budget": self.config.time, "elapsed": self.elapsed,
                    "device": str(self.device), "precision": self.config.precision,
+                   **({"threads": threads.current().describe()}
+                      if self.device.type == "cpu" else {}),
                    "parameters": self.num_parameters(),
                    "train_tokens": self.train_data.num_tokens,
                    "val_tokens": self.world.total(self.val_batches.num_targets)})
@@ -222,19 +237,33 @@ class Trainer:
                 if self.step % self.config.eval_interval == 0 or last:
                     self.validate_and_save()
                 # processes agree on stopping where they synchronise anyway: at logging steps
-                if (interrupted() if not self.world.distributed
-                        else at_log and self.world.any(interrupted())):
+                stop = interrupted() if not self.world.distributed \
+                    else at_log and self.world.highest(interrupted())
+                if stop:
                     self.ensure_finite()
-                    self.save_last()
+                    if self.saved_step != self.step:
+                        self.save_last()
                     self.draw_curves()
-                    raise TrainingInterrupted(
-                        f"training stopped at step {self.step}; a resumable checkpoint is in "
-                        f"{self.run_dir}/last. Resume with: seqgen train --resume {self.run_dir}")
+                    raise TrainingInterrupted(stop, self.step, self.run_dir)
         self.draw_curves()
+        self.record_fp32_figure()
         fit = self.fit_rules()
         return TrainResult(self.run_dir, self.step, self.val_loss, self.best_val_loss,
                            self.tokens_per_second, self.elapsed, self.val_bits_per_char,
                            fit and fit.weights)
+
+    def record_fp32_figure(self) -> None:
+        """A run that computed in another precision than fp32 records its best snapshot's
+        validation loss in fp32 too (``val_loss_fp32`` in its trainer.json): the figure a
+        device that cannot compute the run's precision reproduces. The model takes the best
+        snapshot's weights (the run is over)."""
+        if self.config.precision == "fp32":
+            return
+        best = self.run_dir / "best"
+        load_weights(self.model, best / "model.safetensors", self.device)
+        loss = evaluate_batches(self.model, self.val_batches, self.corpus.label_names,
+                                world=self.world, precision="fp32").loss
+        self.main_writes(lambda: update_trainer_info(best, val_loss_fp32=loss))
 
     def fit_rules(self) -> RuleFit | None:
         """For an encoder-decoder whose codec has rules: fit their weights to the best snapshot
@@ -248,7 +277,7 @@ class Trainer:
         started = time.perf_counter()
         best = load_checkpoint(self.run_dir / "best", self.device)
         train, val = self.corpus.split(self.config.val_fraction)
-        fit = fit_rule_weights(best.model, best.codec, train, val)
+        fit = fit_rule_weights(best.model, best.codec, train, val, self.config.precision)
         if fit is None:
             return None
         write_rule_fit(best.path, fit.to_json())
@@ -291,6 +320,7 @@ class Trainer:
 
     def train_step(self) -> torch.Tensor:
         """One optimizer step on the next chunk; returns the loss (a tensor, not synced)."""
+        threads.adapt()
         for group in self.optimizer.param_groups:
             group["lr"] = self.schedule.rate(self.step, self.fraction_done())
         loss = self.compute_gradients(self.next_chunk())
@@ -341,9 +371,8 @@ class Trainer:
 
     def validate_and_save(self) -> None:
         started = time.perf_counter()
-        with autocast(self.device, self.config.precision):
-            self.val_loss = evaluate_batches(self.model, self.val_batches,
-                                             self.corpus.label_names, world=self.world).loss
+        self.val_loss = evaluate_batches(self.model, self.val_batches, self.corpus.label_names,
+                                         world=self.world, precision=self.config.precision).loss
         self.ensure_finite(self.val_loss)
         improved = self.val_loss < self.best_val_loss
         self.best_val_loss = min(self.best_val_loss, self.val_loss)
@@ -351,9 +380,8 @@ class Trainer:
         self.val_bits_per_char = per_char.get("val_bits_per_char")
         self.emit({"event": "val", "step": self.step, "val_loss": self.val_loss,
                    "best_val_loss": self.best_val_loss, **per_char})
-        if improved and self.world.is_main:
-            write_snapshot(self.run_dir, "best", lambda folder: save_model_files(
-                folder, self.model, self.checkpoint_config(), self.trainer_info()))
+        if improved:
+            self.main_writes(self.save_best)
         self.save_last()
         self.reserve = time.perf_counter() - started
 
@@ -381,9 +409,9 @@ class Trainer:
     def emit(self, event: dict) -> None:
         """Send an event to the progress callback and append metrics to metrics.jsonl (the
         main process only: the figures are already summed over every process)."""
-        if event["event"] in ("train", "val") and self.world.is_main:
-            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps({**event, "time": time.time()}) + "\n")
+        if event["event"] in ("train", "val"):
+            self.main_writes(lambda: append_text(self.run_dir / "metrics.jsonl", json.dumps(
+                {**event, "time": time.time()}) + "\n"))
         self.progress(event)
 
     def num_parameters(self) -> int:
@@ -419,6 +447,19 @@ class Trainer:
                 "val_loss": self.val_loss,
                 "best_val_loss": self.best_val_loss, "world_size": self.world.size}
 
+    def main_writes(self, write: Callable[[], object]) -> None:
+        """Run ``write`` on the main process; where it fails there (a full disk), every
+        process stops with it."""
+        with self.world.main_first():
+            if self.world.is_main:
+                write()
+
+    def save_best(self) -> None:
+        """The snapshot of the lowest validation loss so far: the model (main process)."""
+        write_snapshot(self.run_dir, "best", lambda folder: save_model_files(
+            folder, self.model, self.checkpoint_config(), self.trainer_info()), self.step,
+            tensor_bytes(self.model.state_dict()))
+
     def save_last(self) -> None:
         """Save everything needed to continue exactly: weights, optimizer, carried state, RNG.
 
@@ -430,10 +471,14 @@ class Trainer:
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         shares = self.world.gather(([t.cpu() for t in carried], rng))
-        if not self.world.is_main:
-            return
+        self.main_writes(lambda: self.write_last(shares, state_spec))
+        self.saved_step = self.step
+
+    def write_last(self, shares: list[tuple[list[torch.Tensor], dict[str, torch.Tensor]]],
+                   state_spec: object) -> None:
+        """The main process's part of ``save_last``: the resumable snapshot ``last``."""
         extra = {f"carry.{i}": interleave_rows([share[0][i] for share in shares])
-                 for i in range(len(carried))}
+                 for i in range(len(shares[0][0]))}
         for rank, (_, states) in enumerate(shares):
             extra.update({rng_key(kind, rank): t for kind, t in states.items()})
         optimizer_tensors, param_groups = optimizer_to_tensors(self.optimizer)
@@ -444,8 +489,8 @@ class Trainer:
             save_tensors(folder / "optimizer.safetensors", optimizer_tensors)
             save_tensors(folder / "state.safetensors", extra)
 
-        write_snapshot(self.run_dir, "last", fill)
-        self.saved_step = self.step
+        write_snapshot(self.run_dir, "last", fill, self.step,
+                       tensor_bytes(self.model.state_dict(), optimizer_tensors, extra))
 
     def restore(self, folder: Path) -> None:
         """Continue from a ``last`` snapshot exactly where it stopped."""
