@@ -11,16 +11,17 @@ for every model; rounds interleaved, median tokens/s of the rounds:
 
 Run alone (other busy processes distort the numbers): python -m benchmarks.cells
 Benchmark your own cell beside them: python -m benchmarks.cells --cell NAME [--cell-opt k=v]
+The smoke size (``--quick``: hidden 16, 2 steps, 1 round) leaves out the compiled paths
+(compiling takes tens of seconds).
 """
 
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
-from benchmarks.suite import seqgen_step
+from benchmarks.common import SHAKESPEARE, seqgen_step
 from seqgen.config import ModelConfig, TrainConfig
 from seqgen.data.corpus import load_corpus
 from seqgen.nn.build import build_model
@@ -28,7 +29,6 @@ from seqgen.nn.cells import compile_unroll
 from seqgen.plugins import parse_options
 from seqgen.training.trainer import make_optimizer
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {
     "gru": ("gru", {}, False),
     "mingru parallel": ("mingru", {"parallel": True}, False),
@@ -37,8 +37,9 @@ CONFIGS = {
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cells",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--steps", type=int, default=8, help="training steps per round")
     parser.add_argument("--rounds", type=int, default=3)
@@ -46,13 +47,19 @@ def main() -> None:
                         help="a registered cell to add (a plugin's), with --cell-opt options")
     parser.add_argument("--cell-opt", action="append", default=[], help="key=value")
     parser.add_argument("--compile", action="store_true", help="also time --cell compiled")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true",
+                        help="the smoke size: hidden 16, 2 steps, 1 round, nothing compiled")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.hidden, args.steps, args.rounds = 16, 2, 1
     configs = dict(CONFIGS)
     for cell in args.cell:
         configs[cell] = (cell, parse_options(args.cell_opt), False)
         if args.compile:
             configs[f"{cell}, compiled"] = (cell, parse_options(args.cell_opt), True)
-    corpus = load_corpus(ROOT / "corpora" / "shakespeare")
+    if args.quick:
+        configs = {name: config for name, config in configs.items() if not config[2]}
+    corpus = load_corpus(SHAKESPEARE)
     train_data, _ = corpus.split(0.1)
     chunks = list(train_data.batches(64, 128))[: args.steps]
     runs = {}

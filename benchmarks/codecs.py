@@ -11,12 +11,22 @@
   for a trained model, where ``sampling.nucleus`` ranks only the likeliest tokens.)
 
 Which codec makes the better model for the same CPU time is the quality suite's question
-(``benchmarks/quality.py``).
+(``benchmarks/quality.py``). The smoke size (``--quick``): char, BPE 512 and words on the
+first 50,000 characters, a 2x32 LSTM, 2 chunks of 8 rows, 50 tokens sampled.
 """
+
+from pathlib import Path
 
 import torch
 
-from benchmarks.suite import SHAKESPEARE, Row, median_interleaved, seqgen_step, timed
+from benchmarks.common import (
+    Row,
+    median_interleaved,
+    seqgen_step,
+    shakespeare,
+    timed,
+    train_rate,
+)
 from seqgen.config import ModelConfig, TrainConfig
 from seqgen.data.corpus import load_corpus
 from seqgen.nn.build import build_model
@@ -28,28 +38,16 @@ CODECS = (("char", "char", {}), ("bpe 512", "bpe", {"vocab_size": 512}),
           ("words", "words", {"min_count": 2}))
 
 
-def codec_setup(format: str, options: dict, hidden: int, chunks: int):
-    """A fresh 2-layer LSTM for the codec, its optimizer, the first training chunks and the
-    characters per token of the training split."""
-    corpus = load_corpus(SHAKESPEARE, format, options)
+def codec_setup(path: Path, format: str, options: dict, hidden: int, chunks: int, batch: int):
+    """A fresh 2-layer LSTM for the codec, its optimizer, the first training chunks (``batch``
+    rows by 128) and the characters per token of the training split."""
+    corpus = load_corpus(path, format, options)
     train, _ = corpus.split(0.1)
-    batches = list(train.batches(64, 128))[:chunks]
-    chars_per_token = train.target_chars(64) / train.ids.numel()
+    batches = list(train.batches(batch, 128))[:chunks]
+    chars_per_token = train.target_chars(batch) / train.ids.numel()
     torch.manual_seed(0)
     model = build_model(ModelConfig(corpus.codec.size, "lstm", hidden, 2, dropout=0.0))
     return corpus, model, make_optimizer(model, TrainConfig()), batches, chars_per_token
-
-
-def training_rate(model, optimizer, chunks) -> float:
-    """Tokens per second of one pass of training over ``chunks``."""
-    state = None
-
-    def run() -> None:
-        nonlocal state
-        for chunk in chunks:
-            state = seqgen_step(model, optimizer, chunk, state)
-
-    return sum(c.targets.numel() for c in chunks) / timed(run)
 
 
 def sampling_rate(model, prompt: torch.Tensor, length: int) -> float:
@@ -58,16 +56,17 @@ def sampling_rate(model, prompt: torch.Tensor, length: int) -> float:
 
 
 def codec_rows(quick: bool) -> list[Row]:
-    hidden, chunks, length = (64, 2, 100) if quick else (256, 8, 1000)
+    hidden, chunks, batch, length = (32, 2, 8, 50) if quick else (256, 8, 64, 1000)
     codecs = CODECS[:2] + CODECS[-1:] if quick else CODECS
-    setups = {name: codec_setup(format, options, hidden, chunks)
-              for name, format, options in codecs}
+    with shakespeare(quick) as path:
+        setups = {name: codec_setup(path, format, options, hidden, chunks, batch)
+                  for name, format, options in codecs}
     train_rates = dict(zip(setups, median_interleaved(
-        [lambda s=s: training_rate(s[1], s[2], s[3]) for s in setups.values()],
-        2 if quick else 3), strict=True))
+        [train_rate(lambda chunk, state, s=s: seqgen_step(s[1], s[2], chunk, state), s[3])
+         for s in setups.values()], 1 if quick else 3), strict=True))
     sample_rates = dict(zip(setups, median_interleaved(
         [lambda s=s: sampling_rate(s[1], s[0].codec.encode("\n"), length)
-         for s in setups.values()], 2 if quick else 3), strict=True))
+         for s in setups.values()], 1 if quick else 3), strict=True))
     rows = []
     char_chars = train_rates["char"] * setups["char"][4]
     for name, (corpus, *_, chars_per_token) in setups.items():

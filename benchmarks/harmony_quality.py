@@ -9,13 +9,17 @@ harmonisations vary around the chorales as the chorales vary among themselves).
 
     python -m benchmarks.harmony_quality               # 20 melodies, checkpoints/harmonizer
     python -m benchmarks.harmony_quality --seeds 5     # five samplings, summed up
-    python -m benchmarks.harmony_quality --quick       # 3 melodies (CI)
+    python -m benchmarks.harmony_quality --quick       # the smoke size (the tests)
     python -m benchmarks.harmony_quality --rules strict  # never breaking the voice leading
     python -m benchmarks.harmony_quality --rules off     # the network alone
     python -m benchmarks.harmony_quality --top-p 0.95    # any sampling option of seqgen sample
+
+The smoke size: 3 melodies, the corpus's declaration over its first 40 chorales only, and
+Bach's own reference from 2 sets of training chorales (not every set).
 """
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +27,7 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+from benchmarks.common import CHORALES, ROOT, first_files
 from seqgen.cli.media import comparison_table
 from seqgen.cli.sample import RuleMode, chosen_rules
 from seqgen.data.codec import STRICT
@@ -32,13 +37,14 @@ from seqgen.media.music_stats import compare_music, music_stats
 from seqgen.nn.sampling import SamplingOptions, generate_targets, target_limit
 from seqgen.training.checkpoint import load_checkpoint
 
-ROOT = Path(__file__).resolve().parent.parent
 # the features whose overlap area the harmoniser should bring to 0.8 (issue 15)
 TARGETED = ("pitch_class_histogram", "polyphony", *HARMONY_FEATURES)
+HARMONY = ROOT / "corpora" / "chorale-harmony"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.harmony_quality",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints" / "harmonizer")
     parser.add_argument("--num", type=int, default=20)
     parser.add_argument("--beam", type=int, default=0, help="0: sample (at --temperature)")
@@ -51,13 +57,16 @@ def main() -> None:
     parser.add_argument("--rules", choices=[mode.value for mode in RuleMode],
                         help="as seqgen sample --rules (default: learned where the checkpoint "
                              "has weights)")
-    parser.add_argument("--quick", action="store_true", help="3 melodies")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true",
+                        help="the smoke size: 3 melodies, 2 reference sets")
+    args = parser.parse_args(argv)
     num = 3 if args.quick else args.num
     console = Console()
     ckpt = load_checkpoint(args.checkpoint, torch.device("cpu"))
     rules = chosen_rules(ckpt, None if args.rules is None else RuleMode(args.rules))
-    corpus = load_recorded_run_corpus(ckpt.config)
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = load_recorded_run_corpus(ckpt.config,
+                                          smoke_corpus(Path(folder)) if args.quick else None)
     train, val = corpus.split(ckpt.config["training"]["val_fraction"], codec=ckpt.codec)
     sources, targets = val.sources[:num], val.targets[:num]
     bach = list(zip(sources, targets, strict=True))
@@ -85,12 +94,22 @@ def main() -> None:
     # the reference: Bach's own chorales, sets of as many from the training split, against
     # the same held-out ones (the overlap area two sets of chorales reach by themselves)
     sets = [list(zip(train.sources[i:i + num], train.targets[i:i + num], strict=True))
-            for i in range(0, len(train.targets) - num + 1, num)]
+            for i in range(0, len(train.targets) - num + 1, num)][: 2 if args.quick else None]
     references = [compare_sets(ckpt.codec, chorales, bach, console, show=False)
                   for chorales in sets]
     console.print(f"the reference: {len(sets)} sets of {num} training chorales (Bach) against "
                   f"the same {num}")
     summarise(runs, references, console)
+
+
+def smoke_corpus(folder: Path) -> Path:
+    """``corpora/chorale-harmony``'s declaration over the first 40 chorales, in ``folder``."""
+    corpus = folder / HARMONY.name
+    corpus.mkdir()
+    declared = json.loads((HARMONY / "seqgen.json").read_text(encoding="utf-8"))
+    declared["files"] = str(first_files(CHORALES, 40, folder))
+    (corpus / "seqgen.json").write_text(json.dumps(declared), encoding="utf-8")
+    return corpus
 
 
 def compare_sets(codec, pieces: list, bach: list, console: Console, show: bool) -> list:

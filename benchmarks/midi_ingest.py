@@ -3,57 +3,61 @@
 Measured side by side in one process, interleaved, median of the repetitions:
 
 - bare parse: ``mido.MidiFile(path)`` for every file, one process (nothing else);
-- full encode: ``load_midi_corpus`` with an empty cache: parse, tick-to-second conversion,
+- full encode: ``load_corpus`` with an empty cache: parse, tick-to-second conversion,
   note pairing and tokenising, in seqgen's worker processes, then writing the cache;
-- encode, one process: the same per-file work with no worker pool (for comparison);
-- cached reload: ``load_midi_corpus`` again: hash the files, read the cache.
+- encode, one process: the same per-file work (``read_file_job``, with the codec
+  ``load_corpus`` reads the corpus with) with no worker pool, for comparison;
+- cached reload: ``load_corpus`` again: hash the files, read the cache.
 
 Targets: full encode <= 1.5 x bare parse; cached reload >= 50 x faster than full encode.
-Run alone (other busy processes distort the numbers): python benchmarks/midi_ingest.py
+Run alone (other busy processes distort the numbers): python -m benchmarks.midi_ingest
+The smoke size (``--quick``): the corpus's first 24 files, one repetition.
 """
 
 import argparse
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import mido
 
-from seqgen.data.corpus import find_files, load_midi_corpus, read_file_job
-from seqgen.data.midi import MidiCodec
-
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import CHORALES, first_files, timed
+from seqgen.data.corpus import corpus_files, load_corpus, read_file_job
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpus", nargs="?", default=ROOT / "corpora" / "bach-chorales", type=Path)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.midi_ingest",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", nargs="?", default=CHORALES, type=Path)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    files = find_files(args.corpus, (".mid", ".midi"))
-    codec = MidiCodec()
+    parser.add_argument("--quick", action="store_true",
+                        help="the smoke size: the first 24 files, one repetition")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = first_files(args.corpus, 24, Path(folder)) if args.quick else args.corpus
+        measure(corpus, 1 if args.quick else args.repeats)
+
+
+def measure(corpus: Path, repeats: int) -> None:
+    """Time the four ways of reading ``corpus``, interleaved, and print their medians."""
+    with tempfile.TemporaryDirectory() as cache:  # not timed: the codec, and a warm disk cache
+        codec = load_corpus(corpus, cache_dir=Path(cache)).codec
+    files = corpus_files(corpus, codec.suffixes)
     times: dict[str, list[float]] = {"bare parse": [], "full encode": [],
                                      "encode, one process": [], "cached reload": []}
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         with tempfile.TemporaryDirectory() as cache:
             times["bare parse"].append(timed(lambda: [mido.MidiFile(f) for f in files]))
             times["full encode"].append(
-                timed(lambda: load_midi_corpus(args.corpus, cache_dir=Path(cache))))
+                timed(lambda: load_corpus(corpus, cache_dir=Path(cache))))
             times["cached reload"].append(
-                timed(lambda: load_midi_corpus(args.corpus, cache_dir=Path(cache))))
+                timed(lambda: load_corpus(corpus, cache_dir=Path(cache))))
             times["encode, one process"].append(
                 timed(lambda: [read_file_job((f, codec)) for f in files]))
     median = {name: statistics.median(t) for name, t in times.items()}
-    print(f"{len(files)} files from {args.corpus}, {os.cpu_count()} CPUs, "
-          f"median of {args.repeats} interleaved runs")
+    print(f"{len(files)} files from {corpus}, {os.cpu_count()} CPUs, "
+          f"median of {repeats} interleaved runs")
     for name, seconds in median.items():
         print(f"  {name:<20} {seconds * 1000:9.1f} ms   runs: "
               + ", ".join(f"{t * 1000:.0f}" for t in times[name]))

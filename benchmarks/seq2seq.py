@@ -11,7 +11,7 @@
   the beams of every source step together as one batch.
 
 Pairs: ``corpora/numbers/pairs.tsv`` when it is there, else numbers and their digits in words.
-Run ``python -m benchmarks seq2seq`` (``--quick``: small sizes) alone.
+Run ``python -m benchmarks seq2seq`` alone (``--quick``: the smoke size, tiny models).
 """
 
 import random
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from benchmarks.suite import ROOT, Row, median_interleaved, timed
+from benchmarks.common import ROOT, Row, median_interleaved, timed
 from seqgen.config import TrainConfig
 from seqgen.data.pairs import load_pairs
 from seqgen.nn.beam import beam_search
@@ -165,7 +165,7 @@ def decoding_rows(corpus, hidden: int, sources: int, length: int, beam: int,
 def seq2seq_rows(quick: bool) -> list[Row]:
     with tempfile.TemporaryDirectory() as folder:
         corpus = pair_corpus(Path(folder))
-        hidden = 64 if quick else 256
-        return (training_rows(corpus, hidden, 2 if quick else 12, 2 if quick else 3)
+        hidden = 32 if quick else 256
+        return (training_rows(corpus, hidden, 2 if quick else 12, 1 if quick else 3)
                 + decoding_rows(corpus, hidden, 8 if quick else 64, 10 if quick else 40, 5,
-                                2 if quick else 3))
+                                1 if quick else 3))

@@ -1,167 +1,96 @@
-"""The benchmark rows: each measures seqgen and a reference side by side in this process.
+"""The core benchmark rows: each measures seqgen and a reference side by side in this process.
 
-Every row returns a ``Row``: what was measured, seqgen's figure, the reference's, their ratio,
-the target and whether it was reached. Figures are medians of interleaved repetitions.
+Every row returns a ``Row`` (``benchmarks.common``): what was measured, seqgen's figure, the
+reference's, their ratio, the target and whether it was reached. Figures are medians of
+interleaved repetitions. ``quick`` is the smoke size: tiny models, one repetition, a few steps
+and megabytes, so a test can run every row in seconds (its figures mean nothing). The training
+and sampling rows take a ``device`` (``python -m benchmarks gpu`` runs them on a GPU).
 """
 
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from benchmarks.common import (
+    CPU,
+    SHAKESPEARE,
+    PlainModel,
+    Row,
+    median_interleaved,
+    plain_step,
+    seqgen_step,
+    timed,
+    train_rate,
+)
 from seqgen.config import ModelConfig, TrainConfig
 from seqgen.data.batching import Batches
 from seqgen.data.corpus import load_corpus
 from seqgen.nn.build import build_model
-from seqgen.nn.cells import detach_state
-from seqgen.nn.model import next_token_loss
 from seqgen.nn.sampling import SamplingOptions, generate, sample_next
 from seqgen.training.devices import autocast, bf16_native
 from seqgen.training.evaluation import evaluate_batches
 from seqgen.training.trainer import make_optimizer
 
-ROOT = Path(__file__).resolve().parent.parent
-SHAKESPEARE = ROOT / "corpora" / "shakespeare"
-
-
-@dataclass
-class Row:
-    name: str
-    seqgen: float
-    reference: float
-    unit: str
-    target: str
-    ratio: float
-    passed: bool
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def median_interleaved(fns: list[Callable[[], float]], repeats: int) -> list[float]:
-    """Run each function once per round, ``repeats`` rounds; the median of each one's results."""
-    results: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            results[i].append(fn())
-    return [statistics.median(r) for r in results]
-
-
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 # ---- training ----------------------------------------------------------------------------------
 
 
-def seqgen_step(model, optimizer, chunk, state, precision: str = "fp32"):
-    """One truncated-BPTT training step as seqgen's trainer takes it; returns the new state."""
-    with autocast(torch.device("cpu"), precision):
-        state = model.chunk_state(chunk, state)
-        logits, state = model(chunk.inputs, state)
-        loss = next_token_loss(logits, chunk.targets)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    return detach_state(state)
-
-
-class PlainModel(nn.Module):
-    """The minimal plain-PyTorch char model: embedding, a fused torch.nn module, linear head."""
-
-    def __init__(self, rnn_class: type[nn.RNNBase], vocab: int, hidden: int) -> None:
-        super().__init__()
-        self.embedding = nn.Embedding(vocab, hidden)
-        self.rnn = rnn_class(hidden, hidden, 2, batch_first=True)
-        self.head = nn.Linear(hidden, vocab)
-
-    def forward(self, x, state):
-        y, state = self.rnn(self.embedding(x), state)
-        return self.head(y), state
-
-
-def plain_detach(state):
-    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
-
-
-def train_rate(step: Callable[[object], object], chunks, batch: int) -> Callable[[], float]:
-    """A function that trains once over ``chunks`` and returns tokens per second."""
-
-    def run() -> float:
-        state = None
-        start = time.perf_counter()
-        for chunk in chunks:
-            state = step(chunk, state)
-        return sum(c.targets.numel() for c in chunks) / (time.perf_counter() - start)
-
-    return run
-
-
-def training_rows(quick: bool) -> list[Row]:
+def training_rows(quick: bool, device: torch.device = CPU, precision: str = "fp32") -> list[Row]:
+    """seqgen's training step against the plain PyTorch loop, each cell, the same chunks on
+    ``device`` in ``precision``; in fp32 also the fraction of the matmul peak reached."""
     corpus = load_corpus(SHAKESPEARE)
     train_data, _ = corpus.split(0.1)
-    batches = train_data.batches(64, 128)
-    chunks = list(batches)[: 3 if quick else 10]
-    sizes = (128,) if quick else (256, 512)
+    chunks = [c.to(device) for c in list(train_data.batches(64, 128))[: 2 if quick else 10]]
+    sizes = (32,) if quick else (256, 512)
     cells = (("lstm", nn.LSTM), ("gru", nn.GRU), ("vanilla", nn.RNN))
+    where = "" if device.type == "cpu" else f" on {device.type}"
     rows = []
     for hidden in sizes:
         for cell, rnn_class in cells:
             torch.manual_seed(0)
             ours = build_model(ModelConfig(corpus.codec.size, cell, hidden, 2, dropout=0.0))
+            ours.to(device)
             our_opt = make_optimizer(ours, TrainConfig())
 
             def our_step(chunk, state, model=ours, opt=our_opt):
-                return seqgen_step(model, opt, chunk, state)
+                return seqgen_step(model, opt, chunk, state, precision)
 
-            plain = PlainModel(rnn_class, corpus.codec.size, hidden)
+            plain = PlainModel(rnn_class, corpus.codec.size, hidden).to(device)
             plain_opt = torch.optim.AdamW(plain.parameters(), lr=2e-3)
-
-            def plain_step(chunk, state, model=plain, opt=plain_opt):
-                logits, state = model(chunk.inputs, state)
-                loss = F.cross_entropy(logits.flatten(0, 1), chunk.targets.flatten())
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                return plain_detach(state)
-
             ours_rate, plain_rate = median_interleaved(
-                [train_rate(our_step, chunks, 64), train_rate(plain_step, chunks, 64)],
-                2 if quick else 3)
+                [train_rate(our_step, chunks),
+                 train_rate(plain_step(plain, plain_opt, precision), chunks)],
+                1 if quick else 3)
             ratio = ours_rate / plain_rate
-            rows.append(Row(f"train {cell} 2x{hidden} (vs plain PyTorch loop)", ours_rate,
-                            plain_rate, "tokens/s", ">= 0.95", ratio, ratio >= 0.95))
-            flops = training_flops_per_token(cell, hidden, corpus.codec.size)
-            rows.append(hardware_row(cell, hidden, ours_rate * flops, quick))
+            rows.append(Row(f"train {cell} 2x{hidden}{where}, {precision} (vs plain PyTorch "
+                            "loop)", ours_rate, plain_rate, "tokens/s", ">= 0.95", ratio,
+                            ratio >= 0.95))
+            if precision == "fp32":
+                flops = training_flops_per_token(cell, hidden, corpus.codec.size)
+                rows.append(hardware_row(cell, hidden, ours_rate * flops, quick, device))
     return rows
 
 
-_peak: dict[bool, float] = {}
+_peak: dict[tuple[bool, str], float] = {}
 
 
-def matmul_peak(quick: bool) -> float:
-    """fp32 matrix-multiply FLOP/s of this machine (1024^3 products, best of a few)."""
-    if quick not in _peak:
-        n = 512 if quick else 1024
-        a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_peak(quick: bool, device: torch.device = CPU) -> float:
+    """fp32 matrix-multiply FLOP/s of ``device`` (1024^3 products, best of a few)."""
+    key = (quick, str(device))
+    if key not in _peak:
+        n = 256 if quick else 1024
+        a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
         a @ b
-        best = min(timed(lambda: a @ b) for _ in range(5 if quick else 20))
-        _peak[quick] = 2 * n**3 / best
-    return _peak[quick]
+        best = min(timed(lambda: a @ b, device) for _ in range(3 if quick else 20))
+        _peak[key] = 2 * n**3 / best
+    return _peak[key]
 
 
 def training_flops_per_token(cell: str, hidden: int, vocab: int) -> float:
@@ -172,8 +101,9 @@ def training_flops_per_token(cell: str, hidden: int, vocab: int) -> float:
     return 3 * (recurrent + head)
 
 
-def hardware_row(cell: str, hidden: int, achieved: float, quick: bool) -> Row:
-    peak = matmul_peak(quick)
+def hardware_row(cell: str, hidden: int, achieved: float, quick: bool,
+                 device: torch.device = CPU) -> Row:
+    peak = matmul_peak(quick, device)
     return Row(f"train {cell} 2x{hidden}: fraction of fp32 matmul peak", achieved / 1e9,
                peak / 1e9, "GFLOP/s", "report", achieved / peak, True)
 
@@ -186,9 +116,9 @@ def precision_rows(quick: bool) -> list[Row]:
         return []
     corpus = load_corpus(SHAKESPEARE)
     train_data, val_data = corpus.split(0.1)
-    hidden, steps = (128, 20) if quick else (512, 150)
+    hidden, steps = (32, 5) if quick else (512, 150)
     chunks = list(train_data.batches(64, 128))
-    val = list(val_data.batches(64, 128))[: 3 if quick else 10]
+    val = list(val_data.batches(64, 128))[: 2 if quick else 10]
     results = {}
     for precision in ("fp32", "bf16"):
         torch.manual_seed(0)
@@ -202,12 +132,16 @@ def precision_rows(quick: bool) -> list[Row]:
             if i >= 2:  # the first steps warm up
                 seconds += time.perf_counter() - start
         rate = (steps - 2) * 64 * 128 / seconds
-        with autocast(torch.device("cpu"), precision):
+        with autocast(CPU, precision):
             results[precision] = (rate, evaluate_batches(model, Batches(val)).loss)
     (fp32_rate, fp32_loss), (bf16_rate, bf16_loss) = results["fp32"], results["bf16"]
     speedup, loss_change = bf16_rate / fp32_rate, bf16_loss / fp32_loss - 1
-    plain_fp32, plain_bf16 = plain_precision_rates(corpus.codec.size, hidden, chunks,
-                                                   4 if quick else 12)
+    torch.manual_seed(0)
+    plain = PlainModel(nn.LSTM, corpus.codec.size, hidden)
+    optimizer = torch.optim.AdamW(plain.parameters(), lr=2e-3)
+    plain_fp32, plain_bf16 = median_interleaved(
+        [train_rate(plain_step(plain, optimizer, precision), chunks[: 2 if quick else 12])
+         for precision in ("fp32", "bf16")], 1 if quick else 3)
     return [Row(f"train lstm 2x{hidden}, bf16 autocast vs fp32", bf16_rate, fp32_rate,
                 "tokens/s", ">= 1.8", speedup, speedup >= 1.8),
             Row("  the same in the plain PyTorch loop (what the kernels give here)",
@@ -216,61 +150,41 @@ def precision_rows(quick: bool) -> list[Row]:
                 "nats", "within 2%", 1 + loss_change, abs(loss_change) <= 0.02)]
 
 
-def plain_precision_rates(vocab: int, hidden: int, chunks, steps: int) -> tuple[float, float]:
-    """Tokens/s of the plain PyTorch loop in fp32 and under bf16 autocast, interleaved."""
-    torch.manual_seed(0)
-    model = PlainModel(nn.LSTM, vocab, hidden)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
-
-    def rate(precision: str) -> Callable[[], float]:
-        def run() -> float:
-            start = time.perf_counter()
-            for chunk in chunks[:steps]:
-                with autocast(torch.device("cpu"), precision):
-                    logits, _ = model(chunk.inputs, None)
-                    loss = F.cross_entropy(logits.flatten(0, 1), chunk.targets.flatten())
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            return steps * chunks[0].targets.numel() / (time.perf_counter() - start)
-        return run
-
-    fp32, bf16 = median_interleaved([rate("fp32"), rate("bf16")], 3)
-    return fp32, bf16
-
-
 # ---- sampling ----------------------------------------------------------------------------------
 
 
-def sampling_rows(quick: bool) -> list[Row]:
+def sampling_rows(quick: bool, device: torch.device = CPU) -> list[Row]:
+    """seqgen's sampling against an ``nn.LSTMCell`` loop sharing its weights, on ``device``, and
+    how sampling time grows with the length."""
     corpus = load_corpus(SHAKESPEARE)
-    hidden, length = (128, 200) if quick else (512, 2000)
+    hidden, length = (32, 50) if quick else (512, 2000)
     torch.manual_seed(0)
-    model = build_model(ModelConfig(corpus.codec.size, "lstm", hidden, 2)).eval()
+    model = build_model(ModelConfig(corpus.codec.size, "lstm", hidden, 2)).to(device).eval()
     options = SamplingOptions(top_p=0.95)
     prompt = corpus.codec.encode("\n")
+    where = "" if device.type == "cpu" else f" on {device.type}"
     rows = []
     for batch in (1, 64):
         def ours(batch=batch) -> float:
-            seconds = timed(lambda: generate(model, prompt, length, batch, options, seed=1))
-            return batch * length / seconds
+            return batch * length / timed(
+                lambda: generate(model, prompt, length, batch, options, seed=1), device)
 
         def plain(batch=batch) -> float:
-            seconds = timed(lambda: lstmcell_sampling(model, prompt, length, batch, options))
-            return batch * length / seconds
+            return batch * length / timed(
+                lambda: lstmcell_sampling(model, prompt, length, batch, options), device)
 
-        ours_rate, plain_rate = median_interleaved([ours, plain], 2 if quick else 3)
+        ours_rate, plain_rate = median_interleaved([ours, plain], 1 if quick else 3)
         ratio = ours_rate / plain_rate
-        rows.append(Row(f"sample lstm 2x{hidden}, batch {batch}, {length} tokens "
+        rows.append(Row(f"sample lstm 2x{hidden}{where}, batch {batch}, {length} tokens "
                         "(vs nn.LSTMCell loop)", ours_rate, plain_rate, "tokens/s", ">= 0.9",
                         ratio, ratio >= 0.9))
-    short, long = (250, 1000) if quick else (1000, 4000)
+    short, long = (50, 200) if quick else (1000, 4000)
     t_short, t_long = median_interleaved(
-        [lambda: timed(lambda: generate(model, prompt, short, 1, options, seed=1)),
-         lambda: timed(lambda: generate(model, prompt, long, 1, options, seed=1))],
-        3 if quick else 7)
+        [lambda: timed(lambda: generate(model, prompt, short, 1, options, seed=1), device),
+         lambda: timed(lambda: generate(model, prompt, long, 1, options, seed=1), device)],
+        1 if quick else 7)
     growth = t_long / t_short
-    rows.append(Row(f"sampling time, {long} vs {short} tokens", t_long, t_short, "s",
+    rows.append(Row(f"sampling time{where}, {long} vs {short} tokens", t_long, t_short, "s",
                     "<= 4.4", growth, growth <= 4.4))
     return rows
 
@@ -279,6 +193,7 @@ def sampling_rows(quick: bool) -> list[Row]:
 def lstmcell_sampling(model, prompt, length: int, batch: int, options: SamplingOptions):
     """The plain reference: nn.LSTMCell layers sharing the model's weights, the same top-p."""
     rnn = model.stack.rnn
+    device = model.head.weight.device
     cells = []
     for layer in range(rnn.num_layers):
         cell = nn.LSTMCell(rnn.input_size if layer == 0 else rnn.hidden_size, rnn.hidden_size)
@@ -287,10 +202,10 @@ def lstmcell_sampling(model, prompt, length: int, batch: int, options: SamplingO
         cell.bias_ih, cell.bias_hh = (getattr(rnn, f"bias_ih_l{layer}"),
                                       getattr(rnn, f"bias_hh_l{layer}"))
         cells.append(cell)
-    state = [(torch.zeros(batch, rnn.hidden_size), torch.zeros(batch, rnn.hidden_size))
-             for _ in cells]
-    generator = torch.Generator().manual_seed(1)
-    token = prompt[-1].expand(batch)
+    state = [(torch.zeros(batch, rnn.hidden_size, device=device),
+              torch.zeros(batch, rnn.hidden_size, device=device)) for _ in cells]
+    generator = torch.Generator(device=device).manual_seed(1)
+    token = prompt[-1].to(device).expand(batch)
     for _ in range(length):
         x = model.embedding(token)
         for i, cell in enumerate(cells):
@@ -305,7 +220,7 @@ def lstmcell_sampling(model, prompt, length: int, batch: int, options: SamplingO
 
 def encoding_rows(quick: bool) -> list[Row]:
     text = (SHAKESPEARE / "input.txt").read_text(encoding="utf-8")
-    megabytes = 5 if quick else 50
+    megabytes = 1 if quick else 50
     with tempfile.TemporaryDirectory() as folder:
         corpus = Path(folder) / "big.txt"
         corpus.write_text(text * (megabytes * 2**20 // len(text) + 1), encoding="utf-8")
@@ -326,8 +241,9 @@ TRAIN_AND_REPORT_RSS = """
 import sys
 from seqgen.config import TrainConfig
 from seqgen.training.runs import train
-train(sys.argv[1], TrainConfig(hidden=128, steps=10, eval_interval=10**9, max_val_tokens=20000,
-                               device="cpu"), sys.argv[2])
+hidden, steps = int(sys.argv[3]), int(sys.argv[4])
+train(sys.argv[1], TrainConfig(hidden=hidden, steps=steps, eval_interval=10**9,
+                               max_val_tokens=20000, device="cpu"), sys.argv[2])
 status = open("/proc/self/status").read()
 # VmHWM, not getrusage's ru_maxrss: that one keeps the parent's peak across fork and exec
 print(*(int(status.split(key)[1].split()[0]) for key in ("VmHWM:", "RssAnon:")))
@@ -335,29 +251,39 @@ print(*(int(status.split(key)[1].split()[0]) for key in ("VmHWM:", "RssAnon:")))
 
 
 def memory_rows(quick: bool) -> list[Row]:
-    """Peak RSS of a training process on a small and on a large (already cached) corpus."""
+    """Peak RSS of a training process on a small and on a large (already cached) corpus; the
+    two train at the same time, each process's peak its own."""
     text = (SHAKESPEARE / "input.txt").read_text(encoding="utf-8")
-    large_mb = 20 if quick else 200
-    peaks = {}
+    large_mb, hidden, steps = (4, 16, 2) if quick else (200, 128, 10)
     with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "SEQGEN_CACHE_DIR": str(Path(folder) / "cache")}
+        cache = Path(folder) / "cache"
+        runs = {}
         for name, megabytes in (("small", 1), ("large", large_mb)):
             corpus = Path(folder) / f"{name}.txt"
             corpus.write_text(text * max(1, megabytes * 2**20 // len(text)), encoding="utf-8")
-            subprocess.run([sys.executable, "-c", "import sys; from seqgen.data.corpus import "
-                            "load_corpus; load_corpus(sys.argv[1])", str(corpus)],
-                           env=env, check=True)  # encode and cache first, in its own process
-            out = subprocess.run([sys.executable, "-c", TRAIN_AND_REPORT_RSS, str(corpus),
-                                  str(Path(folder) / f"run-{name}")], env=env, check=True,
-                                 capture_output=True, text=True).stdout
-            peak_kib, anon_kib = map(int, out.split()[-2:])  # KiB on Linux
-            peaks[name] = (peak_kib / 1024, anon_kib / 1024)
+            load_corpus(corpus, cache_dir=cache)  # encoded and cached before the measured run
+            runs[name] = subprocess.Popen(
+                [sys.executable, "-c", TRAIN_AND_REPORT_RSS, str(corpus),
+                 str(Path(folder) / f"run-{name}"), str(hidden), str(steps)],
+                env={**os.environ, "SEQGEN_CACHE_DIR": str(cache)}, stdout=subprocess.PIPE,
+                text=True)
+        peaks = {name: reported_memory(run) for name, run in runs.items()}
     growth = peaks["large"][0] - peaks["small"][0]
     anon_growth = peaks["large"][1] - peaks["small"][1]
     return [Row(f"peak RSS training on {large_mb} MB vs 1 MB of text", peaks["large"][0],
                 peaks["small"][0], "MB", "< 50 MB more", growth, growth < 50),
             Row(f"anonymous memory at the end of training, {large_mb} MB vs 1 MB of text",
                 peaks["large"][1], peaks["small"][1], "MB", "report", anon_growth, True)]
+
+
+def reported_memory(run: subprocess.Popen) -> tuple[float, float]:
+    """The peak RSS and the anonymous memory, in MB, that a ``TRAIN_AND_REPORT_RSS`` process
+    printed once it ended."""
+    out, _ = run.communicate()
+    if run.returncode:
+        raise subprocess.CalledProcessError(run.returncode, run.args, out)
+    peak_kib, anon_kib = map(int, out.split()[-2:])  # KiB on Linux
+    return peak_kib / 1024, anon_kib / 1024
 
 
 # ---- corpora larger than memory -----------------------------------------------------------------
@@ -403,9 +329,9 @@ def check_free_space(folder: str, megabytes: float) -> None:
 
 def scaling_rows(quick: bool) -> list[Row]:
     """Encoding time (median) and peak RSS (the largest of the repeats) of text corpora 16x
-    apart in size, each loaded in a fresh process (so its VmHWM is its own): the time should
-    grow linearly, the memory not at all."""
-    sizes = (5, 20, 80) if quick else (50, 200, 800)
+    apart in size (4x at the smoke size), each loaded in a fresh process (so its VmHWM is its
+    own): the time should grow linearly, the memory not at all."""
+    sizes = (1, 4) if quick else (50, 200, 800)
     repeats = 1 if quick else 3
     small, big = sizes[0], sizes[-1]
     with tempfile.TemporaryDirectory() as folder:
@@ -474,12 +400,13 @@ def startup_rows(quick: bool) -> list[Row]:
     """Time of ``seqgen --help`` and ``seqgen cells`` in a fresh interpreter, and whether the
     help imports torch."""
     rows = []
+    repeats = 1 if quick else 5
     bare = median_interleaved([lambda: timed(lambda: subprocess.run(
-        [sys.executable, "-c", "pass"], check=True))], 3)[0]
+        [sys.executable, "-c", "pass"], check=True))], 1 if quick else 3)[0]
     for args in (["--help"], ["cells"]):
         seconds = median_interleaved([lambda args=args: timed(lambda: subprocess.run(
             [sys.executable, "-m", "seqgen", *args], capture_output=True, check=True))],
-            2 if quick else 5)[0]
+            repeats)[0]
         rows.append(Row(f"seqgen {' '.join(args)}: start-up", seconds, bare, "s",
                         "report", seconds / bare, True))
     probe = subprocess.run([sys.executable, "-c", HELP_IMPORTS_TORCH], capture_output=True,
@@ -488,22 +415,3 @@ def startup_rows(quick: bool) -> list[Row]:
     rows.append(Row("seqgen --help imports torch (1 = yes)", float(imports_torch), 0.0, "",
                     "no torch", float(imports_torch), not imports_torch))
     return rows
-
-
-def seq2seq_rows(quick: bool) -> list[Row]:
-    """The encoder-decoder's rows (benchmarks/seq2seq.py)."""
-    from benchmarks.seq2seq import seq2seq_rows as rows
-
-    return rows(quick)
-
-
-def codec_rows(quick: bool) -> list[Row]:
-    """What each text codec's vocabulary costs (benchmarks/codecs.py)."""
-    from benchmarks.codecs import codec_rows as rows
-
-    return rows(quick)
-
-
-SUITES = {"training": training_rows, "precision": precision_rows, "sampling": sampling_rows,
-          "encoding": encoding_rows, "memory": memory_rows, "scaling": scaling_rows,
-          "startup": startup_rows, "seq2seq": seq2seq_rows, "codecs": codec_rows}
