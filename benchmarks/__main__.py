@@ -44,16 +44,16 @@ def main(argv: list[str] | None = None) -> None:
     names = [name for name in SUITES if name not in BY_NAME] if args.suite == "all" \
         else [args.suite]
     rows = [row for name in names for row in SUITES[name](args.quick)]
+    dumped = json.dumps([row.as_dict() for row in rows], indent=2)
+    if args.json:
+        print(dumped)
     if not rows:  # the suite said why it measured nothing
         return
-    dumped = json.dumps([row.as_dict() for row in rows], indent=2)
     json_out = args.json_out or JSON_OUT.get(args.suite)
     if json_out:
         json_out.write_text(dumped + "\n", encoding="utf-8")
-    if args.json:
-        print(dumped)
-        return
-    Console().print(table(rows, args.quick))
+    if not args.json:
+        Console().print(table(rows, args.quick))
 
 
 def table(rows: list[Row], quick: bool) -> Table:

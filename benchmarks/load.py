@@ -5,8 +5,9 @@ one fewer for each core other processes keep busy) and with a fixed thread per c
 torch has by default (``--threads`` set to the cores).
 
 The rate is measured over steps 10 to 60, after the first logging window (in which the thread
-setting first looks at the load); each figure is the median of 4 runs, interleaved in turn forwards and backwards. Targets: beside the busy process at least 0.4x the rate
-alone; alone, no more than 5% below the fixed setting.
+setting first looks at the load); each figure is the median of 4 runs, interleaved in turn
+forwards and backwards. Targets: beside the busy process at least 0.4x the rate alone; alone,
+no more than 5% below the fixed setting.
 """
 
 import subprocess

@@ -8,9 +8,10 @@ runs at full speed there. So, unless the number is fixed (``--threads N`` or
 ``/proc/stat`` less its own CPU time, about once a second, between steps) and computes with the
 cores they leave free: all of them on an idle machine, one fewer for each core kept busy.
 
-Results do not depend on the thread count: PyTorch's CPU kernels split their work the same way
-whatever it is (``tests/test_threads.py`` trains with one and with two threads and gets the same
-weights). No torch at import.
+On some CPUs a kernel splits its sums by the thread count, so a run that computed with another
+count rounds a few last bits differently: an interrupted run resumed while the count differs
+follows the uninterrupted one closely, not bit for bit. ``--threads N`` fixes the count where
+that matters. No torch at import.
 """
 
 import math

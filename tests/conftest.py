@@ -34,6 +34,14 @@ def cache_dir(tmp_path_factory):
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fixed_threads():
+    """Every test computes with the thread count it started with, whatever else the machine
+    runs: on some CPUs another count rounds a few sums differently, and tests compare weights
+    bit for bit (tests/test_threads.py checks the setting that follows the load)."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
+
+
 @pytest.fixture(autouse=True)
 def plain_terminal(monkeypatch):
     """Plain output with no colour codes, as in a CI log."""

@@ -16,8 +16,7 @@ from seqgen.config import TrainConfig
 from seqgen.data.chars import CharCodec
 from seqgen.data.corpus import load_text_corpus
 from seqgen.data.midi import MidiOptions, find_track, read_notes, read_track_notes
-from seqgen.training.devices import evaluation_precision, resolve_device
-from seqgen.training.evaluation import evaluate_checkpoint
+from seqgen.training.evaluation import Evaluation, evaluate_checkpoint
 from seqgen.training.runs import train
 from tests.conftest import (
     BACH,
@@ -58,13 +57,7 @@ def test_the_pretrained_model_samples_and_evaluates():
     assert config["model"]["cell"] == "lstm" and config["model"]["hidden_size"] == 256
     result = evaluate_checkpoint(PRETRAINED, device="cpu")
     assert result.loss < 1.75, result.loss
-    # its run validated in bf16: the same figure here where this CPU computes bf16, near it
-    # where it evaluates in fp32 (measured: 1.44502 in bf16, 1.44519 in fp32)
-    same = evaluation_precision(config["training"]["precision"], resolve_device("cpu")) == \
-        config["training"]["precision"]
-    assert result.loss == pytest.approx(
-        json.loads((PRETRAINED / "best/trainer.json").read_text())["val_loss"],
-        abs=1e-4 if same else 1e-3)
+    assert_evaluates_as_trained(PRETRAINED, result)
 
 
 def test_ctrl_c_in_a_real_process_saves_and_the_run_resumes(tiny_corpus, tmp_path):
@@ -110,9 +103,26 @@ def test_the_pretrained_chorale_model_writes_pieces(tmp_path):
     for name in ("sample-1.mid", "sample-2.mid"):
         notes = read_notes(tmp_path / name, MidiOptions())
         assert len(notes) > 10 and max(n.start for n in notes) <= 11
-    result = evaluate_checkpoint(BACH, device="cpu")
-    assert result.loss == pytest.approx(
-        json.loads((BACH / "best/trainer.json").read_text())["val_loss"], abs=1e-4)
+    assert_evaluates_as_trained(BACH, evaluate_checkpoint(BACH, device="cpu"))
+
+
+def assert_evaluates_as_trained(checkpoint: Path, result: Evaluation) -> None:
+    """A bundled model's validation loss, computed here, is the figure its run recorded.
+
+    A run in bf16 records its best snapshot's loss in bf16 and in fp32. Where this CPU
+    computes bf16, ``eval`` computes in bf16: kernels of another kind of CPU round some
+    intermediate results differently, but each bf16 figure lies about as near the fp32 one as
+    the run's own did, so the two bf16 figures agree within twice that distance (and 1e-4, the
+    4 decimals shown). Elsewhere ``eval`` computes in fp32, where kernels of different CPUs
+    differ only in the order of their sums (about 1e-7 relative), far within 1e-4."""
+    info = json.loads((checkpoint / "best/trainer.json").read_text())
+    assert result.recorded_loss == info["val_loss"]
+    if result.precision == result.recorded_precision:
+        bf16_spread = abs(info["val_loss"] - info.get("val_loss_fp32", info["val_loss"]))
+        assert result.loss == pytest.approx(info["val_loss"], abs=max(1e-4, 2 * bf16_spread))
+    else:
+        assert result.precision == "fp32"
+        assert result.loss == pytest.approx(info["val_loss_fp32"], abs=1e-4)
 
 
 def test_conditioning_on_the_language_lowers_the_validation_loss(tmp_path):
