@@ -1,13 +1,15 @@
 """The plugin manager: loads plugins, collects what they register, and parses their options.
 
 The built-ins come through the same hooks as a third-party package's: the module
-``seqgen.builtins`` is registered here exactly as an entry point's module would be. Entry
-points load one at a time, so one broken plugin is reported and the others still work;
-``SEQGEN_LOAD_PLUGINS`` (comma-separated distribution names; empty: none) chooses which load.
+``seqgen.builtins`` is registered by its name, on first use, exactly as an entry point's module
+is (so this module imports none of the classes it registers). Entry points load one at a time,
+so one broken plugin is reported and the others still work; ``SEQGEN_LOAD_PLUGINS``
+(comma-separated distribution names; empty: none) chooses which load.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import inspect
 import os
@@ -18,11 +20,11 @@ from dataclasses import dataclass, field
 
 import pluggy
 
-from seqgen import __version__, builtins, hookspecs
+from seqgen import __version__, hookspecs
 from seqgen.errors import SeqgenError, UsageError
 
 ENTRY_POINT_GROUP = "seqgen"
-BUILTINS = {"seqgen.builtins": builtins}
+BUILTINS = ("seqgen.builtins",)  # the built-in plugin's modules, registered by name
 
 pm = pluggy.PluginManager("seqgen")
 pm.add_hookspecs(hookspecs)
@@ -70,6 +72,9 @@ def load_entry_point_plugins() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
+    for name in BUILTINS:
+        if not pm.has_plugin(name):
+            pm.register(importlib.import_module(name), name=name)
     wanted = wanted_distributions()
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist else ep.value
@@ -259,7 +264,3 @@ def plugin_infos(cell_specs: dict[str, Spec], codec_specs: dict[str, Spec]) -> l
             sorted(s.name for s in codec_specs.values() if s.plugin == name),
             load_errors.get(name), name in BUILTINS))
     return infos
-
-
-for _name, _module in BUILTINS.items():
-    pm.register(_module, name=_name)
