@@ -39,7 +39,15 @@ def fixed_threads():
     """Every test computes with the thread count it started with, whatever else the machine
     runs: on some CPUs another count rounds a few sums differently, and tests compare weights
     bit for bit (tests/test_threads.py checks the setting that follows the load)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the workers share the cores: one thread each
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
+
+
+# The CLI's consoles are made when it is first imported, perhaps while tests are collected:
+# they see this terminal too.
+os.environ.update(NO_COLOR="1", COLUMNS="200")
 
 
 @pytest.fixture(autouse=True)
