@@ -30,11 +30,10 @@ from rich.console import Console
 from benchmarks.common import CHORALES, ROOT, first_files
 from seqgen.cli.media import comparison_table
 from seqgen.cli.sample import RuleMode, chosen_rules
-from seqgen.data.codec import STRICT
-from seqgen.data.pairs import load_recorded_run_corpus
 from seqgen.media.harmony import HARMONY_FEATURES
 from seqgen.media.music_stats import compare_music, music_stats
-from seqgen.nn.sampling import SamplingOptions, generate_targets, target_limit
+from seqgen.nn.constraints import STRICT
+from seqgen.nn.sampling import SamplingOptions, generate_targets, sampling_limit
 from seqgen.training.checkpoint import load_checkpoint
 
 # the features whose overlap area the harmoniser should bring to 0.8 (issue 15)
@@ -65,8 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     ckpt = load_checkpoint(args.checkpoint, torch.device("cpu"))
     rules = chosen_rules(ckpt, None if args.rules is None else RuleMode(args.rules))
     with tempfile.TemporaryDirectory() as folder:
-        corpus = load_recorded_run_corpus(ckpt.config,
-                                          smoke_corpus(Path(folder)) if args.quick else None)
+        corpus = ckpt.load_corpus(smoke_corpus(Path(folder)) if args.quick else None)
     train, val = corpus.split(ckpt.config["training"]["val_fraction"], codec=ckpt.codec)
     sources, targets = val.sources[:num], val.targets[:num]
     bach = list(zip(sources, targets, strict=True))
@@ -80,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         options = SamplingOptions(args.temperature, args.top_k, args.top_p)
         outputs = generate_targets(ckpt.model, ckpt.codec, [s.long() for s in sources],
-                                   target_limit(sources),
+                                   sampling_limit(sources),
                                    options=None if args.beam else options, seed=seed,
                                    beam=args.beam, rules=rules)
         console.print(f"harmonised {num} held-out melodies in "

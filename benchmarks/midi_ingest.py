@@ -23,7 +23,9 @@ from pathlib import Path
 import mido
 
 from benchmarks.common import CHORALES, first_files, timed
-from seqgen.data.corpus import corpus_files, load_corpus, read_file_job
+from seqgen.data.corpus import load_corpus
+from seqgen.data.declaration import corpus_files
+from seqgen.data.workers import read_file_job
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,7 +56,7 @@ def measure(corpus: Path, repeats: int) -> None:
             times["cached reload"].append(
                 timed(lambda: load_corpus(corpus, cache_dir=Path(cache))))
             times["encode, one process"].append(
-                timed(lambda: [read_file_job((f, codec)) for f in files]))
+                timed(lambda: [read_file_job((f, codec, None)) for f in files]))
     median = {name: statistics.median(t) for name, t in times.items()}
     print(f"{len(files)} files from {corpus}, {os.cpu_count()} CPUs, "
           f"median of {repeats} interleaved runs")

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from benchmarks.common import CHORALES, ROOT, first_files
 from seqgen.cli.media import comparison_table
-from seqgen.data.codec import FileCodec
+from seqgen.data.codecs.base import FileCodec
 from seqgen.data.corpus import load_corpus
 from seqgen.media.music_stats import compare_music, music_stats
 from seqgen.nn.sampling import SamplingOptions, generate_pieces

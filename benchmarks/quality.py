@@ -45,8 +45,8 @@ from torch import nn
 from benchmarks.common import PlainModel, Row, plain_step, shakespeare
 from seqgen.config import TrainConfig
 from seqgen.data.batching import IGNORE, Batches
+from seqgen.data.codecs.subwords import UNKNOWN
 from seqgen.data.corpus import load_corpus
-from seqgen.data.subwords import UNKNOWN
 from seqgen.training.devices import resolve_precision
 from seqgen.training.evaluation import validation_batches
 from seqgen.training.runs import train

@@ -28,6 +28,7 @@ from seqgen.config import TrainConfig
 from seqgen.data.pairs import load_pairs
 from seqgen.nn.beam import beam_search
 from seqgen.nn.build import build_model
+from seqgen.nn.constraints import Constraints
 from seqgen.nn.model import chunk_forward, next_token_loss
 from seqgen.nn.seq2seq import Decoding
 from seqgen.training.trainer import make_optimizer
@@ -155,7 +156,7 @@ def decoding_rows(corpus, hidden: int, sources: int, length: int, beam: int,
 
     def search(width: int) -> callable:
         return lambda: timed(lambda: beam_search(decoding, prompt, length, width, sources,
-                                                 banned=[0, 1]))
+                                                 constraints=Constraints(banned=[0, 1])))
 
     beam_s, greedy_s = median_interleaved([search(beam), search(1)], repeats)
     return [Row(f"beam {beam} vs greedy: {sources} inputs, {length} steps", beam_s, greedy_s,

@@ -292,7 +292,7 @@ LOAD_AND_REPORT = """
 import sys, time
 from pathlib import Path
 from seqgen.data.corpus import load_corpus
-from seqgen.data.codec import codecs
+from seqgen.data.codecs.base import codecs
 codecs()  # the plugins load before the clock starts
 start = time.perf_counter()
 load_corpus(sys.argv[1], cache_dir=Path(sys.argv[2]))

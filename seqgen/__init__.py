@@ -1,8 +1,8 @@
 """seqgen: train and sample recurrent sequence generators.
 
-The public API: the cell contract (``StepCell``, ``StackCell``, ``hookimpl``) and the
-functions behind every CLI command. Names are imported on first use, so ``import seqgen``
-(and ``seqgen --help``) does not import torch.
+The public API: the plugin contracts (``StepCell``, ``StackCell``, ``TextCodec``,
+``FileCodec``, ``Task``, ``hookimpl``) and the functions behind every CLI command. Names are
+imported on first use, so ``import seqgen`` (and ``seqgen --help``) does not import torch.
 """
 
 import importlib
@@ -12,10 +12,10 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "StackCell": "seqgen.nn.cells", "StepCell": "seqgen.nn.cells",
     "Checkpoint": "seqgen.training.checkpoint", "load_checkpoint": "seqgen.training.checkpoint",
-    "CodecFileError": "seqgen.data.codec", "FileCodec": "seqgen.data.codec",
-    "Rules": "seqgen.data.codec", "TextCodec": "seqgen.data.codec",
-    "FileCorpus": "seqgen.data.corpus", "TextCorpus": "seqgen.data.corpus",
-    "TextItemCorpus": "seqgen.data.corpus", "load_corpus": "seqgen.data.corpus",
+    "CodecFileError": "seqgen.data.codecs.base", "FileCodec": "seqgen.data.codecs.base",
+    "Rules": "seqgen.data.codecs.base", "TextCodec": "seqgen.data.codecs.base",
+    "FileCorpus": "seqgen.data.items", "TextCorpus": "seqgen.data.streams",
+    "TextItemCorpus": "seqgen.data.items", "load_corpus": "seqgen.data.corpus",
     "ModelConfig": "seqgen.config", "TrainConfig": "seqgen.config",
     "SeqgenError": "seqgen.errors", "UsageError": "seqgen.errors",
     "Evaluation": "seqgen.training.evaluation", "evaluate_checkpoint": "seqgen.training.evaluation",
@@ -25,6 +25,8 @@ _EXPORTS = {
     "generate_text": "seqgen.nn.sampling",
     "TrainResult": "seqgen.training.trainer", "resume": "seqgen.training.runs",
     "train": "seqgen.training.runs",
+    "Task": "seqgen.task", "judge": "seqgen.tasks.judge",
+    "label_probabilities": "seqgen.tasks.many_to_one",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

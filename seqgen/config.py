@@ -11,6 +11,7 @@ from seqgen.errors import UsageError
 
 PRECISIONS = ("auto", "fp32", "bf16")
 ATTENTIONS = ("general", "dot", "additive", "none")
+POOLINGS = ("attention", "mean", "last")  # a classifier's; the first is the default
 CLOCK_SIZE = 32  # the features of a token's time that --clock gives an encoder-decoder
 
 
@@ -26,8 +27,8 @@ class ModelConfig:
     dropout: float = 0.0
     tie_weights: bool = False
     cell_options: dict[str, object] = field(default_factory=dict)
-    arch: str = "many-to-many"  # or one-to-many, encoder-decoder
-    num_labels: int = 0  # 0: not conditioned on a label
+    arch: str = "many-to-many"  # the task (a registered name): many-to-many, one-to-many...
+    num_labels: int = 0  # 0: not conditioned on a label (a classifier: the labels it scores)
     label_size: int = 32  # size of a label's embedding
     context_size: int = 0  # a vector joined to every input step (an attentional decoder's)
     # encoder-decoder: the encoder and the attention (the fields above are the decoder's)
@@ -38,16 +39,9 @@ class ModelConfig:
     attention: str = "general"  # general, dot, additive or none
     input_feeding: bool = False
     clock_size: int = 0  # features of each token's time (a timed codec's pairs); 0: none
-
-    @property
-    def input_size(self) -> int:
-        """What the cell stack reads per step: the token embedding, a label's in a
-        conditioned many-to-many model, and a context vector where there is one."""
-        joined = self.label_size if self.num_labels and self.arch == "many-to-many" else 0
-        return (self.embedding_size or self.hidden_size) + joined + self.context_size
+    pool: str = "attention"  # a classifier's pooling of its encoder's outputs
 
 
-ARCHITECTURES = ("many-to-many", "one-to-many", "encoder-decoder")
 ITEM_KINDS = ("lines", "files", "stream")
 DEFAULT_LAYERS = 2
 DEFAULT_HIDDEN = 256
@@ -75,7 +69,7 @@ class TrainConfig:
     dropout: float = 0.1
     tie_weights: bool = False
     cell_options: dict[str, object] = field(default_factory=dict)
-    arch: str = "many-to-many"  # or one-to-many, encoder-decoder
+    arch: str = "many-to-many"  # the task: a registered name (seqgen.task)
     format: str | None = None  # text or midi; None: declared in seqgen.json or detected
     items: str | None = None  # text: lines, files or stream; None: declared or detected
     label_from: str | None = None  # stem, folder or a CSV/JSON file; None: declared or none
@@ -114,6 +108,8 @@ class TrainConfig:
     clock: bool | None = None  # time features; None: on where the codec keeps time (MIDI)
     source_track: str | None = None  # file codecs: the source's track; the rest is the target
     shared_vocab: bool = False  # text pairs: one vocabulary for both sides
+    # many-to-one (--arch many-to-one): an item in, its label out
+    pool: str | None = None  # last, mean or attention; None: the task's default
 
     def __post_init__(self) -> None:
         self.check()
@@ -185,37 +181,33 @@ class TrainConfig:
             raise UsageError(f"min_lr_ratio must be in [0, 1], not {self.min_lr_ratio}")
         at_most(127, transpose=self.transpose)
         check_seed(self.seed)
-        one_of(ARCHITECTURES, arch=self.arch)
         one_of(PRECISIONS, precision=self.precision)
         if self.items is not None:
             one_of(ITEM_KINDS, items=self.items)
-        self.check_pairs()
-
-    def check_pairs(self) -> None:
-        """The encoder-decoder settings: in range, and given only to an encoder-decoder."""
         at_least(1, encoder_layers=self.encoder_layers, encoder_hidden=self.encoder_hidden)
         at_most(MAX_LAYERS, encoder_layers=self.encoder_layers)
         at_most(MAX_WIDTH, encoder_hidden=self.encoder_hidden)
         one_of(ATTENTIONS, attention=self.attention)
-        if self.arch != "encoder-decoder":
-            given = [flag(name) for name, value in (
-                ("encoder_layers", self.encoder_layers), ("encoder_hidden", self.encoder_hidden),
-                ("input_feeding", self.input_feeding), ("clock", self.clock),
-                ("source_track", self.source_track),
-                ("shared_vocab", self.shared_vocab)) if value]
+        if self.pool is not None:
+            one_of(POOLINGS, pool=self.pool)
+        self.check_task()
+
+    def check_task(self) -> None:
+        """The task is a registered one, and every setting given suits it: a setting that only
+        other tasks take is an error naming the flag and the tasks it is for."""
+        from seqgen.task import get_task, tasks  # the registry loads the plugins
+
+        task = get_task(self.arch)
+        for spec in tasks().values():
+            if spec.cls is type(task):
+                continue
+            given = [flag(name) for name in spec.cls.own_settings
+                     if name not in task.own_settings and getattr(self, name)]
             if given:
                 verb = "is" if len(given) == 1 else "are"
-                raise UsageError(f"{', '.join(given)} {verb} for --arch encoder-decoder, not "
+                raise UsageError(f"{', '.join(given)} {verb} for --arch {spec.name}, not "
                                  f"{self.arch}")
-            return
-        if self.input_feeding and self.attention == "none":
-            raise UsageError("--input-feeding feeds the attention back: it needs --attention "
-                             "general, dot or additive, not none")
-        if self.label_from is not None:
-            raise UsageError("an encoder-decoder is conditioned on its source, not a label: "
-                             "drop --label-from")
-        if self.items is not None:
-            raise UsageError(f"an encoder-decoder reads pairs: drop --items {self.items}")
+        task.check_settings(self)
 
 
 def size_for_budget(seconds: float) -> tuple[int, int]:

@@ -40,6 +40,16 @@ def register_codecs(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def register_tasks(register: Callable[..., None]) -> None:
+    """Register tasks: shapes of model, what ``--arch NAME`` selects.
+
+    Call ``register(name, task_class, description="...")`` once per task. ``task_class`` is a
+    subclass of :class:`seqgen.task.Task`: it loads its corpus, builds its model, and says what
+    its checkpoints record and what ``seqgen eval`` reports. Checkpoints record the name.
+    """
+
+
+@hookspec
 def register_commands(app) -> None:
     """Add commands to the ``seqgen`` command line.
 

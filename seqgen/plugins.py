@@ -1,8 +1,9 @@
 """The plugin manager: loads plugins, collects what they register, and parses their options.
 
-The built-ins come through the same hooks as a third-party package's: the module
-``seqgen.builtins`` is registered by its name, on first use, exactly as an entry point's module
-is (so this module imports none of the classes it registers). Entry points load one at a time,
+The built-ins come through the same hooks as a third-party package's: their modules (one per
+layer: ``seqgen.nn.builtin``, ``seqgen.data.codecs.builtin``, ``seqgen.tasks.builtin``) are
+registered by name, on first use, exactly as an entry point's module is (so this module imports
+none of the classes it registers). Entry points load one at a time,
 so one broken plugin is reported and the others still work; ``SEQGEN_LOAD_PLUGINS``
 (comma-separated distribution names; empty: none) chooses which load.
 """
@@ -24,7 +25,8 @@ from seqgen import __version__, hookspecs
 from seqgen.errors import SeqgenError, UsageError
 
 ENTRY_POINT_GROUP = "seqgen"
-BUILTINS = ("seqgen.builtins",)  # the built-in plugin's modules, registered by name
+# The built-in plugins, one per layer (cells, codecs, tasks), registered by module name.
+BUILTINS = ("seqgen.nn.builtin", "seqgen.data.codecs.builtin", "seqgen.tasks.builtin")
 
 pm = pluggy.PluginManager("seqgen")
 pm.add_hookspecs(hookspecs)

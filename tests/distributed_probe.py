@@ -11,8 +11,8 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from seqgen.config import TrainConfig
-from seqgen.data.pairs import load_run_corpus
 from seqgen.training.distributed import ONE_PROCESS, World, joined_world
+from seqgen.training.runs import load_run_corpus
 from seqgen.training.trainer import Trainer
 
 

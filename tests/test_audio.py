@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seqgen.data.midi import notes_to_midi
+from seqgen.data.codecs.midi import notes_to_midi
 from seqgen.data.notes import Note
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.media import audio

@@ -22,7 +22,7 @@ import torch
 import benchmarks.__main__ as runner
 from benchmarks import cells, harmony_quality, midi_ingest, music_quality, names_quality
 from benchmarks.common import ROOT, Row
-from seqgen.data.codec import codecs
+from seqgen.data.codecs.base import codecs
 from seqgen.training.devices import bf16_native
 
 pytestmark = pytest.mark.slow
@@ -52,6 +52,8 @@ SUITE_ROWS = {  # each suite's rows at the smoke size: a part of each name, in o
     "seq2seq": ["train encoder-decoder lstm 2x32, batch 64 (vs plain PyTorch loop)",
                 "the plain loop with packed sequences", "input feeding (a step loop) vs none",
                 "beam 5 vs greedy: 8 inputs, 10 steps"],
+    "classifier": ["names: classifier's macro accuracy (vs trigram naive Bayes, same split)",
+                   "train many-to-one 1x16 gru on names (vs plain PyTorch loop)"],
     "codecs": [what for codec in ("char (", "bpe 512 (", "words (") for what in (
                    f"train lstm 2x32, {codec}", "characters of text per second",
                    f"sample lstm 2x32, batch 1, {codec[:-2]}: tokens/s vs char",

@@ -26,7 +26,7 @@ BUILTIN = [("vanilla", {}), ("vanilla", {"activation": "relu"}),
 def test_builtin_cells_come_from_the_builtin_plugin():
     registry = cells()
     for name in ("vanilla", "gru", "lstm"):
-        assert registry[name].plugin == "seqgen.builtins"
+        assert registry[name].plugin == "seqgen.nn.builtin"
         assert registry[name].distribution == "seqgen"
         assert registry[name].version == seqgen.__version__
     assert registry["vanilla"].options == {"activation": "tanh", "init": "default"}

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from seqgen.cli import app
-from seqgen.data.midi import MidiCodec
+from seqgen.data.codecs.midi import MidiCodec
 from seqgen.training.checkpoint import load_checkpoint
 from seqgen.training.devices import bf16_native
 from tests.conftest import ROOT, one_line_error

@@ -10,11 +10,13 @@ import torch
 from safetensors.numpy import load_file
 
 import seqgen
-from seqgen.data import corpus as corpus_module
+from seqgen.data import text as text_module
 from seqgen.data.batching import IGNORE, item_batches, padding_fraction, read_rows, stream_batches
-from seqgen.data.chars import CharCodec
-from seqgen.data.corpus import DecodedText, fits_in_chunks, load_corpus, load_text_corpus
+from seqgen.data.codecs.chars import CharCodec
+from seqgen.data.corpus import load_corpus
 from seqgen.data.splits import split_stream
+from seqgen.data.streams import load_text_corpus
+from seqgen.data.text import DecodedText
 from seqgen.errors import UsageError
 from tests.test_plugins import WordCodec
 
@@ -92,7 +94,7 @@ def whole_decoding(data: bytes) -> tuple[str, int]:
 
 @pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 7])
 def test_chunked_decoding_equals_decoding_whole(tmp_path, monkeypatch, chunk_bytes):
-    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", chunk_bytes)
     rng = random.Random(chunk_bytes)
     for _ in range(40):
         data = b"".join(rng.choices(PIECES, k=rng.randint(0, 40)))
@@ -117,7 +119,7 @@ def mixed_text(tmp_path):
 def test_a_stream_encoded_in_chunks_has_the_tokens_of_the_whole_text(mixed_text, monkeypatch,
                                                                      tmp_path):
     path, text, invalid = mixed_text
-    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 7)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 7)
     told = []
     with pytest.warns(UserWarning, match=f"{invalid} invalid UTF-8"):
         corpus = load_text_corpus(path, CharCodec, cache_dir=tmp_path / "cache",
@@ -135,7 +137,7 @@ def test_a_stream_encoded_in_chunks_has_the_tokens_of_the_whole_text(mixed_text,
 
 
 def test_the_stream_cache_is_a_mapped_safetensors_file(tiny_corpus, monkeypatch, cache_dir):
-    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 7)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 7)
     corpus = load_text_corpus(tiny_corpus, CharCodec, cache_dir=cache_dir / "mapped")
     (cache_file,) = (cache_dir / "mapped").glob("*.safetensors")
     stored = load_file(cache_file)
@@ -150,9 +152,10 @@ def test_a_codec_without_fit_chunks_is_fitted_on_the_whole_text(tiny_corpus, mon
         def fit(cls, text: str, specials: bool = False) -> CharCodec:
             return super().fit(text, specials)
 
-    assert fits_in_chunks(CharCodec) and not fits_in_chunks(LoggedCharCodec)
-    assert not fits_in_chunks(WordCodec)
-    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 7)  # would cut words
+    assert CharCodec.implements("fit_chunks")
+    assert not LoggedCharCodec.implements("fit_chunks")  # its fit is newer
+    assert not WordCodec.implements("fit_chunks")
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 7)  # would cut words
     words = load_text_corpus(tiny_corpus, WordCodec)
     text = tiny_corpus.read_text()
     assert torch.equal(words.ids.long(), WordCodec.fit(text).encode(text))
@@ -180,7 +183,7 @@ def test_a_cache_failing_at_the_end_is_removed_and_the_corpus_kept_in_memory(
 
 
 def test_a_failed_encoding_leaves_no_half_cache(tiny_corpus, monkeypatch, tmp_path):
-    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 7)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 7)
     chunks = []
 
     def failing_encode(self, text, what="the corpus"):

@@ -62,7 +62,8 @@ def fails(code, *args):
     ({"lr": float("nan")}, "--lr must be a positive number, not nan"),
     ({"clip": -1.0}, r"--clip must be at least 0, not -1.0"),
     ({"seed": -1}, "--seed must be from 0 to 4294967295, not -1"),
-    ({"arch": "two-to-one"}, "unknown --arch 'two-to-one'; use many-to-many, one-to-many"),
+    ({"arch": "two-to-one"},
+     "unknown --arch 'two-to-one'; available: encoder-decoder, many-to-many, many-to-one"),
     ({"items": "words"}, "unknown --items 'words'; use lines, files, stream"),
 ])
 def test_a_bad_setting_is_refused_where_it_is_defined(setting, message):

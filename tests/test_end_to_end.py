@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from seqgen.cli import app
 from seqgen.config import TrainConfig
-from seqgen.data.chars import CharCodec
-from seqgen.data.corpus import load_text_corpus
-from seqgen.data.midi import MidiOptions, find_track, read_notes, read_track_notes
+from seqgen.data.codecs.chars import CharCodec
+from seqgen.data.codecs.midi import MidiOptions, find_track, read_notes, read_track_notes
+from seqgen.data.streams import load_text_corpus
 from seqgen.training.evaluation import Evaluation, evaluate_checkpoint
 from seqgen.training.runs import train
 from tests.conftest import (

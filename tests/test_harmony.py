@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seqgen.cli import app
-from seqgen.data.midi import (
+from seqgen.data.codecs.midi import (
     MidiOptions,
     bar_count,
     notes_to_midi,

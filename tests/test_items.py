@@ -10,10 +10,13 @@ from typer.testing import CliRunner
 from seqgen.cli import app
 from seqgen.config import ModelConfig, TrainConfig
 from seqgen.data.batching import item_batches
-from seqgen.data.chars import CharCodec
-from seqgen.data.corpus import TextCorpus, TextItemCorpus, load_corpus
+from seqgen.data.codecs.chars import CharCodec
+from seqgen.data.corpus import load_corpus
+from seqgen.data.items import TextItemCorpus
+from seqgen.data.streams import TextCorpus
 from seqgen.errors import UsageError
 from seqgen.nn.build import build_model
+from seqgen.nn.constraints import Constraints
 from seqgen.nn.sampling import condition_labels, drop_repeats, generate, generate_text
 from seqgen.training.evaluation import evaluate_batches
 from seqgen.training.runs import train
@@ -195,17 +198,17 @@ def test_every_sample_stops_at_its_own_end_token():
     with torch.no_grad():
         model.head.bias[codec.EOS] = 1.5  # ends often, but at different steps per sample
     prompt = torch.tensor([codec.BOS])
-    samples = generate(model, prompt, 50, num_samples=16, seed=3, stop_token=codec.EOS,
-                       banned=[codec.PAD, codec.BOS])
+    ends = Constraints(stop_token=codec.EOS, banned=[codec.PAD, codec.BOS])
+    samples = generate(model, prompt, 50, num_samples=16, seed=3, constraints=ends)
     lengths = [s.numel() for s in samples]
     assert len(set(lengths)) > 3 and max(lengths) < 50
-    again = generate(model, prompt, 50, num_samples=16, seed=3, stop_token=codec.EOS,
-                     banned=[codec.PAD, codec.BOS])
+    again = generate(model, prompt, 50, num_samples=16, seed=3, constraints=ends)
     for sample, same in zip(samples, again, strict=True):
         assert codec.EOS not in sample.tolist() and torch.equal(sample, same)
     texts = generate_text(model, codec, "", 50, num_samples=16, seed=3)
-    at_least_one = generate(model, prompt, 50, num_samples=16, seed=3, stop_token=codec.EOS,
-                            min_length=1, banned=[codec.PAD, codec.BOS])
+    at_least_one = generate(model, prompt, 50, num_samples=16, seed=3,
+                            constraints=Constraints(stop_token=codec.EOS, min_length=1,
+                                                    banned=[codec.PAD, codec.BOS]))
     assert [len(t) for t in texts] == [s.numel() for s in at_least_one]
     assert min(map(len, texts)) >= 1 and min(lengths) == 0  # no empty item without a primer
 

@@ -1,38 +1,46 @@
 """The package's layers: every import runs down (or within a layer), and no import is part of
 a cycle. Imports inside functions and under TYPE_CHECKING count too.
 
-    top (seqgen/*.py, no torch)  <  data  <  nn, media  <  training  <  cli
+    top (seqgen/*.py, no torch)  <  data  <  nn, media  <  training  <  tasks  <  cli
 
-Two modules stand apart: ``seqgen/__init__.py`` and ``__main__.py`` are the public face (lazy
-exports of every layer, and the entry point), and ``seqgen/builtins.py`` is the built-in
-plugin: like any plugin it uses the library (inside its hooks), while the plugin manager
-registers it.
+Two modules stand apart: ``seqgen/__init__.py`` and ``__main__.py``, the public face (lazy
+exports of every layer, and the entry point). The built-in plugins live in their layers
+(``seqgen/nn/builtin.py``, ``seqgen/data/codecs/builtin.py``, ``seqgen/tasks/builtin.py``): the
+plugin manager registers them by name, as it loads an entry point's module, without importing
+them.
+
+The benchmark scripts (``benchmarks/``) have no layers, but no import of theirs is part of a
+cycle either: ``benchmarks.__main__`` (the registry of suites) -> the suites -> ``common``.
 """
 
 import ast
 from pathlib import Path
 
+import benchmarks
 import seqgen
 
 PACKAGE = Path(seqgen.__file__).parent
+BENCHMARKS = Path(benchmarks.__file__).parent
 MAY_IMPORT = {
     "top": {"top"},
     "data": {"top", "data"},
     "nn": {"top", "data", "nn"},
     "media": {"top", "data", "media"},
     "training": {"top", "data", "nn", "media", "training"},
-    "cli": {"top", "data", "nn", "media", "training", "cli"},
+    "tasks": {"top", "data", "nn", "media", "training", "tasks"},
+    "cli": {"top", "data", "nn", "media", "training", "tasks", "cli"},
 }
-APART = {"seqgen", "seqgen.__main__", "seqgen.builtins"}
+APART = {"seqgen", "seqgen.__main__"}
 
 
-def module_names() -> list[str]:
-    return sorted(".".join(("seqgen", *path.relative_to(PACKAGE).with_suffix("").parts))
-                  .removesuffix(".__init__") for path in PACKAGE.rglob("*.py"))
+def module_names(root: Path = PACKAGE) -> list[str]:
+    """The dotted names of the modules of the package in folder ``root``."""
+    return sorted(".".join((root.name, *path.relative_to(root).with_suffix("").parts))
+                  .removesuffix(".__init__") for path in root.rglob("*.py"))
 
 
-def source(module: str) -> Path:
-    path = PACKAGE.joinpath(*module.split(".")[1:])
+def source(module: str, root: Path = PACKAGE) -> Path:
+    path = root.joinpath(*module.split(".")[1:])
     return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
@@ -42,10 +50,10 @@ def layer(module: str) -> str:
         else "top"
 
 
-def imports(module: str, known: set[str]) -> set[str]:
-    """The seqgen modules a module imports, anywhere in it."""
+def imports(module: str, known: set[str], root: Path = PACKAGE) -> set[str]:
+    """The modules of its package (``known``) a module imports, anywhere in it."""
     found = set()
-    for node in ast.walk(ast.parse(source(module).read_text())):
+    for node in ast.walk(ast.parse(source(module, root).read_text())):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -56,9 +64,30 @@ def imports(module: str, known: set[str]) -> set[str]:
     return found
 
 
-def graph() -> dict[str, set[str]]:
-    names = module_names()
-    return {name: imports(name, set(names)) for name in names}
+def graph(root: Path = PACKAGE) -> dict[str, set[str]]:
+    """Each module of the package in folder ``root``: the modules of that package it imports."""
+    names = module_names(root)
+    return {name: imports(name, set(names), root) for name in names}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[str]:
+    """Every import cycle of ``edges`` (module -> the modules it imports) a depth-first walk
+    meets, as ``a -> b -> a``."""
+    found = []
+
+    def visit(module: str, path: list[str]) -> None:
+        for target in sorted(edges[module]):
+            if target in path:
+                found.append(" -> ".join(path[path.index(target):] + [target]))
+            elif target not in done:
+                visit(target, path + [target])
+        done.add(module)
+
+    done: set[str] = set()
+    for module in sorted(edges):
+        if module not in done:
+            visit(module, [module])
+    return found
 
 
 def test_every_import_runs_down_or_within_a_layer():
@@ -72,21 +101,15 @@ def test_every_import_runs_down_or_within_a_layer():
 def test_no_import_is_part_of_a_cycle():
     edges = {module: targets - APART for module, targets in graph().items()
              if module not in APART}
-    cycles = []
+    found = cycles(edges)
+    assert not found, "\n".join(found)
 
-    def visit(module: str, path: list[str]) -> None:
-        for target in sorted(edges[module]):
-            if target in path:
-                cycles.append(" -> ".join(path[path.index(target):] + [target]))
-            elif target not in done:
-                visit(target, path + [target])
-        done.add(module)
 
-    done: set[str] = set()
-    for module in sorted(edges):
-        if module not in done:
-            visit(module, [module])
-    assert not cycles, "\n".join(cycles)
+def test_no_benchmark_import_is_part_of_a_cycle():
+    edges = graph(BENCHMARKS)
+    assert {"benchmarks.suite", "benchmarks.common"} <= edges["benchmarks.__main__"]
+    found = cycles(edges)
+    assert not found, "\n".join(found)
 
 
 def test_the_layers_are_what_the_tree_shows():
@@ -98,10 +121,9 @@ def test_the_layers_are_what_the_tree_shows():
 
 def test_the_data_layer_names_no_concrete_codec():
     """Codecs are known to the data layer through their contract alone: only the codecs'
-    own modules name one."""
-    own = {"seqgen.data.chars", "seqgen.data.midi", "seqgen.data.parts", "seqgen.data.subwords"}
+    folder (their own modules, and the built-in plugin that registers them) names one."""
     named = [f"{module} names {word}" for module in module_names()
-             if layer(module) == "data" and module not in own
+             if layer(module) == "data" and not module.startswith("seqgen.data.codecs.")
              for word in ("CharCodec", "MidiCodec", "MidiOptions", "PartsCodec", "BpeCodec",
                           "WordLevelCodec", "tokenizers", '"midi"', '"char"', '"parts"', '"bpe"',
                           '"words"')

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seqgen.cli import app
-from seqgen.data.midi import notes_to_midi
+from seqgen.data.codecs.midi import notes_to_midi
 from seqgen.data.notes import Note
 from tests.conftest import BACH, NAMES, NAMES_MODEL, one_line_error
 from tests.test_plots import png_size

@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqgen.data.midi import MidiCodec, MidiFileError, MidiOptions, notes_to_midi, read_notes
+from seqgen.data.codecs.midi import MidiCodec, MidiFileError, MidiOptions, notes_to_midi, read_notes
 from seqgen.data.notes import Note
 
 CHORALES = Path(__file__).resolve().parent.parent / "corpora" / "bach-chorales"

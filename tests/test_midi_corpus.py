@@ -12,11 +12,13 @@ from typer.testing import CliRunner
 
 from seqgen.cli import app
 from seqgen.config import ModelConfig, TrainConfig
-from seqgen.data import corpus as corpus_module
+from seqgen.data import workers
 from seqgen.data.cache import CacheWriter
-from seqgen.data.codec import Augmentation
-from seqgen.data.corpus import detect_format, load_corpus, load_file_corpus
-from seqgen.data.midi import MidiCodec, read_notes
+from seqgen.data.codecs.base import Augmentation
+from seqgen.data.codecs.midi import MidiCodec, read_notes
+from seqgen.data.corpus import load_corpus
+from seqgen.data.declaration import detect_format
+from seqgen.data.items import load_file_corpus
 from seqgen.data.splits import ItemData
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.nn.build import build_model
@@ -95,14 +97,14 @@ def test_the_cache_is_written_piece_by_piece_and_reads_back_every_piece(small_mi
 
 
 def test_a_failed_read_leaves_no_half_cache(small_midi, tmp_path, monkeypatch):
-    read_file_job = corpus_module.read_file_job  # one process: 10 files are not worth a pool
+    read_file_job = workers.read_file_job  # one process: 10 files are not worth a pool
 
     def failing_job(job):
         if job[0].name == "riemenschneider005.mid":
             raise KeyboardInterrupt(job[0].name)
         return read_file_job(job)
 
-    monkeypatch.setattr(corpus_module, "read_file_job", failing_job)
+    monkeypatch.setattr(workers, "read_file_job", failing_job)
     with pytest.raises(KeyboardInterrupt, match="^riemenschneider005.mid$"):
         load_file_corpus(small_midi, MidiCodec(), cache_dir=tmp_path / "cache")
     assert [f.name for f in (tmp_path / "cache").iterdir() if f.suffix != ".key"] == []

@@ -7,9 +7,9 @@ import shutil
 import pytest
 import torch
 
-from seqgen.data.codec import Augmentation
+from seqgen.data.codecs.base import Augmentation
+from seqgen.data.codecs.midi import MidiCodec
 from seqgen.data.corpus import load_corpus
-from seqgen.data.midi import MidiCodec
 from seqgen.data.pairs import load_pairs
 from seqgen.data.splits import PairData
 from seqgen.errors import UsageError

@@ -7,12 +7,12 @@ import shutil
 import pytest
 import torch
 
-from seqgen.data.codec import Augmentation, CodecFileError, get_codec
+from seqgen.data.codecs.base import Augmentation, CodecFileError, get_codec
+from seqgen.data.codecs.midi import MidiOptions, read_track_notes, tracks_to_midi
+from seqgen.data.codecs.parts import HOLD, NOTE_BASE, REST, STEP, PartsCodec
 from seqgen.data.corpus import load_corpus
-from seqgen.data.midi import MidiOptions, read_track_notes, tracks_to_midi
 from seqgen.data.notes import Note
 from seqgen.data.pairs import load_pairs
-from seqgen.data.parts import HOLD, NOTE_BASE, REST, STEP, PartsCodec
 from seqgen.errors import UsageError
 from tests.conftest import ROOT
 

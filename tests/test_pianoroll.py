@@ -8,7 +8,7 @@ import mido
 import pytest
 from rich.console import Console
 
-from seqgen.data.midi import MidiFileError, notes_to_midi
+from seqgen.data.codecs.midi import MidiFileError, notes_to_midi
 from seqgen.data.notes import Note
 from seqgen.media.pianoroll import (
     PianoRoll,

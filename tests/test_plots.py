@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seqgen.data.midi import MidiOptions, read_notes
+from seqgen.data.codecs.midi import MidiOptions, read_notes
 from seqgen.data.notes import Note
 from seqgen.errors import UsageError
 from seqgen.files import atomic_write

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import seqgen
 from seqgen import plugins
 from seqgen.cli import app
-from seqgen.data.codec import codecs
+from seqgen.data.codecs.base import codecs
 from seqgen.nn.cells import cells
 from seqgen.training.checkpoint import load_checkpoint
 from tests.conftest import TinyCell

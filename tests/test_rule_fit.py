@@ -5,7 +5,7 @@ import torch
 
 import seqgen
 from seqgen.config import ModelConfig
-from seqgen.data.codec import Codec
+from seqgen.data.codecs.base import Codec
 from seqgen.data.splits import PairData
 from seqgen.errors import SeqgenError
 from seqgen.nn.build import build_model

@@ -11,14 +11,15 @@ import torch
 
 import seqgen
 from seqgen.config import ModelConfig
-from seqgen.data.codec import STRICT, Codec, RuleWeights
+from seqgen.data.codecs.base import Codec
 from seqgen.errors import UsageError
 from seqgen.nn.beam import beam_search
 from seqgen.nn.build import build_model
 from seqgen.nn.clock import Clock
+from seqgen.nn.constraints import STRICT, Constraints, RuleWeights
 from seqgen.nn.encoder import reverse_within
 from seqgen.nn.sampling import SamplingOptions, generate, generate_targets
-from seqgen.nn.seq2seq import Decoding
+from seqgen.nn.seq2seq import Decoding, build_seq2seq
 
 VOCAB, SOURCE_VOCAB = 9, 7
 # a clock's seconds per token: source tokens 5 and 6, target tokens 7 and 8 take time
@@ -32,7 +33,7 @@ def seq2seq(cell: str = "lstm", target_seconds: torch.Tensor = TARGET_SECONDS,
     config = ModelConfig(VOCAB, cell, hidden_size=8, num_layers=2, arch="encoder-decoder",
                          source_vocab_size=SOURCE_VOCAB, **options)
     seconds = (SOURCE_SECONDS, target_seconds) if config.clock_size else None
-    return build_model(config, seconds).double().eval()
+    return build_seq2seq(config, seconds).double().eval()
 
 
 SOURCES = [torch.tensor([3, 4, 5, 6, 3]), torch.tensor([4, 4]), torch.tensor([6, 5, 3])]
@@ -160,13 +161,14 @@ def test_beam_one_is_greedy_and_a_wider_beam_is_no_worse(options):
     model = seq2seq(**options)
     decoding = Decoding(model, SOURCES)
     prompt = torch.tensor([1])
+    limits = Constraints(stop_token=2, min_length=1, banned=[0, 1])
     greedy = generate(decoding, prompt, 12, 3, SamplingOptions(temperature=1e-6), seed=0,
-                      stop_token=2, min_length=1, banned=[0, 1])
-    beam_one = beam_search(decoding, prompt, 12, 1, 3, stop_token=2, min_length=1,
-                           banned=[0, 1], alpha=0.0)  # scores as the wide beam's: unnormalised
+                      constraints=limits)
+    beam_one = beam_search(decoding, prompt, 12, 1, 3, constraints=limits,
+                           alpha=0.0)  # scores as the wide beam's: unnormalised
     assert [row[0].tokens.tolist() for row in beam_one] == [g.tolist() for g in greedy]
-    wide = beam_search(decoding, prompt, 12, 4, 3, stop_token=2, min_length=1, banned=[0, 1],
-                       alpha=0.0, num_return=3)
+    wide = beam_search(decoding, prompt, 12, 4, 3, constraints=limits, alpha=0.0,
+                       num_return=3)
     for row, found in enumerate(wide):
         assert len(found) == 3 and found[0].score >= found[1].score >= found[2].score
         best = found[0].tokens.tolist()
@@ -180,7 +182,7 @@ def test_beam_search_of_a_generator_keeps_labels_and_ends():
     model = build_model(ModelConfig(VOCAB, "gru", hidden_size=8, num_layers=1,
                                     arch="one-to-many", num_labels=2)).eval()
     found = beam_search(model, torch.tensor([1]), 10, 3, labels=torch.tensor([1]),
-                        stop_token=2, banned=[0, 1], num_return=3)
+                        constraints=Constraints(stop_token=2, banned=[0, 1]), num_return=3)
     assert len(found) == 1 and len(found[0]) == 3
     assert all(2 not in h.tokens.tolist() for h in found[0])
     stream = beam_search(model, torch.tensor([4]), 7, 2, labels=torch.tensor([0]))

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from seqgen.cli import app
 from seqgen.config import TrainConfig
-from seqgen.data.midi import MidiOptions, find_track, read_track_notes
+from seqgen.data.codecs.midi import MidiOptions, find_track, read_track_notes
 from seqgen.data.pairs import load_pairs
 from seqgen.media.harmony import harmony_features, read_harmonisation
 from seqgen.media.text_stats import NO_SACREBLEU
@@ -63,7 +63,8 @@ def test_sample_an_input_and_a_file_of_inputs(pairs_run, tmp_path):
 
 def test_inspect_pairs(tmp_path):
     (tmp_path / "pairs.tsv").write_text(PAIRS, encoding="utf-8")
-    result = runner.invoke(app, ["corpus", "inspect", str(tmp_path / "pairs.tsv"), "--pairs"])
+    result = runner.invoke(app, ["corpus", "inspect", str(tmp_path / "pairs.tsv"),
+                                 "--arch", "encoder-decoder"])
     assert result.exit_code == 0, result.output
     assert "source vocabulary" in result.stdout and "11 training pairs" in result.stdout
 
@@ -100,13 +101,13 @@ def test_eval_without_sacrebleu_scores_exact_match_and_names_the_extra(pairs_run
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
-    (["--input", "4"], "--input has characters that are not in the model's vocabulary: '4'"),
+    (["--input", "4"], "--input '4' has characters that are not in the model's vocabulary: '4'"),
     ([], "this model is an encoder-decoder: give --input TEXT or --input @FILE"),
     (["--input", "1", "--beam", "0"], "--beam must be at least 1, not 0"),
     (["--input", "1", "--beam", "2", "--num-samples", "3"], "--num-samples 3 asks for more"),
     (["--input", "1", "--beam", "2", "--top-k", "3"], "--beam searches for the likeliest"),
     (["--input", "1", "--length", "20"], "--length is not for an encoder-decoder"),
-    (["--input", "@missing.txt"], "cannot read the input file missing.txt"),
+    (["--input", "@missing.txt"], "--input @missing.txt: no such file or folder"),
     (["--input", "1", "--rules", "strict", "--out", "never.txt"],
      "the char codec has no rules to write by: drop --rules"),
     (["--input", "1", "--rules", "learned", "--out", "never.txt"],

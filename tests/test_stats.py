@@ -7,7 +7,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from seqgen.data.midi import notes_to_midi
+from seqgen.data.codecs.midi import notes_to_midi
 from seqgen.data.notes import Note
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.media.music_stats import (

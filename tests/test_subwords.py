@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from seqgen.cli import app
 from seqgen.config import TrainConfig
-from seqgen.data.chars import CharCodec
+from seqgen.data.codecs.chars import CharCodec
+from seqgen.data.codecs.subwords import UNKNOWN, BpeCodec, WordLevelCodec, byte_symbols
 from seqgen.data.corpus import load_corpus
 from seqgen.data.pairs import load_pairs
-from seqgen.data.subwords import UNKNOWN, BpeCodec, WordLevelCodec, byte_symbols
 from seqgen.media.plots import read_curves
 from seqgen.nn.sampling import generate_text
 from seqgen.training.checkpoint import load_checkpoint

@@ -78,7 +78,7 @@ def test_training_lowers_the_loss_and_writes_metrics_and_snapshots(trained_run):
                  "state.safetensors", "trainer.json"):
         assert (trained_run / "last" / name).exists()
     config = json.loads((trained_run / "best/config.json").read_text())
-    assert config["cell"] == {"name": "lstm", "plugin": "seqgen.builtins",
+    assert config["cell"] == {"name": "lstm", "plugin": "seqgen.nn.builtin",
                               "distribution": "seqgen", "version": config["seqgen_version"]}
     assert config["codec"]["name"] == "char" and config["training"]["hidden"] == 16
 

@@ -12,7 +12,7 @@ from seqgen.signals import stop_on_signals
 
 # isort: off
 # Each module adds its commands to the app, in the order --help lists them.
-from seqgen.cli import train, sample, plugins, media  # noqa: E402, F401
+from seqgen.cli import train, sample, classify, plugins, media  # noqa: E402, F401
 # isort: on
 
 add_commands(app)

@@ -45,7 +45,7 @@ def show_command(
 def show_midi(path: Path) -> None:
     """Print a MIDI file's facts and piano roll, or a one-line error for a file that is not
     usable MIDI."""
-    from seqgen.data.codec import CodecFileError
+    from seqgen.data.codecs.base import CodecFileError
     from seqgen.media.pianoroll import midi_view
 
     if not path.is_file():
@@ -90,7 +90,7 @@ def render_command(
 
 def render_file(midi: Path, wav: Path, soundfont: Path | None = None,
                 sample_rate: int = 44100) -> None:
-    from seqgen.data.codec import CodecFileError
+    from seqgen.data.codecs.base import CodecFileError
     from seqgen.media.audio import render
 
     if not midi.is_file():
@@ -127,7 +127,7 @@ def stats_command(
 
 
 def is_music(path: Path) -> bool:
-    from seqgen.data.corpus import find_files
+    from seqgen.data.declaration import find_files
 
     suffixes = (".mid", ".midi")
     return path.suffix.lower() in suffixes if path.is_file() else bool(find_files(path,

@@ -30,7 +30,7 @@ def plugins_command(
     all: Annotated[bool, typer.Option("--all", help="Include the built-in plugins.")] = False,
 ) -> None:
     """List the installed plugins: version, hooks, and the cells and codecs each provides."""
-    from seqgen.data.codec import codecs
+    from seqgen.data.codecs.base import codecs
     from seqgen.nn.cells import cells
 
     infos = [i for i in plugin_infos(cells(), codecs()) if all or not i.builtin]

@@ -20,7 +20,8 @@ from seqgen.errors import UsageError
 if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
     from torch import Tensor
 
-    from seqgen.data.codec import Codec, FileCodec, RuleWeights
+    from seqgen.data.codecs.base import FileCodec
+    from seqgen.nn.constraints import RuleWeights
     from seqgen.nn.sampling import SamplingOptions
     from seqgen.training.checkpoint import Checkpoint
 
@@ -57,7 +58,6 @@ def sample_command(
     """Generate text or MIDI from a trained checkpoint (text streams to the terminal); an
     encoder-decoder writes an output for each --input."""
     from seqgen.config import check_seed
-    from seqgen.data.codec import FileCodec
     from seqgen.nn.sampling import MAX_TOKENS, SamplingOptions, condition_labels, parse_length
     from seqgen.threads import configure as configure_threads
     from seqgen.training.checkpoint import load_checkpoint
@@ -72,7 +72,10 @@ def sample_command(
     configure_threads(threads)
     ckpt = load_checkpoint(checkpoint, resolve_device(device))
     search = Search(beam or 0, length_penalty, options, seed, num_samples)
-    if ckpt.source_codec is not None:
+    if ckpt.task.predicts_labels():
+        raise UsageError(f"{checkpoint} is a classifier: it labels items, it does not write "
+                         f"them (seqgen classify {checkpoint} INPUT...)")
+    if ckpt.task.writes_from_inputs():
         for flag, given in (("--length", length), ("--unique", unique),
                             ("--condition", condition), ("--chars", chars)):
             if given:
@@ -80,19 +83,18 @@ def sample_command(
                                  "the model ends it (at most --max-length tokens)")
         sample_targets(ckpt, source, primer, max_length, search, out, force, attention_png,
                        chosen_rules(ckpt, rules))
-        if isinstance(ckpt.codec, FileCodec):
+        if not ckpt.codec.reads_text:
             show_and_render(search.paths, not quiet, render, soundfont)
         return
     for flag, given in (("--input", source), ("--attention-png", attention_png),
                         ("--rules", rules)):
         if given is not None:
             raise UsageError(f"{flag} is for encoder-decoder models; this one is "
-                             f"{ckpt.config['model'].get('arch', 'many-to-many')}: give "
-                             "--primer to continue")
-    primer_read = read_primer(primer, ckpt.codec)
+                             f"{ckpt.task.name}: give --primer to continue")
+    primer_read = ckpt.codec.read_primer(primer)
     labels, chosen = condition_labels(ckpt.config.get("labels", []), condition, num_samples,
                                       seed)
-    if isinstance(ckpt.codec, FileCodec):
+    if not ckpt.codec.reads_text:
         if unique or chars is not None:
             raise UsageError(f"{'--unique' if unique else '--chars'} works for text models")
         paths = output_paths(out or "samples/", num_samples, ckpt.codec.output_suffix, force,
@@ -102,7 +104,7 @@ def sample_command(
     elif seconds is not None:
         raise UsageError("a text model's --length is a number of tokens, not a duration "
                          "(--chars N stops at N characters)")
-    elif not ckpt.codec.specials and (unique or max_length is not None):
+    elif not ckpt.makes_items and (unique or max_length is not None):
         raise UsageError(f"{'--unique' if unique else '--max-length'} is for models of items "
                          "(lines or files); this model reads one stream (its length is "
                          "--length)")
@@ -112,12 +114,12 @@ def sample_command(
         err_console.print(f"condition: {chosen} (chosen at random; --condition picks one)",
                           highlight=False)
     search.paths = paths
-    if isinstance(ckpt.codec, FileCodec):
+    if not ckpt.codec.reads_text:
         sample_pieces(ckpt, primer_read, tokens, seconds, search, labels, max_length or 100_000)
         show_and_render(paths, not quiet, render, soundfont)
     else:
         limit = tokens if tokens is not None else max_length or (
-            200 if ckpt.codec.specials else 500 if chars is None
+            200 if ckpt.makes_items else 500 if chars is None
             else 4 * chars)  # a token is a byte at least, a character 4 bytes at most
         sample_text(ckpt, primer_read, limit, search, labels, unique, corpus, chars)
 
@@ -135,35 +137,6 @@ class Search:
     paths: list[Path] | None = None
 
 
-def read_inputs(source: str, codec: Codec, source_track: str | None = None) -> list[Tensor]:
-    """``--input`` as tokens of the model's source codec: the text, or each line of a text
-    file (``@FILE``); for a file codec's model, a file the codec reads (``@FILE``: its track
-    ``source_track``, the one the model was trained on, where it has several)."""
-    from seqgen.data.codec import CodecFileError, FileCodec
-
-    path = Path(source[1:]) if source.startswith("@") else None
-    if isinstance(codec, FileCodec):
-        if path is None:
-            raise UsageError(f"a {codec.name} model's input is a file: --input "
-                             f"@FILE{codec.output_suffix}")
-        try:
-            return [codec.read_source(path, source_track)]
-        except CodecFileError as exc:
-            raise UsageError(f"cannot use the input file {path}: {exc}") from None
-    if path is None:
-        lines = [("--input", source)]
-    else:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read the input file {path}: {exc}") from None
-        lines = [(f"{path}, line {n}", line.rstrip("\r"))
-                 for n, line in enumerate(text.split("\n"), 1) if line.strip()]
-    if not lines or not lines[0][1]:
-        raise UsageError(f"--input {source!r} holds no input: give text, or a file of lines")
-    return [codec.encode(line, what=where) for where, line in lines]
-
-
 def draw_attention(ckpt: Checkpoint, source: Tensor, target: Tensor, path: Path) -> None:
     """The attention weights of decoding ``target`` from ``source``, drawn into ``path``."""
     import torch
@@ -173,43 +146,9 @@ def draw_attention(ckpt: Checkpoint, source: Tensor, target: Tensor, path: Path)
     codec, source_codec = ckpt.codec, ckpt.source_codec
     steps = torch.cat([torch.tensor([codec.BOS]), target.long()])
     weights = ckpt.model.attention_weights(source.long(), steps)
-    attention_png(weights.numpy(), [token_label(source_codec, t) for t in source.tolist()],
-                  [token_label(codec, t) for t in target.tolist()] + ["EOS"], path)
+    attention_png(weights.numpy(), [source_codec.token_label(t) for t in source.tolist()],
+                  [codec.token_label(t) for t in target.tolist()] + ["EOS"], path)
     report_written([path])
-
-
-def token_label(codec: Codec, token: int) -> str:
-    """A token as an axis label: its text (a space shown as ␣), or a file codec's name."""
-    from seqgen.data.codec import FileCodec
-
-    if isinstance(codec, FileCodec):
-        return codec.token_name(token)
-    return codec.decode([token]).replace(" ", "\u2423") or f"<{token}>"
-
-
-def read_primer(primer: str, codec: Codec) -> str | Tensor | None:
-    """``--primer`` as the model takes it: text, or a text file's (``@FILE``), for a text
-    model; the tokens of a file the codec reads (``@FILE``) for a file codec's model."""
-    from seqgen.data.codec import CodecFileError, FileCodec
-
-    path = Path(primer[1:]) if primer.startswith("@") else None
-    if not isinstance(codec, FileCodec):
-        try:
-            text = primer if path is None else path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read the primer file {path}: {exc}") from None
-        if path is not None and not text:
-            raise UsageError(f"the primer file {path} is empty")
-        return text
-    if not primer:
-        return None
-    if path is None:
-        raise UsageError(f"a {codec.name} model's primer is a file: --primer "
-                         f"@FILE{codec.output_suffix}")
-    try:
-        return codec.read(path)[0]
-    except CodecFileError as exc:
-        raise UsageError(f"cannot use the primer file {path}: {exc}") from None
 
 
 def sample_text(ckpt: Checkpoint, primer: str, length: int, search: Search,
@@ -217,7 +156,6 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, search: Search,
                 corpus: Path | None = None, chars: int | None = None) -> None:
     """Stream one sample to the terminal as it is decoded, print several, or write them to ``paths`` (one
     file each, or all in one)."""
-    from seqgen.data.pairs import load_recorded_run_corpus
     from seqgen.files import write_text
     from seqgen.nn.sampling import drop_repeats, generate_text
 
@@ -225,7 +163,7 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, search: Search,
     stream = paths is None and search.num_samples == 1 and not unique and not search.beam
     training = None
     if unique:  # before generating: a missing corpus should not cost a generation first
-        corpus_items = load_recorded_run_corpus(ckpt.config, corpus, ckpt.codec)
+        corpus_items = ckpt.load_corpus(corpus)
         training = {corpus_items.codec.decode(piece) for piece in corpus_items.pieces}
     pending_primer = [primer]
 
@@ -244,7 +182,7 @@ def sample_text(ckpt: Checkpoint, primer: str, length: int, search: Search,
                           f"{len(texts)} left", highlight=False)
     if stream:
         sys.stdout.write("".join(pending_primer) + "\n")
-    elif paths is None and ckpt.codec.specials:
+    elif paths is None and ckpt.makes_items:
         sys.stdout.write("".join(text + "\n" for text in texts))
     elif paths is None:
         for i, text in enumerate(texts, 1):
@@ -297,7 +235,7 @@ class RuleMode(StrEnum):
 def chosen_rules(ckpt: Checkpoint, mode: RuleMode | None) -> RuleWeights | None:
     """The rule weights ``--rules`` asks for: the checkpoint's own by default, where it has
     them."""
-    from seqgen.data.codec import STRICT
+    from seqgen.nn.constraints import STRICT
 
     if mode is RuleMode.strict:
         return STRICT
@@ -315,17 +253,19 @@ def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length
     samples tab-separated) or written to ``out``; files of a file codec (MIDI: the input and
     the generated voices on separate tracks) written to ``out`` (default samples/); with
     ``rules``, the codec's rules weighed in with these weights."""
-    from seqgen.data.codec import FileCodec
     from seqgen.files import prepare_output_file, write_text
-    from seqgen.nn.sampling import check_rules, generate_targets, target_limit
+    from seqgen.nn.sampling import check_rules, generate_targets, sampling_limit
 
     if source is None:
         raise UsageError("this model is an encoder-decoder: give --input TEXT or --input @FILE "
                          "(the source to write an output from)")
     codec = ckpt.codec
     check_rules(codec, rules)
-    sources = read_inputs(source, ckpt.source_codec, ckpt.config["corpus"].get("source_track"))
-    if isinstance(codec, FileCodec):
+    track = ckpt.config["corpus"].get("source_track")
+    sources = [tokens for _, tokens in ckpt.source_codec.read_inputs(source, "--input", track)]
+    if not sources or not sources[0].numel():
+        raise UsageError(f"--input {source!r} holds no input: give text, or a file of lines")
+    if not codec.reads_text:
         search.paths = output_paths(out or "samples/", len(sources) * search.num_samples,
                                     codec.output_suffix, force, one_file_each=True)
     elif out is not None:
@@ -335,14 +275,12 @@ def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length
             raise UsageError("--attention-png draws attention, and this model has none "
                              "(--attention none)")
         attention_png = prepare_output_file(attention_png, "--attention-png", force)
-    primer_read = read_primer(primer, codec)
-    prefix = codec.encode(primer_read, what="the primer") if isinstance(primer_read, str) \
-        else primer_read
-    limit = max_length or target_limit(sources)
+    prefix = codec.primer_tokens(primer)
+    limit = max_length or sampling_limit(sources)
     targets = generate_targets(ckpt.model, codec, sources, limit, search.num_samples,
                                search.options, search.seed, search.beam, search.alpha, prefix,
                                rules=rules)
-    if isinstance(codec, FileCodec):
+    if not codec.reads_text:
         write_pieces(codec, search.paths, [t for row in targets for t in row],
                      [s for s, row in zip(sources, targets, strict=True) for _ in row])
     else:

@@ -6,12 +6,20 @@ import sys
 from contextlib import nullcontext
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from seqgen.cli.app import app, console, corpus_app, default_help, err_console, reports_errors
+from seqgen.cli.app import (
+    app,
+    console,
+    corpus_app,
+    default_help,
+    err_console,
+    report_written,
+    reports_errors,
+)
 from seqgen.cli.display import FileProgressView, TrainingView
 from seqgen.config import (
     DEFAULT_BATCH_SIZE,
@@ -22,13 +30,12 @@ from seqgen.config import (
     parse_duration,
 )
 from seqgen.errors import UsageError
+from seqgen.files import prepare_output_file
 from seqgen.plugins import parse_options
 
 TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}  # the train options that are settings
 
 if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
-    from seqgen.data.corpus import Corpus
-    from seqgen.data.pairs import PairCorpus
     from seqgen.training.evaluation import Evaluation
 
 
@@ -44,7 +51,7 @@ def train_command(
     dropout: Annotated[float | None, typer.Option(help=default_help("Dropout between layers and before the head.", "dropout"))] = None,
     tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights", help="Share the embedding and output weights (needs embedding = hidden). \\[default: no]")] = None,
     cell_opt: Annotated[list[str] | None, typer.Option(help="A cell option key=value, repeatable (e.g. activation=relu).")] = None,
-    arch: Annotated[str | None, typer.Option(help="many-to-many (continue a sequence), one-to-many (a label or start token unrolls into a whole item) or encoder-decoder (a source is read whole and a target written from it). \\[default: many-to-many]")] = None,
+    arch: Annotated[str | None, typer.Option(help="many-to-many (continue a sequence), one-to-many (a label or start token unrolls into a whole item), encoder-decoder (a source is read whole and a target written from it) or many-to-one (a whole item in, its label out: a classifier). \\[default: many-to-many]")] = None,
     format: Annotated[str | None, typer.Option(help="Corpus format: a registered codec: char, midi or a plugin's (see `seqgen plugins --all`) \\[default: declared in the corpus's seqgen.json, else detected]")] = None,
     items: Annotated[str | None, typer.Option(help="Text: each line, each file, or one stream is a sequence (lines|files|stream). \\[default: declared, else detected]")] = None,
     label_from: Annotated[str | None, typer.Option(help="Labels of items: stem (file name), folder (parent folder) or a CSV/JSON file mapping files to labels. \\[default: declared, else none]")] = None,
@@ -71,12 +78,13 @@ def train_command(
     seed: Annotated[int | None, typer.Option(help=default_help("Random seed.", "seed"))] = None,
     encoder_layers: Annotated[int | None, typer.Option(help="Encoder-decoder: the encoder's recurrent layers. \\[default: --layers]")] = None,
     encoder_hidden: Annotated[int | None, typer.Option(help="Encoder-decoder: the encoder's units per layer and direction. \\[default: half --hidden when bidirectional, else --hidden]")] = None,
-    bidirectional: Annotated[bool | None, typer.Option("--bidirectional/--no-bidirectional", help="Encoder-decoder: read the source forwards and backwards. \\[default: on]")] = None,
+    bidirectional: Annotated[bool | None, typer.Option("--bidirectional/--no-bidirectional", help="Encoder-decoder and many-to-one: read the source (the item) forwards and backwards. \\[default: on]")] = None,
     attention: Annotated[str | None, typer.Option(help="Encoder-decoder: general (Luong), dot, additive (Bahdanau) or none. \\[default: general]")] = None,
     input_feeding: Annotated[bool | None, typer.Option("--input-feeding/--no-input-feeding", help="Encoder-decoder: join each step's attentional vector to the next step's input (trains step by step). \\[default: off]")] = None,
     clock: Annotated[bool | None, typer.Option("--clock/--no-clock", help="Encoder-decoder on timed pairs (MIDI): give encoder, decoder and attention the time of every token, so the voices line up with the melody by time, not by counting time shifts. \\[default: on where the codec keeps time]")] = None,
     source_track: Annotated[str | None, typer.Option(help="Encoder-decoder on MIDI: the track (name or index) that is the source; the other tracks are the target (merged for midi, kept apart for parts). \\[default: declared in seqgen.json]")] = None,
     shared_vocab: Annotated[bool | None, typer.Option("--shared-vocab/--no-shared-vocab", help="Encoder-decoder on text: one vocabulary for sources and targets. \\[default: declared, else off]")] = None,
+    pool: Annotated[str | None, typer.Option(help="Many-to-one: how the encoder's outputs become one vector: attention (a learned weighting of the tokens), mean or last (each direction's final state). \\[default: attention]")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps \\[default: auto]")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads to compute with. \\[default: OMP_NUM_THREADS where set, else one per core, fewer while other processes keep the cores busy]")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder \\[default: checkpoints/<corpus name>]")] = None,
@@ -129,7 +137,7 @@ def train_command(
             f" ({result.val_bits_per_char:.4f} bits/char)"
         console.print(f"done: step {result.step} after {result.seconds:.0f} s of training, "
                       f"validation loss {result.val_loss:.4f} (best {result.best_val_loss:.4f}) "
-                      f"nats/token{per_char}, {result.tokens_per_second:,.0f} tokens/s; checkpoint in "
+                      f"nats/{result.loss_per}{per_char}, {result.tokens_per_second:,.0f} tokens/s; checkpoint in "
                       f"{result.run_dir}", highlight=False)
 
 
@@ -147,15 +155,15 @@ def without_option(args: list[str], name: str) -> list[str]:
 
 
 def load_with_progress(path: Path, config: TrainConfig, strict: bool = False,
-                       verbose: bool = False, quiet: bool = False) -> Corpus | PairCorpus:
+                       verbose: bool = False, quiet: bool = False) -> Any:
     """Load a corpus as a run of ``config`` reads it, with a progress bar over its files,
     then report files skipped."""
-    from seqgen.data.corpus import FileCorpus, summarize_skipped
-    from seqgen.data.pairs import PairCorpus, load_run_corpus
+    from seqgen.data.describe import summarize_skipped
+    from seqgen.training.runs import load_run_corpus
 
     with nullcontext() if quiet else FileProgressView(console) as progress:
         corpus = load_run_corpus(path, config, strict=strict, progress=progress)
-    if isinstance(corpus, FileCorpus | PairCorpus) and corpus.skipped and not quiet:
+    if getattr(corpus, "skipped", None) and not quiet:
         err_console.print(f"[yellow]warning:[/] {len(corpus.files)} {corpus.format} files read, "
                           f"{summarize_skipped(corpus.skipped)}"
                           + ("" if verbose else "; --verbose lists them"), highlight=False)
@@ -173,18 +181,99 @@ def eval_command(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads to compute with. \\[default: OMP_NUM_THREADS where set, else one per core, fewer while other processes keep the cores busy]")] = None,
     beam: Annotated[int, typer.Option(help="Encoder-decoder of text: the beam whose outputs are scored beside the greedy ones.")] = 5,
+    confusion_png: Annotated[Path | None, typer.Option(help="Classifier: draw its confusion matrix on the validation items (true label down, predicted across) as a PNG.")] = None,
+    judge: Annotated[Path | None, typer.Option(help="A classifier (--arch many-to-one) that judges this labelled generator: the share of the items it writes for each label that the classifier gives that label.")] = None,
+    num_samples: Annotated[int, typer.Option(help="With --judge: items generated per label.")] = 100,
+    seed: Annotated[int, typer.Option(help="With --judge: the random seed of the generated items.")] = 0,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --confusion-png.")] = False,
 ) -> None:
     """Validation loss in nats/token, bits per character and perplexity; for an
     encoder-decoder of text, exact match and chrF of its outputs, greedy and with a beam; with
-    learnt rule weights, the loss with them."""
+    learnt rule weights, the loss with them; for a classifier, accuracy and F1 per label."""
     from seqgen.threads import configure as configure_threads
     from seqgen.training.evaluation import evaluate_checkpoint
 
     configure_threads(threads)
+    if confusion_png is not None:
+        check_png_name(confusion_png, "--confusion-png")
+        prepare_output_file(confusion_png, "--confusion-png", force)
+    judged = load_judged_pair(checkpoint, judge, device) if judge is not None else None
     result = evaluate_checkpoint(checkpoint, corpus, device, beam)
+    if confusion_png is not None and result.classes is None:
+        raise UsageError("--confusion-png draws a classifier's confusion matrix; "
+                         f"{checkpoint} is not a classifier")
+    print_evaluation(checkpoint, result)
+    if result.classes is not None:
+        print_classes(result.classes)
+        if confusion_png is not None:
+            from seqgen.media.plots import confusion_png as draw_confusion
+
+            draw_confusion(result.classes.counts.numpy(), result.classes.labels, confusion_png)
+            report_written([confusion_png])
+    if judged is not None:
+        print_judgement(judged, num_samples, seed, result.precision)
+
+
+def check_png_name(path: Path, flag: str) -> None:
+    """A picture's file name ends .png: another suffix would hold a PNG under a wrong name."""
+    if path.suffix.lower() != ".png":
+        raise UsageError(f"{flag} {path}: seqgen draws PNG pictures; give a name ending .png")
+
+
+def load_judged_pair(generator: Path, classifier: Path, device: str) -> tuple:
+    """Both checkpoints of ``--judge``, loaded and checked before any work."""
+    from seqgen.tasks.judge import check_judged_pair
+    from seqgen.training.checkpoint import load_checkpoint
+    from seqgen.training.devices import resolve_device
+
+    dev = resolve_device(device)
+    pair = load_checkpoint(generator, dev), load_checkpoint(classifier, dev)
+    check_judged_pair(*pair)
+    return pair
+
+
+def print_judgement(pair: tuple, num_samples: int, seed: int, precision: str) -> None:
+    from seqgen.tasks.judge import judge
+
+    generator, classifier = pair
+    found = judge(generator, classifier, num_samples, seed, precision)
+    table = Table(title=f"{num_samples} items per label written by {generator.path}, "
+                        f"labelled by {classifier.path}")
+    table.add_column("label")
+    table.add_column("labelled as asked", justify="right")
+    for name, share in found.recognised.items():
+        table.add_row(name, f"{share:.1%}")
+    table.add_row("macro average", f"{found.macro:.1%}", style="bold")
+    console.print(table)
+    console.print(f"the classifier's macro accuracy on real validation items: "
+                  f"{found.classifier_accuracy:.1%}; the generated items are recognised "
+                  f"{found.ratio:.2f} times as often as real ones", highlight=False)
+
+
+def print_classes(classes) -> None:
+    """A classifier's accuracy, macro accuracy and F1, and each label's figures."""
+    console.print(f"accuracy {classes.accuracy:.1%} of {classes.items:,} validation items; "
+                  f"macro-averaged accuracy {classes.macro_accuracy:.1%}, "
+                  f"F1 {classes.macro_f1:.3f}", highlight=False)
+    table = Table(title="per label")
+    for column in ("label", "items", "accuracy", "precision", "F1"):
+        table.add_column(column, justify="left" if column == "label" else "right")
+    for row in classes.per_label():
+        table.add_row(row["label"], f"{row['items']:,}",
+                      "-" if row["items"] == 0 else f"{row['accuracy']:.1%}",
+                      f"{row['precision']:.1%}", f"{row['f1']:.3f}")
+    console.print(table)
+
+
+def print_evaluation(checkpoint: Path, result: Evaluation) -> None:
+    """The loss and what it measures, per label, the outputs' scores, and what training
+    recorded."""
+    per = result.loss_per
+    counted = "items" if per == "label" else "tokens"
     table = Table(title=f"evaluation of {checkpoint}")
-    columns = {"tokens": f"{result.tokens:,}", "loss (nats/token)": f"{result.loss:.4f}",
-               f"bits/{result.unit}": f"{result.bits_per_token:.4f}"}
+    unit = result.unit if per == "token" else per  # a token's name: character, word...
+    columns = {counted: f"{result.tokens:,}", f"loss (nats/{per})": f"{result.loss:.4f}",
+               f"bits/{unit}": f"{result.bits_per_token:.4f}"}
     if result.bits_per_char is not None and result.unit != "character":
         columns |= {"characters": f"{result.chars:,}", "bits/char": f"{result.bits_per_char:.4f}"}
     columns["perplexity"] = f"{result.perplexity:.3f}"
@@ -222,7 +311,7 @@ def eval_command(
 def recorded_line(result: Evaluation) -> str:
     """What training recorded for the snapshot, beside the figures just computed: in the same
     precision they agree; where the device cannot compute the run's precision, say so."""
-    figures = f"{result.recorded_loss:.4f} nats/token"
+    figures = f"{result.recorded_loss:.4f} nats/{result.loss_per}"
     if result.recorded_ruled_loss is not None:
         figures += f" ({result.recorded_ruled_loss:.4f} with the learnt weights)"
     if result.precision == result.recorded_precision:
@@ -247,23 +336,18 @@ def inspect_command(
     seq_len: Annotated[int | None, typer.Option(help=f"Chunk length to show the padding for (items). \\[default: {DEFAULT_SEQ_LEN}]")] = None,
     strict: Annotated[bool, typer.Option(help="MIDI: a file that cannot be used is an error.")] = False,
     verbose: Annotated[bool, typer.Option(help="List the files skipped and why.")] = False,
-    pairs: Annotated[bool, typer.Option(help="Read the corpus as pairs, as --arch encoder-decoder does.")] = False,
-    source_track: Annotated[str | None, typer.Option(help="With --pairs, MIDI: the source's track. \\[default: declared]")] = None,
+    arch: Annotated[str, typer.Option(help="Read the corpus as a run of this architecture does (encoder-decoder: as pairs).")] = "many-to-many",
+    source_track: Annotated[str | None, typer.Option(help="Pairs of MIDI files: the source's track. \\[default: declared]")] = None,
 ) -> None:
     """Files, tokens, vocabulary and split sizes of a corpus."""
-    from seqgen.data.corpus import describe_corpus
-    from seqgen.data.pairs import PairCorpus, describe_pairs
-
     config = TrainConfig(batch_size=batch_size, seq_len=seq_len, val_fraction=val_fraction,
                          format=format, items=items, label_from=label_from,
                          codec_options=parse_options(codec_opt or [], "--codec-opt"),
-                         arch="encoder-decoder" if pairs else "many-to-many",
-                         source_track=source_track)
+                         arch=arch, source_track=source_track)
     corpus = load_with_progress(path, config, strict, verbose)
     table = Table(title=f"corpus {path} ({corpus.format})", show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    describe = describe_pairs if isinstance(corpus, PairCorpus) else describe_corpus
-    for name, value in describe(corpus, val_fraction, batch_size, seq_len):
+    for name, value in corpus.describe(val_fraction, batch_size, seq_len):
         table.add_row(name, value)
     console.print(table)

@@ -51,6 +51,11 @@ class Chunk:
         return Chunk(self.inputs[rows], self.targets[rows], self.reset[rows], part(self.labels),
                      part(self.source), part(self.source_lengths))
 
+    def sources(self) -> tuple[Tensor, Tensor] | tuple[()]:
+        """What a model reads beside the chunk's inputs: its rows' sources and their lengths
+        (pairs, items to classify), or nothing."""
+        return () if self.source is None else (self.source, self.source_lengths)
+
     @property
     def fresh(self) -> bool:
         """Every row starts fresh here."""

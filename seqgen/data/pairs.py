@@ -21,36 +21,41 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqgen.config import TrainConfig
 from seqgen.data.batching import padding_fraction
 from seqgen.data.cache import CacheContents, CacheWriter, cached, relative_name, write_cache
-from seqgen.data.codec import (
+from seqgen.data.codecs.base import (
     Augmentation,
     Codec,
-    CodecFileError,
     FileCodec,
     TextCodec,
     codec_release,
     get_codec,
 )
-from seqgen.data.corpus import (
-    Corpus,
-    DecodedText,
-    FileProgress,
+from seqgen.data.declaration import (
     corpus_files,
     declared_options,
     detect_format,
     find_files,
-    fit_codec,
-    learned_split,
-    load_corpus,
     read_declaration,
-    read_files,
+)
+from seqgen.data.describe import (
+    Rows,
+    cache_row,
+    files_row,
+    size_row,
     summarize_skipped,
+    token_counts,
+)
+from seqgen.data.splits import PairData, pair_split, split_items
+from seqgen.data.text import (
+    DecodedText,
+    fit_codec,
+    in_vocabulary,
+    learned_split,
     text_cache_kind,
     warn_invalid,
 )
-from seqgen.data.splits import PairData, pair_split, split_items
+from seqgen.data.workers import FileProgress, read_files
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.plugins import check_option_names
 
@@ -90,16 +95,32 @@ class PairCorpus:
         codec, source_codec = codec or self.codec, source_codec or self.source_codec
         sources = in_vocabulary(self.sources, self.source_codec, source_codec, self.path)
         targets = in_vocabulary(self.targets, self.codec, codec, self.path)
-        if isinstance(codec, FileCodec):
+        if not codec.reads_text:
             source_codec = codec  # one codec reads both sides, and augments them together
         return pair_split(sources, targets, codec, source_codec, val_fraction, augmentation)
 
-
-def in_vocabulary(pieces: list[Tensor], own: Codec, wanted: Codec, path: Path) -> list[Tensor]:
-    """Text pieces of ``own``'s vocabulary in ``wanted``'s (a checkpoint's)."""
-    if not isinstance(wanted, TextCodec) or wanted.to_json() == own.to_json():
-        return pieces
-    return [wanted.translate(p, own, what=f"corpus {path}") for p in pieces]
+    def describe(self, val_fraction: float = 0.1, batch_size: int | None = None,
+                 seq_len: int | None = None) -> Rows:
+        """What ``seqgen corpus inspect --pairs`` shows, as (name, value) rows: files, size,
+        pairs, files skipped, each side's tokens and vocabulary, the split, the padding of the
+        training layout and the cache."""
+        train, val = self.split(val_fraction)
+        layout = train.layout(batch_size, seq_len)
+        rows = [files_row(self.files), size_row(self.num_bytes),
+                ("pairs", f"{len(self.targets):,}" + (f", the source track {self.source_track}"
+                                                      if self.source_track else ""))]
+        if self.skipped:
+            rows.append(("skipped", summarize_skipped(self.skipped)))
+        for side, pieces, codec in (("source", self.sources, self.source_codec),
+                                    ("target", self.targets, self.codec)):
+            rows += [(f"{side} tokens", token_counts(pieces, "pair", mean=False)),
+                     (f"{side} vocabulary", codec.describe_vocabulary())]
+        padding = padding_fraction(train.batches(layout.rows, layout.seq_len))
+        return rows + [
+            ("split", f"{len(train.targets):,} training pairs, {len(val.targets):,} validation "
+                      f"pairs (the last {val_fraction:.0%})"),
+            ("padding", f"{padding:.1%} of training target positions at batch {layout.rows}"),
+            cache_row(self.from_cache)]
 
 
 # ---- loading ---------------------------------------------------------------------------------
@@ -120,7 +141,7 @@ def load_pairs(path: str | Path, format: str | None = None,
     codec_class = get_codec(format).cls
     options = declared_options(declared, codec_class, codec_options)
     check_option_names(options, codec_class.default_options(), f"the {format} codec")
-    if issubclass(codec_class, FileCodec):
+    if not codec_class.reads_text:  # a file codec reads its files as pairs of tracks
         track = source_track or declared.get("source_track")
         return load_file_pairs(path, root, codec_class, options, track, strict=strict,
                                progress=progress, cache_dir=cache_dir)
@@ -137,39 +158,6 @@ def pair_format(root: Path) -> str:
     if root.is_dir() and (pair_files := find_files(root, PAIR_SUFFIXES)):
         return detect_format(pair_files[0])
     return detect_format(root)
-
-
-def load_run_corpus(path: str | Path, config: TrainConfig, *, strict: bool = False,
-                    progress: FileProgress | None = None,
-                    fitted: TextCodec | None = None) -> "Corpus | PairCorpus":
-    """The corpus a run of ``config`` trains on: pairs for an encoder-decoder, else as
-    ``load_corpus`` reads it (a codec learnt from the text fitted on the run's training split,
-    or ``fitted``, a checkpoint's, encoding it)."""
-    if config.arch == "encoder-decoder":
-        return load_pairs(path, config.format, config.codec_options,
-                          source_track=config.source_track,
-                          shared_vocab=config.shared_vocab or None, strict=strict,
-                          progress=progress, val_fraction=config.val_fraction)
-    return load_corpus(path, config.format, config.codec_options, items=config.items,
-                       label_from=config.label_from, strict=strict, progress=progress,
-                       val_fraction=config.val_fraction, fitted=fitted)
-
-
-def load_recorded_run_corpus(config: dict, path: str | Path | None = None,
-                             codec: Codec | None = None) -> "Corpus | PairCorpus":
-    """The corpus a checkpoint's ``config`` was trained on (or ``path``), read the same way;
-    a codec learnt from the text is the checkpoint's ``codec`` (when given)."""
-    recorded = config.get("corpus", {})
-    corpus_path = Path(path or recorded.get("path", ""))
-    if path is None and not corpus_path.exists():
-        raise SeqgenError(f"the corpus this checkpoint was trained on ({corpus_path}) is not "
-                          "there; pass --corpus PATH")
-    try:
-        settings = TrainConfig(**{**config.get("training", {}), "format": recorded.get("format")})
-    except TypeError as exc:
-        raise SeqgenError(f"a checkpoint's config.json is damaged: its training {exc}") from None
-    learned = codec if isinstance(codec, TextCodec) and codec.fits_training_split else None
-    return load_run_corpus(corpus_path, settings, fitted=learned)
 
 
 # ---- text pairs ------------------------------------------------------------------------------
@@ -266,22 +254,12 @@ def split_sides(tensors: dict[str, Tensor]) -> tuple[list[Tensor], list[Tensor]]
 # ---- files read as pairs (MIDI) --------------------------------------------------------------
 
 
-def read_pair_job(job: tuple[Path, FileCodec, str]) -> tuple | str:
-    """Worker: a file's source and target tokens and statistics, or why it cannot be used."""
-    path, codec, track = job
-    try:
-        source, target, stats = codec.read_pair(path, track)
-    except CodecFileError as exc:
-        return str(exc)
-    return source.numpy(), target.numpy(), stats
-
-
 def load_file_pairs(path: Path, root: Path, codec_class: type[FileCodec],
                     options: dict[str, object], track: str | None, *, strict: bool = False,
                     progress: FileProgress | None = None,
                     cache_dir: Path | None = None) -> PairCorpus:
     """A file codec's files as pairs (cached): the source track against the other tracks."""
-    if not codec_class.reads_pairs():
+    if not codec_class.implements("read_pair"):
         raise UsageError(f"the {codec_class.name} codec cannot read a file as a pair (it has no "
                          "read_pair): an encoder-decoder needs text pairs or a codec that has")
     if track is None:
@@ -314,41 +292,14 @@ def encode_file_pairs(root: Path, files: list[Path], codec: FileCodec, track: st
                       progress: FileProgress | None, cache_file: Path) -> CacheContents:
     """Read the files as pairs in worker processes and cache both sides."""
     sources, targets, used, skipped, stats = [], [], [], [], Counter()
-    for file, result in zip(files, read_files(files, codec, progress, read_pair_job, track),
-                            strict=True):
+    for file, result in zip(files, read_files(files, codec, progress, track), strict=True):
         if isinstance(result, str):
             skipped.append([relative_name(file, root), result])
             continue
-        source, target, file_stats = result
+        (source, target), file_stats = result
         sources.append(source)
         targets.append(target)
         stats.update(file_stats)
         used.append(relative_name(file, root))
     return cache_sides(cache_file, sources or [[]], targets or [[]],
                        {"used": used, "skipped": skipped, "stats": dict(stats)})
-
-
-
-def describe_pairs(corpus: PairCorpus, val_fraction: float = 0.1, batch_size: int | None = None,
-                   seq_len: int | None = None) -> list[tuple[str, str]]:
-    """What ``seqgen corpus inspect --pairs`` shows, as (name, value) rows."""
-    train, val = corpus.split(val_fraction)
-    layout = train.layout(batch_size, seq_len)
-    rows = [("files", f"{len(corpus.files)} read"), ("size", f"{corpus.num_bytes:,} bytes"),
-            ("pairs", f"{len(corpus.targets):,}" + (f", the source track {corpus.source_track}"
-                                                    if corpus.source_track else ""))]
-    if corpus.skipped:
-        rows.append(("skipped", summarize_skipped(corpus.skipped)))
-    for side, pieces, codec in (("source", corpus.sources, corpus.source_codec),
-                                ("target", corpus.targets, corpus.codec)):
-        lengths = torch.tensor([p.numel() for p in pieces], dtype=torch.float)
-        rows += [(f"{side} tokens", f"{int(lengths.sum()):,}; per pair: min {lengths.min():.0f}, "
-                                    f"median {lengths.median():.0f}, max {lengths.max():.0f}"),
-                 (f"{side} vocabulary", codec.describe_vocabulary())]
-    batches = train.batches(layout.rows, layout.seq_len)
-    return rows + [
-        ("split", f"{len(train.targets):,} training pairs, {len(val.targets):,} validation "
-                  f"pairs (the last {val_fraction:.0%})"),
-        ("padding", f"{padding_fraction(batches):.1%} of training target positions at batch "
-                    f"{layout.rows}"),
-        ("encoding", "from the cache" if corpus.from_cache else "encoded now and cached")]

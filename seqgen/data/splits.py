@@ -8,7 +8,7 @@ from torch import Tensor
 
 from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN
 from seqgen.data.batching import Batches, item_batches, pair_batches, stream_batches
-from seqgen.data.codec import Augmentation, Codec, TextCodec
+from seqgen.data.codecs.base import Augmentation, Codec, TextCodec
 from seqgen.errors import UsageError
 
 
@@ -154,25 +154,33 @@ class ItemData:
     def target_chars(self, rows: int) -> int | None:
         """The characters of text the targets of ``batches`` stand for (each item's tokens and
         its end, one character, in rows of any number), or None for a codec of files."""
-        if not isinstance(self.codec, TextCodec):
+        if not self.codec.reads_text:
             return None
         chars = self.chars or [self.codec.token_chars(item) for item in self.items]
         return sum(int(c.sum()) for c in chars) + len(self.items)
 
-    def batches(self, rows: int, seq_len: int, epoch: int = 0, seed: int = 0,
-                train: bool = False) -> Batches:
+    def draw(self, epoch: int, seed: int, train: bool,
+             ) -> tuple[list[Tensor], Tensor | None, torch.Generator | None]:
+        """An epoch's items and their labels, with the generator that shuffles them: in
+        training, drawn by the label balance and augmented; else every item as it is."""
         generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch) if train else None
         picks, labels = range(len(self.items)), self.labels
         if generator is not None and self.label_balance and labels is not None:
             picks = balanced_picks(labels, self.label_balance, generator)
             labels = labels[picks]
-        bos, eos = torch.tensor([self.codec.BOS]), torch.tensor([self.codec.EOS])
-        sequences = []
+        items = []
         for index in picks:
             tokens = self.items[index]
             if generator is not None and self.augmentation is not None:
                 tokens = self.codec.augment(tokens, self.augmentation, generator)
-            sequences.append(torch.cat([bos, tokens.long(), eos]))
+            items.append(tokens.long())
+        return items, labels, generator
+
+    def batches(self, rows: int, seq_len: int, epoch: int = 0, seed: int = 0,
+                train: bool = False) -> Batches:
+        items, labels, generator = self.draw(epoch, seed, train)
+        bos, eos = torch.tensor([self.codec.BOS]), torch.tensor([self.codec.EOS])
+        sequences = [torch.cat([bos, tokens, eos]) for tokens in items]
         return item_batches(sequences, rows, seq_len, self.codec.PAD, labels, generator)
 
 
@@ -253,7 +261,7 @@ class PairData:
     def target_chars(self, rows: int) -> int | None:
         """The characters of text the targets stand for (each target and its end, one
         character), or None for a codec of files."""
-        if not isinstance(self.codec, TextCodec):
+        if not self.codec.reads_text:
             return None
         return sum(int(self.codec.token_chars(t).sum()) for t in self.targets) + len(self.targets)
 

@@ -6,7 +6,7 @@ import subprocess
 import wave
 from pathlib import Path
 
-from seqgen.data.midi import load_midi
+from seqgen.data.codecs.midi import load_midi
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import atomic_write
 

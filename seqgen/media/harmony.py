@@ -31,7 +31,7 @@ from operator import attrgetter
 import mido
 import numpy as np
 
-from seqgen.data.midi import (
+from seqgen.data.codecs.midi import (
     MidiOptions,
     TrackNotes,
     bar_count,

@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from seqgen.data.corpus import FileProgress, corpus_files, summarize_skipped
-from seqgen.data.midi import MidiCodec, MidiFileError, MidiOptions, load_midi, read_notes
+from seqgen.data.codecs.midi import MidiCodec, MidiFileError, MidiOptions, load_midi, read_notes
+from seqgen.data.declaration import corpus_files
+from seqgen.data.describe import summarize_skipped
 from seqgen.data.notes import Note, polyphony
+from seqgen.data.workers import FileProgress
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import json_value
 from seqgen.media.harmony import (

@@ -15,7 +15,7 @@ import numpy as np
 from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.text import Text
 
-from seqgen.data.midi import (
+from seqgen.data.codecs.midi import (
     DEFAULT_TEMPO,
     MidiOptions,
     NoNotesError,

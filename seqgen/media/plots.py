@@ -120,6 +120,30 @@ def attention_png(weights: np.ndarray, source: Sequence[str], output: Sequence[s
     return save_png(figure, path)
 
 
+def confusion_png(counts: np.ndarray, labels: Sequence[str], path: str | Path) -> Path:
+    """Draw a confusion matrix ``counts`` [true label, predicted label] as a grid, each row
+    shaded by the share of that label's items given each label, with the counts written in."""
+    size = len(labels)
+    cell = 36 if size <= 20 else 12
+    side = min(MAX_SIDE_PX, max(MIN_SIDE_PX, 200 + cell * size))
+    figure = new_figure(side + 120, side)
+    ax = figure.add_subplot()
+    shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+    every = max(1, -(-size // MAX_LABELS))
+    ax.set_xticks(range(0, size, every), list(labels)[::every], rotation=90, fontsize=8)
+    ax.set_yticks(range(0, size, every), list(labels)[::every], fontsize=8)
+    if size <= 20:
+        for row in range(size):
+            for column in range(size):
+                ax.text(column, row, str(int(counts[row, column])), ha="center", va="center",
+                        fontsize=7, color="white" if shares[row, column] > 0.5 else "black")
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    figure.colorbar(image, ax=ax, label="share of the true label's items", pad=0.01)
+    return save_png(figure, path)
+
+
 # ---- training curves -------------------------------------------------------------------------
 
 

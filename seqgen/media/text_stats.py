@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seqgen.data.corpus import TextCorpus, find_files, load_corpus
+from seqgen.data.corpus import load_corpus
+from seqgen.data.declaration import find_files
 from seqgen.errors import UsageError
 from seqgen.files import json_value
 
@@ -147,11 +148,7 @@ def read_text_samples(path: str | Path, items: bool = False) -> list[str]:
 def read_text_corpus(path: str | Path) -> tuple[str, list[str] | None]:
     """A text corpus's text and, for a corpus of items, its items: read as training reads it
     (its ``seqgen.json`` or its files say whether it is lines, files or one stream)."""
-    corpus = load_corpus(path, "char")
-    if isinstance(corpus, TextCorpus):
-        return corpus.codec.decode(corpus.ids), None
-    items = [corpus.codec.decode(piece) for piece in corpus.pieces]
-    return "\n".join(items), items
+    return load_corpus(path, "char").decoded()
 
 
 # ---- outputs against references --------------------------------------------------------------

@@ -14,8 +14,8 @@ import torch
 from torch import Tensor
 
 from seqgen import threads
-from seqgen.data.codec import STRICT, Rules, RuleWeights, apply_rules
 from seqgen.nn.cells import State, map_state
+from seqgen.nn.constraints import Constraints
 
 
 @dataclass
@@ -30,20 +30,18 @@ def length_penalty(length: int, alpha: float) -> float:
 
 @torch.inference_mode()
 def beam_search(model, prompt: Tensor, length: int, beam: int, rows: int = 1, *,
-                stop_token: int | None = None, min_length: int = 0,
-                banned: list[int] | None = None, labels: Tensor | None = None,
-                alpha: float = 1.0, num_return: int = 1,
-                rules: list[Rules] | None = None,
-                weights: RuleWeights = STRICT) -> list[list[Hypothesis]]:
+                constraints: Constraints | None = None, labels: Tensor | None = None,
+                alpha: float = 1.0, num_return: int = 1) -> list[list[Hypothesis]]:
     """For each of ``rows`` inputs, the ``num_return`` (at most ``beam``) likeliest
     continuations of ``prompt`` [P] of up to ``length`` tokens, best first.
 
     ``model`` has the interface of ``sampling.generate``'s (``init_state``, a call over
     tokens, ``step``; a ``Decoding`` for an encoder-decoder, whose rows are its sources).
-    ``labels`` [rows] condition a labelled model. The stop token is never drawn within the
-    first ``min_length`` tokens, ``banned`` tokens never; what would break one of each input's
-    ``rules`` has that rule's ``weights`` added to its logit (never, at -inf: the default).
+    ``labels`` [rows] condition a labelled model. ``constraints`` (each input's) say where a
+    hypothesis may stop, what it never writes, and the rules it keeps.
     """
+    constraints = (constraints or Constraints()).repeated(beam)
+    stop_token = constraints.stop_token
     device = model.head.weight.device
     model.eval()
     labels = None if labels is None else labels.to(device)
@@ -52,7 +50,6 @@ def beam_search(model, prompt: Tensor, length: int, beam: int, rows: int = 1, *,
     state = map_state(lambda t: t.repeat_interleave(beam, 0), state)
     labels = None if labels is None else labels.repeat_interleave(beam)
     logits = logits[:, -1].repeat_interleave(beam, 0)
-    rules = rules and [r for r in rules for _ in range(beam)]
     scores = torch.full((rows, beam), float("-inf"), device=device)
     scores[:, 0] = 0  # the first step expands one hypothesis per input
     history = torch.zeros(rows * beam, 0, dtype=torch.long, device=device)
@@ -61,13 +58,9 @@ def beam_search(model, prompt: Tensor, length: int, beam: int, rows: int = 1, *,
     for i in range(length):
         threads.adapt()
         logits = logits.float()
-        if rules:
-            apply_rules(logits, rules, weights)
+        constraints.weigh(logits)
         log_probs = logits.log_softmax(-1)
-        if banned:
-            log_probs[:, banned] = float("-inf")
-        if stop_token is not None and i < min_length:
-            log_probs[:, stop_token] = float("-inf")
+        constraints.mask(log_probs, i)
         vocab = log_probs.size(-1)
         candidates = (scores.view(-1, 1) + log_probs).view(rows, beam * vocab)
         width = beam if stop_token is None else 2 * beam  # room for hypotheses that stop
@@ -85,9 +78,7 @@ def beam_search(model, prompt: Tensor, length: int, beam: int, rows: int = 1, *,
         scores = top
         order = (offsets + source).view(-1)
         history = torch.cat([history[order], tokens.view(-1, 1)], 1)
-        if rules:
-            rules = [rules[o].after(t) for o, t in zip(order.tolist(), tokens.view(-1).tolist(),
-                                                        strict=True)]
+        constraints.advance(tokens.view(-1).tolist(), order.tolist())
         if stop_token is not None and all_done(finished, scores, beam, length_penalty(i + 1,
                                                                                        alpha)):
             break

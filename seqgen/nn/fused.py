@@ -1,4 +1,4 @@
-"""The built-in cells; the plugin ``seqgen.builtins`` registers them.
+"""The built-in cells; the plugin ``seqgen.nn.builtin`` registers them.
 
 Each wraps a ``torch.nn`` recurrent module so that training runs the fused CPU and cuDNN
 kernels over whole sequences, while sampling steps one token at a time through the cell

@@ -1,12 +1,13 @@
 """The generator: embedding, a stack of recurrent cells, dropout, and a linear head.
 
-Two architectures (``arch``), from the same code:
+Two shapes, from the same code:
 
-- **many-to-many**: the model reads a sequence and predicts the next token at every step; with
-  labels, the label's embedding is joined to every input step;
-- **one-to-many**: the single input (a label, or nothing but the start token) sets the initial
-  state: a learned projection of the label embedding into every layer's state, or a learned
-  start state without labels; the model then feeds back its own outputs until the end token.
+- **continuing** (many-to-many): the model reads a sequence and predicts the next token at
+  every step; with labels, the label's embedding is joined to every input step;
+- **starting from a label** (one-to-many, ``starts``): the single input (a label, or nothing but
+  the start token) sets the initial state: a learned projection of the label embedding into
+  every layer's state, or a learned start state without labels; the model then feeds back its
+  own outputs until the end token.
 """
 
 from collections.abc import Callable
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqgen.config import ARCHITECTURES, ModelConfig, one_of
+from seqgen.config import ModelConfig
 from seqgen.data.batching import IGNORE, Chunk
 from seqgen.errors import PluginError, UsageError
 from seqgen.nn.bridge import StartState
@@ -32,9 +33,10 @@ from seqgen.plugins import Spec, check_option_names, takes_any_option
 
 
 class Generator(nn.Module):
-    """Next-token model over a cell stack, many-to-many or one-to-many, optionally labelled."""
+    """Next-token model over a cell stack, optionally labelled; ``starts``: the label (or a
+    learned start) sets the first state instead of joining every input."""
 
-    def __init__(self, config: ModelConfig, stack: StackCell) -> None:
+    def __init__(self, config: ModelConfig, stack: StackCell, starts: bool = False) -> None:
         super().__init__()
         self.config = config
         embedding_size = config.embedding_size or config.hidden_size
@@ -43,7 +45,7 @@ class Generator(nn.Module):
                                 if config.num_labels else None)
         self.stack = stack
         self.start = (StartState(stack.init_state(1), config.label_size if config.num_labels
-                                 else 0) if config.arch == "one-to-many" else None)
+                                 else 0) if starts else None)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:
@@ -111,9 +113,7 @@ def chunk_forward(forward: Callable[..., tuple[Tensor, State]], chunk: Chunk,
                   state: State | None) -> tuple[Tensor, State]:
     """Logits [batch, time, vocab] of a chunk through ``forward`` (a model, or its DDP
     wrapper); a chunk of pairs hands the model its sources too."""
-    if chunk.source is None:
-        return forward(chunk.inputs, state, chunk.labels)
-    return forward(chunk.inputs, state, chunk.labels, chunk.source, chunk.source_lengths)
+    return forward(chunk.inputs, state, chunk.labels, *chunk.sources())
 
 
 def check_cell_options(spec: Spec, options: dict[str, object]) -> None:
@@ -141,13 +141,22 @@ def make_stack(config: ModelConfig, input_size: int, hidden_size: int,
     return stack
 
 
-def build_generator(config: ModelConfig) -> Generator:
-    """A generator from its config, with the cell from the plugin registry."""
+def input_size(config: ModelConfig, starts: bool) -> int:
+    """What a generator's stack reads per step: the token embedding, a label's where the label
+    joins every step (not where it ``starts`` the item), and a context vector where there is
+    one."""
+    joined = config.label_size if config.num_labels and not starts else 0
+    return (config.embedding_size or config.hidden_size) + joined + config.context_size
+
+
+def build_generator(config: ModelConfig, starts: bool = False) -> Generator:
+    """A generator from its config, with the cell from the plugin registry (``starts``: as in
+    ``Generator``)."""
     embedding_size = config.embedding_size or config.hidden_size
     if config.tie_weights and embedding_size != config.hidden_size:
         raise UsageError(f"tied weights need the embedding size ({embedding_size}) to equal "
                          f"the hidden size ({config.hidden_size}); drop --embedding or "
                          "--tie-weights")
-    one_of(ARCHITECTURES, arch=config.arch)
-    stack = make_stack(config, config.input_size, config.hidden_size, config.num_layers)
-    return Generator(config, stack)
+    stack = make_stack(config, input_size(config, starts), config.hidden_size,
+                       config.num_layers)
+    return Generator(config, stack, starts)

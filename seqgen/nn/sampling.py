@@ -13,18 +13,10 @@ from torch import Tensor
 
 from seqgen import threads
 from seqgen.config import MAX_SEED, at_least, check_seed
-from seqgen.data.codec import (
-    STRICT,
-    Codec,
-    FileCodec,
-    Rules,
-    RuleWeights,
-    TextCodec,
-    apply_rules,
-    has_rules,
-)
+from seqgen.data.codecs.base import Codec, FileCodec, Rules, TextCodec
 from seqgen.errors import UsageError
 from seqgen.nn.beam import beam_search
+from seqgen.nn.constraints import Constraints, RuleWeights
 from seqgen.nn.model import Generator
 from seqgen.nn.seq2seq import Decoding, Seq2Seq
 
@@ -107,26 +99,25 @@ def parse_length(text: str | None) -> tuple[int | None, float | None]:
 @torch.inference_mode()
 def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1,
              options: SamplingOptions | None = None, seed: int | None = None, *,
-             stop_token: int | None = None, min_length: int = 0,
-             banned: list[int] | None = None,
+             constraints: Constraints | None = None,
              token_seconds: Tensor | None = None, max_seconds: float | None = None,
-             labels: Tensor | None = None, rules: list[Rules] | None = None,
-             weights: RuleWeights = STRICT,
+             labels: Tensor | None = None,
              on_tokens: Callable[[Tensor], Tensor | None] | None = None) -> list[Tensor]:
     """Continue ``prompt`` (token ids [P]) by up to ``length`` tokens, ``num_samples`` at once.
 
     The prompt is read once through the sequence path; then the model steps one token at a
     time with its state carried, so the cost is linear in the length. A sample ends early at
-    ``stop_token`` (not within its first ``min_length`` tokens), or once its tokens'
-    ``token_seconds`` add up to ``max_seconds``.
-    ``banned`` tokens are never drawn; what would break one of each sample's ``rules`` has
-    that rule's ``weights`` added to its logit (never drawn at -inf, the default).
+    its ``constraints``' stop token, or once its tokens' ``token_seconds`` add up to
+    ``max_seconds``; the constraints (each sample's) also say what it never draws and the
+    rules it keeps.
     ``labels`` [num_samples] condition a labelled model.
     ``on_tokens`` gets each step's tokens [num_samples] as they are drawn (for streaming); it
     may return which samples end with them (bool [num_samples]; a length in characters, say).
     Returns each sample's new tokens (without the prompt and the stop token).
     """
     options = options or SamplingOptions()
+    constraints = (constraints or Constraints()).repeated(1)  # its rules advance here
+    stop_token = constraints.stop_token
     at_least(0, length=length)
     at_least(1, num_samples=num_samples)
     check_seed(seed)
@@ -147,16 +138,11 @@ def generate(model: Generator, prompt: Tensor, length: int, num_samples: int = 1
     drawn = []
     for i in range(length):
         threads.adapt()
-        if banned:
-            logits[:, banned] = float("-inf")
-        if i < min_length and stop_token is not None:
-            logits[:, stop_token] = float("-inf")
-        if rules:
-            apply_rules(logits, rules, weights)
+        constraints.weigh(logits)
+        constraints.mask(logits, i)
         tokens = sample_next(logits, options, generator)
         drawn.append(tokens)
-        if rules:
-            rules = [r.after(t) for r, t in zip(rules, tokens.tolist(), strict=True)]
+        constraints.advance(tokens.tolist())
         ended = on_tokens(tokens) if on_tokens is not None else None
         if can_end or ended is not None:
             if stop_token is not None:
@@ -218,20 +204,28 @@ def check_beam(beam: int, num_samples: int, options: SamplingOptions | None) -> 
                          "--top-k and --top-p, which shape random draws")
 
 
+def item_constraints(codec: Codec, primed: bool, open_ended: bool = True) -> Constraints:
+    """An item's limits: it ends at the end token (not before its first token unless a
+    primer began it), never writes padding or a second start; a piece of a set length
+    (``open_ended`` False) never ends by itself."""
+    return Constraints(stop_token=codec.EOS if open_ended else None,
+                       min_length=0 if primed else 1,
+                       banned=[codec.PAD, codec.BOS] + ([] if open_ended else [codec.EOS]))
+
+
 def search_or_sample(model: Generator, prompt: Tensor, length: int, num_samples: int,
                      options: SamplingOptions | None, seed: int | None, beam: int = 0,
-                     alpha: float = 1.0, *, stop_token: int | None = None, min_length: int = 0,
-                     banned: list[int] | None = None, labels: Tensor | None = None,
-                     **sampling: object) -> list[Tensor]:
+                     alpha: float = 1.0, *, constraints: Constraints | None = None,
+                     labels: Tensor | None = None, **sampling: object) -> list[Tensor]:
     """``generate``'s samples, or with a ``beam`` the ``num_samples`` likeliest continuations
     (every row is the same input: one primer, one label)."""
     check_beam(beam, num_samples, options)
-    ends = {"stop_token": stop_token, "min_length": min_length, "banned": banned}
     if not beam:
         return generate(model, prompt, length, num_samples, options, seed, labels=labels,
-                        **ends, **sampling)
+                        constraints=constraints, **sampling)
     found = beam_search(model, prompt, length, beam, labels=None if labels is None
-                        else labels[:1], alpha=alpha, num_return=num_samples, **ends)[0]
+                        else labels[:1], alpha=alpha, num_return=num_samples,
+                        constraints=constraints)[0]
     return [h.tokens for h in found]
 
 
@@ -264,8 +258,8 @@ def generate_text(model: Generator, codec: TextCodec, primer: str = "", length: 
     else:
         prompt = torch.cat([torch.tensor([codec.BOS]), encoded])
         samples = search_or_sample(model, prompt, length, num_samples, options, seed, beam,
-                                   alpha, stop_token=codec.EOS, min_length=0 if primer else 1,
-                                   banned=[codec.PAD, codec.BOS], labels=labels, **streaming)
+                                   alpha, constraints=item_constraints(codec, bool(primer)),
+                                   labels=labels, **streaming)
     if steps is not None:
         steps.finish()
     return [primer + codec.decode(tokens)[:max_chars] for tokens in samples]
@@ -311,10 +305,18 @@ def generate_pieces(model: Generator, codec: FileCodec, primer: Tensor | None = 
     timed = {} if beam else {"token_seconds": token_seconds, "max_seconds": seconds}
     samples = search_or_sample(
         model, prompt, length or max_length, num_samples, options, seed, beam, alpha,
-        stop_token=codec.EOS if open_ended else None, min_length=0 if primer.numel() else 1,
-        banned=[codec.PAD, codec.BOS] + ([] if open_ended else [codec.EOS]), labels=labels,
+        constraints=item_constraints(codec, bool(primer.numel()), open_ended), labels=labels,
         **timed)
     return [torch.cat([primer.long(), tokens]) for tokens in samples]
+
+
+def generate_items(model: Generator, codec: Codec, num_samples: int = 1, *,
+                   options: SamplingOptions | None = None, seed: int | None = None,
+                   labels: Tensor | None = None, max_length: int = 1000) -> list[Tensor]:
+    """Whole items of a model of items: from the start token to where the model draws the
+    end token (at most ``max_length`` tokens), without either."""
+    return generate(model, torch.tensor([codec.BOS]), max_length, num_samples, options, seed,
+                    constraints=item_constraints(codec, primed=False), labels=labels)
 
 
 def generate_targets(model: Seq2Seq, codec: Codec, sources: list[Tensor], max_length: int,
@@ -330,37 +332,36 @@ def generate_targets(model: Seq2Seq, codec: Codec, sources: list[Tensor], max_le
     check_rules(codec, rules)
     primer = primer if primer is not None else torch.zeros(0, dtype=torch.long)
     prompt = torch.cat([torch.tensor([codec.BOS]), primer.long()])
-    ends = {"stop_token": codec.EOS, "min_length": 0 if primer.numel() else 1,
-            "banned": [codec.PAD, codec.BOS]}
     targets = []
     for start in range(0, len(sources), batch_size):
         group = sources[start : start + batch_size]
         decoding = Decoding(model, group)
-        held = None if rules is None else [rules_after(codec, s, prompt) for s in group]
+        limits = item_constraints(codec, bool(primer.numel()))
+        if rules is not None:
+            limits.rules = [rules_after(codec, s, prompt) for s in group]
+            limits.weights = rules
         if beam:
             found = beam_search(decoding, prompt, max_length, beam, len(group), alpha=alpha,
-                                num_return=num_samples, rules=held, weights=rules or STRICT,
-                                **ends)
+                                num_return=num_samples, constraints=limits)
             drawn = [h.tokens for row in found for h in row]
         else:
             drawn = generate(decoding, prompt, max_length, len(group) * num_samples, options,
                              None if seed is None else (seed + start) % (MAX_SEED + 1),
-                             rules=held and [r for r in held for _ in range(num_samples)],
-                             weights=rules or STRICT, **ends)
+                             constraints=limits.repeated(num_samples))
         targets += [[torch.cat([primer.long(), tokens]) for tokens in
                      drawn[i * num_samples : (i + 1) * num_samples]] for i in range(len(group))]
     return targets
 
 
-def target_limit(sources: list[Tensor]) -> int:
-    """The most tokens an encoder-decoder writes for ``sources`` unless told: 5 times the
-    longest, at least 200."""
+def sampling_limit(sources: list[Tensor]) -> int:
+    """The most tokens an encoder-decoder writes for ``sources`` when sampling, unless told:
+    5 times the longest, at least 200."""
     return max(200, 5 * max(s.numel() for s in sources))
 
 
 def check_rules(codec: Codec, rules: RuleWeights | None) -> None:
     """Outputs held to rules need a codec that has them."""
-    if rules is not None and not has_rules(codec):
+    if rules is not None and not codec.implements("rules"):
         raise UsageError(f"the {codec.name} codec has no rules to write by: drop --rules")
 
 

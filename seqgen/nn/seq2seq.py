@@ -23,19 +23,20 @@ chunks, saving it and reordering beams need nothing special.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
-from seqgen.config import ModelConfig
+from seqgen.config import ATTENTIONS, ModelConfig, one_of
 from seqgen.data.batching import Chunk
+from seqgen.errors import SeqgenError, UsageError
 from seqgen.nn.attention import Attention
 from seqgen.nn.bridge import StartState
 from seqgen.nn.cells import State, map_state
 from seqgen.nn.clock import Clock
 from seqgen.nn.encoder import Encoder
-from seqgen.nn.model import Generator
+from seqgen.nn.model import Generator, build_generator
 
 
 @dataclass
@@ -281,3 +282,21 @@ class Decoding:
              labels: Tensor | None = None) -> tuple[Tensor, State]:
         logits, state, _ = self.model.decode(tokens[:, None], state, self.memory)
         return logits[:, 0], state
+
+
+def build_seq2seq(config: ModelConfig,
+                  token_seconds: tuple[Tensor, Tensor] | None = None) -> Seq2Seq:
+    """The encoder-decoder a config describes; with a clock it counts time with
+    ``token_seconds`` (of each source and target token; see ``Seq2Seq``)."""
+    one_of(ATTENTIONS, attention=config.attention)
+    if config.source_vocab_size < 1:
+        raise SeqgenError("an encoder-decoder needs a source vocabulary (source_vocab_size)")
+    encoder = Encoder(config)
+    if config.attention == "dot" and encoder.output_size != config.hidden_size:
+        raise UsageError(f"--attention dot needs the encoder's outputs ({encoder.output_size} "
+                         f"wide: --encoder-hidden, twice when bidirectional) as wide as the "
+                         f"decoder's (--hidden {config.hidden_size}); use --attention general "
+                         "or leave --encoder-hidden out")
+    decoder = build_generator(replace(config, num_labels=0,
+                                      context_size=context_size(config, encoder)))
+    return Seq2Seq(config, encoder, decoder, token_seconds)

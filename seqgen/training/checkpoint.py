@@ -19,21 +19,24 @@ import shutil
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_model, save_file, save_model
-from torch import Tensor
+from torch import Tensor, nn
 
-from seqgen.config import ModelConfig
-from seqgen.data.codec import FileCodec, RuleWeights, TextCodec, codecs, load_codec
+from seqgen.config import ModelConfig, TrainConfig
+from seqgen.data.codecs.base import FileCodec, TextCodec, codecs, load_codec
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import NoSpaceLeft, atomic_write, first_line, out_of_space, read_json
-from seqgen.nn.build import Model, build_model
+from seqgen.nn.build import build_model
 from seqgen.nn.cells import cells
+from seqgen.nn.constraints import RuleWeights
 from seqgen.plugins import warn_on_version_change
+from seqgen.task import Task, get_task
 
 SNAPSHOTS = ("best", "last")
 RULES = "rules.json"
@@ -44,12 +47,52 @@ class Checkpoint:
     """A loaded snapshot: the model, its codec, and everything recorded with it."""
 
     path: Path
-    model: Model
+    model: nn.Module
     codec: TextCodec | FileCodec  # an encoder-decoder's target codec
     config: dict
     trainer: dict
     source_codec: TextCodec | FileCodec | None = None  # an encoder-decoder's source codec
     rule_weights: RuleWeights | None = None  # the codec's rules' fitted weights (rules.json)
+
+    @property
+    def task(self) -> Task:
+        """The task the model was trained for (its shape)."""
+        return get_task(self.model.config.arch)
+
+    @property
+    def makes_items(self) -> bool:
+        """The model writes whole items (it has start and end tokens), not one stream."""
+        return bool(self.codec.specials)
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return tuple(self.config.get("labels", ()))
+
+    def training_config(self) -> TrainConfig:
+        """The run's settings, as recorded (a run before precisions computed in fp32)."""
+        try:
+            return TrainConfig(**{"precision": "fp32", **self.config["training"]})
+        except (TypeError, KeyError) as exc:
+            raise SeqgenError(f"{self.path}/config.json is damaged: its training {exc}") \
+                from None
+
+    def split(self, corpus: Any) -> tuple[Any, Any]:
+        """The training and validation data of ``corpus`` as this checkpoint's run split
+        them, in its vocabularies and label ids."""
+        return corpus.split(self.training_config().val_fraction, codec=self.codec,
+                            label_names=self.label_names, source_codec=self.source_codec)
+
+    def load_corpus(self, path: str | Path | None = None) -> Any:
+        """The corpus this checkpoint was trained on (or ``path``), read as its run read it;
+        a codec learnt from the text is the checkpoint's."""
+        recorded = self.config.get("corpus", {})
+        corpus_path = Path(path or recorded.get("path", ""))
+        if path is None and not corpus_path.exists():
+            raise SeqgenError(f"the corpus this checkpoint was trained on ({corpus_path}) is "
+                              "not there; pass --corpus PATH")
+        settings = replace(self.training_config(), format=recorded.get("format"))
+        fitted = self.codec if getattr(self.codec, "fits_training_split", False) else None
+        return self.task.load_corpus(corpus_path, settings, fitted=fitted)
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -114,7 +157,7 @@ def update_trainer_info(folder: Path, **values: object) -> None:
         write_json(tmp, info)
 
 
-def save_model_files(folder: Path, model: Model, config: dict, trainer: dict) -> None:
+def save_model_files(folder: Path, model: nn.Module, config: dict, trainer: dict) -> None:
     write_json(folder / "config.json", config)
     save_model(model, str(folder / "model.safetensors"))
     write_json(folder / "trainer.json", trainer)
@@ -215,7 +258,7 @@ def model_config_from(config: dict, path: Path) -> ModelConfig:
     return model_config
 
 
-def load_weights(model: Model, weights: Path, device: torch.device | str) -> None:
+def load_weights(model: nn.Module, weights: Path, device: torch.device | str) -> None:
     """Load a snapshot's weights into ``model``, with a one-line error when they are missing
     or damaged."""
     if not weights.is_file():

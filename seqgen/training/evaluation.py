@@ -5,27 +5,26 @@ conditioned model uses its label."""
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from seqgen import threads
 from seqgen.config import TrainConfig, at_least
 from seqgen.data.batching import IGNORE, Batches
-from seqgen.data.codec import TextCodec
-from seqgen.data.pairs import load_recorded_run_corpus
+from seqgen.data.codecs.base import TextCodec
 from seqgen.data.splits import ItemData, PairData, StreamData
-from seqgen.errors import SeqgenError, UsageError
+from seqgen.errors import UsageError
 from seqgen.files import read_json
 from seqgen.media.text_stats import output_scores
-from seqgen.nn.build import Model
 from seqgen.nn.model import chunk_forward
 from seqgen.nn.sampling import generate_targets
 from seqgen.nn.seq2seq import Seq2Seq
 from seqgen.training.checkpoint import RULES, Checkpoint, load_checkpoint
 from seqgen.training.devices import autocast, evaluation_precision, resolve_device
 from seqgen.training.distributed import ONE_PROCESS, World
-from seqgen.training.rule_fit import held_out_losses
 
 
 @dataclass
@@ -37,6 +36,7 @@ class Evaluation:
     per_label: dict[str, float] = field(default_factory=dict)  # nats per token, by label
     wrong_label_loss: float | None = None  # the same tokens with each item's label changed
     unit: str = "token"  # what a token is: "char" for a character-level model
+    loss_per: str = "token"  # what the loss is counted per: a target token, or a label
     chars: int | None = None  # characters of text the tokens stand for (text codecs)
     # an encoder-decoder of text: per decoding ("greedy", "beam 5"), exact match and chrF (%)
     decoding: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -50,6 +50,7 @@ class Evaluation:
     recorded_precision: str | None = None
     recorded_fp32_loss: float | None = None
     recorded_ruled_loss: float | None = None  # rules.json's loss with the weights
+    classes: Any = None  # a classifier: its Confusion on the validation items
 
     @property
     def bits_per_token(self) -> float:
@@ -68,7 +69,7 @@ class Evaluation:
 
 
 @torch.no_grad()
-def evaluate_batches(model: Model, batches: Batches, label_names: tuple[str, ...] = (),
+def evaluate_batches(model: nn.Module, batches: Batches, label_names: tuple[str, ...] = (),
                      label_shift: int = 0, world: World = ONE_PROCESS,
                      precision: str = "fp32") -> Evaluation:
     """Mean next-token loss over every real target of ``batches``, per label too, computed in
@@ -128,34 +129,19 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
                         device: str = "auto", beam: int = 5) -> Evaluation:
     """Loss of a checkpoint on what its run validated: the validation split of its corpus (or
     of another corpus) with the run's cap, batch layout and precision (fp32 where the device
-    does not compute the run's bf16); for a model conditioned on labels, also per label and
-    with wrong labels; for an encoder-decoder of text, exact match and chrF of its outputs for
-    the validation pairs, greedy and with a ``beam``; beside what training recorded."""
+    does not compute the run's bf16), beside what training recorded; and what its task reports
+    beyond the loss (a conditioned model's loss with wrong labels; an encoder-decoder's exact
+    match and chrF, greedy and with a ``beam``; a classifier's accuracy and F1)."""
     at_least(1, beam=beam)
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, dev)
-    try:
-        config = TrainConfig(**{"precision": "fp32", **ckpt.config["training"]})  # as before
-    except TypeError as exc:
-        raise SeqgenError(f"{ckpt.path}/config.json is damaged: its training {exc}") from None
-    loaded = load_recorded_run_corpus(ckpt.config, corpus, ckpt.codec)
-    label_names = tuple(ckpt.config.get("labels", ()))
-    sides = {} if ckpt.source_codec is None else {"source_codec": ckpt.source_codec}
-    _, val = loaded.split(config.val_fraction, codec=ckpt.codec, label_names=label_names,
-                          **sides)
+    config = ckpt.training_config()
+    _, val = ckpt.split(ckpt.load_corpus(corpus))
     batches = validation_batches(val, config).to(dev)
     precision = evaluation_precision(config.precision, dev)
-    result = evaluate_batches(ckpt.model, batches, label_names, precision=precision)
-    if len(label_names) > 1:
-        result.wrong_label_loss = evaluate_batches(ckpt.model, batches, label_names, 1,
-                                                   precision=precision).loss
-    if ckpt.source_codec is not None and isinstance(ckpt.codec, TextCodec):
-        result.decoding = decoding_scores(ckpt.model, ckpt.codec, val, beam, precision)
-        result.pairs = len(val.targets)
-    if ckpt.rule_weights is not None and ckpt.source_codec is not None:
-        _, result.ruled_loss = held_out_losses(ckpt.model, ckpt.codec, val, ckpt.rule_weights,
-                                               precision)
-    result.unit = ckpt.codec.unit
+    result = evaluate_batches(ckpt.model, batches, ckpt.label_names, precision=precision)
+    ckpt.task.evaluate(ckpt, val, batches, precision, beam, result)
+    result.unit, result.loss_per = ckpt.codec.unit, ckpt.task.loss_per
     result.chars = validation_chars(val, config)
     if corpus is None:
         record_training_figures(result, ckpt, config.precision)

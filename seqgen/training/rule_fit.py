@@ -29,9 +29,10 @@ import torch
 from torch import Tensor
 
 from seqgen.config import MAX_SEED
-from seqgen.data.codec import Codec, RuleWeights
+from seqgen.data.codecs.base import Codec
 from seqgen.data.splits import PairData
-from seqgen.nn.sampling import generate_targets, rules_after, target_limit
+from seqgen.nn.constraints import RuleWeights
+from seqgen.nn.sampling import generate_targets, rules_after, sampling_limit
 from seqgen.nn.seq2seq import Seq2Seq
 from seqgen.training.devices import autocast
 
@@ -266,7 +267,7 @@ def own_outputs(model: Seq2Seq, codec: Codec, pairs: PairData, rules: RuleWeight
     (the network computing in ``precision``)."""
     seed = int(torch.randint(MAX_SEED, (), generator=generator))
     with autocast(model.head.weight.device, precision):
-        outputs = generate_targets(model, codec, pairs.sources, target_limit(pairs.sources),
+        outputs = generate_targets(model, codec, pairs.sources, sampling_limit(pairs.sources),
                                    seed=seed, rules=rules)
     return PairData(pairs.sources, [row[0] for row in outputs], pairs.codec,
                     pairs.source_codec)

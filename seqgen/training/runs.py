@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 from seqgen.config import TrainConfig
-from seqgen.data.corpus import Corpus
-from seqgen.data.pairs import PairCorpus, load_run_corpus
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import check_writable_folder, read_json
+from seqgen.task import get_task
 from seqgen.training.checkpoint import find_snapshot, run_lock
 from seqgen.training.distributed import World, joined_world
 from seqgen.training.trainer import Progress, Trainer, TrainResult
@@ -28,7 +28,14 @@ FIXED_ON_RESUME = ("cell", "layers", "hidden", "embedding", "dropout", "tie_weig
                    "codec_options", "augment", "transpose", "stretch", "batch_size", "seq_len",
                    "val_fraction", "seed", "encoder_layers", "encoder_hidden",
                    "bidirectional", "attention", "input_feeding", "clock", "source_track",
-                   "shared_vocab")
+                   "shared_vocab", "pool")
+
+
+def load_run_corpus(path: str | Path, config: TrainConfig, *, strict: bool = False,
+                    progress: Any = None) -> Any:
+    """The corpus a run of ``config`` trains on, as its task reads it (``progress``: told of
+    each file read)."""
+    return get_task(config.arch).load_corpus(path, config, strict=strict, progress=progress)
 
 
 def default_run_dir(corpus: str | Path) -> Path:
@@ -82,7 +89,7 @@ def clear_run_dir(run_dir: Path, overwrite: bool, remove: bool = True) -> None:
             path.unlink(missing_ok=True)
 
 
-def train(corpus: str | Path | Corpus | PairCorpus, config: TrainConfig | None = None,
+def train(corpus: str | Path | Any, config: TrainConfig | None = None,
           out_dir: str | Path | None = None, *, overwrite: bool = False,
           progress: Progress | None = None, world: World | None = None) -> TrainResult:
     """Train a new generator on a corpus (a path, or a corpus already loaded) into
@@ -112,7 +119,7 @@ def locked_by_main(run_dir: Path, world: World) -> Iterator[None]:
 
 
 def resume(run_dir: str | Path, changes: dict | None = None,
-           corpus: str | Path | Corpus | PairCorpus | None = None, *,
+           corpus: str | Path | Any = None, *,
            progress: Progress | None = None,
            world: World | None = None) -> TrainResult:
     """Continue a run from its ``last`` snapshot. ``changes`` may set steps, epochs, device...
@@ -133,13 +140,15 @@ def resume(run_dir: str | Path, changes: dict | None = None,
         config = resumed_config(stored, dict(changes or {}), run_dir)
         if getattr(corpus, "val_fraction", None) not in (None, config.val_fraction):
             corpus = corpus.path  # encoded for another split: read it for the run's
+        task = get_task(config.arch)
         if corpus is None or isinstance(corpus, str | Path):
             with world.main_first():
-                corpus = load_run_corpus(corpus or recorded["corpus"]["path"],
-                                         replace(config, format=recorded["corpus"].get("format")))
-        if corpus.codec.to_json() != recorded["codec"] or (
-                isinstance(corpus, PairCorpus)
-                and corpus.source_codec.to_json() != recorded.get("source_codec")):
+                corpus = task.load_corpus(corpus or recorded["corpus"]["path"],
+                                          replace(config, format=recorded["corpus"].get("format")))
+        corpus = task.prepare_corpus(corpus)
+        own_fields, _ = task.checkpoint_fields(corpus)
+        if corpus.codec.to_json() != recorded["codec"] or any(
+                recorded.get(name) != value for name, value in own_fields.items()):
             raise UsageError(f"the corpus {corpus.path} has changed since {run_dir} was trained "
                              "(its vocabulary differs); resume needs the same corpus")
         trainer = Trainer(corpus, config, run_dir, world, progress)

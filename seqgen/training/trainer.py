@@ -19,19 +19,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from seqgen import __version__, threads
 from seqgen.config import TrainConfig
 from seqgen.data.batching import IGNORE, Batches, Chunk
-from seqgen.data.codec import Augmentation, get_codec, has_rules
-from seqgen.data.corpus import Corpus, TextCorpus
-from seqgen.data.pairs import PairCorpus
+from seqgen.data.codecs.base import Augmentation, get_codec
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import append_text, first_line, read_json, read_tensors
-from seqgen.nn.build import Model, build_model
+from seqgen.nn.build import build_model
 from seqgen.nn.cells import (
     compile_unroll,
     detach_state,
@@ -41,8 +41,8 @@ from seqgen.nn.cells import (
 )
 from seqgen.nn.model import chunk_forward, next_token_loss
 from seqgen.signals import STOPPING, TERMINATING, signal_name, stop_at_once, stop_exit_code
+from seqgen.task import get_task
 from seqgen.training.checkpoint import (
-    load_checkpoint,
     load_weights,
     optimizer_from_tensors,
     optimizer_to_tensors,
@@ -50,13 +50,11 @@ from seqgen.training.checkpoint import (
     save_tensors,
     tensor_bytes,
     update_trainer_info,
-    write_rule_fit,
     write_snapshot,
 )
 from seqgen.training.devices import autocast, check_fits, resolve_device, resolve_precision
 from seqgen.training.distributed import ONE_PROCESS, World, process_device
 from seqgen.training.evaluation import evaluate_batches, validation_batches, validation_chars
-from seqgen.training.rule_fit import RuleFit, fit_rule_weights
 from seqgen.training.schedule import Schedule
 
 Progress = Callable[[dict], None]
@@ -72,6 +70,7 @@ class TrainResult:
     seconds: float = 0.0  # of training (steps and validation), over every session of the run
     val_bits_per_char: float | None = None  # text codecs
     rule_weights: dict[str, float] | None = None  # fitted to the best snapshot (rule_fit)
+    loss_per: str = "token"  # what the losses are counted per (a classifier's: a label)
 
 
 class TrainingInterrupted(SeqgenError):
@@ -92,7 +91,7 @@ class NonFiniteLoss(SeqgenError):
 NO_STEP = 2**62  # "no non-finite loss yet"
 
 
-def make_optimizer(model: Model, config: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (not on biases), as in nanoGPT."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.dim() >= 2],
@@ -130,19 +129,14 @@ def deferred_interrupt() -> Iterator[Callable[[], int]]:
 class Trainer:
     """One training run: the model, its optimizer, the data, and where the run has got to."""
 
-    def __init__(self, corpus: Corpus | PairCorpus, config: TrainConfig, run_dir: Path,
+    def __init__(self, corpus: Any, config: TrainConfig, run_dir: Path,
                  world: World = ONE_PROCESS, progress: Progress | None = None) -> None:
         self.corpus, self.run_dir, self.world = corpus, run_dir, world
         self.progress = (progress if self.world.is_main else None) or (lambda event: None)
         self.device = resolve_device(process_device(config.device, self.world))
         torch.manual_seed(config.seed + self.world.rank)  # dropout: one stream per process
-        if config.arch == "one-to-many" and isinstance(corpus, TextCorpus):
-            raise UsageError("a one-to-many model generates whole items: give a corpus of "
-                             "items (--items lines or files), not one stream")
-        if (config.arch == "encoder-decoder") != isinstance(corpus, PairCorpus):
-            raise UsageError("an encoder-decoder trains on pairs, and only it does: load the "
-                             "corpus with seqgen.data.pairs.load_pairs for --arch "
-                             "encoder-decoder")
+        self.task = get_task(config.arch)
+        self.corpus = corpus = self.task.prepare_corpus(corpus)
         augmentation = Augmentation(config.transpose, config.stretch) if config.augment else None
         if config.label_balance and not corpus.label_names:
             raise UsageError("--label-balance draws rare labels more often: it needs a corpus "
@@ -157,12 +151,9 @@ class Trainer:
         precision = resolve_precision(config.precision, self.device)
         self.notes = [note for note in (layout.note, size_note(config, layers, hidden),
                                         precision_note(config, precision, self.device)) if note]
-        token_seconds = pair_token_seconds(corpus)
-        clock = config.resolve_clock(token_seconds is not None) \
-            if config.arch == "encoder-decoder" else None
-        self.config = config = replace(config, batch_size=layout.rows, seq_len=layout.seq_len,
-                                       layers=layers, hidden=hidden, precision=precision,
-                                       clock=clock)
+        self.config = config = replace(self.task.settle(config, corpus),
+                                       batch_size=layout.rows, seq_len=layout.seq_len,
+                                       layers=layers, hidden=hidden, precision=precision)
         self.val_batches = validation_batches(val_data, config).to(self.device).shard(
             self.world.rows())
         val_chars = validation_chars(val_data, config)  # of every process's rows
@@ -175,10 +166,9 @@ class Trainer:
         self.elapsed = 0.0  # seconds of training so far (steps and validation)
         self.reserve = 0.0  # seconds the last validation and save took: kept for the last one
         self.clock = 0.0  # what perf_counter() read when the elapsed time was zero
-        model_config = config.model_config(corpus.codec.size, len(corpus.label_names),
-                                           source_vocab_size(corpus))
+        model_config = self.task.model_config(config, corpus)
         check_fits(model_config, self.device)
-        self.model = build_model(model_config, token_seconds if clock else None).to(self.device)
+        self.model = build_model(model_config, corpus).to(self.device)
         if config.compile:
             compile_unroll(self.model.stack)
         self.forward = self.model  # the module whose forward computes training logits
@@ -247,10 +237,9 @@ class Trainer:
                     raise TrainingInterrupted(stop, self.step, self.run_dir)
         self.draw_curves()
         self.record_fp32_figure()
-        fit = self.fit_rules()
         return TrainResult(self.run_dir, self.step, self.val_loss, self.best_val_loss,
                            self.tokens_per_second, self.elapsed, self.val_bits_per_char,
-                           fit and fit.weights)
+                           self.task.after_training(self), self.task.loss_per)
 
     def record_fp32_figure(self) -> None:
         """A run that computed in another precision than fp32 records its best snapshot's
@@ -264,28 +253,6 @@ class Trainer:
         loss = evaluate_batches(self.model, self.val_batches, self.corpus.label_names,
                                 world=self.world, precision="fp32").loss
         self.main_writes(lambda: update_trainer_info(best, val_loss_fp32=loss))
-
-    def fit_rules(self) -> RuleFit | None:
-        """For an encoder-decoder whose codec has rules: fit their weights to the best snapshot
-        (``rule_fit``) on the training pairs, and record them with it (and with the last
-        snapshot where that is the best)."""
-        if not isinstance(self.corpus, PairCorpus) or not self.world.is_main \
-                or not has_rules(self.corpus.codec):
-            return None
-        self.emit({"event": "note", "text": "fitting the weights of the codec's rules to the "
-                                            "best snapshot (a minute or so)"})
-        started = time.perf_counter()
-        best = load_checkpoint(self.run_dir / "best", self.device)
-        train, val = self.corpus.split(self.config.val_fraction)
-        fit = fit_rule_weights(best.model, best.codec, train, val, self.config.precision)
-        if fit is None:
-            return None
-        write_rule_fit(best.path, fit.to_json())
-        if self.val_loss == self.best_val_loss:
-            write_rule_fit(self.run_dir / "last", fit.to_json())
-        self.emit({"event": "rules", **fit.to_json(),
-                   "seconds": time.perf_counter() - started})
-        return fit
 
     def epoch_batches(self, epoch: int) -> Batches:
         """This process's rows of the training chunks of an epoch: shuffled and augmented anew
@@ -421,6 +388,7 @@ class Trainer:
 
     def checkpoint_config(self) -> dict:
         spec, codec_spec = get_cell(self.config.cell), get_codec(self.corpus.format)
+        own_fields, corpus_fields = self.task.checkpoint_fields(self.corpus)
         return {
             "format": 1,
             "seqgen_version": __version__,
@@ -428,16 +396,12 @@ class Trainer:
             "cell": {"name": spec.name, "plugin": spec.plugin,
                      "distribution": spec.distribution, "version": spec.version},
             "codec": self.corpus.codec.to_json(),
-            **({"source_codec": self.corpus.source_codec.to_json()}
-               if isinstance(self.corpus, PairCorpus) else {}),
+            **own_fields,
             "codec_plugin": {"format": codec_spec.name, "distribution": codec_spec.distribution,
                              "version": codec_spec.version},
             "labels": list(self.corpus.label_names),
             "corpus": {"path": str(self.corpus.path), "format": self.corpus.format,
-                       "val_fraction": self.config.val_fraction,
-                       **({"source_track": self.corpus.source_track}
-                          if isinstance(self.corpus, PairCorpus) and self.corpus.source_track
-                          else {})},
+                       "val_fraction": self.config.val_fraction, **corpus_fields},
             "training": asdict(self.config),
         }
 
@@ -525,21 +489,6 @@ class Trainer:
             warnings.warn(f"resuming a run of {saved_world} process(es) with "
                           f"{self.world.size}: the data position carries over exactly, but "
                           "dropout draws new random numbers", stacklevel=3)
-
-
-def source_vocab_size(corpus: Corpus | PairCorpus) -> int:
-    """The size of a corpus of pairs' source vocabulary; 0 for any other corpus."""
-    return corpus.source_codec.size if isinstance(corpus, PairCorpus) else 0
-
-
-def pair_token_seconds(corpus: Corpus | PairCorpus,
-                       ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The seconds of each source and target token of a corpus of pairs whose codecs keep
-    time (an encoder-decoder's clock); None for any other corpus."""
-    if not isinstance(corpus, PairCorpus):
-        return None
-    sides = corpus.source_codec.token_seconds(), corpus.codec.token_seconds()
-    return None if any(side is None for side in sides) else sides
 
 
 def rng_key(kind: str, rank: int) -> str:

@@ -64,7 +64,6 @@ class AbcCodec(seqgen.FileCodec):
     name = "abc"
     suffixes = (".abc",)
     output_suffix = ".abc"
-    augments = True  # ``augment`` transposes; seqgen's data layer calls it when asked to
     SPECIALS = ("PAD", "BOS", "EOS")
     NOTE_BASE = len(SPECIALS)
     DUR_BASE = NOTE_BASE + NUM_PITCHES  # DUR of one step

@@ -1,28 +1,15 @@
-"""The built-in plugin: seqgen's own cells and codecs, through the hooks any plugin implements.
-
-Each hook imports its classes when called, so loading the plugin (as ``seqgen --help`` does,
-to collect commands) imports no torch: the pattern docs/plugins.md recommends to plugins.
-"""
+"""The built-in plugin of codecs: char, bpe, words, midi and parts, registered through the hook
+any plugin implements (the codecs are imported when the hook is called)."""
 
 from seqgen.hookspecs import hookimpl
 
 
 @hookimpl
-def register_cells(register):
-    from seqgen.nn.fused import GRU, LSTM, Vanilla
-
-    register("vanilla", Vanilla,
-             description="Elman RNN with tanh, relu or sigmoid activation (fused nn.RNN)")
-    register("gru", GRU, description="Gated recurrent unit (fused nn.GRU)")
-    register("lstm", LSTM, description="Long short-term memory (fused nn.LSTM)")
-
-
-@hookimpl
 def register_codecs(register):
-    from seqgen.data.chars import CharCodec
-    from seqgen.data.midi import MidiCodec
-    from seqgen.data.parts import PartsCodec
-    from seqgen.data.subwords import BpeCodec, WordLevelCodec
+    from seqgen.data.codecs.chars import CharCodec
+    from seqgen.data.codecs.midi import MidiCodec
+    from seqgen.data.codecs.parts import PartsCodec
+    from seqgen.data.codecs.subwords import BpeCodec, WordLevelCodec
 
     register("char", CharCodec, aliases=("text",),
              description="Characters of UTF-8 text (.txt): one stream, or lines or files as items")

@@ -2,27 +2,62 @@
 
 A codec maps a corpus to token ids and back. Codecs are registered by plugins through the
 ``register_codecs`` hook (the built-in ones too) and chosen with ``--format NAME``. The rest of
-the data layer knows codecs only through this contract.
+the data layer knows codecs only through this contract: what kind a codec is (``reads_text``)
+and what it can do beyond the methods every codec has (``Codec.implements``: a codec declares
+an optional capability, such as ``augment``, ``rules`` or ``read_pair``, by defining the
+method, and in no other way).
 """
 
 from __future__ import annotations
 
-import math
+import tempfile
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
-from seqgen.errors import SeqgenError
+from seqgen.errors import SeqgenError, UsageError
 from seqgen.plugins import Spec, collect, keyword_options, lookup
+
+
+class Contract:
+    """A contract that plugins' classes implement (``Codec`` and its kinds, ``Rules``): the
+    methods every class of it must define, and optional ones whose defaults in the contract
+    stand for "not implemented". Whether a class has an optional capability is whether it
+    defines the method (``implements``): the one way a capability is declared."""
+
+    # an optional method that counts only beside another it was written with: defined in the
+    # class that defines that one, or below it (so a subclass that overrides ``fit`` alone is
+    # not fitted by its parent's ``fit_chunks``)
+    implemented_with: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def implements(cls, method: str) -> bool:
+        """Whether this class (or a class between it and the contract) defines the contract's
+        optional ``method`` (a codec's ``augment``, ``rules``, ``read_pair``, ``fit_chunks``,
+        ``encode_chars``; a ``Rules``' ``broken``), rather than inheriting its default."""
+        owner = defined_in(cls, method)
+        if owner in CONTRACTS:
+            return False
+        partner = cls.implemented_with.get(method)
+        return partner is None or issubclass(owner, defined_in(cls, partner))
+
+
+def defined_in(cls: type, method: str) -> type:
+    """The class of ``cls``'s method resolution order that defines ``method``."""
+    for owner in cls.__mro__:
+        if method in vars(owner):
+            return owner
+    raise AttributeError(f"{cls.__name__} has no method {method!r}")
 
 
 @dataclass
 class Augmentation:
-    """How far a codec that augments (``Codec.augments``) may vary a training item: transpose
+    """How far a codec that implements ``Codec.augment`` may vary a training item: transpose
     by up to ``transpose`` semitones either way, stretch time by a factor in 1 +- ``stretch``.
     The codec draws and applies the variation (``Codec.augment``)."""
 
@@ -34,7 +69,7 @@ class Augmentation:
         return int(torch.randint(-self.transpose, self.transpose + 1, (), generator=generator))
 
 
-class Rules:
+class Rules(Contract):
     """A codec's rules for one output as it is written (``Codec.rules``): the tokens that would
     break each rule if they came next, and the rules once a token has come. Immutable: beams
     share them. Define ``forbidden`` for rules that never need telling apart, or ``broken`` to
@@ -42,7 +77,7 @@ class Rules:
 
     def forbidden(self) -> list[int]:
         """The tokens that would break any rule."""
-        if type(self).broken is Rules.broken:
+        if not type(self).implements("broken"):
             raise NotImplementedError("a Rules class defines forbidden() or broken()")
         return sorted({token for tokens in self.broken().values() for token in tokens})
 
@@ -54,53 +89,22 @@ class Rules:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
-class RuleWeights:
-    """The network and a codec's rules as one log-linear model: a token's logit is ``network``
-    times the network's logit (1: as trained; above 1 sharper, as a temperature of 1 /
-    ``network``) plus the weight of each rule the token would break, by the rule's name:
-    learned weights (``seqgen.training.rule_fit``), or -inf to forbid. ``default`` weighs the
-    rules not named."""
-
-    weights: dict[str, float] = field(default_factory=dict)
-    default: float = -math.inf
-    network: float = 1.0
-
-    def of(self, rule: str) -> float:
-        return self.weights.get(rule, self.default)
-
-
-STRICT = RuleWeights()  # every rule holds: what breaks one is never written
-
-
-def has_rules(codec: Codec) -> bool:
-    """Whether a codec states rules for its outputs (defines ``Codec.rules``)."""
-    return type(codec).rules is not Codec.rules
-
-
-def apply_rules(logits: Tensor, rules: list[Rules], weights: RuleWeights) -> None:
-    """Weigh ``logits`` [rows, vocab] (in place) by the network's weight, and add to each row
-    the weight of every rule of that row's ``rules`` that a token would break."""
-    if weights.network != 1.0:
-        logits.mul_(weights.network)
-    for row, row_rules in enumerate(rules):
-        for rule, tokens in row_rules.broken().items():
-            weight = weights.of(rule)
-            if tokens and weight:
-                logits[row, tokens] += weight
-
-
-class Codec:
+class Codec(Contract):
     """What every codec has: a name (the format it is registered as), the file suffixes it
     reads, a vocabulary of ``size`` ids (0, 1, 2 are PAD, BOS and EOS where a codec has them),
     a JSON form that a checkpoint stores (no code runs when it is read back), and optionally a
-    way to vary a training item (``augment``)."""
+    way to vary a training item (``augment``) and rules for its outputs (``rules``): what it
+    implements of these, ``implements`` says. Its kind says whether seqgen reads its corpus's
+    files as text (``TextCodec``, ``reads_text``) or the codec reads its own (``FileCodec``)."""
 
     name = ""
     suffixes: tuple[str, ...] = ()
     PAD, BOS, EOS = 0, 1, 2
     unit = "token"  # what one token is ("character" for a character codec), for losses per unit
-    augments = False  # whether ``augment`` varies items (--transpose and --stretch mean something)
+    # the kind's, never a codec's own: seqgen reads the files as text, and the codec encodes
+    # text (a TextCodec: fit, encode, decode, token_chars), or the codec reads and writes its
+    # files itself (a FileCodec: read, write, read_source, write_pair, token_name)
+    reads_text: ClassVar[bool] = False
 
     @property
     def size(self) -> int:
@@ -108,9 +112,10 @@ class Codec:
 
     def augment(self, tokens: Tensor, augmentation: Augmentation,
                 generator: torch.Generator) -> Tensor:
-        """A randomly varied copy of a training item, drawn with ``generator`` within the
-        ``augmentation``'s amounts (``transpose``: semitones either way, ``stretch``: time
-        factor 1 +- stretch), anew each epoch. By default the item unchanged."""
+        """Optional: a randomly varied copy of a training item, drawn with ``generator``
+        within the ``augmentation``'s amounts (``transpose``: semitones either way,
+        ``stretch``: time factor 1 +- stretch), anew each epoch (--transpose and --stretch
+        mean something for a codec that implements it). By default the item unchanged."""
         return tokens
 
     def augment_pair(self, source: Tensor, target: Tensor, augmentation: Augmentation,
@@ -129,9 +134,45 @@ class Codec:
         return None
 
     def rules(self, source: Tensor) -> Rules | None:
-        """Rules an output written from ``source`` may be held to (``seqgen sample --rules``);
-        None for a codec without rules."""
+        """Optional: rules an output written from ``source`` may be held to (``seqgen sample
+        --rules``). By default None: a codec that does not implement it has no rules."""
         return None
+
+    def read_inputs(self, argument: str, flag: str,
+                    track: str | None = None) -> list[tuple[str, Tensor]]:
+        """A command's input argument as (name, tokens) pairs: ``@FOLDER`` (every file the
+        codec reads, one input each), ``@FILE`` (its inputs: ``read_input_items``) or the
+        text itself (``encode_input``); ``track``: the track a codec of tracks reads."""
+        path = Path(argument[1:]) if argument.startswith("@") else None
+        if path is None:
+            return [(argument, self.encode_input(argument, flag))]
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*")
+                           if p.is_file() and p.suffix.lower() in self.suffixes)
+            if not files:
+                raise UsageError(f"{flag} @{path}: the folder has no {'/'.join(self.suffixes)} "
+                                 "file to read")
+            return [(str(file), self.read_input_file(file, flag, track)) for file in files]
+        if not path.is_file():
+            raise UsageError(f"{flag} @{path}: no such file or folder")
+        return self.read_input_items(path, flag, track)
+
+    def encode_input(self, text: str, flag: str) -> Tensor:
+        """Text given on the command line as an input."""
+        raise NotImplementedError
+
+    def read_input_items(self, path: Path, flag: str,
+                         track: str | None = None) -> list[tuple[str, Tensor]]:
+        """The inputs of a file given as ``@FILE``."""
+        raise NotImplementedError
+
+    def read_input_file(self, path: Path, flag: str, track: str | None = None) -> Tensor:
+        """A file of a folder given as ``@FOLDER``: one input."""
+        raise NotImplementedError
+
+    def token_label(self, token: int) -> str:
+        """A token as a picture's axis label."""
+        return str(token)
 
     def describe_vocabulary(self) -> str:
         """The vocabulary, in a line for ``seqgen corpus inspect``."""
@@ -158,14 +199,15 @@ class TextCodec(Codec):
     ``fits_training_split``: seqgen then fits it on the training part of the corpus only and
     encodes the training and validation parts apart (the validation text starts at a line).
     Losses per character count the characters each token stands for (``token_chars``); a codec
-    whose ids do not tell them (an unknown word stands for any word) sets ``chars_from_ids``
-    to false, and seqgen keeps what ``encode_chars`` counts in the text beside the ids.
+    whose ids do not tell them (an unknown word stands for any word) implements
+    ``encode_chars``, and seqgen keeps what it counts in the text beside the ids.
     """
 
     suffixes: tuple[str, ...] = (".txt",)
     specials = False
     fits_training_split = False  # fitted on the training part only (its vocabulary is learned)
-    chars_from_ids = True  # token_chars(ids) is exact for any text this codec encodes
+    reads_text = True
+    implemented_with: ClassVar[dict[str, str]] = {"fit_chunks": "fit"}
 
     @classmethod
     def default_options(cls) -> dict[str, object]:
@@ -184,7 +226,8 @@ class TextCodec(Codec):
         when ``encode_corpus`` of such chunks gives, joined, the ids of the whole text (one token
         per character, or no token across a line break): seqgen then streams a corpus through
         the codec in two passes and never holds its whole text. A codec whose ``fit`` is newer
-        than its ``fit_chunks`` (a subclass that overrides ``fit`` alone) is fitted whole.
+        than its ``fit_chunks`` (a subclass that overrides ``fit`` alone) does not implement it
+        (``implemented_with``) and is fitted whole.
         """
         raise NotImplementedError
 
@@ -202,13 +245,48 @@ class TextCodec(Codec):
         """A whole corpus's ids, in any integer type that holds them (for storage)."""
         return self.encode(text, what="the corpus")
 
-    def translate(self, ids: Tensor, source: TextCodec, what: str = "text") -> Tensor:
+    def translate(self, ids: Tensor, source: Codec, what: str = "text") -> Tensor:
         """Ids of ``source``'s vocabulary as ids of this one."""
+        if not source.reads_text:
+            raise UsageError(f"{what}: the {source.name} codec's tokens are not text; the "
+                             f"{self.name} codec reads text")
         return self.encode(source.decode(ids), what)
 
     def default_primer(self) -> str:
         """What sampling a stream starts from when no primer is given."""
         return "\n"
+
+    def encode_input(self, text: str, flag: str) -> Tensor:
+        return self.encode(text, what=f"{flag} {text[:40]!r}")
+
+    def read_input_items(self, path: Path, flag: str,
+                         track: str | None = None) -> list[tuple[str, Tensor]]:
+        """Each line of a text file (blank lines skipped)."""
+        lines = [(line.rstrip("\r"), f"{path}, line {n}")
+                 for n, line in enumerate(read_input_text(path, "input").split("\n"), 1)
+                 if line.strip()]
+        return [(line, self.encode(line, what=where)) for line, where in lines]
+
+    def read_input_file(self, path: Path, flag: str, track: str | None = None) -> Tensor:
+        """A text file's whole text."""
+        return self.encode(read_input_text(path, "input"), what=str(path))
+
+    def read_primer(self, argument: str) -> str:
+        """``--primer`` as this codec continues it: the text, or a text file's (``@FILE``)."""
+        if not argument.startswith("@"):
+            return argument
+        text = read_input_text(Path(argument[1:]), "primer")
+        if not text:
+            raise UsageError(f"the primer file {argument[1:]} is empty")
+        return text
+
+    def primer_tokens(self, argument: str) -> Tensor:
+        """``--primer``'s tokens (none for an empty primer)."""
+        return self.encode(self.read_primer(argument), what="the primer")
+
+    def token_label(self, token: int) -> str:
+        """The token's text, a space shown as ␣."""
+        return self.decode([token]).replace(" ", "\u2423") or f"<{token}>"
 
     def char_lengths(self) -> Tensor:
         """How many characters of text each id stands for (int64 [size]): by default the
@@ -227,8 +305,9 @@ class TextCodec(Codec):
         return self._char_lengths[ids.long()]
 
     def encode_chars(self, text: str) -> Tensor:
-        """The characters of ``text`` each of its tokens (``encode_corpus``) stands for; needed
-        only where ``chars_from_ids`` is false."""
+        """Optional: the characters of ``text`` each of its tokens (``encode_corpus``) stands
+        for, for a codec whose ids do not tell them (``token_chars`` is not exact for every
+        text it encodes); seqgen keeps them beside the ids."""
         raise NotImplementedError
 
     def token_stream(self) -> TokenStream:
@@ -248,6 +327,15 @@ class TokenStream:
 
     def finish(self) -> str:
         return ""
+
+
+def read_input_text(path: Path, what: str) -> str:
+    """A text file given to a command (as its ``what``: input, primer), or a usage error
+    naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the {what} file {path}: {exc}") from None
 
 
 class CodecFileError(SeqgenError):
@@ -299,13 +387,59 @@ class FileCodec(Codec):
         default the target alone."""
         self.write(target, path)
 
-    @classmethod
-    def reads_pairs(cls) -> bool:
-        """Whether the codec implements ``read_pair``."""
-        return cls.read_pair is not FileCodec.read_pair
-
     def token_name(self, token: int) -> str:
         return str(token)
+
+    def token_label(self, token: int) -> str:
+        return self.token_name(token)
+
+    def encode_input(self, text: str, flag: str) -> Tensor:
+        raise UsageError(f"a {self.name} model's input is a file: {flag} "
+                         f"@FILE{self.output_suffix} or @FOLDER, not {text[:40]!r}")
+
+    def read_input_items(self, path: Path, flag: str,
+                         track: str | None = None) -> list[tuple[str, Tensor]]:
+        return [(str(path), self.read_input_file(path, flag, track))]
+
+    def read_input_file(self, path: Path, flag: str, track: str | None = None) -> Tensor:
+        """The file's tokens (of ``track``, for a codec of tracks given a file of several)."""
+        try:
+            return self.read_source(path, track)
+        except CodecFileError as exc:
+            raise UsageError(f"cannot use the input file {path}: {exc}") from None
+
+    def read_primer(self, argument: str) -> Tensor | None:
+        """``--primer`` as this codec continues it: the tokens of a file it reads (``@FILE``);
+        none without one."""
+        if not argument:
+            return None
+        if not argument.startswith("@"):
+            raise UsageError(f"a {self.name} model's primer is a file: --primer "
+                             f"@FILE{self.output_suffix}")
+        try:
+            return self.read(Path(argument[1:]))[0]
+        except CodecFileError as exc:
+            raise UsageError(f"cannot use the primer file {argument[1:]}: {exc}") from None
+
+    def primer_tokens(self, argument: str) -> Tensor | None:
+        return self.read_primer(argument)
+
+    def translate(self, ids: Tensor, source: Codec, what: str = "an item") -> Tensor:
+        """Tokens of ``source`` as this codec reads them: written to a file by ``source``
+        and read back (the same tokens where the two codecs are alike)."""
+        if source.to_json() == self.to_json():
+            return ids
+        if source.reads_text:
+            raise UsageError(f"{what}: the {source.name} codec's tokens are text; the "
+                             f"{self.name} codec reads {'/'.join(self.suffixes)} files")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"item{source.output_suffix}"
+            source.write(ids, path)
+            try:
+                return self.read(path)[0]
+            except CodecFileError as exc:
+                raise UsageError(f"{what} of the {source.name} codec cannot be read by the "
+                                 f"{self.name} codec: {exc}") from None
 
     def describe_vocabulary(self) -> str:
         """``391 events: 1 PAD, ..., 128 NOTE_ON, ...``: how many tokens of each kind (token
@@ -313,6 +447,9 @@ class FileCodec(Codec):
         kinds = Counter(self.token_name(t).rstrip("0123456789").rstrip("_")
                         for t in range(self.size))
         return f"{self.size} events: " + ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+
+
+CONTRACTS = (Contract, Rules, Codec, TextCodec, FileCodec)  # their defaults implement nothing
 
 
 # ---- the registry ----------------------------------------------------------------------------

@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from seqgen.data.codec import Augmentation, CodecFileError, FileCodec, Rules
-from seqgen.data.midi import (
+from seqgen.data.codecs.base import Augmentation, CodecFileError, FileCodec, Rules
+from seqgen.data.codecs.midi import (
     DEFAULT_VELOCITY,
     NUM_PITCHES,
     MidiOptions,
@@ -61,7 +61,6 @@ class PartsCodec(FileCodec):
     name = "parts"
     suffixes = (".mid", ".midi")
     output_suffix = ".mid"
-    augments = True
 
     def __init__(self, step_ms: int = 125, voices: int = 0, relative: bool = False) -> None:
         for option, value, least in (("step_ms", step_ms, 1), ("voices", voices, 0)):

@@ -16,7 +16,7 @@ import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from torch import Tensor
 
-from seqgen.data.codec import TextCodec, TokenStream
+from seqgen.data.codecs.base import TextCodec, TokenStream
 from seqgen.files import first_line
 
 SPECIALS = ("<pad>", "<s>", "</s>")  # ids 0, 1, 2 (PAD, BOS, EOS) of a codec of items
@@ -213,7 +213,6 @@ class WordLevelCodec(TokenizerCodec):
 
     name = "words"
     model_type = "WordLevel"
-    chars_from_ids = False  # <unk> stands for words of any length
 
     @classmethod
     def fit(cls, text: str, specials: bool = False, min_count: int = 2) -> "WordLevelCodec":
@@ -238,7 +237,8 @@ class WordLevelCodec(TokenizerCodec):
 
     def encode_chars(self, text: str) -> Tensor:
         """The characters each token stands for, from where it is in the text: an unknown
-        word's own length."""
+        word's own length (``<unk>`` stands for words of any length, so its id does not
+        tell)."""
         encodings = self.tokenizer.encode_batch(line_pieces(text), add_special_tokens=False)
         return torch.cat([torch.zeros(0, dtype=torch.int32), *(
             torch.from_numpy(np.diff(np.asarray(e.offsets, dtype=np.int32).reshape(-1, 2))

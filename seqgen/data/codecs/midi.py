@@ -23,7 +23,7 @@ import mido
 import torch
 from torch import Tensor
 
-from seqgen.data.codec import Augmentation, CodecFileError, FileCodec
+from seqgen.data.codecs.base import Augmentation, CodecFileError, FileCodec
 from seqgen.data.notes import Note
 from seqgen.errors import UsageError
 
@@ -408,7 +408,6 @@ class MidiCodec(FileCodec):
     name = "midi"
     suffixes = (".mid", ".midi")
     output_suffix = ".mid"
-    augments = True
     SPECIALS = ("PAD", "BOS", "EOS")
 
     @classmethod

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
-from seqgen.data.codec import TextCodec
+from seqgen.data.codecs.base import TextCodec
 from seqgen.errors import UsageError
 
 
