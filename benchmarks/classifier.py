@@ -71,7 +71,7 @@ def speed_row(quick: bool, run_dir: Path) -> Row:
     config = STAND_IN if quick else SPEED
     trainer = Trainer(load_run_corpus(NAMES, config), config, run_dir)
     epoch = trainer.epoch_batches(0)
-    batches = Batches(epoch.chunks[: 2 if quick else 20], epoch.device)
+    batches = Batches(epoch.chunks[: 2 if quick else 100], epoch.device)
     tokens = sum(int(chunk.source_lengths.sum()) for chunk in batches)
     plain = copy.deepcopy(trainer.model).train()  # the same model, trained by the plain loop
     optimizer = torch.optim.AdamW(plain.parameters(), lr=config.lr,

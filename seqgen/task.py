@@ -73,6 +73,11 @@ class Task:
         """Add to ``result`` (an ``Evaluation`` of ``ckpt`` on its validation data ``val``, as
         ``batches``, in ``precision``) what ``seqgen eval`` reports beyond the loss."""
 
+    def tokens_read(self, chunk: Any, targets: Any) -> Any:
+        """How many tokens a training step on ``chunk`` reads, for its tokens per second: by
+        default its ``targets`` (the count of real target tokens)."""
+        return targets
+
     def writes_from_inputs(self) -> bool:
         """A model that writes an output for each input it is given (``sample --input``),
         rather than continuing a primer."""

@@ -198,3 +198,10 @@ def test_a_midi_classifier_labels_files_and_folders(tmp_path):
     result = runner.invoke(app, ["classify", str(run), "not a file"])
     assert result.exit_code == 2
     assert "@FILE" in one_line_error(result.output)
+    generator = tmp_path / "generator"
+    train(corpus, generator, "--arch", "one-to-many", "--label-from", "folder",
+          "--batch-size", "4", steps=2)
+    result = runner.invoke(app, ["eval", str(generator), "--judge", str(run),
+                                 "--num-samples", "2"])
+    assert result.exit_code == 0, result.output
+    assert "2 items per label" in result.output and "late" in result.output

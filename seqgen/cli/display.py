@@ -32,6 +32,7 @@ class TrainingView:
         self.progress: Progress | None = None
         self.task = None
         self.val = "-"
+        self.per = "token"  # what the losses are counted per (the start event says)
         self.budget: float | None = None  # seconds, for a run with a time budget
 
     def __enter__(self) -> "TrainingView":
@@ -53,10 +54,12 @@ class TrainingView:
         length = (f"steps {e['step']} to {e['total_steps']}" if self.budget is None else
                   f"for {self.budget:g} s of training from step {e['step']}")
         threads = f"; {e['threads']}" if "threads" in e else ""
+        self.per = e.get("loss_per", "token")
+        counted = "items" if self.per == "label" else "tokens"  # a label per item
         self.console.print(
             f"training on [bold]{e['device']}[/] ({e['precision']}{threads}): {e['parameters']:,} "
             f"parameters, {e['train_tokens']:,} training and {e['val_tokens']:,} validation "
-            f"tokens, {length}", highlight=False)
+            f"{counted}, {length}", highlight=False)
         if self.live:
             count = MofNCompleteColumn() if self.budget is None else \
                 TextColumn("{task.fields[step]}")
@@ -90,7 +93,7 @@ class TrainingView:
         if self.progress is not None:
             self.progress.update(self.task, val=self.val)
         per_char = f", {e['val_bits_per_char']:.4f} bits/char" if "val_bits_per_char" in e else ""
-        self.console.print(f"step {e['step']}  validation loss {e['val_loss']:.4f} nats/token"
+        self.console.print(f"step {e['step']}  validation loss {e['val_loss']:.4f} nats/{self.per}"
                            f"{per_char}{best}", highlight=False)
 
     def on_rules(self, e: dict) -> None:

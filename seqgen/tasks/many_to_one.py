@@ -65,6 +65,10 @@ class ManyToOne(Task):
 
         return Classifier(config)
 
+    def tokens_read(self, chunk: Any, targets: Tensor) -> Tensor:
+        """The items' tokens (each has one target, its label)."""
+        return chunk.source_lengths.sum().to(targets.device)
+
     def evaluate(self, ckpt, val, batches, precision: str, beam: int, result) -> None:
         """Accuracy, macro accuracy and F1, and each label's figures, on the validation items."""
         labels = tuple(ckpt.config["labels"])

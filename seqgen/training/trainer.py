@@ -197,7 +197,7 @@ class Trainer:
                    "device": str(self.device), "precision": self.config.precision,
                    **({"threads": threads.current().describe()}
                       if self.device.type == "cpu" else {}),
-                   "parameters": self.num_parameters(),
+                   "parameters": self.num_parameters(), "loss_per": self.task.loss_per,
                    "train_tokens": self.train_data.num_tokens,
                    "val_tokens": self.world.total(self.val_batches.num_targets)})
         self.model.train()
@@ -310,7 +310,7 @@ class Trainer:
             logits, state = chunk_forward(self.forward, chunk, self.state)
             loss_sum = next_token_loss(logits, chunk.targets, reduction="sum")
         targets = (chunk.targets != IGNORE).sum()
-        self.tokens_seen += targets
+        self.tokens_seen += self.task.tokens_read(chunk, targets)
         self.first_nonfinite_step = torch.where(
             torch.isfinite(loss_sum) | (self.first_nonfinite_step < NO_STEP),
             self.first_nonfinite_step, self.step + 1)

@@ -353,6 +353,7 @@ class FileCodec(Codec):
     """
 
     output_suffix = ""
+    specials = True  # PAD, BOS and EOS: every file is an item
 
     @classmethod
     def default_options(cls) -> dict[str, object]:
