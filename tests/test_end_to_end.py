@@ -21,6 +21,7 @@ from seqgen.training.runs import train
 from tests.conftest import (
     BACH,
     CHORALES,
+    CLASSIFIER,
     HARMONIZER,
     NAMES,
     NAMES_MODEL,
@@ -123,6 +124,15 @@ def assert_evaluates_as_trained(checkpoint: Path, result: Evaluation) -> None:
     else:
         assert result.precision == "fp32"
         assert result.loss == pytest.approx(info["val_loss_fp32"], abs=1e-4)
+
+
+def test_the_bundled_classifier_evaluates_as_trained_and_labels_names():
+    result = evaluate_checkpoint(CLASSIFIER, device="cpu")
+    assert_evaluates_as_trained(CLASSIFIER, result)
+    assert result.classes.macro_accuracy > 0.5  # a trigram naive Bayes: 0.433
+    found = runner.invoke(app, ["classify", str(CLASSIFIER), "Nakamura"])
+    assert found.exit_code == 0, found.output
+    assert found.output.split("\t")[:2] == ["Nakamura", "Japanese"]
 
 
 def test_conditioning_on_the_language_lowers_the_validation_loss(tmp_path):
