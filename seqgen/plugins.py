@@ -245,13 +245,15 @@ class PluginInfo:
     hooks: list[str]
     cells: list[str]
     codecs: list[str]
+    tasks: list[str]
     error: str | None
     builtin: bool
 
 
-def plugin_infos(cell_specs: dict[str, Spec], codec_specs: dict[str, Spec]) -> list[PluginInfo]:
-    """Every plugin seqgen knows, with the cells and codecs it registered (the registries
-    given): the loaded ones, and the broken ones with their errors."""
+def plugin_infos(cell_specs: dict[str, Spec], codec_specs: dict[str, Spec],
+                 task_specs: dict[str, Spec]) -> list[PluginInfo]:
+    """Every plugin seqgen knows, with the cells, codecs and tasks it registered (the
+    registries given): the loaded ones, and the broken ones with their errors."""
     load_entry_point_plugins()
     names = [n for n, _ in pm.list_name_plugin()] + [n for n in load_errors
                                                       if not pm.has_plugin(n)]
@@ -264,5 +266,6 @@ def plugin_infos(cell_specs: dict[str, Spec], codec_specs: dict[str, Spec]) -> l
             name, dist, version, hooks,
             sorted(s.name for s in cell_specs.values() if s.plugin == name),
             sorted(s.name for s in codec_specs.values() if s.plugin == name),
+            sorted(s.name for s in task_specs.values() if s.plugin == name),
             load_errors.get(name), name in BUILTINS))
     return infos

@@ -156,10 +156,11 @@ def test_plugins_lists_the_installed_packages_and_all_adds_the_builtins(install,
     listed = runner.invoke(app, ["plugins"]).stdout
     row = next(line for line in listed.splitlines() if "seqgen-alpha" in line)
     columns = [cell.strip() for cell in row.split("│")[1:-1]]
-    assert columns == ["alpha", "seqgen-alpha 1.0", "register_cells", "alpha", "-", "ok"]
+    assert columns == ["alpha", "seqgen-alpha 1.0", "register_cells", "alpha", "-", "-", "ok"]
     assert "builtin" not in listed
     everything = " ".join(runner.invoke(app, ["plugins", "--all"]).stdout.split())
     assert "char, midi" in everything and "gru, lstm, vanilla" in everything
+    assert "encoder-decoder, many-to-many, many-to-one, one-to-many" in everything
     assert "seqgen-alpha 1.0" in everything
 
 

@@ -29,22 +29,27 @@ def cells_command() -> None:
 def plugins_command(
     all: Annotated[bool, typer.Option("--all", help="Include the built-in plugins.")] = False,
 ) -> None:
-    """List the installed plugins: version, hooks, and the cells and codecs each provides."""
+    """List the installed plugins: version, hooks, and the cells, codecs and tasks (--arch)
+    each provides."""
     from seqgen.data.codecs.base import codecs
     from seqgen.nn.cells import cells
+    from seqgen.task import tasks
 
-    infos = [i for i in plugin_infos(cells(), codecs()) if all or not i.builtin]
+    infos = [i for i in plugin_infos(cells(), codecs(), tasks()) if all or not i.builtin]
     if not infos:
         console.print("no plugins installed (--all shows the built-ins)", highlight=False)
         return
     table = Table(title="plugins")
-    for column in ("plugin", "distribution", "hooks", "cells", "codecs", "status"):
+    for column in ("plugin", "distribution", "hooks", "cells", "codecs", "tasks", "status"):
         table.add_column(column)
     for info in infos:
         table.add_row(info.name, f"{info.distribution} {info.version}",
                       ", ".join(info.hooks) or "-", ", ".join(info.cells) or "-",
-                      ", ".join(info.codecs) or "-",
-                      f"[red]broken: {info.error}[/]" if info.error else "ok")
+                      ", ".join(info.codecs) or "-", ", ".join(info.tasks) or "-",
+                      "[red]broken[/]" if info.error else "ok")
     console.print(table)
+    for info in infos:
+        if info.error:  # a line of its own: an error does not fit a column
+            console.print(f"[red]{info.name}[/]: broken: {info.error}", highlight=False)
 
 

@@ -55,8 +55,10 @@ def sample_command(
     attention_png: Annotated[Path | None, typer.Option(help="Encoder-decoder: draw where each output step of the first input looked (input across, output down) as a PNG.")] = None,
     rules: Annotated[RuleMode | None, typer.Option(help="Encoder-decoder, a codec with rules (parts: no voice above the melody or the voice before, no parallel fifths or octaves): 'learned' weighs each rule, and the network, as training found the corpus does; 'strict' never breaks one; 'off' leaves them out. \\[default: learned where the checkpoint has weights]")] = None,
 ) -> None:
-    """Generate text or MIDI from a trained checkpoint (text streams to the terminal); an
-    encoder-decoder writes an output for each --input."""
+    """Generate text or MIDI from a trained checkpoint (text streams to the terminal).
+
+    An encoder-decoder writes an output for each --input.
+    """
     from seqgen.config import check_seed
     from seqgen.nn.sampling import MAX_TOKENS, SamplingOptions, condition_labels, parse_length
     from seqgen.threads import configure as configure_threads

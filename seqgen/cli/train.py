@@ -94,7 +94,7 @@ def train_command(
     strict: Annotated[bool, typer.Option(help="MIDI: stop on a file that cannot be used instead of skipping it.")] = False,
     verbose: Annotated[bool, typer.Option(help="List the files skipped and why.")] = False,
 ) -> None:
-    """Train a generator on a text or MIDI corpus (Ctrl-C saves and stops).
+    """Train a model on a text or MIDI corpus (Ctrl-C saves and stops).
 
     Under torchrun (or with --nproc) it trains in several processes with DDP.
     """
@@ -187,9 +187,13 @@ def eval_command(
     seed: Annotated[int, typer.Option(help="With --judge: the random seed of the generated items.")] = 0,
     force: Annotated[bool, typer.Option(help="Overwrite an existing --confusion-png.")] = False,
 ) -> None:
-    """Validation loss in nats/token, bits per character and perplexity; for an
-    encoder-decoder of text, exact match and chrF of its outputs, greedy and with a beam; with
-    learnt rule weights, the loss with them; for a classifier, accuracy and F1 per label."""
+    """Evaluate a checkpoint on its validation split: the loss, and what its architecture adds.
+
+    Loss in nats per token (per label for a classifier), bits per character and perplexity;
+    an encoder-decoder of text adds exact match and chrF of its outputs, greedy and with a
+    beam, and the loss with learnt rule weights; a classifier adds accuracy, macro F1 and each
+    label's figures; --judge asks a classifier how often a generator writes what it is asked.
+    """
     from seqgen.threads import configure as configure_threads
     from seqgen.training.evaluation import evaluate_checkpoint
 
