@@ -60,6 +60,8 @@ def test_each_process_takes_every_nth_row_and_the_shares_make_the_batch():
     (str(ROOT / "corpora" / "shakespeare"), dict(batch_size=6, seq_len=16)),
     # lines of unequal length: the processes' rows hold different numbers of targets
     (str(NAMES / "Irish.txt"), dict(batch_size=5, seq_len=8, items="lines")),
+    # a classifier: items of unequal length as each row's source, a label as its target
+    (str(NAMES), dict(batch_size=6, arch="many-to-one")),
 ])
 def test_two_processes_average_to_the_gradient_of_one(corpus, config, tmp_path):
     check_gradients_of_two_processes(corpus, config, tmp_path)
