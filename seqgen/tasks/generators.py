@@ -41,9 +41,8 @@ class ManyToMany(Task):
         uses its label."""
         from seqgen.training.evaluation import evaluate_batches
 
-        labels = tuple(ckpt.config.get("labels", ()))
-        if len(labels) > 1:
-            result.wrong_label_loss = evaluate_batches(ckpt.model, batches, labels, 1,
+        if len(ckpt.label_names) > 1:
+            result.wrong_label_loss = evaluate_batches(ckpt.model, batches, ckpt.label_names, 1,
                                                        precision=precision).loss
 
 

@@ -71,8 +71,8 @@ class ManyToOne(Task):
 
     def evaluate(self, ckpt, val, batches, precision: str, beam: int, result) -> None:
         """Accuracy, macro accuracy and F1, and each label's figures, on the validation items."""
-        labels = tuple(ckpt.config["labels"])
-        result.classes = Confusion.of(predictions(ckpt.model, batches, precision), labels)
+        result.classes = Confusion.of(predictions(ckpt.model, batches, precision),
+                                      ckpt.label_names)
 
     def predicts_labels(self) -> bool:
         return True

@@ -91,7 +91,7 @@ class Checkpoint:
             raise SeqgenError(f"the corpus this checkpoint was trained on ({corpus_path}) is "
                               "not there; pass --corpus PATH")
         settings = replace(self.training_config(), format=recorded.get("format"))
-        fitted = self.codec if getattr(self.codec, "fits_training_split", False) else None
+        fitted = self.codec if self.codec.fits_training_split else None
         return self.task.load_corpus(corpus_path, settings, fitted=fitted)
 
 

@@ -159,12 +159,18 @@ def record_training_figures(result: Evaluation, ckpt: Checkpoint, precision: str
         result.recorded_ruled_loss = read_json(ckpt.path / RULES)["val_loss"][1]
 
 
+def scoring_limit(references: list) -> int:
+    """The most tokens an output scored against ``references`` may have: twice the longest,
+    at least 200 (an output longer than that is wrong whatever follows)."""
+    return max(200, 2 * max(t.numel() for t in references))
+
+
 def decoding_scores(model: Seq2Seq, codec: TextCodec, val: PairData, beam: int,
                     precision: str = "fp32") -> dict[str, dict[str, float]]:
     """Exact match and chrF of the model's outputs for the pairs ``val``, greedy (a beam of
     1) and with a beam of ``beam``, computed in ``precision``."""
     references = [codec.decode(t) for t in val.targets]
-    limit = max(200, 2 * max(t.numel() for t in val.targets))
+    limit = scoring_limit(val.targets)
     scores = {}
     for name, width in (("greedy", 1), (f"beam {beam}", beam)):
         with autocast(model.head.weight.device, precision):

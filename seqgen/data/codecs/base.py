@@ -354,6 +354,7 @@ class FileCodec(Codec):
 
     output_suffix = ""
     specials = True  # PAD, BOS and EOS: every file is an item
+    fits_training_split = False  # its vocabulary is fixed, not learned from a corpus
 
     @classmethod
     def default_options(cls) -> dict[str, object]:
