@@ -9,6 +9,11 @@
 - What input feeding costs in training (it makes the decoder a loop over steps).
 - Beam search against greedy decoding (a beam of 1), the same sources and number of steps:
   the beams of every source step together as one batch.
+- The bundled ``checkpoints/numbers``: exact match per magnitude band (1-9, 10-99, 100,
+  101-999, 1000-9999), greedy against a beam of 5, and over its whole validation split (what
+  ``seqgen eval`` reports). A band with held-out pairs is scored on those; one with none (1 to
+  100 are all in training, see corpora/numbers/SOURCE.md) on its training pairs, as the row
+  says. The smoke size decodes 2 pairs a band.
 
 Pairs: ``corpora/numbers/pairs.tsv`` when it is there, else numbers and their digits in words.
 Run ``python -m benchmarks seq2seq`` alone (``--quick``: the smoke size, tiny models).
@@ -26,14 +31,21 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from benchmarks.common import ROOT, Row, median_interleaved, timed
 from seqgen.config import TrainConfig
 from seqgen.data.pairs import load_pairs
+from seqgen.data.splits import PairData
 from seqgen.nn.beam import beam_search
 from seqgen.nn.build import build_model
 from seqgen.nn.constraints import Constraints
 from seqgen.nn.model import chunk_forward, next_token_loss
 from seqgen.nn.seq2seq import Decoding
+from seqgen.training.checkpoint import load_checkpoint
+from seqgen.training.devices import evaluation_precision
+from seqgen.training.evaluation import decoding_scores
 from seqgen.training.trainer import make_optimizer
 
 NUMBERS = ROOT / "corpora" / "numbers" / "pairs.tsv"
+NUMBERS_MODEL = ROOT / "checkpoints" / "numbers"
+BANDS = ((1, 9), (10, 99), (100, 100), (101, 999), (1000, 9999))  # the numbers model's
+BEAM = 5
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
@@ -163,10 +175,70 @@ def decoding_rows(corpus, hidden: int, sources: int, length: int, beam: int,
                 "s", f"<= {beam}", beam_s / greedy_s, beam_s / greedy_s <= beam)]
 
 
+def band_name(lowest: int, highest: int) -> str:
+    return str(lowest) if lowest == highest else f"{lowest}-{highest}"
+
+
+def number_bands(pairs: PairData) -> dict[tuple[int, int], PairData]:
+    """The pairs of each of ``BANDS`` (by the number in the source, ``de 4721``)."""
+    chosen: dict[tuple[int, int], list[int]] = {band: [] for band in BANDS}
+    for i, source in enumerate(pairs.sources):
+        number = int(pairs.source_codec.decode(source).split()[-1])
+        for lowest, highest in BANDS:
+            if lowest <= number <= highest:
+                chosen[lowest, highest].append(i)
+    return {band: PairData([pairs.sources[i] for i in indices],
+                           [pairs.targets[i] for i in indices], pairs.codec, pairs.source_codec)
+            for band, indices in chosen.items()}
+
+
+def band_rows(quick: bool, checkpoint: Path = NUMBERS_MODEL,
+              corpus: Path | None = NUMBERS) -> list[Row]:
+    """Exact match of the numbers model per magnitude band, greedy vs a beam of ``BEAM``:
+    a band's held-out pairs, or its training pairs where none are held out; then the whole
+    validation split (the held-out bands together)."""
+    ckpt = load_checkpoint(checkpoint, "cpu")
+    precision = evaluation_precision(ckpt.training_config().precision, torch.device("cpu"))
+    train, val = ckpt.split(ckpt.load_corpus(corpus))
+    held_out, trained = number_bands(val), number_bands(train)
+    rows, scored = [], []  # scored: (pairs, greedy, beam) of the held-out bands
+    for band in BANDS:
+        pairs, where = held_out[band], "held out"
+        if not pairs.targets:
+            pairs, where = trained[band], "all in training"
+        if not pairs.targets:
+            continue
+        if quick:
+            pairs = PairData(pairs.sources[:2], pairs.targets[:2], pairs.codec,
+                             pairs.source_codec)
+        scores = decoding_scores(ckpt.model, ckpt.codec, pairs, BEAM, precision)
+        greedy, beam = scores["greedy"]["exact match"], scores[f"beam {BEAM}"]["exact match"]
+        if where == "held out":
+            scored.append((len(pairs.targets), greedy, beam))
+        rows.append(band_row(f"{band_name(*band)}: {count_of(pairs)}, {where}", greedy, beam))
+    count = sum(n for n, _, _ in scored)
+    if count:
+        rows.append(band_row(
+            f"the validation split (as seqgen eval): {count:,} pairs",
+            sum(n * g for n, g, _ in scored) / count, sum(n * b for n, _, b in scored) / count))
+    return rows
+
+
+def count_of(pairs: PairData) -> str:
+    count = len(pairs.targets)
+    return f"{count:,} pair{'s' * (count != 1)}"
+
+
+def band_row(what: str, greedy: float, beam: float) -> Row:
+    return Row(f"numbers model, exact match greedy (vs beam {BEAM}), {what}", greedy, beam,
+               "%", ">= 99% greedy", greedy / beam if beam else 0.0, greedy >= 99)
+
+
 def seq2seq_rows(quick: bool) -> list[Row]:
     with tempfile.TemporaryDirectory() as folder:
         corpus = pair_corpus(Path(folder))
         hidden = 32 if quick else 256
         return (training_rows(corpus, hidden, 2 if quick else 12, 1 if quick else 3)
                 + decoding_rows(corpus, hidden, 8 if quick else 64, 10 if quick else 40, 5,
-                                1 if quick else 3))
+                                1 if quick else 3)
+                + band_rows(quick))

@@ -51,7 +51,12 @@ SUITE_ROWS = {  # each suite's rows at the smoke size: a part of each name, in o
              "alone: seqgen's thread setting vs", "beside one busy process with"],
     "seq2seq": ["train encoder-decoder lstm 2x32, batch 64 (vs plain PyTorch loop)",
                 "the plain loop with packed sequences", "input feeding (a step loop) vs none",
-                "beam 5 vs greedy: 8 inputs, 10 steps"],
+                "beam 5 vs greedy: 8 inputs, 10 steps",
+                *(f"numbers model, exact match greedy (vs beam 5), {band}" for band in (
+                    "1-9: 2 pairs, all in training", "10-99: 2 pairs, all in training",
+                    "100: 2 pairs, all in training", "101-999: 2 pairs, held out",
+                    "1000-9999: 2 pairs, held out",
+                    "the validation split (as seqgen eval): 4 pairs"))],
     "classifier": ["names: classifier's macro accuracy (vs trigram naive Bayes, same split)",
                    "train many-to-one 1x16 gru on names (vs plain PyTorch loop)"],
     "composers": ["composers: classifier's macro accuracy (vs logistic regression on note "
