@@ -5,7 +5,7 @@ both as JSON.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 
 from seqgen.errors import UsageError
 
@@ -193,21 +193,37 @@ class TrainConfig:
         self.check_task()
 
     def check_task(self) -> None:
-        """The task is a registered one, and every setting given suits it: a setting that only
-        other tasks take is an error naming the flag and the tasks it is for."""
-        from seqgen.task import get_task, tasks  # the registry loads the plugins
+        """The task is a registered one, and every setting given (away from its default)
+        suits it: a setting that only other tasks take is an error naming the flag and the
+        tasks it is for."""
+        from seqgen.task import get_task  # the registry loads the plugins
 
-        task = get_task(self.arch)
-        for spec in tasks().values():
-            if spec.cls is type(task):
-                continue
-            given = [flag(name) for name in spec.cls.own_settings
-                     if name not in task.own_settings and getattr(self, name)]
-            if given:
-                verb = "is" if len(given) == 1 else "are"
-                raise UsageError(f"{', '.join(given)} {verb} for --arch {spec.name}, not "
-                                 f"{self.arch}")
-        task.check_settings(self)
+        defaults = {f.name: f.default for f in fields(self) if f.default is not MISSING}
+        check_task_settings(self.arch, {name: getattr(self, name) for name in defaults
+                                        if getattr(self, name) != defaults[name]})
+        get_task(self.arch).check_settings(self)
+
+
+def check_task_settings(arch: str, given: dict[str, object]) -> None:
+    """The settings ``given`` (name: value; a command passes those its user gave, defaults
+    included) suit the task ``arch``: one that only other tasks take (their ``own_settings``)
+    is a usage error naming its flag and the architectures that take it."""
+    from seqgen.task import get_task, tasks  # the registry loads the plugins
+
+    task = get_task(arch)
+    takers: dict[str, list[str]] = {}
+    for spec in tasks().values():
+        for name in spec.cls.own_settings:
+            takers.setdefault(name, []).append(spec.name)
+    wrong: dict[tuple[str, ...], list[str]] = {}
+    for name, value in given.items():
+        if name in takers and name not in task.own_settings:
+            wrong.setdefault(tuple(takers[name]), []).append(given_flag(name, value))
+    if wrong:
+        parts = [f"{listed(flags)} {'is' if len(flags) == 1 else 'are'} for --arch "
+                 f"{' or '.join(names)}" for names, flags in wrong.items()]
+        raise UsageError(f"{'; '.join(parts)}, not {arch}: drop "
+                         f"{'it' if sum(map(len, wrong.values())) == 1 else 'them'}")
 
 
 def size_for_budget(seconds: float) -> tuple[int, int]:
@@ -232,6 +248,16 @@ def parse_duration(text: str) -> float:
 
 def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def listed(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def given_flag(name: str, value: object) -> str:
+    """The flag that gave a setting this value: ``--no-NAME`` for a switch turned off."""
+    return f"--no-{name.replace('_', '-')}" if value is False else flag(name)
 
 
 def at_least(low: float, **values: float | None) -> None:

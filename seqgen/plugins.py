@@ -15,9 +15,11 @@ import importlib.metadata
 import inspect
 import os
 import sys
+import tomllib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pluggy
 
@@ -30,6 +32,9 @@ BUILTINS = ("seqgen.nn.builtin", "seqgen.data.codecs.builtin", "seqgen.tasks.bui
 
 pm = pluggy.PluginManager("seqgen")
 pm.add_hookspecs(hookspecs)
+
+# The example plugins of a source checkout (none where seqgen is installed from a wheel).
+EXAMPLES = Path(__file__).resolve().parent.parent / "plugins"
 
 # plugin name -> (distribution, version) it came from
 _distributions: dict[str, tuple[str, str]] = {name: ("seqgen", __version__) for name in BUILTINS}
@@ -87,6 +92,28 @@ def load_entry_point_plugins() -> None:
             pm.register(ep.load(), name=ep.name)
         except Exception as exc:  # a broken plugin must not take seqgen down
             report_broken(ep.name, "failed to load", exc)
+
+
+def example_plugin_reading(suffix: str, examples: Path = EXAMPLES) -> Path | None:
+    """The folder of the example plugin whose pyproject.toml declares that its codecs read
+    ``suffix`` files (``[tool.seqgen] suffixes``); None where no example does."""
+    for pyproject in sorted(examples.glob("*/pyproject.toml")):
+        declared = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+        if suffix in declared.get("seqgen", {}).get("suffixes", ()):
+            return pyproject.parent
+    return None
+
+
+def install_hint(suffixes: Iterable[str]) -> str:
+    """How to read files of ``suffixes`` that no installed codec reads, where an example
+    plugin does: ``; its .abc files are read by ... pip install -e plugins/seqgen-abc``."""
+    for suffix in sorted(suffixes):
+        if (folder := example_plugin_reading(suffix)) is not None:
+            where = folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) \
+                else folder
+            return (f"; its {suffix} files are read by the example plugin {folder.name}, "
+                    f"which is not installed: pip install -e {where}")
+    return ""
 
 
 def report_broken(plugin: str, what: str, exc: Exception) -> None:
@@ -204,8 +231,11 @@ def parse_option_value(text: str) -> object:
     return text
 
 
-def parse_options(pairs: list[str], flag: str = "--cell-opt") -> dict[str, object]:
-    """``["activation=relu", "init=identity"]`` -> ``{"activation": "relu", "init": ...}``."""
+def parse_options(pairs: list[str], flag: str = "--cell-opt", spec: Spec | None = None,
+                  what: str = "cell") -> dict[str, object]:
+    """``["activation=relu", "init=identity"]`` -> ``{"activation": "relu", "init": ...}``;
+    with ``spec`` (a registered ``what``: a cell), names it does not take are a usage error
+    listing those it does (``check_options``), before any work."""
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -213,7 +243,17 @@ def parse_options(pairs: list[str], flag: str = "--cell-opt") -> dict[str, objec
             raise UsageError(f"bad {flag} {pair!r}: expected key=value, for example "
                              f"{flag} name=value")
         options[key.strip()] = parse_option_value(value.strip())
+    if spec is not None:
+        check_options(spec, options, f"{what} {spec.name!r}")
     return options
+
+
+def check_options(spec: Spec, given: dict[str, object], what: str) -> None:
+    """Options given to a registered class: names its constructor does not take are a usage
+    error listing those it does (``its options: none`` where it takes none), unless it takes
+    ``**options`` (then any name is its to judge)."""
+    if not takes_any_option(spec.cls.__init__):
+        check_option_names(given, spec.options, what)
 
 
 def check_option_names(given: dict[str, object], known: dict[str, object], what: str) -> None:

@@ -28,7 +28,9 @@ class Task:
 
     name = ""
     loss_per = "token"  # what a loss is counted per, in what seqgen prints: a target token
-    # Settings (TrainConfig field names) that only this task takes; given to another, an error.
+    # Settings (TrainConfig field names) that this task takes and not every task does (another
+    # may take one too): given to a task that takes none of them, a one-line error naming the
+    # tasks that do.
     own_settings: tuple[str, ...] = ()
 
     def check_settings(self, config: TrainConfig) -> None:
@@ -69,9 +71,10 @@ class Task:
         return None
 
     def evaluate(self, ckpt: Any, val: Any, batches: Any, precision: str, beam: int,
-                 result: Any) -> None:
+                 result: Any, progress: Any = None) -> None:
         """Add to ``result`` (an ``Evaluation`` of ``ckpt`` on its validation data ``val``, as
-        ``batches``, in ``precision``) what ``seqgen eval`` reports beyond the loss."""
+        ``batches``, in ``precision``) what ``seqgen eval`` reports beyond the loss; a long part
+        of it (decoding) tells ``progress`` how far it has got (an ``EvalProgress``)."""
 
     def tokens_read(self, chunk: Any, targets: Any) -> Any:
         """How many tokens a training step on ``chunk`` reads, for its tokens per second: by

@@ -111,20 +111,20 @@ def test_val_fraction_sets_the_validation_split(tiny_corpus, tmp_path):
     assert int(tokens[1]) > int(tokens[0])
 
 
-def test_train_without_out_writes_checkpoints_named_after_the_corpus(tiny_corpus, tmp_path,
+def test_train_without_out_writes_runs_named_after_the_corpus(tiny_corpus, tmp_path,
                                                                        monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
     result = train(tiny_corpus, *TINY)
-    assert "checkpoint in checkpoints/tiny" in " ".join(result.stdout.split())
-    assert (work / "checkpoints/tiny/best/config.json").exists()
+    assert "checkpoint in runs/tiny" in " ".join(result.stdout.split())
+    assert (work / "runs/tiny/best/config.json").exists()
     folder = tmp_path / "my-corpus"
     folder.mkdir()
     shutil.copy(tiny_corpus, folder / "a.txt")
     train(folder, *TINY)
-    assert (work / "checkpoints/my-corpus/best/config.json").exists()
-    assert sorted(p.name for p in (work / "checkpoints").iterdir()) == ["my-corpus", "tiny"]
+    assert (work / "runs/my-corpus/best/config.json").exists()
+    assert sorted(p.name for p in (work / "runs").iterdir()) == ["my-corpus", "tiny"]
 
 
 # ---- the optimizer ---------------------------------------------------------------------------

@@ -173,7 +173,7 @@ def test_a_config_that_is_not_json_is_a_damaged_file(trained_run, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)
     (run_dir / "best" / "config.json").write_text("not json")
-    message = fails(1, "plot", run_dir, "-o", tmp_path / "c.png")
+    message = fails(1, "sample", run_dir, "--length", "5")
     assert "best/config.json is damaged: not readable JSON" in message
 
 

@@ -27,6 +27,7 @@ from tests.conftest import (
     NAMES_MODEL,
     NUMBERS_MODEL,
     PRETRAINED,
+    ROOT,
     SHAKESPEARE,
 )
 
@@ -185,13 +186,14 @@ def test_the_pretrained_numbers_model_writes_numbers_out_in_words(tmp_path):
                                           "quatre-vingts"]
 
 
-def test_the_pretrained_harmonizer_writes_voices_under_a_melody(tmp_path):
+def test_the_pretrained_harmonizer_writes_voices_under_a_melody(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # where its corpus is, which names its voices
     melody = CHORALES / "riemenschneider369.mid"
     result = runner.invoke(app, ["sample", str(HARMONIZER), "--input", f"@{melody}",
                                  "--beam", "4", "--out", str(tmp_path / "harmonized.mid")])
     assert result.exit_code == 0, result.output
     tracks = read_track_notes(tmp_path / "harmonized.mid", MidiOptions())
-    assert [t.name for t in tracks] == ["input", "generated 1", "generated 2", "generated 3"]
+    assert [t.name for t in tracks] == ["input", "Alto", "Tenor", "Bass"]
     soprano = find_track(read_track_notes(melody, MidiOptions()), "Soprano")
     assert [n.pitch for n in tracks[0].notes] == [n.pitch for n in soprano.notes]
     ends = {max(n.end for n in t.notes) for t in tracks}

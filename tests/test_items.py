@@ -1,6 +1,7 @@
 """Corpora of items (lines, files), labels, one-to-many models and conditioned sampling."""
 
 import json
+import re
 
 import pytest
 import torch
@@ -214,15 +215,17 @@ def test_every_sample_stops_at_its_own_end_token():
 
 
 def test_condition_labels():
-    ids, label = condition_labels(["a", "b"], "b", 3)
-    assert ids.tolist() == [1, 1, 1] and label == "b"
-    ids, label = condition_labels(["a", "b"], None, 2, seed=1)
-    assert label in ("a", "b") and ids.tolist() == [["a", "b"].index(label)] * 2
+    ids, labels = condition_labels(["a", "b"], "b", 3)
+    assert ids.tolist() == [1, 1, 1] and labels == ["b", "b", "b"]
+    ids, labels = condition_labels(["a", "b", "c"], None, 30, seed=1)
+    assert labels == [["a", "b", "c"][i] for i in ids.tolist()]
+    assert set(labels) == {"a", "b", "c"}  # a label drawn for each sample, not one for all
+    assert condition_labels(["a", "b", "c"], None, 30, seed=1)[1] == labels
     with pytest.raises(UsageError, match="unknown label 'c'; the model knows: a, b"):
         condition_labels(["a", "b"], "c", 1)
     with pytest.raises(UsageError, match="not conditioned on labels"):
         condition_labels([], "a", 1)
-    assert condition_labels([], None, 1) == (None, None)
+    assert condition_labels([], None, 1) == (None, [])
 
 
 def test_drop_repeats():
@@ -243,10 +246,16 @@ def test_sample_with_a_condition_and_a_primer(names_run):
     assert len(lines) == 5 and all(line.startswith("Ka") and len(line) <= 14 for line in lines)
 
 
-def test_sample_without_a_condition_says_which_label_it_chose(names_run):
+def test_sample_without_a_condition_says_which_label_each_sample_got(names_run):
     result = run("sample", names_run, "--num-samples", "3", "--seed", "1")
     assert result.exit_code == 0, result.output
-    assert "chosen at random" in result.stderr and len(result.stdout.splitlines()) == 3
+    said = re.search(r"drawn at random for each sample \(--condition picks one\): "
+                     r"1 (\w+), 2 (\w+), 3 (\w+)$", result.stderr.strip())
+    assert said and set(said.groups()) <= {"Russian", "Japanese"}, result.stderr
+    assert len(result.stdout.splitlines()) == 3
+    one = run("sample", names_run, "--seed", "1")
+    assert re.search(r"^condition: (Russian|Japanese) \(drawn at random; --condition picks "
+                     r"one\)$", one.stderr.strip()), one.stderr
 
 
 def test_unique_reports_what_it_dropped(names_run):

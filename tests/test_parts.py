@@ -108,6 +108,17 @@ def test_write_pair_names_the_input_and_the_voices(tmp_path):
     assert [t.name for t in tracks] == ["input", "generated 1", "generated 2", "generated 3"]
     alto = read_track_notes(CHORALE, MidiOptions())[1]
     assert [n.pitch for n in tracks[1].notes] == [n.pitch for n in alto.notes]
+    codec.write_pair(source, target, tmp_path / "named.mid", ("Alto", "", "Bass"))
+    named = read_track_notes(tmp_path / "named.mid", MidiOptions())
+    assert [t.name for t in named] == ["input", "Alto", "generated 2", "Bass"]
+
+
+def test_target_names_are_the_tracks_a_pair_reads_as_its_target(tmp_path):
+    assert PartsCodec(voices=3).target_names(CHORALE, "Soprano") == ("Alto", "Tenor", "Bass")
+    assert PartsCodec(voices=2).target_names(CHORALE, "Tenor") == ("Bass", "Soprano")
+    with pytest.raises(CodecFileError, match="no track 'Descant'; tracks with notes: 1 "
+                                             "'Soprano'"):
+        PartsCodec().target_names(CHORALE, "Descant")
 
 
 def test_transposing_moves_notes_and_keeps_the_grid():

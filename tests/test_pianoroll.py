@@ -8,14 +8,16 @@ import mido
 import pytest
 from rich.console import Console
 
-from seqgen.data.codecs.midi import MidiFileError, notes_to_midi
+from seqgen.data.codecs.midi import MidiFileError, TrackNotes, notes_to_midi, tracks_to_midi
 from seqgen.data.notes import Note
 from seqgen.media.pianoroll import (
+    TRACK_COLOURS,
     PianoRoll,
     cell,
     midi_facts,
     midi_view,
     note_name,
+    track_roll,
     velocity_band,
 )
 
@@ -116,3 +118,30 @@ def test_unusable_files_raise_midi_file_errors(tmp_path):
         midi_view(tmp_path / "junk.mid")
     with pytest.raises(MidiFileError, match="cannot read the file: No such file"):
         midi_facts(tmp_path / "missing.mid")
+
+
+def test_a_file_of_several_tracks_is_coloured_by_track(tmp_path):
+    melody, voice = [Note(72, 0, 1, 30)], [Note(60, 0, 1, 30), Note(72, 1, 2, 120)]
+    tracks_to_midi([("Soprano", melody), ("Alto", voice)]).save(tmp_path / "two.mid")
+    assert render(midi_view(tmp_path / "two.mid"), width=60)[-1] == "tracks  █ Soprano  █ Alto"
+    lines = render(midi_view(tmp_path / "two.mid"), width=60, colour=True)
+    assert "196m█\x1b[0m Soprano" in lines[-1] and "27m█\x1b[0m Alto" in lines[-1]
+    coloured = "\n".join(lines[:-1])
+    assert "\x1b[38;5;196m▄" in coloured  # red1, the first track's, though its note is quiet
+    assert "\x1b[38;5;27m▄" in coloured  # dodger_blue2, the second's
+    assert "\x1b[38;5;208m" not in coloured  # no velocity band's orange1 for the loud note
+
+
+def test_a_track_roll_shows_the_earlier_track_where_two_meet():
+    roll = track_roll([TrackNotes(1, "input", [Note(60, 0, 1, 64)]),
+                       TrackNotes(2, "", [Note(60, 0, 1, 64), Note(62, 0, 1, 64)])])
+    first, second = TRACK_COLOURS[:2]
+    assert roll.shading.values == (2, 1, 1) and roll.shading.colours == ("", second, first)
+    assert cell(1, 2, plain=False, colour=roll.shading.colours) == ("▀", f"{second} on {first}")
+    assert render(roll, width=20)[-1] == "tracks  █ input  █ 2"  # a track without a name: its index
+
+
+def test_a_single_track_file_keeps_velocity_shading(tmp_path):
+    notes_to_midi([Note(60, 0, 1, 120), Note(64, 0, 1, 10)]).save(tmp_path / "one.mid")
+    lines = render(midi_view(tmp_path / "one.mid"), width=60)
+    assert lines[-1].startswith("velocity") and "tracks" not in "\n".join(lines)

@@ -56,6 +56,31 @@ def test_piano_roll_png_has_the_requested_size(matplotlib, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.png", "roll.png"]
 
 
+def colours_in(path: Path) -> set[tuple[int, int, int]]:
+    from matplotlib.image import imread
+
+    pixels = imread(path)[..., :3]
+    return {tuple(p) for p in (pixels.reshape(-1, 3) * 255).round().astype(int).tolist()}
+
+
+def test_named_tracks_are_drawn_in_the_terminals_colours(matplotlib, tmp_path):
+    from rich.color import Color
+
+    from seqgen.data.codecs.midi import read_track_notes
+    from seqgen.media.pianoroll import track_colour
+
+    tracks = [(t.name, t.notes) for t in read_track_notes(CHORALE, MidiOptions())]
+    assert [name for name, _ in tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
+    drawn = colours_in(piano_roll_png(tracks, tmp_path / "tracks.png", 640, 360))
+    terminal = [Color.parse(track_colour(i)).get_truecolor() for i in range(4)]
+    assert all(tuple(colour) in drawn for colour in terminal)
+    by_velocity = colours_in(piano_roll_png(read_notes(CHORALE, MidiOptions()),
+                                            tmp_path / "notes.png", 640, 360))
+    assert not any(tuple(colour) in by_velocity for colour in terminal)
+    with pytest.raises(ValueError, match="no notes"):
+        piano_roll_png([("empty", [])], tmp_path / "none.png")
+
+
 def test_curves_of_one_run_and_of_several(matplotlib, tmp_path):
     assert png_size(curves_png(RUNS[:1], tmp_path / "bach.png")) == (1200, 500)
     assert png_size(curves_png(RUNS, tmp_path / "all.png", 801, 403)) == (801, 403)

@@ -2,6 +2,7 @@
 --beam, eval, attention pictures, MIDI harmonisation files; and every bad input's one-line
 error."""
 
+import io
 import json
 import shutil
 import sys
@@ -10,9 +11,11 @@ import warnings
 import mido
 import pytest
 import torch
+from rich.console import Console
 from typer.testing import CliRunner
 
 from seqgen.cli import app
+from seqgen.cli.display import WorkProgressView
 from seqgen.config import TrainConfig
 from seqgen.data.codecs.midi import MidiOptions, find_track, read_track_notes
 from seqgen.data.pairs import load_pairs
@@ -85,6 +88,24 @@ def test_eval_scores_greedy_and_beam(pairs_run):
     evaluation = evaluate_checkpoint(pairs_run, beam=2)
     assert evaluation.pairs == 4 and set(evaluation.decoding) == {"greedy", "beam 2"}
     assert all(0 <= v["chrF"] <= 100 for v in evaluation.decoding.values())
+
+
+def test_eval_tells_a_progress_how_far_decoding_has_got(pairs_run):
+    told = []
+    evaluate_checkpoint(pairs_run, beam=2, progress=lambda *args: told.append(args))
+    assert told == [(4, 4, "decoding the validation pairs, greedy"),
+                    (4, 4, "decoding the validation pairs, beam 2")]
+    result = runner.invoke(app, ["eval", str(pairs_run), "--beam", "2"])
+    assert result.exit_code == 0 and "validation pairs" not in result.stderr  # no bar off a tty
+
+
+def test_the_work_progress_view_draws_a_bar_on_a_terminal_alone():
+    drawn, plain = io.StringIO(), io.StringIO()
+    for file, terminal in ((drawn, True), (plain, False)):
+        with WorkProgressView(Console(file=file, force_terminal=terminal, width=100)) as view:
+            view(2, 4, "decoding the validation pairs, greedy")
+    assert "decoding the validation pairs, greedy" in drawn.getvalue()
+    assert "2/4" in drawn.getvalue() and plain.getvalue() == ""
 
 
 def test_eval_without_sacrebleu_scores_exact_match_and_names_the_extra(pairs_run, monkeypatch):
@@ -261,6 +282,7 @@ def test_harmonise_a_melody_into_parts(tmp_path, relative):
     assert "rows per batch" not in printed  # --batch-size was given: no note on it
     codec = load_checkpoint(run).codec
     assert codec.to_json() == {"name": "parts", **options}
+    assert load_checkpoint(run).config["corpus"]["target_tracks"] == ["Alto", "Tenor", "Bass"]
     fitted = load_checkpoint(run).rule_weights.weights
     assert list(fitted) == ["above the melody", "above the voice before", "parallel fifths",
                             "parallel octaves"]
@@ -280,7 +302,8 @@ def test_harmonise_a_melody_into_parts(tmp_path, relative):
         assert result.exit_code == 0, result.output
         tracks = read_track_notes(out, MidiOptions())
         assert tracks[0].name == "input"
-        assert all(t.name.startswith("generated ") for t in tracks[1:])
+        voices = [t.name for t in mido.MidiFile(out).tracks][2:]  # after the tempo and input
+        assert voices and voices == ["Alto", "Tenor", "Bass"][:len(voices)]  # as trained
         soprano = find_track(read_track_notes(chorales / "riemenschneider002.mid",
                                               MidiOptions()), "Soprano").notes
         assert [n.pitch for n in tracks[0].notes] == [n.pitch for n in soprano]

@@ -85,7 +85,7 @@ def test_training_lowers_the_loss_and_writes_metrics_and_snapshots(trained_run):
 
 def test_an_existing_run_is_not_overwritten_unless_asked(tiny_corpus, trained_run, tmp_path):
     with pytest.raises(UsageError, match="already holds a training run.*--resume.*--overwrite"):
-        train(tiny_corpus, TrainConfig(**TINY_CONFIG), trained_run)
+        train(trained_run.parent / "tiny.txt", TrainConfig(**TINY_CONFIG), trained_run)
     train(tiny_corpus, TrainConfig(**TINY_CONFIG), tmp_path / "a")
     result = train(tiny_corpus, TrainConfig(**{**TINY_CONFIG, "steps": 3}), tmp_path / "a",
                    overwrite=True)

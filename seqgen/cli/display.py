@@ -135,3 +135,34 @@ class FileProgressView:
             self.task = self.progress.add_task("files", total=total)
             self.progress.start()
         self.progress.update(self.task, completed=done)
+
+
+class WorkProgressView:
+    """A progress callback ``(done, total, what)`` for long work counted in steps (decoding
+    an evaluation's pairs): a bar for each ``what`` on a terminal, gone when done; nothing
+    otherwise."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress: Progress | None = None
+        self.tasks: dict[str, int] = {}  # the bar of each kind of work
+
+    def __enter__(self) -> "WorkProgressView":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if not self.console.is_terminal:
+            return
+        if self.progress is None:
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                     MofNCompleteColumn(), TimeElapsedColumn(),
+                                     TextColumn("eta"), TimeRemainingColumn(),
+                                     console=self.console, transient=True)
+            self.progress.start()
+        if what not in self.tasks:
+            self.tasks[what] = self.progress.add_task(what, total=total)
+        self.progress.update(self.tasks[what], completed=done)

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from seqgen.cli.app import app, console, err_console, report_written, reports_errors
+from seqgen.cli.app import (
+    app,
+    console,
+    err_console,
+    prepare_png,
+    report_written,
+    reports_errors,
+)
 from seqgen.errors import UsageError
 from seqgen.files import prepare_output_file
 
@@ -29,17 +36,37 @@ def show_command(
     width: Annotated[int, typer.Option(help="The PNG's width in pixels.")] = 1200,
     height: Annotated[int, typer.Option(help="The PNG's height in pixels.")] = 600,
 ) -> None:
-    """A MIDI file's piano roll and key facts (duration, notes, pitch range, tempo)."""
+    """A MIDI file's piano roll and key facts (duration, notes, pitch range, tempo).
+
+    A file of several tracks (a melody and its voices) is coloured by track, in the terminal
+    and in the PNG alike; one of a single track by velocity.
+    """
     if png is not None:
-        prepare_output_file(png, "--png")
+        from seqgen.media.plots import check_picture
+
+        check_midi_file(midi)
+        check_picture(width, height)
+        prepare_png(png, "--png")
     show_midi(midi)
     if png is not None:
-        from seqgen.media.pianoroll import read_midi
+        from seqgen.media.pianoroll import roll_notes
         from seqgen.media.plots import piano_roll_png
 
-        notes, _ = read_midi(midi)
-        piano_roll_png(notes, png, width, height, title=midi.name)
+        piano_roll_png(roll_notes(midi), png, width, height, title=midi.name)
         report_written([png], [f"{width}x{height}"])
+
+
+def check_midi_file(path: Path) -> None:
+    """``path`` is a file (a folder, or nothing there, is a usage error saying what to
+    give)."""
+    if path.is_dir():
+        from seqgen.data.declaration import find_files
+
+        found = find_files(path, (".mid", ".midi"))
+        example = f" (such as {found[0]})" if found else ""
+        raise UsageError(f"{path} is a folder: give a .mid file in it{example}")
+    if not path.is_file():
+        raise UsageError(f"{path} not found: give a .mid file")
 
 
 def show_midi(path: Path) -> None:
@@ -48,8 +75,7 @@ def show_midi(path: Path) -> None:
     from seqgen.data.codecs.base import CodecFileError
     from seqgen.media.pianoroll import midi_view
 
-    if not path.is_file():
-        raise UsageError(f"{path} not found: give a .mid file")
+    check_midi_file(path)
     try:
         view = midi_view(path)
     except CodecFileError as exc:
@@ -68,9 +94,10 @@ def plot_command(
     per_char: Annotated[bool, typer.Option("--per-char", help="Bits per character of the text against characters: a scale runs of different text codecs (char, bpe, words) share.")] = False,
 ) -> None:
     """Loss curves of training runs against steps and tokens, on one chart (PNG)."""
-    from seqgen.media.plots import curves_png
+    from seqgen.media.plots import check_picture, curves_png
 
-    prepare_output_file(out, "--out")
+    check_picture(width, height)
+    prepare_png(out, "--out")
     curves_png(runs, out, width, height, per_char)
     report_written([out], [f"{len(runs)} run{'s' if len(runs) > 1 else ''}"])
 
@@ -84,6 +111,7 @@ def render_command(
     sample_rate: Annotated[int, typer.Option(help="Samples per second.")] = 44100,
 ) -> None:
     """Render a MIDI file to audio (WAV) through FluidSynth."""
+    check_midi_file(midi)
     prepare_output_file(out or midi.with_suffix(".wav"), "--out")
     render_file(midi, out or midi.with_suffix(".wav"), soundfont, sample_rate)
 
@@ -93,8 +121,7 @@ def render_file(midi: Path, wav: Path, soundfont: Path | None = None,
     from seqgen.data.codecs.base import CodecFileError
     from seqgen.media.audio import render
 
-    if not midi.is_file():
-        raise UsageError(f"{midi} not found: give a .mid file")
+    check_midi_file(midi)
     try:
         seconds = render(midi, wav, soundfont, sample_rate)
     except CodecFileError as exc:
@@ -187,7 +214,19 @@ def comparison_table(comparisons: list[Comparison], path: Path, against: Path,
                       f"{shown(c.mean_b)} ± {shown(c.std_b)}",
                       *(shown(value, ".3f") for value in (c.overlap_a, c.kl_a, c.overlap_b,
                                                           c.kl_b)))
+    table.caption += "".join(unmeasured_lines(comparisons))
     return table
+
+
+def unmeasured_lines(comparisons: list[Comparison]) -> list[str]:
+    """Why OA and KL are "-": a caption line for each set and reason, naming the features."""
+    features: dict[tuple[str, str], list[str]] = {}
+    for c in comparisons:
+        for which, why in (("the samples'", c.unmeasured_a), ("the corpus's", c.unmeasured_b)):
+            if why:
+                features.setdefault((which, why), []).append(c.feature)
+    return [f"\n{which} OA and KL are - for {', '.join(names)}: {why}"
+            for (which, why), names in features.items()]
 
 
 def shown(value: float | list[float], spec: str = ".3g") -> str:
@@ -233,20 +272,28 @@ def text_set_table(stats: TextSetStats, path: Path) -> Table:
     table.add_row("mean length", f"{stats.mean_length:,.1f} characters")
     table.add_row("distinct characters", f"{stats.distinct_characters}")
     table.add_row("words", f"{stats.words:,}")
-    table.add_row("type/token ratio", f"{stats.type_token_ratio:.3f}")
+    table.add_row("type/token ratio", "- (no words)" if math.isnan(stats.type_token_ratio)
+                  else f"{stats.type_token_ratio:.3f}")
     return table
+
+
+def share_shown(share: float, lacking: str) -> str:
+    """A share in percent, or "-" with why there is none: what the samples lack."""
+    return f"- (no sample has {lacking})" if math.isnan(share) else f"{share:.1%}"
 
 
 def text_comparison_table(c: TextComparison, path: Path, against: Path) -> Table:
     table = text_set_table(c.samples, path)
     table.title = f"text samples {path} against {against}"
     for n, share in c.char_overlap.items():
-        table.add_row(f"character {n}-grams found in the corpus", f"{share:.1%}")
+        table.add_row(f"character {n}-grams found in the corpus",
+                      share_shown(share, f"{n} characters"))
     for n, share in c.word_overlap.items():
         what = "words found in the corpus" if n == 1 else f"word {n}-grams found in the corpus"
-        table.add_row(what, f"{share:.1%}")
+        table.add_row(what, share_shown(share, "a word" if n == 1 else f"{n} words in a row"))
     unknown = ", ".join(c.unknown_words[:8]) + (" ..." if len(c.unknown_words) > 8 else "")
-    table.add_row("words not in the corpus", f"{len(c.unknown_words):,}: {unknown}")
+    table.add_row("words not in the corpus",
+                  f"{len(c.unknown_words):,}: {unknown}" if unknown else "0")
     table.add_row("samples found verbatim in the corpus", f"{c.copies} of {c.samples.samples}")
     if c.item_copies is not None:
         table.add_row("samples equal to a corpus item", f"{c.item_copies} of "

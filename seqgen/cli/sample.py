@@ -13,14 +13,21 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.rule import Rule
 
-from seqgen.cli.app import app, console, err_console, report_written, reports_errors
+from seqgen.cli.app import (
+    app,
+    console,
+    err_console,
+    prepare_png,
+    report_written,
+    reports_errors,
+)
 from seqgen.config import at_least, at_most
 from seqgen.errors import UsageError
 
 if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
     from torch import Tensor
 
-    from seqgen.data.codecs.base import FileCodec
+    from seqgen.data.codecs.base import Codec, FileCodec
     from seqgen.nn.constraints import RuleWeights
     from seqgen.nn.sampling import SamplingOptions
     from seqgen.training.checkpoint import Checkpoint
@@ -49,7 +56,8 @@ def sample_command(
     quiet: Annotated[bool, typer.Option(help="MIDI: do not draw each file's piano roll.")] = False,
     render: Annotated[bool, typer.Option(help="MIDI: also render each file to a .wav beside it (FluidSynth).")] = False,
     soundfont: Annotated[Path | None, typer.Option(help="With --render: a General MIDI SoundFont \\[default: $SOUNDFONT, else the system's]")] = None,
-    source: Annotated[str | None, typer.Option("--input", help="Encoder-decoder: the source to write from: text, @FILE of lines (one output per line), or @FILE.mid for a MIDI model.")] = None,
+    source: Annotated[list[str] | None, typer.Option("--input", metavar="TEXT|@FILE", help="Encoder-decoder: the source to write from: text, @FILE of lines (one output per line), or @FILE.mid for a MIDI model; repeatable, the outputs in the order of the inputs.")] = None,
+    source_track: Annotated[str | None, typer.Option("--source-track", metavar="NAME|INDEX", help="Encoder-decoder on MIDI: the track of each --input file that is the source (by name, or by index from 0); a file of one track is read whole. \\[default: the track the model was trained on]")] = None,
     beam: Annotated[int | None, typer.Option(help="Beam search: the likeliest output among N hypotheses instead of a random draw; --num-samples of the best beams.")] = None,
     length_penalty: Annotated[float, typer.Option(help="With --beam: rank finished outputs by log probability / ((5 + length) / 6) ** this; 0 ranks by log probability alone.")] = 1.0,
     attention_png: Annotated[Path | None, typer.Option(help="Encoder-decoder: draw where each output step of the first input looked (input across, output down) as a PNG.")] = None,
@@ -65,6 +73,7 @@ def sample_command(
     from seqgen.training.checkpoint import load_checkpoint
     from seqgen.training.devices import resolve_device
 
+    source = source or None  # --input not given
     options = SamplingOptions(temperature, top_k, top_p)
     tokens, seconds = parse_length(length)
     at_least(1, num_samples=num_samples, max_length=max_length, beam=beam, chars=chars)
@@ -83,26 +92,25 @@ def sample_command(
             if given:
                 raise UsageError(f"{flag} is not for an encoder-decoder: its output ends where "
                                  "the model ends it (at most --max-length tokens)")
+        out, render = written_out(out, ckpt.codec, render, soundfont, force)
         sample_targets(ckpt, source, primer, max_length, search, out, force, attention_png,
-                       chosen_rules(ckpt, rules))
+                       chosen_rules(ckpt, rules), source_track)
         if not ckpt.codec.reads_text:
             show_and_render(search.paths, not quiet, render, soundfont)
         return
     for flag, given in (("--input", source), ("--attention-png", attention_png),
-                        ("--rules", rules)):
+                        ("--rules", rules), ("--source-track", source_track)):
         if given is not None:
             raise UsageError(f"{flag} is for encoder-decoder models; this one is "
                              f"{ckpt.task.name}: give --primer to continue")
     primer_read = ckpt.codec.read_primer(primer)
-    labels, chosen = condition_labels(ckpt.config.get("labels", []), condition, num_samples,
-                                      seed)
+    labels, drawn = condition_labels(ckpt.label_names, condition, num_samples, seed)
+    out, render = written_out(out, ckpt.codec, render, soundfont, force)
     if not ckpt.codec.reads_text:
         if unique or chars is not None:
             raise UsageError(f"{'--unique' if unique else '--chars'} works for text models")
         paths = output_paths(out or "samples/", num_samples, ckpt.codec.output_suffix, force,
                              one_file_each=True)
-    elif render:
-        raise UsageError("--render is for MIDI models; this model writes text")
     elif seconds is not None:
         raise UsageError("a text model's --length is a number of tokens, not a duration "
                          "(--chars N stops at N characters)")
@@ -112,9 +120,8 @@ def sample_command(
                          "--length)")
     else:
         paths = output_paths(out, num_samples, ".txt", force) if out is not None else None
-    if chosen is not None and condition is None and len(ckpt.config["labels"]) > 1:
-        err_console.print(f"condition: {chosen} (chosen at random; --condition picks one)",
-                          highlight=False)
+    if condition is None and len(ckpt.label_names) > 1:
+        say_drawn_labels(drawn, paths)
     search.paths = paths
     if not ckpt.codec.reads_text:
         sample_pieces(ckpt, primer_read, tokens, seconds, search, labels, max_length or 100_000)
@@ -124,6 +131,21 @@ def sample_command(
             200 if ckpt.makes_items else 500 if chars is None
             else 4 * chars)  # a token is a byte at least, a character 4 bytes at most
         sample_text(ckpt, primer_read, limit, search, labels, unique, corpus, chars)
+
+
+def say_drawn_labels(labels: list[str], paths: list[Path] | None) -> None:
+    """Which label each sample was drawn for, in one line on stderr: by its file where each
+    has one, else by its number."""
+    names = [p.name for p in paths] if paths and len(paths) == len(labels) else \
+        [str(i) for i in range(1, len(labels) + 1)]
+    if len(labels) == 1:
+        err_console.print(f"condition: {labels[0]} (drawn at random; --condition picks one)",
+                          highlight=False, markup=False)
+        return
+    err_console.print("conditions, drawn at random for each sample (--condition picks one): "
+                      + ", ".join(f"{name} {label}" for name, label in zip(names, labels,
+                                                                           strict=True)),
+                      highlight=False, markup=False, soft_wrap=True)
 
 
 @dataclass
@@ -210,16 +232,18 @@ def sample_pieces(ckpt: Checkpoint, primer: Tensor | None, length: int | None,
 
 
 def write_pieces(codec: FileCodec, paths: list[Path], pieces: list[Tensor],
-                 sources: list[Tensor] | None = None) -> None:
+                 sources: list[Tensor] | None = None, names: tuple[str, ...] = ()) -> None:
     """Write each piece to its path (atomically), with the source it was written from when
-    given (``write_pair``), and say how long each is."""
+    given (``write_pair``, the target's tracks named ``names``), and say how long each is."""
     from seqgen.files import atomic_write
 
     for i, (path, tokens) in enumerate(zip(paths, pieces, strict=True)):
         with atomic_write(path) as tmp:
             if sources is None:
                 codec.write(tokens, tmp)
-            else:
+            elif names:
+                codec.write_pair(sources[i], tokens, tmp, names)
+            else:  # no names to give (a plugin's write_pair may take none)
                 codec.write_pair(sources[i], tokens, tmp)
     seconds_table = codec.token_seconds()
     report_written(paths, None if seconds_table is None else
@@ -248,25 +272,35 @@ def chosen_rules(ckpt: Checkpoint, mode: RuleMode | None) -> RuleWeights | None:
     return None if mode is RuleMode.off else ckpt.rule_weights
 
 
-def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length: int | None,
+def sample_targets(ckpt: Checkpoint, inputs: list[str] | None, primer: str,
+                   max_length: int | None,
                    search: Search, out: str | None, force: bool,
-                   attention_png: Path | None, rules: RuleWeights | None = None) -> None:
-    """An encoder-decoder's outputs for each input: text printed (one line per input, the
-    samples tab-separated) or written to ``out``; files of a file codec (MIDI: the input and
-    the generated voices on separate tracks) written to ``out`` (default samples/); with
-    ``rules``, the codec's rules weighed in with these weights."""
-    from seqgen.files import prepare_output_file, write_text
+                   attention_png: Path | None, rules: RuleWeights | None = None,
+                   source_track: str | None = None) -> None:
+    """An encoder-decoder's outputs for each input (every ``--input`` in turn, each TEXT or
+    @FILE giving its inputs in order): text printed (one line per input, the
+    samples tab-separated) or written to ``out``; files of a file codec (MIDI: the input, its
+    track ``source_track`` or the one the model was trained on, and the generated voices on
+    tracks named as in training) written to ``out`` (default samples/); with ``rules``, the
+    codec's rules weighed in with these weights."""
+    from seqgen.files import write_text
     from seqgen.nn.sampling import check_rules, generate_targets, sampling_limit
 
-    if source is None:
+    if not inputs:
         raise UsageError("this model is an encoder-decoder: give --input TEXT or --input @FILE "
                          "(the source to write an output from)")
     codec = ckpt.codec
     check_rules(codec, rules)
-    track = ckpt.config["corpus"].get("source_track")
-    sources = [tokens for _, tokens in ckpt.source_codec.read_inputs(source, "--input", track)]
-    if not sources or not sources[0].numel():
-        raise UsageError(f"--input {source!r} holds no input: give text, or a file of lines")
+    if source_track is not None and ckpt.source_codec.reads_text:
+        raise UsageError("--source-track names the track of an input file; this model reads "
+                         "text: drop it")
+    track = source_track or ckpt.config["corpus"].get("source_track")
+    sources = []
+    for source in inputs:
+        read = [tokens for _, tokens in ckpt.source_codec.read_inputs(source, "--input", track)]
+        if not read or not read[0].numel():
+            raise UsageError(f"--input {source!r} holds no input: give text, or a file of lines")
+        sources += read
     if not codec.reads_text:
         search.paths = output_paths(out or "samples/", len(sources) * search.num_samples,
                                     codec.output_suffix, force, one_file_each=True)
@@ -276,7 +310,7 @@ def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length
         if ckpt.model.attention is None:
             raise UsageError("--attention-png draws attention, and this model has none "
                              "(--attention none)")
-        attention_png = prepare_output_file(attention_png, "--attention-png", force)
+        attention_png = prepare_png(attention_png, "--attention-png", force)
     prefix = codec.primer_tokens(primer)
     limit = max_length or sampling_limit(sources)
     targets = generate_targets(ckpt.model, codec, sources, limit, search.num_samples,
@@ -284,7 +318,8 @@ def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length
                                rules=rules)
     if not codec.reads_text:
         write_pieces(codec, search.paths, [t for row in targets for t in row],
-                     [s for s, row in zip(sources, targets, strict=True) for _ in row])
+                     [s for s, row in zip(sources, targets, strict=True) for _ in row],
+                     target_names(ckpt))
     else:
         text = "".join("\t".join(codec.decode(t) for t in row) + "\n" for row in targets)
         if search.paths is None:
@@ -294,6 +329,21 @@ def sample_targets(ckpt: Checkpoint, source: str | None, primer: str, max_length
             report_written(search.paths)
     if attention_png is not None:
         draw_attention(ckpt, sources[0], targets[0][0], attention_png)
+
+
+def target_names(ckpt: Checkpoint) -> tuple[str, ...]:
+    """The names of the tracks an encoder-decoder of files was trained to write (Alto, Tenor,
+    Bass): as its checkpoint records them, or for one that does not, as its corpus, where it
+    still is, has them; none otherwise."""
+    from seqgen.data.pairs import corpus_target_names
+
+    recorded = ckpt.config.get("corpus", {})
+    if "target_tracks" in recorded:
+        return tuple(recorded["target_tracks"])
+    track, path = recorded.get("source_track"), recorded.get("path")
+    if track is None or path is None or not Path(path).exists():
+        return ()
+    return corpus_target_names(Path(path), ckpt.codec, track)
 
 
 def show_and_render(paths: list[Path], show: bool, render: bool,
@@ -308,6 +358,62 @@ def show_and_render(paths: list[Path], show: bool, render: bool,
             render_file(path, path.with_suffix(".wav"), soundfont)
 
 
+def written_out(out: str | None, codec: Codec, render: bool, soundfont: Path | None,
+                force: bool) -> tuple[str | None, bool]:
+    """``--out`` and ``--render`` as what will be written, checked before any work: a folder, or
+    a file of a suffix the codec writes; a codec of MIDI files also takes NAME.wav, written as
+    NAME.mid rendered beside it. A text model's file may not take another kind's suffix."""
+    from seqgen.files import prepare_output_file
+    from seqgen.media.audio import AUDIO, RENDERED, find_fluidsynth, find_soundfont
+
+    if codec.reads_text:
+        if render:
+            raise UsageError("--render is for MIDI models; this model writes text")
+        if out is not None and not names_folder(out):
+            check_text_name(out, codec)
+        return out, False
+    renders = codec.output_suffix in RENDERED
+    if out is not None and not names_folder(out):
+        suffix = Path(out).suffix.lower()
+        if renders and suffix == AUDIO:
+            prepare_output_file(Path(out), "--out", force)
+            out, render = str(Path(out).with_suffix(codec.output_suffix)), True
+        elif suffix not in codec.suffixes:
+            audio = f", or {AUDIO} rendered from them" if renders else ""
+            raise UsageError(f"--out {out}: a {codec.name} model writes "
+                             f"{' or '.join(codec.suffixes)} files{audio}: give --out "
+                             f"NAME{codec.output_suffix}{f', NAME{AUDIO}' if renders else ''} "
+                             "or a folder")
+    if render and not renders:
+        raise UsageError(f"--render renders MIDI files; a {codec.name} model writes "
+                         f"{codec.output_suffix} files")
+    if render:
+        find_fluidsynth()
+        find_soundfont(soundfont)
+    return out, render
+
+
+def check_text_name(out: str, codec: Codec) -> None:
+    """A text model's output file does not take the suffix of another kind of file (MIDI,
+    audio): a file of that name would hold text."""
+    from seqgen.data.codecs.base import codecs
+    from seqgen.media.audio import AUDIO
+
+    others = {suffix for spec in codecs().values() if not spec.cls.reads_text
+              for suffix in spec.cls.suffixes} | {AUDIO}
+    suffix = Path(out).suffix.lower()
+    if suffix in others - set(codec.suffixes):
+        raise UsageError(f"--out {out}: a {codec.name} model writes text, not {suffix} "
+                         f"files: give --out NAME{codec.suffixes[0]} or a folder")
+
+
+def names_folder(out: str) -> bool:
+    """``--out`` names a folder (to write sample-N files in): it ends in a slash, is one, or
+    has no suffix."""
+    path = Path(out)
+    return out.endswith(("/", "\\")) or path.is_dir() or not path.suffix
+
+
 def output_paths(out: str, count: int, suffix: str, force: bool,
                  one_file_each: bool = False) -> list[Path]:
     """Files to write, checked before any work: ``out`` itself, or ``sample-N`` files in the
@@ -319,7 +425,7 @@ def output_paths(out: str, count: int, suffix: str, force: bool,
     from seqgen.files import make_folder, prepare_output_file
 
     path = Path(out)
-    if out.endswith(("/", "\\")) or path.is_dir() or not path.suffix:
+    if names_folder(out):
         make_folder(path, "--out")
         names = (path / f"sample-{n}{suffix}" for n in itertools.count(1))
         return list(itertools.islice((p for p in names if force or not p.exists()), count))

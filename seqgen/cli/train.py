@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from typer.core import TyperCommand
 
 from seqgen.cli.app import (
     app,
@@ -17,6 +18,7 @@ from seqgen.cli.app import (
     corpus_app,
     default_help,
     err_console,
+    prepare_png,
     report_written,
     reports_errors,
 )
@@ -27,10 +29,10 @@ from seqgen.config import (
     DEFAULT_LAYERS,
     DEFAULT_SEQ_LEN,
     TrainConfig,
+    check_task_settings,
     parse_duration,
 )
 from seqgen.errors import UsageError
-from seqgen.files import prepare_output_file
 from seqgen.plugins import parse_options
 
 TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}  # the train options that are settings
@@ -38,8 +40,29 @@ TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}  # the train options that
 if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
     from seqgen.training.evaluation import Evaluation
 
+FORMATS = "@formats@"  # in an option's help: the registered formats, named when it is shown
 
-@app.command("train")
+
+class FormatsInHelp(TyperCommand):
+    """A command whose options' help names the registered formats where it says ``FORMATS``,
+    looked up when the help is shown (the registry imports the codecs, and torch)."""
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        for param in self.params:
+            if FORMATS in (getattr(param, "help", None) or ""):
+                param.help = param.help.replace(FORMATS, registered_formats())
+        super().format_help(ctx, formatter)
+
+
+def registered_formats() -> str:
+    """Every registered codec's name, a plugin's with its distribution: what --format takes."""
+    from seqgen.data.codecs.base import codecs
+
+    return ", ".join(spec.name + ("" if spec.distribution == "seqgen" else
+                                  f" ({spec.distribution})") for spec in codecs().values())
+
+
+@app.command("train", cls=FormatsInHelp)
 @reports_errors
 def train_command(
     corpus: Annotated[Path | None, typer.Argument(
@@ -52,7 +75,7 @@ def train_command(
     tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights", help="Share the embedding and output weights (needs embedding = hidden). \\[default: no]")] = None,
     cell_opt: Annotated[list[str] | None, typer.Option(help="A cell option key=value, repeatable (e.g. activation=relu).")] = None,
     arch: Annotated[str | None, typer.Option(help="many-to-many (continue a sequence), one-to-many (a label or start token unrolls into a whole item), encoder-decoder (a source is read whole and a target written from it) or many-to-one (a whole item in, its label out: a classifier). \\[default: many-to-many]")] = None,
-    format: Annotated[str | None, typer.Option(help="Corpus format: a registered codec: char, midi or a plugin's (see `seqgen plugins --all`) \\[default: declared in the corpus's seqgen.json, else detected]")] = None,
+    format: Annotated[str | None, typer.Option(help=f"Corpus format, a registered codec: {FORMATS}; see `seqgen plugins --all`. \\[default: declared in the corpus's seqgen.json, else detected]")] = None,
     items: Annotated[str | None, typer.Option(help="Text: each line, each file, or one stream is a sequence (lines|files|stream). \\[default: declared, else detected]")] = None,
     label_from: Annotated[str | None, typer.Option(help="Labels of items: stem (file name), folder (parent folder) or a CSV/JSON file mapping files to labels. \\[default: declared, else none]")] = None,
     label_size: Annotated[int | None, typer.Option(help=default_help("Size of a label's embedding.", "label_size"))] = None,
@@ -87,7 +110,7 @@ def train_command(
     pool: Annotated[str | None, typer.Option(help="Many-to-one: how the encoder's outputs become one vector: attention (a learned weighting of the tokens), mean or last (each direction's final state). \\[default: attention]")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps \\[default: auto]")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads to compute with. \\[default: OMP_NUM_THREADS where set, else one per core, fewer while other processes keep the cores busy]")] = None,
-    out: Annotated[Path | None, typer.Option(help="Run folder \\[default: checkpoints/<corpus name>]")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder \\[default: runs/<corpus name>]")] = None,
     resume_dir: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder from its last checkpoint.")] = None,
     nproc: Annotated[int | None, typer.Option(help="Train in N processes on this machine (data parallel: one per GPU, or gloo on CPU) by launching torchrun; see docs/distributed.md.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an earlier run in the output folder.")] = False,
@@ -98,6 +121,7 @@ def train_command(
 
     Under torchrun (or with --nproc) it trains in several processes with DDP.
     """
+    from seqgen.nn.cells import get_cell
     from seqgen.threads import configure as configure_threads
     from seqgen.training.distributed import joined_world, launch_here, launched_by_torchrun
     from seqgen.training.runs import check_run_dir, default_run_dir, resume, train
@@ -109,18 +133,22 @@ def train_command(
     if nproc is not None:
         if launched_by_torchrun():
             raise UsageError("--nproc launches torchrun itself; under torchrun leave it out")
-        raise typer.Exit(launch_here(nproc, without_option(sys.argv[1:], "--nproc")))
+        raise typer.Exit(launch_here(nproc, without_option(sys.argv[1:], "--nproc"),
+                                     settings.get("device", "auto")))
     configure_threads(threads)
-    if cell_opt:
-        settings["cell_options"] = parse_options(cell_opt, "--cell-opt")
+    if cell_opt:  # checked against the cell's options (a resumed run's cell: when it loads)
+        settings["cell_options"] = parse_options(
+            cell_opt, "--cell-opt", None if resume_dir is not None else
+            get_cell(settings.get("cell", TrainConfig.cell)))
     if codec_opt:
         settings["codec_options"] = parse_options(codec_opt, "--codec-opt")
     if resume_dir is None and corpus is None:
         raise UsageError("give a CORPUS to train on, or --resume DIR to continue a run")
     if resume_dir is None:  # everything a new run can check, before the corpus loads
+        check_task_settings(settings.get("arch", TrainConfig.arch), settings)  # as given
         config = TrainConfig(**settings)
         out = out or default_run_dir(corpus)
-        check_run_dir(out, overwrite)
+        check_run_dir(out, overwrite, config, corpus)
     with joined_world(settings.get("device", "auto")) as world:
         if resume_dir is None:
             with world.main_first():
@@ -194,15 +222,19 @@ def eval_command(
     beam, and the loss with learnt rule weights; a classifier adds accuracy, macro F1 and each
     label's figures; --judge asks a classifier how often a generator writes what it is asked.
     """
+    from seqgen.cli.display import WorkProgressView
+    from seqgen.config import at_least, check_seed
     from seqgen.threads import configure as configure_threads
     from seqgen.training.evaluation import evaluate_checkpoint
 
+    at_least(1, num_samples=num_samples, beam=beam)
+    check_seed(seed)
     configure_threads(threads)
     if confusion_png is not None:
-        check_png_name(confusion_png, "--confusion-png")
-        prepare_output_file(confusion_png, "--confusion-png", force)
+        prepare_png(confusion_png, "--confusion-png", force)
     judged = load_judged_pair(checkpoint, judge, device) if judge is not None else None
-    result = evaluate_checkpoint(checkpoint, corpus, device, beam)
+    with WorkProgressView(err_console) as progress:
+        result = evaluate_checkpoint(checkpoint, corpus, device, beam, progress)
     if confusion_png is not None and result.classes is None:
         raise UsageError("--confusion-png draws a classifier's confusion matrix; "
                          f"{checkpoint} is not a classifier")
@@ -218,12 +250,6 @@ def eval_command(
         print_judgement(judged, num_samples, seed, result.precision)
 
 
-def check_png_name(path: Path, flag: str) -> None:
-    """A picture's file name ends .png: another suffix would hold a PNG under a wrong name."""
-    if path.suffix.lower() != ".png":
-        raise UsageError(f"{flag} {path}: seqgen draws PNG pictures; give a name ending .png")
-
-
 def load_judged_pair(generator: Path, classifier: Path, device: str) -> tuple:
     """Both checkpoints of ``--judge``, loaded and checked before any work."""
     from seqgen.tasks.judge import check_judged_pair
@@ -237,10 +263,12 @@ def load_judged_pair(generator: Path, classifier: Path, device: str) -> tuple:
 
 
 def print_judgement(pair: tuple, num_samples: int, seed: int, precision: str) -> None:
+    from seqgen.cli.display import WorkProgressView
     from seqgen.tasks.judge import judge
 
     generator, classifier = pair
-    found = judge(generator, classifier, num_samples, seed, precision)
+    with WorkProgressView(err_console) as progress:
+        found = judge(generator, classifier, num_samples, seed, precision, progress)
     table = Table(title=f"{num_samples} items per label written by {generator.path}, "
                         f"labelled by {classifier.path}")
     table.add_column("label")
@@ -327,11 +355,11 @@ def recorded_line(result: Evaluation) -> str:
             f"{result.recorded_precision}{fp32}")
 
 
-@corpus_app.command("inspect")
+@corpus_app.command("inspect", cls=FormatsInHelp)
 @reports_errors
 def inspect_command(
     path: Annotated[Path, typer.Argument(help="A text or MIDI file, or a folder of them.")],
-    format: Annotated[str | None, typer.Option(help="text or midi \\[default: declared, else detected]")] = None,
+    format: Annotated[str | None, typer.Option(help=f"Corpus format, a registered codec: {FORMATS}. \\[default: declared, else detected]")] = None,
     items: Annotated[str | None, typer.Option(help="Text: lines, files or stream \\[default: declared, else detected]")] = None,
     label_from: Annotated[str | None, typer.Option(help="stem, folder or a CSV/JSON file \\[default: declared, else none]")] = None,
     codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable.")] = None,

@@ -19,6 +19,7 @@ from seqgen.config import ITEM_KINDS, one_of
 from seqgen.data.codecs.base import TextCodec, get_codec
 from seqgen.data.declaration import (
     DECLARATION,
+    check_detected_text,
     declared_options,
     declares_pairs,
     detect_format,
@@ -48,7 +49,7 @@ def load_corpus(path: str | Path, format: str | None = None,
     if declares_pairs(declared):
         raise UsageError(f"{path} is a corpus of pairs (its {DECLARATION} says so): train it "
                          "with --arch encoder-decoder")
-    format = format or declared.get("format") or detect_format(path)
+    format = format or declared.get("format") or detected_format(path)
     codec_class = get_codec(format).cls
     label_from = label_from or declared.get("label_from")
     options = declared_options(declared, codec_class, codec_options)
@@ -70,3 +71,13 @@ def load_corpus(path: str | Path, format: str | None = None,
                                 progress=progress, val_fraction=val_fraction, fitted=fitted)
     return load_text_items(path, codec_class, items, label_from, options, cache_dir=cache_dir,
                            val_fraction=val_fraction, fitted=fitted)
+
+
+def detected_format(path: Path) -> str:
+    """The format of a corpus that neither a flag nor its declaration names, from its files;
+    read as text, its files must look like text, and not like pairs."""
+    format = detect_format(path)
+    codec_class = get_codec(format).cls
+    if codec_class.reads_text:
+        check_detected_text(path, codec_class.suffixes)
+    return format

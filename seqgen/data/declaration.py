@@ -8,13 +8,16 @@ whose suffixes they have (a text codec for a file of no format's suffix), the it
 ``lines`` when every file is a list of short lines, else one ``stream``.
 """
 
+import re
 from pathlib import Path
 
 from seqgen.data.codecs.base import Codec, TextCodec, codecs, get_codec
 from seqgen.errors import UsageError
 from seqgen.files import read_json
+from seqgen.plugins import install_hint
 
 DECLARATION = "seqgen.json"  # a corpus folder's own settings
+PAIR_SUFFIXES = (".tsv", ".csv")  # files of text pairs, for an encoder-decoder
 
 
 DECLARED = ("format", "codec_options", "items", "label_from", "files", "source_track",
@@ -105,7 +108,9 @@ def detect_format(path: Path) -> str:
         raise UsageError(f"{path} mixes {' and '.join(found)} files; put them in separate "
                          f"folders or choose one with --format {'|'.join(found)}")
     if not found:
-        raise UsageError(f"no {all_suffixes} files in {path}")
+        unread = {file.suffix.lower() for file in path.rglob("*") if file.is_file()}
+        raise UsageError(f"no {all_suffixes} files in {path}"
+                         f"{pairs_hint(path) or install_hint(unread)}")
     return found[0]
 
 
@@ -122,3 +127,74 @@ def detect_items(path: Path, suffixes: tuple[str, ...] = TextCodec.suffixes,
         if len(lines) < 2 or any(not line.strip() or len(line) > 100 for line in lines):
             return "stream"
     return "lines"
+
+
+# ---- a file read as text because nothing said what it is -------------------------------------
+
+HEAD_BYTES = 1 << 16  # of each file, looked at to tell what it holds
+NOT_TEXT_SHARE = 0.25  # a file with a larger share of bytes that are no text is no text
+PAIRS_SHARE = 0.95  # a file with at least this share of lines of one TAB looks like pairs
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # control characters, less whitespace
+
+
+def check_detected_text(path: Path, suffixes: tuple[str, ...]) -> None:
+    """A corpus read as text because no format was given or declared: stop where a file does
+    not look like text (a binary file) or looks like the pairs of an encoder-decoder."""
+    for file in corpus_files(path, suffixes):
+        head = read_head(file)
+        check_text_bytes(file, head)
+        check_not_pairs(file, head.decode("utf-8", errors="replace"))
+
+
+def not_text_share(data: bytes) -> float:
+    """The share of ``data``'s bytes that are not text: invalid UTF-8 and control characters
+    (tab, newline, carriage return, vertical tab and form feed are text)."""
+    text = data.decode("utf-8", errors="replace")
+    return (text.count("\ufffd") + len(CONTROL.findall(text))) / len(data) if data else 0.0
+
+
+def check_text_bytes(file: Path, head: bytes) -> None:
+    share = not_text_share(head)
+    if share > NOT_TEXT_SHARE:
+        raise UsageError(f"{file} does not look like text: {share:.0%} of its first "
+                         f"{len(head):,} bytes are invalid UTF-8 or control characters; give "
+                         "--format char to train on it as characters anyway")
+
+
+def tab_lines_share(text: str) -> float:
+    """The share of a text's non-blank lines (at least two) with exactly one TAB; 0 for less."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    return sum(line.count("\t") == 1 for line in lines) / len(lines) if len(lines) > 1 else 0.0
+
+
+def pairs_hint(folder: Path) -> str:
+    """For a folder with no file of any format: ``; it holds pairs ...`` where its .tsv or
+    .csv files hold what an encoder-decoder trains on (``--arch encoder-decoder``), else ""."""
+    files = find_files(folder, PAIR_SUFFIXES)
+    pairs = [file for file in files if file.suffix.lower() == ".csv" or looks_like_pairs(
+        read_head(file).decode("utf-8", errors="replace"))]
+    if not pairs:
+        return ""
+    shown = ", ".join(str(file.relative_to(folder)) for file in pairs[:3])
+    more = f" and {len(pairs) - 3} more" if len(pairs) > 3 else ""
+    return (f"; it holds pairs ({shown}{more}: lines of a source and its target): train an "
+            "encoder-decoder on them with --arch encoder-decoder")
+
+
+def read_head(file: Path) -> bytes:
+    with open(file, "rb") as f:
+        return f.read(HEAD_BYTES)
+
+
+def looks_like_pairs(text: str) -> bool:
+    """Whether a text's lines are (nearly) all source<TAB>target."""
+    return tab_lines_share(text) >= PAIRS_SHARE
+
+
+def check_not_pairs(file: Path, text: str) -> None:
+    share = tab_lines_share(text)
+    if looks_like_pairs(text):
+        raise UsageError(f"{file} looks like pairs ({share:.0%} of its lines are "
+                         "source<TAB>target): train an encoder-decoder on them with --arch "
+                         "encoder-decoder, or give --format char to train a character model "
+                         "of the file anyway")

@@ -47,11 +47,38 @@ def token_counts(pieces: list[Tensor], per: str, mean: bool = True) -> str:
         f"{name} {value:.0f}" for name, value in stats)
 
 
+SHOWN_DETAILS = 8  # of the details of one reason, gathered from many files
+
+
 def summarize_skipped(skipped: list[tuple[str, str]]) -> str:
-    """``"3 skipped (2 truncated file, 1 no notes)"``."""
-    counts = Counter(reason for _, reason in skipped)
-    reasons = ", ".join(f"{n} {reason}" for reason, n in counts.most_common())
-    return f"{len(skipped)} skipped ({reasons})" if skipped else "none skipped"
+    """``"3 skipped (2 truncated file, 1 no notes)"``: one short line however many files.
+
+    A reason's detail, after ``"; "`` (``"no track 'S'; tracks with notes: 1 'Alto', 2
+    'Bass'"``), differs from file to file: the files of one reason are counted together, and
+    the items of their details (``"LABEL: a, b"``) gathered, the commonest first, at most
+    ``SHOWN_DETAILS`` of them."""
+    if not skipped:
+        return "none skipped"
+    items: dict[tuple[str, str], Counter] = {}  # by (reason, label of its details)
+    files: Counter = Counter()
+    details: dict[tuple[str, str], set[str]] = {}
+    for _, reason in skipped:
+        head, _, detail = reason.partition("; ")
+        label, colon, listed = detail.rpartition(": ") if ": " in detail else ("", "", detail)
+        key = (head, label)
+        files[key] += 1
+        details.setdefault(key, set()).add(detail)
+        items.setdefault(key, Counter()).update(listed.split(", ") if colon else [listed])
+    reasons = []
+    for key, n in files.most_common():
+        head, label = key
+        found = [item for item, _ in items[key].most_common() if item]
+        shown = ", ".join(found[:SHOWN_DETAILS]) + (
+            f" and {len(found) - SHOWN_DETAILS} more" if len(found) > SHOWN_DETAILS else "")
+        if label:
+            shown = f"{label}{' include' if len(details[key]) > 1 else ''}: {shown}"
+        reasons.append(f"{n} {head}" + (f"; {shown}" if found else ""))
+    return f"{len(skipped)} skipped ({', '.join(reasons)})"
 
 
 def describe_stat(name: str, value: float) -> tuple[str, str]:

@@ -179,7 +179,7 @@ def item_labels(label_from: str | None, root: Path,
     """Label ids of the items (from their files) and the sorted label names."""
     if not label_from:
         return None, ()
-    label_of = label_reader(label_from, root)
+    label_of = label_reader(label_from, root, item_files)
     per_file = {f: label_of(f) for f in dict.fromkeys(item_files)}
     names = tuple(sorted(set(per_file.values())))
     return torch.tensor([names.index(per_file[f]) for f in item_files]), names
@@ -205,7 +205,7 @@ def load_text_items(path: Path, codec_class: type[TextCodec], items: str,
     files = corpus_files(path, codec_class.suffixes)
     file_labels = None
     if label_from and codec_class.fits_training_split:
-        label_of = label_reader(label_from, path)
+        label_of = label_reader(label_from, path, files)
         file_labels = [label_of(f) for f in files]
     split = learned_split(codec_class, val_fraction, fitted, file_labels)
     found = cached(text_cache_kind(f"items-v3-{items}", codec_class, options, split), path,

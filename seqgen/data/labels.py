@@ -8,11 +8,12 @@ from seqgen.errors import UsageError
 from seqgen.files import read_json
 
 
-def label_reader(label_from: str, root: Path):
-    """A function from an item's file to its label."""
+def label_reader(label_from: str, root: Path, files: list[Path]):
+    """A function from an item's file (one of ``files``) to its label."""
     if label_from == "stem":
         return lambda file: file.stem
     if label_from == "folder":
+        check_labelled_folders(root, files)
         return lambda file: file.parent.name
     mapping = read_label_file(Path(label_from))
 
@@ -24,6 +25,16 @@ def label_reader(label_from: str, root: Path):
         raise UsageError(f"{label_from} gives no label for {keys[0]}; add a line for it")
 
     return from_mapping
+
+
+def check_labelled_folders(root: Path, files: list[Path]) -> None:
+    """``--label-from folder`` needs sub-folders: files that all lie in the corpus folder itself
+    would all get its one label, which conditions nothing."""
+    if all(file == root or file.parent == root for file in files):
+        raise UsageError(f"--label-from folder: every file of {root} lies in one folder, so all "
+                         "would get one label, which conditions nothing; put each label's "
+                         f"files in a sub-folder named after it ({root}/LABEL/FILE), or use "
+                         "--label-from stem for a file per label")
 
 
 def read_label_file(path: Path) -> dict[str, str]:

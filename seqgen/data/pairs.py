@@ -26,12 +26,14 @@ from seqgen.data.cache import CacheContents, CacheWriter, cached, relative_name,
 from seqgen.data.codecs.base import (
     Augmentation,
     Codec,
+    CodecFileError,
     FileCodec,
     TextCodec,
     codec_release,
     get_codec,
 )
 from seqgen.data.declaration import (
+    PAIR_SUFFIXES,
     corpus_files,
     declared_options,
     detect_format,
@@ -59,7 +61,7 @@ from seqgen.data.workers import FileProgress, read_files
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.plugins import check_option_names
 
-PAIR_SUFFIXES = (".tsv", ".csv")
+NAMES_TRIED = 8  # files read for the names of a corpus's target tracks before giving up
 
 
 @dataclass
@@ -78,6 +80,7 @@ class PairCorpus:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)
     source_track: str | None = None
+    target_tracks: tuple[str, ...] = ()  # the names of the target's tracks (a file codec's)
     label_names: tuple[str, ...] = ()  # none: an encoder-decoder is conditioned on its source
 
     @property
@@ -281,11 +284,37 @@ def load_file_pairs(path: Path, root: Path, codec_class: type[FileCodec],
                           "drop --strict to skip them")
     if not found.meta["used"]:
         raise UsageError(f"no file in {root} can be read as a pair with --source-track "
-                         f"{track}: {summarize_skipped(skipped)}")
+                         f"{track}: {summarize_skipped(skipped)}; give --source-track NAME or "
+                         "INDEX, a track these files have")
     sources, targets = split_sides(found.tensors)
     used = [root / name if root.is_dir() else root for name in found.meta["used"]]
     return PairCorpus(path, used, found.num_bytes, codec, codec, sources, targets,
-                      found.from_cache, skipped, found.meta["stats"], track)
+                      found.from_cache, skipped, found.meta["stats"], track,
+                      first_target_names(used, codec, track))
+
+
+def first_target_names(files: list[Path], codec: FileCodec, track: str) -> tuple[str, ...]:
+    """The names of the target's tracks (``FileCodec.target_names``) in the first of ``files``
+    that can be read as a pair; none if none can."""
+    for file in files:
+        try:
+            return codec.target_names(file, track)
+        except CodecFileError:
+            continue
+    return ()
+
+
+def corpus_target_names(path: Path, codec: FileCodec, track: str) -> tuple[str, ...]:
+    """The names of the target's tracks in a corpus of pairs of ``codec``'s files (a file, or
+    a folder with its ``seqgen.json``): what a checkpoint that did not record them was trained
+    to write. None for a corpus that is not there or that has none."""
+    try:
+        declared = read_declaration(path) if path.is_dir() else {}
+        root = path / declared["files"] if "files" in declared else path
+        return first_target_names(corpus_files(root, codec.suffixes)[:NAMES_TRIED], codec,
+                                  track)
+    except SeqgenError:  # no corpus there, or not one of pairs of these files
+        return ()
 
 
 def encode_file_pairs(root: Path, files: list[Path], codec: FileCodec, track: str,

@@ -207,8 +207,13 @@ def split_items(num_items: int, labels: Tensor | None,
         train += group[: len(group) - num_val]
         val += group[len(group) - num_val :]
     if not train or not val:
-        raise UsageError(f"{num_items} items cannot be split into training and validation; "
-                         "the corpus needs at least 2 items")
+        counted = f"{num_items} item{'' if num_items == 1 else 's'}"
+        if num_items > 1 and len(groups) > 1:  # every label has one item: none to validate
+            raise UsageError(f"{counted} of {len(groups)} labels cannot be split into "
+                             "training and validation: each label's items are split, and a "
+                             "label needs at least 2 items")
+        raise UsageError(f"{counted} cannot be split into training and validation; the "
+                         "corpus needs at least 2 items")
     return sorted(train), sorted(val)
 
 

@@ -24,6 +24,8 @@ SOUNDFONT_DIRS = (
     Path.home() / ".local/share/soundfonts",
 )
 PREFERRED_SOUNDFONTS = ("default-GM.sf2", "default.sf2", "FluidR3_GM.sf2", "TimGM6mb.sf2")
+RENDERED = (".mid", ".midi")  # the files rendered
+AUDIO = ".wav"  # what they are rendered into
 SAMPLE_RATES = range(8000, 96001)  # what FluidSynth accepts
 DEFAULT_GAIN = 0.6  # loud enough for a chorale, no clipping for 15-note fortissimo chords
 

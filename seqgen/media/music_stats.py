@@ -201,7 +201,10 @@ class Comparison:
     """One feature of two sets a and b: the absolute measurement (mean and standard deviation
     over each set's pieces) and the relative one: the overlap area and KL(intra || inter) of
     each set's intra-set distance density against the inter-set distance density. NaN where
-    a set has fewer than three pieces with the feature (fewer than two intra-set distances)."""
+    there is no such density, and ``unmeasured_a`` (``_b``) says why: fewer than three of the
+    set's pieces have the feature (fewer than two intra-set distances), no piece of the other
+    set has it, or every one has the same value (no spread: its distances are all zero) and
+    the other set's pieces do not all have it too (then OA is 1 and KL 0)."""
 
     feature: str
     mean_a: Value
@@ -212,6 +215,8 @@ class Comparison:
     kl_a: float
     overlap_b: float
     kl_b: float
+    unmeasured_a: str = ""
+    unmeasured_b: str = ""
 
     def to_json(self) -> dict:
         return {name: json_value(value) for name, value in asdict(self).items()}
@@ -226,10 +231,28 @@ def compare_music(a: MusicStats, b: MusicStats) -> list[Comparison]:
 def compare_feature(feature: str, a: MusicStats, b: MusicStats) -> Comparison:
     rows_a, rows_b = thinned(a.defined(feature)), thinned(b.defined(feature))
     inter = inter_set_distances(rows_a, rows_b)
-    overlap_a, kl_a = overlap_and_kl(intra_set_distances(rows_a), inter)
-    overlap_b, kl_b = overlap_and_kl(intra_set_distances(rows_b), inter)
+    why_a, why_b = unmeasured(rows_a, rows_b), unmeasured(rows_b, rows_a)
+    overlap_a, kl_a = distance_fit(rows_a, inter, why_a)
+    overlap_b, kl_b = distance_fit(rows_b, inter, why_b)
     return Comparison(feature, a.mean(feature), a.std(feature), b.mean(feature), b.std(feature),
-                      overlap_a, kl_a, overlap_b, kl_b)
+                      overlap_a, kl_a, overlap_b, kl_b, why_a, why_b)
+
+
+def unmeasured(rows: np.ndarray, other: np.ndarray) -> str:
+    """Why a set of ``rows`` has no overlap area and KL against ``other``'s; "" where it has."""
+    if len(rows) < 3:
+        return "fewer than 3 of its pieces have the feature"
+    if not len(other):
+        return "no piece of the other set has the feature"
+    if (rows == rows[0]).all() and not (other == rows[0]).all():  # one value in both: OA 1
+        return "no spread (every piece has the same value)"
+    return ""
+
+
+def distance_fit(rows: np.ndarray, inter: np.ndarray, why: str) -> tuple[float, float]:
+    """The overlap area and KL of a set's intra-set distances against the inter-set ones;
+    NaN where ``why`` says they cannot be measured."""
+    return (math.nan, math.nan) if why else overlap_and_kl(intra_set_distances(rows), inter)
 
 
 def thinned(rows: np.ndarray, most: int = DISTANCE_PIECES) -> np.ndarray:

@@ -1,7 +1,8 @@
 """A MIDI file at a glance in the terminal: its facts and a compact piano roll, for rich.
 
 The roll puts two pitches in each text row with half blocks (upper pitch ▀, lower pitch ▄,
-both █), high pitches at the top, time across the width, one colour per velocity band.
+both █), high pitches at the top, time across the width: one colour per velocity band, or for
+a file of several tracks (a melody and its voices) one colour per track.
 """
 
 import math
@@ -19,6 +20,7 @@ from seqgen.data.codecs.midi import (
     DEFAULT_TEMPO,
     MidiOptions,
     NoNotesError,
+    TrackNotes,
     load_midi,
     read_notes,
     read_track_notes,
@@ -29,6 +31,9 @@ from seqgen.data.notes import Note, note_name, polyphony
 VELOCITY_BANDS = ((1, 32, "dodger_blue2"), (33, 64, "green3"), (65, 96, "orange1"),
                   (97, 127, "red1"))
 BAND_COLOURS = ("",) + tuple(colour for _, _, colour in VELOCITY_BANDS)  # by band, 0: none
+# one per track, in file order (repeated past the eighth)
+TRACK_COLOURS = ("red1", "dodger_blue2", "green3", "orange1", "magenta2", "cyan2", "yellow2",
+                 "purple")
 TICK_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800,
               3600)
 MIN_TICK_GAP = 8  # columns between two time labels
@@ -104,42 +109,99 @@ def facts_text(facts: MidiFacts) -> Text:
     return text
 
 
-def tracks_text(midi: mido.MidiFile) -> Text | None:
+def track_name(track: TrackNotes) -> str:
+    """A track's name, or its index where it has none."""
+    return track.name or str(track.index)
+
+
+def tracks_text(tracks: Sequence[TrackNotes]) -> Text | None:
     """A line naming the tracks that have notes and their notes (an encoder-decoder's input
     and generated voices, say), or None for a file with one such track."""
-    tracks = read_track_notes(midi, MidiOptions())
     if len(tracks) < 2:
         return None
     text = Text("tracks", style="dim")
     for track in tracks:
-        text.append(f"  {track.name or track.index} ", style="bold")
+        text.append(f"  {track_name(track)} ", style="bold")
         text.append(f"{len(track.notes):,} notes", style="dim")
     return text
 
 
 def midi_view(path: str | Path, width: int | None = None) -> RenderableType:
     """A MIDI file's facts line (and its tracks', when it has several) and piano roll
-    (``width`` columns, or the console's); for a file without notes, a line that says so."""
+    (``width`` columns, or the console's; coloured by track where it has several, else by
+    velocity); for a file without notes, a line that says so."""
     try:
         notes, tempo = read_midi(path)
     except NoNotesError as exc:
         return Text(str(exc), style="yellow")
-    lines = [facts_text(midi_facts(notes, tempo)), tracks_text(load_midi(path))]
-    return Group(*[line for line in lines if line is not None], PianoRoll(notes, width))
+    tracks = read_track_notes(load_midi(path), MidiOptions())
+    lines = [facts_text(midi_facts(notes, tempo)), tracks_text(tracks)]
+    roll = PianoRoll(notes, width) if len(tracks) < 2 else track_roll(tracks, width)
+    return Group(*[line for line in lines if line is not None], roll)
+
+
+def roll_notes(path: str | Path) -> list[Note] | list[tuple[str, list[Note]]]:
+    """What a piano roll of a MIDI file shows (``seqgen.media.plots.piano_roll_png`` draws
+    either): its notes, coloured by velocity, or for a file of several tracks each track's
+    notes and name, coloured by track as ``midi_view`` colours them; a file that cannot be
+    used is a MidiFileError."""
+    tracks = read_track_notes(load_midi(path), MidiOptions())
+    if len(tracks) < 2:
+        return read_midi(path)[0]
+    return [(track_name(track), track.notes) for track in tracks]
 
 
 # ---- the roll --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Shading:
+    """How a roll colours its cells: a value for each note (a cell shows the largest of its
+    notes'), the colour of each value (0: no note) and the legend that names them."""
+
+    values: tuple[int, ...]
+    colours: tuple[str, ...]
+    legend: Text
+
+
+def by_velocity(notes: Sequence[Note]) -> Shading:
+    """A colour per velocity band: a cell shows its loudest note."""
+    return Shading(tuple(velocity_band(n.velocity) for n in notes), BAND_COLOURS,
+                   velocity_legend())
+
+
+def by_track(tracks: Sequence[TrackNotes]) -> Shading:
+    """A colour per track, for the notes of ``tracks`` in order: where two meet, the cell
+    shows the earlier track's (the melody, before its voices)."""
+    values = tuple(len(tracks) - i for i, track in enumerate(tracks) for _ in track.notes)
+    colours = [track_colour(i) for i in range(len(tracks))]
+    legend = Text.assemble(("tracks", "dim"), *[part for track, colour in zip(
+        tracks, colours, strict=True) for part in ("  ", ("█", colour), f" {track_name(track)}")])
+    return Shading(values, ("", *reversed(colours)), legend)
+
+
+def track_colour(index: int) -> str:
+    """The colour of the track at ``index`` among those with notes."""
+    return TRACK_COLOURS[index % len(TRACK_COLOURS)]
+
+
+def track_roll(tracks: Sequence[TrackNotes], width: int | None = None) -> "PianoRoll":
+    """The piano roll of a file's tracks, a colour each."""
+    return PianoRoll([n for track in tracks for n in track.notes], width, by_track(tracks))
+
+
 class PianoRoll:
     """A rich renderable: ``notes`` (at least one) as a piano roll ``width`` columns wide
-    (labels included; the console's width if None), a time axis in seconds and a legend."""
+    (labels included; the console's width if None), a time axis in seconds and a legend;
+    coloured by ``shading`` (by default by velocity)."""
 
-    def __init__(self, notes: Sequence[Note], width: int | None = None) -> None:
+    def __init__(self, notes: Sequence[Note], width: int | None = None,
+                 shading: Shading | None = None) -> None:
         if not notes:
             raise ValueError("no notes")
         self.notes = notes
         self.width = width
+        self.shading = shading or by_velocity(notes)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
         width = self.width or options.max_width
@@ -149,15 +211,16 @@ class PianoRoll:
         label_width = max(map(len, labels.values()))
         columns = max(MIN_COLUMNS, width - label_width - 2)
         duration = max(n.end for n in self.notes) or 1.0
-        grid = velocity_grid(self.notes, low, high, columns, duration)
+        grid = value_grid(self.notes, self.shading.values, low, high, columns, duration)
         for upper in range(high, low, -2):
             label = labels.get(upper - 1, "")
             axis = f"{label:>{label_width}} " + ("┤" if label else "│")
             row = roll_row(grid[upper - low], grid[upper - 1 - low],
-                           plain=console.no_color or console.color_system is None)
+                           plain=console.no_color or console.color_system is None,
+                           colours=self.shading.colours)
             yield Text.assemble((axis, "dim"), row)
         yield from time_axis(duration, columns, label_width + 2)
-        yield legend()
+        yield self.shading.legend
 
 
 def pitch_labels(low: int, high: int) -> dict[int, str]:
@@ -166,32 +229,36 @@ def pitch_labels(low: int, high: int) -> dict[int, str]:
     return labels or {low: note_name(low)}
 
 
-def velocity_grid(notes: Sequence[Note], low: int, high: int, columns: int,
-                  duration: float) -> np.ndarray:
-    """(pitch - low, column) -> velocity band of the loudest note there (0: none); a note
-    covers every column its time span touches, at least one."""
-    grid = np.zeros((high - low + 1, columns), dtype=np.int8)
+def value_grid(notes: Sequence[Note], values: Sequence[int], low: int, high: int,
+               columns: int, duration: float) -> np.ndarray:
+    """(pitch - low, column) -> the largest value of the notes there (0: none); a note covers
+    every column its time span touches, at least one."""
+    grid = np.zeros((high - low + 1, columns), dtype=np.int32)
     per_column = duration / columns
-    for note in notes:
+    for note, value in zip(notes, values, strict=True):
         first = min(int(note.start / per_column), columns - 1)
         last = min(columns, max(first + 1, math.ceil(note.end / per_column - 1e-9)))
         cells = grid[note.pitch - low, first:last]
-        np.maximum(cells, velocity_band(note.velocity), out=cells)
+        np.maximum(cells, value, out=cells)
     return grid
 
 
-def roll_row(upper: np.ndarray, lower: np.ndarray, plain: bool) -> Text:
-    """One text row of two pitches' bands; ``plain`` (no colours) shows any two notes as █."""
+def roll_row(upper: np.ndarray, lower: np.ndarray, plain: bool,
+             colours: Sequence[str] = BAND_COLOURS) -> Text:
+    """One text row of two pitches' values, in ``colours``; ``plain`` (no colours) shows any
+    two notes as █."""
     text = Text()
-    cells = (cell(int(up), int(down), plain) for up, down in zip(upper, lower, strict=True))
+    cells = (cell(int(up), int(down), plain, colours)
+             for up, down in zip(upper, lower, strict=True))
     for (char, style), run in groupby(cells):
         text.append(char * len(list(run)), style=style)
     return text
 
 
-def cell(upper: int, lower: int, plain: bool) -> tuple[str, str]:
-    """The character and style of a cell whose upper and lower pitches have these bands."""
-    colour = BAND_COLOURS
+def cell(upper: int, lower: int, plain: bool,
+         colour: Sequence[str] = BAND_COLOURS) -> tuple[str, str]:
+    """The character and style of a cell whose upper and lower pitches have these values (in
+    ``colour``: velocity bands by default)."""
     if not lower:
         return ("▀", colour[upper]) if upper else (" ", "")
     if not upper:
@@ -223,7 +290,7 @@ def time_axis(duration: float, columns: int, indent: int) -> Iterator[Text]:
     yield Text(" " * indent + "".join(labels), style="dim")
 
 
-def legend() -> Text:
+def velocity_legend() -> Text:
     bands = [part for lowest, highest, colour in VELOCITY_BANDS
              for part in ("  ", ("█", colour), f" {lowest}-{highest}")]
     return Text.assemble(("velocity", "dim"), *bands)

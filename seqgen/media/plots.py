@@ -25,16 +25,24 @@ MIN_SIDE_PX = 200  # smaller, the axes and their labels do not fit
 MAX_SIDE_PX = 16_000  # larger, a picture takes gigabytes to draw
 
 
-def new_figure(width_px: int, height_px: int) -> "Figure":
-    """A matplotlib figure of exactly this many pixels, on an Agg canvas."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise UsageError(NO_MATPLOTLIB) from None
+def check_picture(width_px: int, height_px: int) -> None:
+    """A picture of this size can be drawn (matplotlib is there, the size is sensible): what
+    a command checks before any work."""
     if not MIN_SIDE_PX <= min(width_px, height_px) <= max(width_px, height_px) <= MAX_SIDE_PX:
         raise UsageError(f"a picture must be {MIN_SIDE_PX} to {MAX_SIDE_PX:,} pixels wide and "
                          f"high, not {width_px}x{height_px}")
+    try:
+        import matplotlib.figure  # noqa: F401
+    except ImportError:
+        raise UsageError(NO_MATPLOTLIB) from None
+
+
+def new_figure(width_px: int, height_px: int) -> "Figure":
+    """A matplotlib figure of exactly this many pixels, on an Agg canvas."""
+    check_picture(width_px, height_px)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
@@ -50,25 +58,38 @@ def save_png(figure: "Figure", path: str | Path) -> Path:
 # ---- piano roll ------------------------------------------------------------------------------
 
 
-def piano_roll_png(notes: Sequence[Note], path: str | Path, width_px: int = 1200,
-                   height_px: int = 600, title: str | None = None) -> Path:
-    """Draw ``notes`` (at least one) as a piano roll: a bar per note, coloured by velocity,
-    pitch names up the side, seconds across; write it to ``path`` as a PNG of exactly
-    ``width_px`` x ``height_px`` pixels."""
-    if not notes:
+Track = tuple[str, Sequence[Note]]  # a track's name and its notes
+
+
+def piano_roll_png(notes: Sequence[Note] | Sequence[Track], path: str | Path,
+                   width_px: int = 1200, height_px: int = 600, title: str | None = None) -> Path:
+    """Draw ``notes`` (at least one) as a piano roll: a bar per note, pitch names up the side,
+    seconds across; write it to ``path`` as a PNG of exactly ``width_px`` x ``height_px``
+    pixels. Notes are coloured by velocity; named tracks (``(name, notes)`` pairs: a melody
+    and its voices) are coloured by track, in the colours ``seqgen show`` gives them in the
+    terminal (``seqgen.media.pianoroll.track_colour``), with a legend naming them."""
+    tracks = [(name, list(track)) for name, track in notes] if notes and not isinstance(
+        notes[0], Note) else None
+    everything = [n for _, track in tracks for n in track] if tracks is not None else notes
+    if not everything:
         raise ValueError("no notes")
     figure = new_figure(width_px, height_px)
-    from matplotlib import colormaps
-    from matplotlib.cm import ScalarMappable
     from matplotlib.collections import PolyCollection
-    from matplotlib.colors import Normalize
 
     ax = figure.add_subplot()
-    table = np.array([(n.pitch, n.start, n.end, n.velocity) for n in notes], dtype=float)
+    table = np.array([(n.pitch, n.start, n.end, n.velocity) for n in everything], dtype=float)
     pitches, starts, ends, velocities = table.T
-    colours = ScalarMappable(Normalize(1, 127), colormaps["viridis"])
-    ax.add_collection(PolyCollection(note_boxes(pitches, starts, ends), linewidths=0,
-                                     facecolors=colours.to_rgba(velocities)))
+    if tracks is None:
+        from matplotlib import colormaps
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        colours = ScalarMappable(Normalize(1, 127), colormaps["viridis"])
+        ax.add_collection(PolyCollection(note_boxes(pitches, starts, ends), linewidths=0,
+                                         facecolors=colours.to_rgba(velocities)))
+        figure.colorbar(colours, ax=ax, label="velocity", pad=0.01)
+    else:
+        draw_tracks(ax, tracks)
     low, high = int(pitches.min()), int(pitches.max())
     ticks = [p for p in range(low, high + 1) if p % 12 == 0] or [low, high]
     ax.set_yticks(ticks, [note_name(p) for p in ticks])
@@ -79,8 +100,28 @@ def piano_roll_png(notes: Sequence[Note], path: str | Path, width_px: int = 1200
     ax.set_ylabel("pitch")
     if title:
         ax.set_title(title)
-    figure.colorbar(colours, ax=ax, label="velocity", pad=0.01)
     return save_png(figure, path)
+
+
+def draw_tracks(ax, tracks: Sequence[Track]) -> None:
+    """Each track's notes in its colour (the terminal's), and a legend beside the roll."""
+    from matplotlib.collections import PolyCollection
+
+    from seqgen.media.pianoroll import track_colour
+
+    for index, (name, notes) in enumerate(tracks):
+        pitches, starts, ends = np.array([(n.pitch, n.start, n.end) for n in notes],
+                                         dtype=float).reshape(-1, 3).T
+        ax.add_collection(PolyCollection(note_boxes(pitches, starts, ends), linewidths=0,
+                                         facecolors=[rgb(track_colour(index))], label=name))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
+
+
+def rgb(colour: str) -> tuple[float, float, float]:
+    """A colour of the terminal's (a rich colour name) for matplotlib."""
+    from rich.color import Color
+
+    return tuple(c / 255 for c in Color.parse(colour).get_truecolor())
 
 
 def note_boxes(pitches: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -149,8 +190,8 @@ def confusion_png(counts: np.ndarray, labels: Sequence[str], path: str | Path) -
 
 @dataclass
 class Curves:
-    """A run's logged losses; ``*_tokens`` is None when the tokens per step are unknown (or
-    characters of text, for losses per character)."""
+    """A run's logged losses; ``*_tokens``: the tokens trained on at each (characters of the
+    text, for losses per character), None where unknown."""
 
     name: str
     train_steps: np.ndarray
@@ -197,6 +238,17 @@ def tokens_per_step(run_dir: Path) -> int | None:
     return None
 
 
+def tokens_trained(train: list[dict], val: list[dict], run_dir: Path,
+                   steps: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray | None, ...]:
+    """The tokens trained on by each train and val event: as logged (``tokens_trained``);
+    for a run logged before they were, steps times batch_size * seq_len (padding counted
+    too), or None without the settings."""
+    if all("tokens_trained" in e for e in (*train, *val)):
+        return logged(train, "tokens_trained"), logged(val, "tokens_trained")
+    per_step = tokens_per_step(run_dir)
+    return tuple(None if per_step is None else at * per_step for at in steps)
+
+
 def character_losses(train: list[dict], val: list[dict],
                      path: Path) -> tuple[list[dict], list[dict]]:
     """The events of a character model logged before losses per character were: its loss per
@@ -216,8 +268,8 @@ def logged(events: list[dict], key: str) -> np.ndarray:
 
 
 def read_curves(run: str | Path, per_char: bool = False) -> Curves:
-    """A run's curves from its metrics.jsonl (``run`` is the folder or the file); tokens are
-    steps * batch_size * seq_len of the run's settings. ``per_char``: losses in bits per
+    """A run's curves from its metrics.jsonl (``run`` is the folder or the file), against the
+    tokens trained on (``tokens_trained``). ``per_char``: losses in bits per
     character of the text, against characters (tokens times characters per token)."""
     path = metrics_file(run)
     events = read_events(path)
@@ -227,13 +279,11 @@ def read_curves(run: str | Path, per_char: bool = False) -> Curves:
     val = [events["val"][s] for s in sorted(events["val"])]
     train_steps = np.array([e["step"] for e in train], dtype=float)
     val_steps = np.array([e["step"] for e in val], dtype=float)
-    per_step = tokens_per_step(path.parent)
-    train_tokens = None if per_step is None else train_steps * per_step
-    val_tokens = None if per_step is None else val_steps * per_step
+    train_tokens, val_tokens = tokens_trained(train, val, path.parent, (train_steps, val_steps))
     if per_char and not (all("bits_per_char" in e for e in train)
                          and all("val_bits_per_char" in e for e in val)):
         train, val = character_losses(train, val, path)
-    if per_char and per_step is not None:
+    if per_char and train_tokens is not None:
         train_tokens = train_tokens * logged(train, "chars_per_token")
         val_tokens = val_tokens * logged(val, "chars_per_token")
     train_key, val_key = ("bits_per_char", "val_bits_per_char") if per_char else \

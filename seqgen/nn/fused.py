@@ -70,6 +70,10 @@ class FusedStack(StackCell):
 class LSTM(FusedStack):
     rnn_class = nn.LSTM
 
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 dropout: float = 0.0) -> None:  # no options: --cell-opt names none
+        super().__init__(input_size, hidden_size, num_layers, dropout)
+
     def layer_state(self, batch_size: int, device=None, dtype=None) -> State:
         zeros = super().layer_state(batch_size, device, dtype)
         return zeros, zeros.clone()
@@ -87,6 +91,10 @@ class LSTM(FusedStack):
 
 class GRU(FusedStack):
     rnn_class = nn.GRU
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 dropout: float = 0.0) -> None:  # no options: --cell-opt names none
+        super().__init__(input_size, hidden_size, num_layers, dropout)
 
     def cell_step(self, x, state, *weights):
         h = torch.gru_cell(x, state, *weights)

@@ -29,7 +29,7 @@ from seqgen.nn.cells import (
     get_cell,
     reset_rows,
 )
-from seqgen.plugins import Spec, check_option_names, takes_any_option
+from seqgen.plugins import Spec, check_options
 
 
 class Generator(nn.Module):
@@ -118,8 +118,7 @@ def chunk_forward(forward: Callable[..., tuple[Tensor, State]], chunk: Chunk,
 
 def check_cell_options(spec: Spec, options: dict[str, object]) -> None:
     """Unknown option names are an error, unless the constructor takes ``**options``."""
-    if not takes_any_option(spec.cls.__init__):
-        check_option_names(options, spec.options, f"cell {spec.name!r}")
+    check_options(spec, options, f"cell {spec.name!r}")
 
 
 def make_stack(config: ModelConfig, input_size: int, hidden_size: int,

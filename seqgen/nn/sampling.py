@@ -323,11 +323,13 @@ def generate_targets(model: Seq2Seq, codec: Codec, sources: list[Tensor], max_le
                      num_samples: int = 1, options: SamplingOptions | None = None,
                      seed: int | None = None, beam: int = 0, alpha: float = 1.0,
                      primer: Tensor | None = None, batch_size: int = 64,
-                     rules: RuleWeights | None = None) -> list[list[Tensor]]:
+                     rules: RuleWeights | None = None,
+                     progress: Callable[[int], None] | None = None) -> list[list[Tensor]]:
     """For each source, ``num_samples`` targets (primer + new tokens) of an encoder-decoder:
     drawn, or with a ``beam`` the likeliest; with ``rules``, the codec's rules weighed in with
     these weights (``STRICT``: never broken). Each ends where the model ends it, at most
-    ``max_length`` tokens on. Sources are encoded and decoded ``batch_size`` at a time."""
+    ``max_length`` tokens on. Sources are encoded and decoded ``batch_size`` at a time, and
+    ``progress`` told how many are done after each batch."""
     check_beam(beam, num_samples, options)
     check_rules(codec, rules)
     primer = primer if primer is not None else torch.zeros(0, dtype=torch.long)
@@ -350,6 +352,8 @@ def generate_targets(model: Seq2Seq, codec: Codec, sources: list[Tensor], max_le
                              constraints=limits.repeated(num_samples))
         targets += [[torch.cat([primer.long(), tokens]) for tokens in
                      drawn[i * num_samples : (i + 1) * num_samples]] for i in range(len(group))]
+        if progress is not None:
+            progress(len(targets))
     return targets
 
 
@@ -374,18 +378,21 @@ def rules_after(codec: Codec, source: Tensor, prompt: Tensor) -> Rules:
 
 
 def condition_labels(label_names: list[str] | tuple[str, ...], condition: str | None,
-                     num_samples: int, seed: int | None = None) -> tuple[Tensor | None, str | None]:
+                     num_samples: int, seed: int | None = None) -> tuple[Tensor | None, list[str]]:
     """Label ids for ``num_samples`` samples of ``condition``; for a labelled model given none,
-    one label drawn at random (with ``seed``). Returns the ids and the label used."""
+    a label drawn at random for each sample (with ``seed``). Returns the ids and each sample's
+    label (none for a model without labels)."""
     if not label_names:
         if condition is not None:
             raise UsageError("this model is not conditioned on labels; drop --condition")
-        return None, None
-    if condition is None:
-        generator = torch.Generator().manual_seed(
-            seed if seed is not None else torch.Generator().seed())
-        condition = label_names[int(torch.randint(len(label_names), (), generator=generator))]
-    if condition not in label_names:
+        return None, []
+    if condition is not None and condition not in label_names:
         raise UsageError(f"unknown label {condition!r}; the model knows: "
                          f"{', '.join(label_names)}")
-    return torch.full((num_samples,), list(label_names).index(condition)), condition
+    if condition is not None:
+        ids = torch.full((num_samples,), list(label_names).index(condition))
+    else:
+        generator = torch.Generator().manual_seed(
+            seed if seed is not None else torch.Generator().seed())
+        ids = torch.randint(len(label_names), (num_samples,), generator=generator)
+    return ids, [label_names[i] for i in ids.tolist()]

@@ -13,8 +13,8 @@ class EncoderDecoder(Task):
     """An encoder reads the source; a decoder with attention writes the target."""
 
     name = "encoder-decoder"
-    own_settings = ("encoder_layers", "encoder_hidden", "input_feeding", "clock",
-                    "source_track", "shared_vocab")
+    own_settings = ("encoder_layers", "encoder_hidden", "bidirectional", "attention",
+                    "input_feeding", "clock", "source_track", "shared_vocab")
 
     def check_settings(self, config: TrainConfig) -> None:
         if config.input_feeding and config.attention == "none":
@@ -57,8 +57,10 @@ class EncoderDecoder(Task):
         return build_seq2seq(config, token_seconds(corpus) if timed else None)
 
     def checkpoint_fields(self, corpus: Any) -> tuple[dict, dict]:
-        track = {"source_track": corpus.source_track} if corpus.source_track else {}
-        return {"source_codec": corpus.source_codec.to_json()}, track
+        tracks = {"source_track": corpus.source_track} if corpus.source_track else {}
+        if corpus.target_tracks:
+            tracks["target_tracks"] = list(corpus.target_tracks)
+        return {"source_codec": corpus.source_codec.to_json()}, tracks
 
     def after_training(self, trainer: Any) -> dict[str, float] | None:
         """Where the codec has rules: fit their weights to the best snapshot (``rule_fit``) on
@@ -87,14 +89,17 @@ class EncoderDecoder(Task):
     def writes_from_inputs(self) -> bool:
         return True
 
-    def evaluate(self, ckpt, val, batches, precision: str, beam: int, result) -> None:
+    def evaluate(self, ckpt, val, batches, precision: str, beam: int, result,
+                 progress=None) -> None:
         """Exact match and chrF of the outputs for the validation pairs (a codec of text),
-        greedy and with a beam; the loss with the learnt rule weights."""
+        greedy and with a beam (telling ``progress`` the pairs decoded); the loss with the
+        learnt rule weights."""
         from seqgen.training.evaluation import decoding_scores
         from seqgen.training.rule_fit import held_out_losses
 
         if ckpt.codec.reads_text:
-            result.decoding = decoding_scores(ckpt.model, ckpt.codec, val, beam, precision)
+            result.decoding = decoding_scores(ckpt.model, ckpt.codec, val, beam, precision,
+                                              progress)
             result.pairs = len(val.targets)
         if ckpt.rule_weights is not None:
             _, result.ruled_loss = held_out_losses(ckpt.model, ckpt.codec, val,

@@ -36,7 +36,8 @@ class ManyToMany(Task):
 
         return build_generator(config, starts=self.starts_from_label)
 
-    def evaluate(self, ckpt, val, batches, precision: str, beam: int, result) -> None:
+    def evaluate(self, ckpt, val, batches, precision: str, beam: int, result,
+                 progress=None) -> None:
         """A conditioned model's loss with every item given a wrong label too: how much it
         uses its label."""
         from seqgen.training.evaluation import evaluate_batches

@@ -6,13 +6,19 @@ accuracy on real validation items: their ratio is how recognisable the generated
 (1: as recognisable as real ones).
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from seqgen.config import at_least, check_seed
 from seqgen.errors import UsageError
 from seqgen.tasks.many_to_one import Confusion, check_classifier, label_probabilities, predictions
+
+if TYPE_CHECKING:
+    from seqgen.training.evaluation import EvalProgress
 
 MAX_ITEM_TOKENS = 1000  # a generated item ends here if the generator has not ended it
 
@@ -57,16 +63,19 @@ def check_judged_pair(generator, classifier) -> None:
 
 
 def judge(generator, classifier, num_samples: int = 100, seed: int = 0,
-          precision: str = "fp32") -> Judgement:
+          precision: str = "fp32", progress: EvalProgress | None = None) -> Judgement:
     """Generate ``num_samples`` items per label with ``generator`` (a loaded checkpoint) and
-    ask ``classifier`` (another) which label each has."""
+    ask ``classifier`` (another) which label each has; ``progress`` is told the items
+    written and labelled so far, after each label's."""
     from seqgen.nn.sampling import generate_items
-    from seqgen.training.evaluation import validation_batches
+    from seqgen.training.evaluation import counting, validation_batches
 
     at_least(1, num_samples=num_samples)
     check_seed(seed)
     check_judged_pair(generator, classifier)
     recognised = {}
+    told = counting(progress, num_samples * len(generator.label_names),
+                    f"writing {num_samples} items per label")
     for index, name in enumerate(generator.label_names):
         labels = torch.full((num_samples,), index)
         items = generate_items(generator.model, generator.codec, num_samples, labels=labels,
@@ -78,6 +87,8 @@ def judge(generator, classifier, num_samples: int = 100, seed: int = 0,
         found = label_probabilities(classifier, kept, precision).argmax(-1) if kept else \
             torch.zeros(0)
         recognised[name] = float((found == asked).sum()) / num_samples
+        if told is not None:
+            told(num_samples * (index + 1))
     config = classifier.training_config()
     _, val = classifier.split(classifier.load_corpus())
     batches = validation_batches(val, config).to(classifier.model.head.weight.device)

@@ -22,7 +22,7 @@ class ManyToOne(Task):
 
     name = "many-to-one"
     loss_per = "label"
-    own_settings = ("pool",)
+    own_settings = ("bidirectional", "pool")
 
     def check_settings(self, config: TrainConfig) -> None:
         if config.tie_weights:
@@ -69,7 +69,8 @@ class ManyToOne(Task):
         """The items' tokens (each has one target, its label)."""
         return chunk.source_lengths.sum().to(targets.device)
 
-    def evaluate(self, ckpt, val, batches, precision: str, beam: int, result) -> None:
+    def evaluate(self, ckpt, val, batches, precision: str, beam: int, result,
+                 progress=None) -> None:
         """Accuracy, macro accuracy and F1, and each label's figures, on the validation items."""
         result.classes = Confusion.of(predictions(ckpt.model, batches, precision),
                                       ckpt.label_names)

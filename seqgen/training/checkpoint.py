@@ -40,6 +40,21 @@ from seqgen.task import Task, get_task
 
 SNAPSHOTS = ("best", "last")
 RULES = "rules.json"
+BUNDLED = "BUNDLED"  # the file that marks a model bundled with seqgen: no run replaces it
+
+
+def is_bundled(folder: Path) -> bool:
+    """Whether a folder holds a model bundled with seqgen (it has the ``BUNDLED`` marker)."""
+    return (folder / BUNDLED).is_file()
+
+
+def resumable_snapshot(run_dir: Path) -> Path | None:
+    """The snapshot ``--resume`` continues from: ``last/`` (or ``last.old/`` between the
+    renames of a swap) with its optimizer state; None where there is none."""
+    for folder in (run_dir / "last", run_dir / "last.old"):
+        if (folder / "config.json").is_file() and (folder / "optimizer.safetensors").is_file():
+            return folder
+    return None
 
 
 @dataclass
@@ -91,8 +106,31 @@ class Checkpoint:
             raise SeqgenError(f"the corpus this checkpoint was trained on ({corpus_path}) is "
                               "not there; pass --corpus PATH")
         settings = replace(self.training_config(), format=recorded.get("format"))
+        if path is not None:
+            self.check_labelled(Path(path), settings.label_from)
         fitted = self.codec if self.codec.fits_training_split else None
         return self.task.load_corpus(corpus_path, settings, fitted=fitted)
+
+    def check_labelled(self, path: Path, label_from: str | None) -> None:
+        """A corpus given for a model trained on labelled items says where its labels come
+        from, as the training corpus did (its run's --label-from, else its seqgen.json):
+        one that does not is a usage error saying how to lay it out, before it is read."""
+        from seqgen.data.declaration import DECLARATION, read_declaration
+
+        if not self.label_names or label_from is not None or \
+                "label_from" in read_declaration(path):
+            return
+        trained_on = Path(self.config.get("corpus", {}).get("path", ""))
+        how = read_declaration(trained_on).get("label_from") if trained_on.is_dir() else None
+        names = ", ".join(self.label_names[:3]) + (", ..." if len(self.label_names) > 3 else "")
+        example = (f'{{"label_from": "{how}"}}, as {trained_on / DECLARATION} does'
+                   if how in ("stem", "folder") else
+                   '{"label_from": "stem"} (each file\'s name is its items\' label), '
+                   '"folder" (its folder\'s) or a CSV/JSON file mapping files to labels')
+        raise UsageError(f"{self.path} was trained on labelled items ({len(self.label_names)} "
+                         f"labels: {names}), and the corpus {path} has no labels: give a folder "
+                         "laid out as the training corpus was, its own "
+                         f"{DECLARATION} declaring {example}")
 
 
 # ---- writing ---------------------------------------------------------------------------------

@@ -151,7 +151,7 @@ def current_world(device: str = "auto") -> World:
     if not launched_by_torchrun():
         _world = ONE_PROCESS
         return _world
-    use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    use_cuda = on_gpus(device)
     local_rank = int(os.environ["LOCAL_RANK"])
     world = World(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), local_rank,
                   f"cuda:{local_rank}" if use_cuda else "cpu")
@@ -160,6 +160,22 @@ def current_world(device: str = "auto") -> World:
     dist.init_process_group("nccl" if use_cuda else "gloo")
     _world = world
     return world
+
+
+def on_gpus(device: str) -> bool:
+    """Whether the processes of a run on ``device`` train on CUDA GPUs, one each."""
+    return device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+
+
+def check_nproc(nproc: int, device: str = "auto") -> None:
+    """Before launching: at least one process, and on GPUs no more processes than there are
+    GPUs (each process trains on its own)."""
+    if nproc < 1:
+        raise UsageError(f"--nproc must be at least 1, not {nproc}")
+    if on_gpus(device) and nproc > (count := torch.cuda.device_count()):
+        raise UsageError(f"--nproc {nproc} trains on {nproc} GPUs, one per process, and this "
+                         f"machine has {count}: give --nproc {count} or fewer, or --device cpu "
+                         "to train in processes on the CPU")
 
 
 def is_main_process() -> bool:
@@ -208,12 +224,14 @@ def leave_world(world: World) -> None:
     _world = None
 
 
-def launch_here(nproc: int, seqgen_args: list[str]) -> int:
+def launch_here(nproc: int, seqgen_args: list[str], device: str = "auto") -> int:
     """Run ``seqgen seqgen_args`` in ``nproc`` processes on this machine through PyTorch's
     elastic launcher, as ``torchrun --standalone`` does, and return their exit code.
 
-    The processes report their own errors (the main one, in one line), so a failed or
-    interrupted run ends here with its exit code and without the launcher's traceback.
+    ``device``: the run's (``--device``); on GPUs, ``nproc`` is at most their number
+    (``check_nproc``). The processes report their own errors (the main one, in one line), so
+    a failed or interrupted run ends here with its exit code and without the launcher's
+    traceback.
 
     A stop signal to this process (Ctrl-C, SIGTERM, SIGUSR1) is passed on by the launcher to
     every process, which saves and stops at its next logging step (``Trainer.run``); the
@@ -224,8 +242,7 @@ def launch_here(nproc: int, seqgen_args: list[str]) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    if nproc < 1:
-        raise UsageError(f"--nproc must be at least 1, not {nproc}")
+    check_nproc(nproc, device)
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     for name in list(logging.root.manager.loggerDict):  # see above; some set their own level
         if name.startswith("torch.distributed.elastic"):

@@ -3,9 +3,10 @@ of the text (for any text codec); per label, and with wrong labels to show how m
 conditioned model uses its label."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,12 @@ from seqgen.nn.seq2seq import Seq2Seq
 from seqgen.training.checkpoint import RULES, Checkpoint, load_checkpoint
 from seqgen.training.devices import autocast, evaluation_precision, resolve_device
 from seqgen.training.distributed import ONE_PROCESS, World
+
+
+class EvalProgress(Protocol):
+    """Told how far a long part of an evaluation has got: ``done`` of ``total`` (``what``)."""
+
+    def __call__(self, done: int, total: int, what: str) -> None: ...
 
 
 @dataclass
@@ -126,12 +133,14 @@ def validation_chars(val: StreamData | ItemData, config: TrainConfig) -> int | N
 
 
 def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None,
-                        device: str = "auto", beam: int = 5) -> Evaluation:
+                        device: str = "auto", beam: int = 5,
+                        progress: EvalProgress | None = None) -> Evaluation:
     """Loss of a checkpoint on what its run validated: the validation split of its corpus (or
     of another corpus) with the run's cap, batch layout and precision (fp32 where the device
     does not compute the run's bf16), beside what training recorded; and what its task reports
     beyond the loss (a conditioned model's loss with wrong labels; an encoder-decoder's exact
-    match and chrF, greedy and with a ``beam``; a classifier's accuracy and F1)."""
+    match and chrF, greedy and with a ``beam``; a classifier's accuracy and F1). ``progress``
+    is told how far its long parts (decoding) have got."""
     at_least(1, beam=beam)
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, dev)
@@ -140,7 +149,7 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
     batches = validation_batches(val, config).to(dev)
     precision = evaluation_precision(config.precision, dev)
     result = evaluate_batches(ckpt.model, batches, ckpt.label_names, precision=precision)
-    ckpt.task.evaluate(ckpt, val, batches, precision, beam, result)
+    ckpt.task.evaluate(ckpt, val, batches, precision, beam, result, progress)
     result.unit, result.loss_per = ckpt.codec.unit, ckpt.task.loss_per
     result.chars = validation_chars(val, config)
     if corpus is None:
@@ -166,14 +175,27 @@ def scoring_limit(references: list) -> int:
 
 
 def decoding_scores(model: Seq2Seq, codec: TextCodec, val: PairData, beam: int,
-                    precision: str = "fp32") -> dict[str, dict[str, float]]:
+                    precision: str = "fp32",
+                    progress: EvalProgress | None = None) -> dict[str, dict[str, float]]:
     """Exact match and chrF of the model's outputs for the pairs ``val``, greedy (a beam of
-    1) and with a beam of ``beam``, computed in ``precision``."""
+    1) and with a beam of ``beam``, computed in ``precision``; ``progress`` is told the pairs
+    decoded of each."""
     references = [codec.decode(t) for t in val.targets]
     limit = scoring_limit(val.targets)
     scores = {}
     for name, width in (("greedy", 1), (f"beam {beam}", beam)):
+        told = counting(progress, len(val.sources), f"decoding the validation pairs, {name}")
         with autocast(model.head.weight.device, precision):
-            outputs = generate_targets(model, codec, val.sources, limit, beam=width)
+            outputs = generate_targets(model, codec, val.sources, limit, beam=width,
+                                       progress=told)
         scores[name] = output_scores([codec.decode(row[0]) for row in outputs], references)
     return scores
+
+
+def counting(progress: EvalProgress | None, total: int,
+             what: str) -> Callable[[int], None] | None:
+    """A callback told how much is done that tells ``progress`` it is so much of ``total``
+    (``what``); none without a ``progress``."""
+    if progress is None:
+        return None
+    return lambda done: progress(done, total, what)

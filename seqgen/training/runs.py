@@ -10,7 +10,7 @@ starts and leaves it with the others when it ends (``joined_world``).
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import fields, replace
+from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from seqgen.config import TrainConfig
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import check_writable_folder, read_json
 from seqgen.task import get_task
-from seqgen.training.checkpoint import find_snapshot, run_lock
+from seqgen.training.checkpoint import is_bundled, resumable_snapshot, run_lock
 from seqgen.training.distributed import World, joined_world
 from seqgen.training.trainer import Progress, Trainer, TrainResult
 
@@ -39,9 +39,10 @@ def load_run_corpus(path: str | Path, config: TrainConfig, *, strict: bool = Fal
 
 
 def default_run_dir(corpus: str | Path) -> Path:
-    """``checkpoints/<corpus name>``: the folder's name, or a file's name without suffix."""
+    """``runs/<corpus name>``: the folder's name, or a file's name without suffix (the
+    bundled models live apart, in ``checkpoints/``)."""
     path = Path(corpus)
-    return Path("checkpoints") / (path.stem if path.is_file() else path.resolve().name)
+    return Path("runs") / (path.stem if path.is_file() else path.resolve().name)
 
 
 SNAPSHOT_FOLDERS = ("best", "last", "best.old", "last.old")
@@ -64,16 +65,70 @@ def check_no_snapshot_left(run_dir: Path) -> None:
                          f"--out {run_dir} --overwrite, or pick another --out")
 
 
-def check_run_dir(run_dir: Path, overwrite: bool) -> None:
-    """Before any work: the run folder can be written, and holds no earlier run unless it
-    is to be replaced."""
+def check_any_snapshot(run_dir: Path) -> None:
+    """A folder with no snapshot at all (no best/ or last/: not a run folder, or one emptied)
+    can neither be resumed nor sampled: say so, and how to start a run there."""
+    if not any((run_dir / name / "config.json").is_file() for name in SNAPSHOT_FOLDERS):
+        raise UsageError(f"--resume {run_dir}: it holds no snapshot (no best/ or last/ with a "
+                         "config.json), so there is nothing to resume: start a new run with "
+                         f"seqgen train CORPUS --out {run_dir}")
+
+
+def check_run_dir(run_dir: Path, overwrite: bool, config: TrainConfig | None = None,
+                  corpus: str | Path | None = None) -> None:
+    """Before any work: the run folder can be written, is no bundled model, and holds no
+    earlier run unless it is to be replaced. ``config`` and ``corpus``, the run asked for,
+    tell whether resuming the earlier run is a way on."""
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--out {run_dir} is a file; a run is a folder: choose another --out")
+    if is_bundled(run_dir):
+        refused = f"--overwrite would destroy {run_dir}, a model bundled with seqgen" \
+            if overwrite else \
+            f"{run_dir} holds a model bundled with seqgen, which a new run must not replace"
+        raise UsageError(f"{refused}: train into another folder with --out "
+                         f"{free_folder(run_dir)}")
     check_writable_folder(run_dir, "--out")
     if run_leftovers(run_dir) and not overwrite:
         check_no_snapshot_left(run_dir)
-        raise UsageError(f"{run_dir} already holds a training run: continue it with "
-                         f"--resume {run_dir}, replace it with --overwrite, or pick --out DIR")
+        resuming = [f"continue it with --resume {run_dir}"] \
+            if resumes_as_asked(run_dir, config, corpus) else []
+        raise UsageError(f"{run_dir} already holds a training run: "
+                         f"{', '.join([*resuming, 'replace it with --overwrite'])}, "
+                         "or pick another --out DIR")
+
+
+def free_folder(run_dir: Path) -> Path:
+    """A folder beside ``run_dir`` that does not exist yet: ``NAME-2``, ``NAME-3``..."""
+    run_dir = run_dir if run_dir.name else run_dir.resolve()  # "." has no name
+    number = 2
+    while (candidate := run_dir.with_name(f"{run_dir.name}-{number}")).exists():
+        number += 1
+    return candidate
+
+
+def resumes_as_asked(run_dir: Path, config: TrainConfig | None,
+                     corpus: str | Path | None) -> bool:
+    """Whether ``--resume run_dir`` goes on with the run asked for: the folder has a
+    resumable snapshot, trained on the same corpus, whose fixed settings the new run's (those
+    given, away from their defaults) do not change."""
+    folder = resumable_snapshot(run_dir)
+    if folder is None:
+        return False
+    try:
+        recorded = read_json(folder / "config.json")
+        stored, path = TrainConfig(**recorded["training"]), Path(recorded["corpus"]["path"])
+        if config is not None:
+            resumed_config(stored, given_settings(config), run_dir)
+    except (SeqgenError, TypeError):  # damaged, of another release, or a change it refuses
+        return False
+    return corpus is None or path.resolve() == Path(corpus).resolve()
+
+
+def given_settings(config: TrainConfig) -> dict[str, Any]:
+    """The settings of ``config`` away from their defaults."""
+    defaults = {f.name: f.default_factory() if f.default_factory is not MISSING else f.default
+                for f in fields(TrainConfig)}
+    return {name: value for name, value in asdict(config).items() if value != defaults[name]}
 
 
 def clear_run_dir(run_dir: Path, overwrite: bool, remove: bool = True) -> None:
@@ -93,12 +148,13 @@ def train(corpus: str | Path | Any, config: TrainConfig | None = None,
           out_dir: str | Path | None = None, *, overwrite: bool = False,
           progress: Progress | None = None, world: World | None = None) -> TrainResult:
     """Train a new generator on a corpus (a path, or a corpus already loaded) into
-    ``out_dir`` (default ``checkpoints/<corpus name>``). Under torchrun the processes join
+    ``out_dir`` (default ``runs/<corpus name>``). Under torchrun the processes join
     their world here, unless the caller has joined it (``world``)."""
     config = config or TrainConfig()
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(
         corpus if isinstance(corpus, str | Path) else corpus.path)
-    check_run_dir(run_dir, overwrite)
+    check_run_dir(run_dir, overwrite, config,
+                  corpus if isinstance(corpus, str | Path) else corpus.path)
     with joined_world(config.device, world) as world, locked_by_main(run_dir, world):
         clear_run_dir(run_dir, overwrite, remove=world.is_main)
         if isinstance(corpus, str | Path):
@@ -131,8 +187,9 @@ def resume(run_dir: str | Path, changes: dict | None = None,
     device = (changes or {}).get("device", "auto")
     with joined_world(device, world) as world, locked_by_main(run_dir, world):
         check_no_snapshot_left(run_dir)
-        folder = find_snapshot(run_dir, prefer="last")
-        if not (folder / "optimizer.safetensors").exists():
+        folder = resumable_snapshot(run_dir)
+        if folder is None:
+            check_any_snapshot(run_dir)
             raise SeqgenError(f"{run_dir} has no resumable snapshot (last/ is missing); "
                               "it can be sampled but not resumed")
         recorded = read_json(folder / "config.json")

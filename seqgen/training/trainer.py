@@ -181,7 +181,10 @@ class Trainer:
         self.val_loss = math.inf
         self.val_bits_per_char: float | None = None
         self.tokens_per_second = 0.0
-        self.tokens_seen = torch.zeros((), dtype=torch.long, device=self.device)  # since last log
+        self.tokens_seen = torch.zeros((), dtype=torch.long, device=self.device)  # uncounted
+        self.tokens_since_log = 0  # counted since the last log, every process's
+        # over every session of the run; None: resumed from a snapshot that did not count them
+        self.tokens_trained: int | None = 0
         self.first_nonfinite_step = torch.tensor(NO_STEP, device=self.device)
         self.saved_step: int | None = None  # of the last snapshot written (last/)
 
@@ -214,16 +217,16 @@ class Trainer:
                     self.ensure_finite()
                     now = time.perf_counter()
                     steps = self.step - last_log_step
-                    tokens = self.world.sum(self.tokens_seen).item()
-                    self.tokens_per_second = tokens / max(now - last_log, 1e-9)
+                    self.count_tokens()
+                    self.tokens_per_second = self.tokens_since_log / max(now - last_log, 1e-9)
                     train_loss = float(self.world.sum(running_loss)) / steps
                     self.emit({"event": "train", "step": self.step, "loss": train_loss,
                                "lr": self.optimizer.param_groups[0]["lr"],
                                "tokens_per_s": self.tokens_per_second,
-                               "elapsed": self.elapsed,
+                               "elapsed": self.elapsed, **self.tokens_field(),
                                **self.per_char(train_loss, "bits_per_char")})
                     running_loss, last_log, last_log_step = 0.0, now, self.step
-                    self.tokens_seen.zero_()
+                    self.tokens_since_log = 0
                 if self.step % self.config.eval_interval == 0 or last:
                     self.validate_and_save()
                 # processes agree on stopping where they synchronise anyway: at logging steps
@@ -345,12 +348,27 @@ class Trainer:
         self.best_val_loss = min(self.best_val_loss, self.val_loss)
         per_char = self.per_char(self.val_loss, "val_bits_per_char")
         self.val_bits_per_char = per_char.get("val_bits_per_char")
+        self.count_tokens()
         self.emit({"event": "val", "step": self.step, "val_loss": self.val_loss,
-                   "best_val_loss": self.best_val_loss, **per_char})
+                   "best_val_loss": self.best_val_loss, **self.tokens_field(), **per_char})
         if improved:
             self.main_writes(self.save_best)
         self.save_last()
         self.reserve = time.perf_counter() - started
+
+    def count_tokens(self) -> None:
+        """Add the tokens every process has read since the last count to the run's counts
+        (every process takes part)."""
+        tokens = int(self.world.sum(self.tokens_seen).item())
+        self.tokens_seen.zero_()
+        self.tokens_since_log += tokens
+        if self.tokens_trained is not None:
+            self.tokens_trained += tokens
+
+    def tokens_field(self) -> dict[str, int]:
+        """``{"tokens_trained": n}``, the tokens trained on so far, for an event or a snapshot;
+        empty where the count is unknown."""
+        return {} if self.tokens_trained is None else {"tokens_trained": self.tokens_trained}
 
     def per_char(self, loss: float, key: str) -> dict[str, float]:
         """``{key: bits per character}`` of a loss in nats per token, at the validation text's
@@ -408,7 +426,7 @@ class Trainer:
     def trainer_info(self) -> dict:
         return {"step": self.step, "epoch": self.epoch, "index": self.index,
                 "total_steps": self.total_steps, "elapsed": self.elapsed,
-                "val_loss": self.val_loss,
+                "val_loss": self.val_loss, **self.tokens_field(),
                 "best_val_loss": self.best_val_loss, "world_size": self.world.size}
 
     def main_writes(self, write: Callable[[], object]) -> None:
@@ -430,6 +448,7 @@ class Trainer:
         Every process takes part: the carried state of the whole global batch and each
         process's random state are gathered, and the main process writes them.
         """
+        self.count_tokens()
         carried, state_spec = flatten_state(self.state) if self.state is not None else ([], None)
         rng = {"cpu": torch.get_rng_state()}
         if self.device.type == "cuda":
@@ -472,6 +491,7 @@ class Trainer:
         self.best_val_loss = info["best_val_loss"]
         self.val_loss = info["val_loss"]
         self.elapsed = info.get("elapsed", 0.0)
+        self.tokens_trained = info.get("tokens_trained")
         self.saved_step = self.step
 
     def restore_state(self, info: dict, extra: dict[str, torch.Tensor]) -> None:

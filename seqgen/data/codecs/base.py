@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -342,6 +342,10 @@ class CodecFileError(SeqgenError):
     """A file a codec cannot use; ``str(exc)`` is a short reason for a user."""
 
 
+class MissingTrack(CodecFileError):
+    """A file without the track asked for (the reason names the tracks it has)."""
+
+
 class FileCodec(Codec):
     """A codec that reads and writes its own files (MIDI, ABC notation...): each file is an
     item. Its keyword constructor parameters are its ``--codec-opt`` options.
@@ -384,9 +388,17 @@ class FileCodec(Codec):
         ``CodecFileError`` that names the tracks it has."""
         raise NotImplementedError
 
-    def write_pair(self, source: Tensor, target: Tensor, path: Path) -> None:
-        """A source and the target generated from it in one file (MIDI: a track each). By
-        default the target alone."""
+    def target_names(self, path: Path, source_track: str) -> tuple[str, ...]:
+        """Optional, beside ``read_pair``: the names of the tracks it reads as the target of a
+        file (a model records them, and names the tracks it writes after them). By default
+        none."""
+        return ()
+
+    def write_pair(self, source: Tensor, target: Tensor, path: Path,
+                   names: Sequence[str] = ()) -> None:
+        """A source and the target generated from it in one file (MIDI: a track each), the
+        target's tracks named ``names`` where the codec writes them apart (a name missing or
+        empty: the codec's own). By default the target alone."""
         self.write(target, path)
 
     def token_name(self, token: int) -> str:
@@ -407,6 +419,9 @@ class FileCodec(Codec):
         """The file's tokens (of ``track``, for a codec of tracks given a file of several)."""
         try:
             return self.read_source(path, track)
+        except MissingTrack as exc:
+            raise UsageError(f"cannot use the input file {path}: {exc} (--source-track NAME "
+                             "or INDEX: the track to read)") from None
         except CodecFileError as exc:
             raise UsageError(f"cannot use the input file {path}: {exc}") from None
 

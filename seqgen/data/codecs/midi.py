@@ -23,7 +23,7 @@ import mido
 import torch
 from torch import Tensor
 
-from seqgen.data.codecs.base import Augmentation, CodecFileError, FileCodec
+from seqgen.data.codecs.base import Augmentation, CodecFileError, FileCodec, MissingTrack
 from seqgen.data.notes import Note
 from seqgen.errors import UsageError
 
@@ -313,11 +313,12 @@ def find_track(tracks: Sequence[TrackNotes], wanted: str) -> TrackNotes | None:
 
 
 def pick_track(tracks: Sequence[TrackNotes], wanted: str) -> TrackNotes:
-    """``find_track``, or a MidiFileError that lists the tracks."""
+    """``find_track``, or a MissingTrack error that lists the tracks."""
     track = find_track(tracks, wanted)
     if track is None:
-        found = ", ".join(f"{t.index} {t.name!r}" for t in tracks) or "none"
-        raise MidiFileError(f"no track {wanted!r}; tracks with notes: {found}")
+        found = ", ".join(f"{t.index} {t.name!r}" if t.name else str(t.index)
+                          for t in tracks) or "none"
+        raise MissingTrack(f"no track {wanted!r}; tracks with notes: {found}")
     return track
 
 
@@ -448,8 +449,10 @@ class MidiCodec(FileCodec):
             "notes": len(melody) + len(voices),
             "seconds": max(n.end for n in melody + voices)}
 
-    def write_pair(self, source: Tensor, target: Tensor, path: Path) -> None:
-        """The source on the track "input" and the target on "generated"."""
+    def write_pair(self, source: Tensor, target: Tensor, path: Path,
+                   names: Sequence[str] = ()) -> None:
+        """The source on the track "input" and the target on "generated" (its voices merged
+        into one track: ``names`` name none)."""
         tracks_to_midi([("input", self.decode_notes(source)),
                         ("generated", self.decode_notes(target))]).save(path)
 

@@ -18,7 +18,7 @@ while the melody moves, so a small model can learn what voice leading forbids wi
 the intervals between 128 pitches first.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -111,6 +111,15 @@ class PartsCodec(FileCodec):
     def read_pair(self, path: Path, source_track: str) -> tuple[Tensor, Tensor, dict[str, float]]:
         """The track ``source_track`` as one part, and ``voices`` of the others as the target's
         parts, on one grid."""
+        source, target = self.pair_tracks(path, source_track)
+        steps = self.steps([n for t in [source, *target] for n in t.notes])
+        melody = self.encode_parts([source.notes], steps)
+        return (melody, self.encode_parts([t.notes for t in target], steps,
+                                          self.references(melody)), facts([source, *target]))
+
+    def pair_tracks(self, path: Path, source_track: str) -> tuple[TrackNotes, list[TrackNotes]]:
+        """The track ``source_track`` of a file and the ``voices`` tracks of its target:
+        those after it in the file, then those before it."""
         tracks = read_track_notes(path, MidiOptions())
         source = pick_track(tracks, source_track)
         at = tracks.index(source)
@@ -120,20 +129,22 @@ class PartsCodec(FileCodec):
         if len(others) < self.voices:
             raise CodecFileError(f"{len(others)} tracks beside the source, fewer than the "
                                  f"{self.voices} voices wanted")
-        target = others[:self.voices or None]
-        steps = self.steps([n for t in [source, *target] for n in t.notes])
-        melody = self.encode_parts([source.notes], steps)
-        return (melody, self.encode_parts([t.notes for t in target], steps,
-                                          self.references(melody)), facts([source, *target]))
+        return source, others[:self.voices or None]
 
-    def write_pair(self, source: Tensor, target: Tensor, path: Path) -> None:
-        """The source's parts on tracks "input", the target's on "generated 1", "2"... (as many
-        as ``voices`` at most, where it is set)."""
+    def target_names(self, path: Path, source_track: str) -> tuple[str, ...]:
+        """The names of the tracks ``read_pair`` reads as the target's parts."""
+        return tuple(track.name.strip() for track in self.pair_tracks(path, source_track)[1])
+
+    def write_pair(self, source: Tensor, target: Tensor, path: Path,
+                   names: Sequence[str] = ()) -> None:
+        """The source's parts on tracks "input", the target's (as many as ``voices`` at most,
+        where it is set) on tracks named ``names`` (those a model was trained to write: Alto,
+        Tenor, Bass), else "generated 1", "2"..."""
         inputs = self.decode_parts(source)
         named = [("input" if len(inputs) == 1 else f"input {i}", notes)
                  for i, notes in enumerate(inputs, 1)]
         voices = self.decode_parts(target, self.voices or None, self.references(source))
-        named += [(f"generated {i}", notes) for i, notes in enumerate(voices, 1)]
+        named += [(voice_name(names, i), notes) for i, notes in enumerate(voices, 1)]
         tracks_to_midi(named).save(path)
 
     # ---- encoding ----
@@ -345,6 +356,13 @@ class VoiceLeading(Rules):
             pitch = None if token == REST else \
                 self.codec.pitch_of(token, self.step, self.references)
         return replace(self, now=(*self.now, pitch))
+
+
+def voice_name(names: Sequence[str], number: int) -> str:
+    """The name of the target's part ``number`` (from 1): its name in ``names``, else
+    "generated N"."""
+    given = names[number - 1] if number <= len(names) else ""
+    return given or f"generated {number}"
 
 
 def offset(step: int, references: list[int] | None) -> int:
