@@ -84,3 +84,15 @@ def test_readme_lines_are_found():
     lines = [line for block in readme_blocks() for line in block]
     assert any(line.startswith("seqgen train") for line in lines)
     assert any(line.startswith("seqgen sample checkpoints/harmonizer") for line in lines)
+
+
+def test_what_the_readme_writes_is_ignored_by_git():
+    """Run from the repository, the README's lines leave nothing for git to pick up."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    written = {path for block in readme_blocks() for line in block
+               for path in written_paths(shlex.split(line))}
+    assert written
+    done = subprocess.run(["git", "check-ignore", "--no-index", *sorted(written)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert sorted(done.stdout.split()) == sorted(written)
