@@ -320,3 +320,22 @@ def test_eval_of_a_midi_checkpoint(midi_run):
     result = run("eval", midi_run)
     assert result.exit_code == 0, result.output
     assert "perplexity" in result.stdout
+
+
+def test_eval_gives_nats_per_second_of_the_validation_music(midi_run):
+    """The loss per second of music (what models of different music codecs share) divides
+    the summed loss by the validation pieces' own length, read from their files."""
+    from seqgen.data.codecs.midi import MidiOptions
+    from seqgen.data.splits import split_items
+    from seqgen.training.evaluation import evaluate_checkpoint
+
+    result = evaluate_checkpoint(midi_run, device="cpu")
+    files = load_checkpoint(midi_run).load_corpus().files
+    _, val_ids = split_items(len(files), None, TrainConfig(**MIDI_TINY).val_fraction)
+    lasting = sum(max(note.end for note in read_notes(files[i], MidiOptions()))
+                  for i in val_ids)
+    assert result.seconds == pytest.approx(lasting, rel=0.01, abs=0.05)
+    assert result.nats_per_second == pytest.approx(result.loss * result.tokens / lasting,
+                                                   rel=0.01)
+    shown = run("eval", midi_run).stdout
+    assert f"{result.nats_per_second:.3f}" in shown and "nats/second" in shown

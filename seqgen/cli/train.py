@@ -308,6 +308,9 @@ def print_evaluation(checkpoint: Path, result: Evaluation) -> None:
                f"bits/{unit}": f"{result.bits_per_token:.4f}"}
     if result.bits_per_char is not None and result.unit != "character":
         columns |= {"characters": f"{result.chars:,}", "bits/char": f"{result.bits_per_char:.4f}"}
+    if result.nats_per_second is not None:
+        columns |= {"seconds of music": f"{result.seconds:,.1f}",
+                    "nats/second": f"{result.nats_per_second:.3f}"}
     columns["perplexity"] = f"{result.perplexity:.3f}"
     for column in columns:
         table.add_column(column, justify="right")

@@ -52,6 +52,10 @@ class ClassData:
         """A label stands for no characters of text."""
         return None
 
+    def target_seconds(self) -> None:
+        """A label stands for no time."""
+        return None
+
     def batches(self, rows: int, seq_len: int, epoch: int = 0, seed: int = 0,
                 train: bool = False) -> Batches:
         items, labels, generator = self.items.draw(epoch, seed, train)

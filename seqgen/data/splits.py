@@ -97,6 +97,10 @@ class StreamData:
                 train: bool = False) -> Batches:
         return stream_batches(self.ids, rows, seq_len)
 
+    def target_seconds(self) -> float | None:
+        """A stream is text: it stands for no time."""
+        return None
+
 
 def split_stream(ids: Tensor, val_fraction: float) -> tuple[Tensor, Tensor]:
     """(train, validation): the validation split is the last ``val_fraction`` of the stream."""
@@ -159,6 +163,10 @@ class ItemData:
         chars = self.chars or [self.codec.token_chars(item) for item in self.items]
         return sum(int(c.sum()) for c in chars) + len(self.items)
 
+    def target_seconds(self) -> float | None:
+        """The seconds of music the items last (a codec that keeps time), else None."""
+        return seconds_of(self.items, self.codec)
+
     def draw(self, epoch: int, seed: int, train: bool,
              ) -> tuple[list[Tensor], Tensor | None, torch.Generator | None]:
         """An epoch's items and their labels, with the generator that shuffles them: in
@@ -182,6 +190,13 @@ class ItemData:
         bos, eos = torch.tensor([self.codec.BOS]), torch.tensor([self.codec.EOS])
         sequences = [torch.cat([bos, tokens, eos]) for tokens in items]
         return item_batches(sequences, rows, seq_len, self.codec.PAD, labels, generator)
+
+
+def seconds_of(sequences: list[Tensor], codec: Codec) -> float | None:
+    """The seconds ``sequences`` of a codec's tokens last, where its tokens move time."""
+    if codec.reads_text or (seconds := codec.token_seconds()) is None:
+        return None
+    return float(sum(float(seconds[tokens.long()].sum()) for tokens in sequences))
 
 
 def balanced_picks(labels: Tensor, balance: float, generator: torch.Generator) -> list[int]:
@@ -269,6 +284,10 @@ class PairData:
         if not self.codec.reads_text:
             return None
         return sum(int(self.codec.token_chars(t).sum()) for t in self.targets) + len(self.targets)
+
+    def target_seconds(self) -> float | None:
+        """The seconds of music the targets last (a codec that keeps time), else None."""
+        return seconds_of(self.targets, self.codec)
 
     def limit(self, tokens: int) -> "PairData":
         """The first pairs, up to about ``tokens`` target tokens (at least one pair)."""

@@ -45,6 +45,7 @@ class Evaluation:
     unit: str = "token"  # what a token is: "char" for a character-level model
     loss_per: str = "token"  # what the loss is counted per: a target token, or a label
     chars: int | None = None  # characters of text the tokens stand for (text codecs)
+    seconds: float | None = None  # seconds of music the tokens stand for (codecs of time)
     # an encoder-decoder of text: per decoding ("greedy", "beam 5"), exact match and chrF (%)
     decoding: dict[str, dict[str, float]] = field(default_factory=dict)
     pairs: int = 0  # the validation pairs decoded
@@ -69,6 +70,14 @@ class Evaluation:
         """The loss summed over the tokens, in bits, over the characters of their text: what
         models of different codecs share (None without text)."""
         return self.loss * self.tokens / self.chars / math.log(2) if self.chars else None
+
+    @property
+    def nats_per_second(self) -> float | None:
+        """The loss summed over the tokens, in nats, per second of the music they stand for:
+        what models of different music codecs share (None where tokens keep no time)."""
+        if not self.seconds or self.loss_per != "token":
+            return None
+        return self.loss * self.tokens / self.seconds
 
     @property
     def perplexity(self) -> float:
@@ -152,6 +161,7 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
     ckpt.task.evaluate(ckpt, val, batches, precision, beam, result, progress)
     result.unit, result.loss_per = ckpt.codec.unit, ckpt.task.loss_per
     result.chars = validation_chars(val, config)
+    result.seconds = val.limit(config.max_val_tokens).target_seconds()
     if corpus is None:
         record_training_figures(result, ckpt, config.precision)
     return result
