@@ -1,7 +1,8 @@
 """seqgen: train and sample recurrent sequence generators.
 
 The public API: the plugin contracts (``StepCell``, ``StackCell``, ``TextCodec``,
-``FileCodec``, ``Task``, ``hookimpl``) and the functions behind every CLI command. Names are
+``FileCodec``, ``Task``, ``hookimpl``; ``Note``, what a codec's ``control_notes`` gives) and
+the functions behind every CLI command. Names are
 imported on first use, so ``import seqgen`` (and ``seqgen --help``) does not import torch.
 """
 
@@ -27,6 +28,11 @@ _EXPORTS = {
     "train": "seqgen.training.runs",
     "Task": "seqgen.task", "judge": "seqgen.tasks.judge",
     "label_probabilities": "seqgen.tasks.many_to_one",
+    "Note": "seqgen.data.notes",
+    "Bins": "seqgen.data.controls", "Control": "seqgen.data.controls",
+    "ControlSetting": "seqgen.data.controls", "fit_bins": "seqgen.data.controls",
+    "measure_controls": "seqgen.data.controls", "parse_control": "seqgen.data.controls",
+    "piece_controls": "seqgen.data.controls",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

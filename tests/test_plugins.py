@@ -264,8 +264,11 @@ def test_unknown_format_lists_the_codecs(tiny_corpus, tmp_path):
                                  "--out", str(tmp_path / "run")])
     # the list has the installed plugins' codecs too (seqgen-abc's abc)
     assert result.exit_code == 2 and "unknown format 'musicxml'; available: " in result.output
-    assert "bpe, char, midi, parts, words (see `seqgen plugins --all`)" in \
-        " ".join(result.output.split())
+    listed = " ".join(result.output.split()).split("available: ")[1]
+    names, _, hint = listed.partition(" (")
+    assert hint == "see `seqgen plugins --all`)"
+    names = names.split(", ")
+    assert names == sorted(names) and {"bpe", "char", "midi", "parts", "words"} <= set(names)
 
 
 def test_a_version_change_of_the_cell_plugin_is_a_warning(trained_run, tmp_path):

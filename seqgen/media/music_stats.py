@@ -12,19 +12,22 @@ inter-onset interval); its pitch count, pitch range and pitch-class histogram ar
 Its beat-based features (note length histogram, transition matrices) need a meter that
 performance MIDI lacks and are left out; mean pitch and velocity are added, and so are the
 harmony features of a harmonised piece (``seqgen.media.harmony``: a melody track and voices),
-NaN for a piece without a melody track. Unlike the
+NaN for a piece without a melody track. Each piece's music controls
+(``seqgen.data.controls``: density, key, register, dynamics, over the whole piece) are kept
+beside the features, summarised over a set by ``MusicStats.control``. Unlike the
 paper's toolkit (mgeval), both densities are evaluated on one grid for KL, and OA integrates
 over their tails too (see ``overlap_and_kl``).
 """
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from seqgen.data.codecs.midi import MidiCodec, MidiFileError, MidiOptions, load_midi, read_notes
+from seqgen.data.controls import CONTROLS, commonest, piece_controls
 from seqgen.data.declaration import corpus_files
 from seqgen.data.describe import summarize_skipped
 from seqgen.data.notes import Note, polyphony
@@ -97,6 +100,8 @@ class MusicStats:
     values: dict[str, np.ndarray]
     files: list[str]
     skipped: list[tuple[str, str]]
+    # each music control's value of each piece (``seqgen.data.controls``), NaN: none
+    controls: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def pieces(self) -> int:
@@ -119,6 +124,19 @@ class MusicStats:
         """The population standard deviation over the pieces, as ``numpy.std``."""
         return summarize(self.defined(feature), np.std)
 
+    def control(self, name: str) -> dict:
+        """A control's distribution over the pieces that have a value of it: the mean and
+        standard deviation (population, as ``std``), or for a control of classes (key) the
+        commonest with their shares; and how many pieces."""
+        values = self.controls[name]
+        defined = values[~np.isnan(values)]
+        summary: dict = {"pieces": len(defined)}
+        if CONTROLS[name].classes:
+            return summary | {"commonest": [{"value": value, "share": share} for value, share
+                                            in commonest(defined, name, most=5)]}
+        return summary | {"mean": float(defined.mean()) if len(defined) else math.nan,
+                          "std": float(defined.std()) if len(defined) else math.nan}
+
     def to_json(self) -> dict:
         return {
             "files": self.pieces,
@@ -126,6 +144,8 @@ class MusicStats:
             "features": {name: {"mean": json_value(self.mean(name)),
                                 "std": json_value(self.std(name)),
                                 "pieces": len(self.defined(name))} for name in FEATURES},
+            "controls": {name: {key: json_value(value) for key, value in
+                                self.control(name).items()} for name in self.controls},
         }
 
 
@@ -149,7 +169,10 @@ def pieces_stats(pieces: Sequence[Sequence[Note]], names: Sequence[str] | None =
                  for notes, harmonisation in zip(pieces, harmonisations, strict=True)]
     values = {name: np.array([f[name] for f in per_piece], dtype=np.float64)
               .reshape(len(pieces), feature_width(name)) for name in FEATURES}
-    return MusicStats(values, names, list(skipped))
+    controls = [piece_controls(notes) for notes in pieces]
+    measured = {name: np.array([c[name] for c in controls], dtype=np.float64)
+                for name in CONTROLS}
+    return MusicStats(values, names, list(skipped), measured)
 
 
 def feature_width(feature: str) -> int:

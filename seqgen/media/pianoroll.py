@@ -25,6 +25,7 @@ from seqgen.data.codecs.midi import (
     read_notes,
     read_track_notes,
 )
+from seqgen.data.controls import describe_piece
 from seqgen.data.notes import Note, note_name, polyphony
 
 # (lowest velocity, highest velocity, colour) of each band; a cell shows its loudest note.
@@ -109,6 +110,17 @@ def facts_text(facts: MidiFacts) -> Text:
     return text
 
 
+def controls_text(notes: Sequence[Note]) -> Text:
+    """One line: each music control's value of the whole piece (``seqgen.data.controls``):
+    density in notes per second, key with its correlation, register as the mean pitch and its
+    note, dynamics as the mean velocity."""
+    text = Text("controls", style="dim")
+    for name, value in describe_piece(notes).items():
+        text.append(f"  {name} ", style="dim")
+        text.append(value, style="bold")
+    return text
+
+
 def track_name(track: TrackNotes) -> str:
     """A track's name, or its index where it has none."""
     return track.name or str(track.index)
@@ -127,15 +139,15 @@ def tracks_text(tracks: Sequence[TrackNotes]) -> Text | None:
 
 
 def midi_view(path: str | Path, width: int | None = None) -> RenderableType:
-    """A MIDI file's facts line (and its tracks', when it has several) and piano roll
-    (``width`` columns, or the console's; coloured by track where it has several, else by
-    velocity); for a file without notes, a line that says so."""
+    """A MIDI file's facts line, its controls' line (and its tracks', when it has several)
+    and piano roll (``width`` columns, or the console's; coloured by track where it has
+    several, else by velocity); for a file without notes, a line that says so."""
     try:
         notes, tempo = read_midi(path)
     except NoNotesError as exc:
         return Text(str(exc), style="yellow")
     tracks = read_track_notes(load_midi(path), MidiOptions())
-    lines = [facts_text(midi_facts(notes, tempo)), tracks_text(tracks)]
+    lines = [facts_text(midi_facts(notes, tempo)), controls_text(notes), tracks_text(tracks)]
     roll = PianoRoll(notes, width) if len(tracks) < 2 else track_roll(tracks, width)
     return Group(*[line for line in lines if line is not None], roll)
 

@@ -242,6 +242,24 @@ class AbcCodec(seqgen.FileCodec):
     def write(self, tokens: Tensor, path: Path) -> None:
         Path(path).write_text(self.to_abc(tokens), encoding="utf-8")
 
+    # ---- controls ----
+
+    def controls(self) -> tuple[str, ...]:
+        """The music controls seqgen may measure on these tokens: no velocities, so no
+        dynamics."""
+        return ("density", "key", "register")
+
+    def control_notes(self, tokens: Tensor | list[int]) -> tuple[list[seqgen.Note], Tensor]:
+        """The notes of ``tokens`` in seconds at ``tempo`` (velocity 64 each), and each
+        token's time: the steps of the DURs before it, in seconds."""
+        ids = torch.as_tensor(tokens, dtype=torch.long)
+        seconds = 60 / (self.tempo * self.steps_per_quarter)  # one step
+        steps = torch.where(ids >= self.DUR_BASE, ids - self.DUR_BASE + 1, 0)
+        before = torch.cumsum(steps, 0) - steps
+        notes = [seqgen.Note(pitch, start * seconds, end * seconds, 64)
+                 for start, end, pitch in self.decode_notes(ids)]
+        return notes, before.double() * seconds
+
     # ---- augmentation ----
 
     def augment(self, tokens: Tensor, augmentation: object,

@@ -457,6 +457,35 @@ def test_a_transposition_leaving_0_to_127_is_clipped_keeping_the_intervals():
         assert int(moved[codec.is_note(moved)].max()) - NOTE <= 127
 
 
+# ---- music controls --------------------------------------------------------------------------
+
+D_MAJOR = """X:1
+T:D major
+M:4/4
+L:1/8
+Q:1/4=120
+K:D
+D2 F2 A2 d2 | B2 G2 E2 C2 | D2 A,2 F2 A2 | d8 |]
+"""
+
+
+def test_the_codec_declares_controls_and_measures_a_tunes_key_and_density(tmp_path):
+    codec = AbcCodec()
+    assert AbcCodec.implements("controls") and codec.controls() == ("density", "key", "register")
+    tokens = codec.read(write_tune(tmp_path, "d.abc", D_MAJOR))[0]
+    notes, times = codec.control_notes(tokens)
+    assert len(times) == len(tokens) and times[-1] == pytest.approx(6.0)  # the last DUR's start
+    assert [round(n.start, 3) for n in notes[:3]] == [0.0, 0.5, 1.0]  # quarters at 120 a minute
+    values = seqgen.measure_controls(codec, tokens, ["key", "density", "register"], window=8.0)
+    assert {int(k) for k in values[:, 0]} == {2}  # D major, 2 in seqgen's key classes
+    assert values[0, 1] == pytest.approx(2.0)  # eight onsets in [0, 4): two a second
+    moved = seqgen.measure_controls(codec, codec.transpose(tokens, 2), ["key"], window=8.0)
+    assert {int(k) for k in moved[:, 0]} == {4}  # E major
+    with pytest.raises(seqgen.UsageError, match="abc codec cannot measure dynamics: it "
+                                                "measures density, key, register"):
+        seqgen.measure_controls(codec, tokens, ["dynamics"])
+
+
 # ---- the CLI end to end ----------------------------------------------------------------------
 
 

@@ -4,8 +4,8 @@ A codec maps a corpus to token ids and back. Codecs are registered by plugins th
 ``register_codecs`` hook (the built-in ones too) and chosen with ``--format NAME``. The rest of
 the data layer knows codecs only through this contract: what kind a codec is (``reads_text``)
 and what it can do beyond the methods every codec has (``Codec.implements``: a codec declares
-an optional capability, such as ``augment``, ``rules`` or ``read_pair``, by defining the
-method, and in no other way).
+an optional capability, such as ``augment``, ``rules``, ``read_pair`` or ``controls``, by
+defining the method, and in no other way).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from seqgen.data.notes import Note
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.plugins import Spec, collect, keyword_options, lookup
 
@@ -39,7 +40,8 @@ class Contract:
     def implements(cls, method: str) -> bool:
         """Whether this class (or a class between it and the contract) defines the contract's
         optional ``method`` (a codec's ``augment``, ``rules``, ``read_pair``, ``fit_chunks``,
-        ``encode_chars``; a ``Rules``' ``broken``), rather than inheriting its default."""
+        ``encode_chars``, ``controls``; a ``Rules``' ``broken``), rather than inheriting its
+        default."""
         owner = defined_in(cls, method)
         if owner in CONTRACTS:
             return False
@@ -137,6 +139,20 @@ class Codec(Contract):
         """Optional: rules an output written from ``source`` may be held to (``seqgen sample
         --rules``). By default None: a codec that does not implement it has no rules."""
         return None
+
+    def controls(self) -> tuple[str, ...]:
+        """Optional, with ``control_notes``: the names of the music controls
+        (``seqgen.data.controls``: density, key, register, dynamics) this codec's tokens can
+        be measured by, each at every token. By default none: a codec that does not implement
+        it has no controls."""
+        return ()
+
+    def control_notes(self, tokens: Tensor) -> tuple[Sequence[Note], Tensor]:
+        """Optional, beside ``controls``: the notes ``tokens`` decode to (``Note``: pitch,
+        start and end in seconds, velocity) and the time in seconds of each token [len(tokens)]
+        (float64: the time elapsed before it), from which seqgen measures each control in a
+        window centred on every token (``seqgen.data.controls.measure_controls``)."""
+        raise NotImplementedError
 
     def read_inputs(self, argument: str, flag: str,
                     track: str | None = None) -> list[tuple[str, Tensor]]:

@@ -644,6 +644,20 @@ class MidiCodec(FileCodec):
         end_step = int(scaled[-1]) if len(scaled) else 0
         return self._place_in_time(ids[is_event], scaled[is_event], end_step)
 
+    # ---- controls ----
+
+    def controls(self) -> tuple[str, ...]:
+        """Every control: a performance has velocities, so dynamics too."""
+        return ("density", "key", "register", "dynamics")
+
+    def control_notes(self, tokens: Tensor | list[int]) -> tuple[list[Note], Tensor]:
+        """The notes ``decode_notes`` reads, and each token's time: the steps of the
+        TIME_SHIFTs before it, in seconds."""
+        ids = self._as_tokens(tokens)
+        steps = self._shift_steps(ids)
+        before = torch.cumsum(steps, 0) - steps
+        return self.decode_notes(ids), before.double() * (self.options.resolution_ms / 1000)
+
     def duration_s(self, tokens: Tensor | list[int]) -> float:
         """The total of the TIME_SHIFTs, in seconds."""
         return self._to_seconds(int(self._shift_steps(self._as_tokens(tokens)).sum()))

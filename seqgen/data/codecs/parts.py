@@ -251,6 +251,21 @@ class PartsCodec(FileCodec):
         """Voice leading (``VoiceLeading``) for a target written under ``source``."""
         return VoiceLeading(self, tuple(self.highest(source)), self.references(source))
 
+    # ---- controls ----
+
+    def controls(self) -> tuple[str, ...]:
+        """What a grid of parts can be measured by: no velocities, so no dynamics."""
+        return ("density", "key", "register")
+
+    def control_notes(self, tokens: Tensor | list[int]) -> tuple[list[Note], Tensor]:
+        """The notes of every part (absolute: a single sequence's, as ``decode_parts``
+        reads them), and each token's time: the steps before it, in seconds."""
+        ids = torch.as_tensor(tokens, dtype=torch.long)
+        steps = (ids == STEP).long()
+        before = torch.cumsum(steps, 0) - steps
+        notes = [note for part in self.decode_parts(ids) for note in part]
+        return notes, before.double() * self.step_s
+
     # ---- augmentation ----
 
     def augment(self, tokens: Tensor, augmentation: Augmentation,
