@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "cli.md"
-EXAMPLE_PLUGINS = ("seqgen-mgu", "seqgen-mingru", "seqgen-abc")
+EXAMPLE_PLUGINS = ("seqgen-mgu", "seqgen-mingru", "seqgen-abc", "seqgen-miditok")
 # The command that writes the reference; the test runs the same one.
 REGENERATE = ("typer", "seqgen.cli", "utils", "docs", "--name", "seqgen",
               "--title", "Command reference")
