@@ -17,7 +17,17 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import classifier, codecs, composers, gpu, load, quality, seq2seq, suite
+from benchmarks import (
+    classifier,
+    codecs,
+    composers,
+    gpu,
+    load,
+    music_codecs,
+    quality,
+    seq2seq,
+    suite,
+)
 from benchmarks.common import Row
 
 SUITES = {"training": suite.training_rows, "precision": suite.precision_rows,
@@ -27,6 +37,7 @@ SUITES = {"training": suite.training_rows, "precision": suite.precision_rows,
           "seq2seq": seq2seq.seq2seq_rows,
           "codecs": codecs.codec_rows, "classifier": classifier.classifier_rows,
           "composers": composers.composers_rows,
+          "music-codecs": music_codecs.music_codec_rows,
           "quality": quality.quality_rows,
           "codec-quality": quality.codec_quality_rows, "gpu": gpu.gpu_rows}
 BY_NAME = {"codec-quality": "run within quality", "gpu": "needs a CUDA GPU"}  # not in all

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 
 POSITIVE_UNITS = ("tokens/s", "chars/s", "MB/s", "GFLOP/s", "s", "nats", "nats/char",
-                  "bits/char", "MB")
+                  "bits/char", "MB", "nats/s", "x real time")
 SUITE_ROWS = {  # each suite's rows at the smoke size: a part of each name, in order
     "training": [f"train {cell} 2x32, fp32 (vs plain PyTorch loop)" if measured else
                  f"train {cell} 2x32: fraction of fp32 matmul peak"
@@ -61,6 +61,10 @@ SUITE_ROWS = {  # each suite's rows at the smoke size: a part of each name, in o
                    "train many-to-one 1x16 gru on names (vs plain PyTorch loop)"],
     "composers": ["composers: classifier's macro accuracy (vs logistic regression on note "
                   "histograms, same split; 1x16 gru, 4 steps; 3 pieces each"],
+    "music-codecs": [what for codec in ("REMI", "TSD") for what in (
+                         f"music codecs: miditok {codec} vs midi, validation nats per second "
+                         "of music (3 steps", f"miditok {codec} vs midi, tokens per second",
+                         f"miditok {codec} vs midi, encoding")] if "miditok" in codecs() else [],
     "codecs": [what for codec in ("char (", "bpe 512 (", "words (") for what in (
                    f"train lstm 2x32, {codec}", "characters of text per second",
                    f"sample lstm 2x32, batch 1, {codec[:-2]}: tokens/s vs char",
