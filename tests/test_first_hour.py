@@ -161,7 +161,8 @@ def without_abc():
     """The seqgen-abc plugin as if it were not installed, for one test."""
     plugins.load_entry_point_plugins()
     plugin = plugins.pm.unregister(name="abc")
-    assert plugin is not None, "the tests expect the example plugin seqgen-abc installed"
+    if plugin is None:
+        pytest.skip("the example plugin seqgen-abc is not loaded")
     yield
     plugins.pm.register(plugin, name="abc")
 
@@ -179,12 +180,18 @@ def formats_in_help(*command: str) -> list[str]:
 
 @pytest.mark.parametrize("command", [("train",), ("corpus", "inspect")])
 def test_format_help_lists_the_registered_codecs(command):
-    assert formats_in_help(*command) == ["char", "bpe", "words", "midi", "parts",
-                                         "abc (seqgen-abc)"]
+    """The built-ins, then each installed plugin's codec with its package."""
+    listed = formats_in_help(*command)
+    assert listed[:5] == ["char", "bpe", "words", "midi", "parts"]
+    plugins = {f"{name} ({spec.distribution})" for name, spec in codecs().items()
+               if spec.distribution != "seqgen"}
+    assert set(listed[5:]) == plugins
 
 
 def test_format_help_leaves_out_a_plugin_not_installed(without_abc):
-    assert formats_in_help("train") == ["char", "bpe", "words", "midi", "parts"]
+    listed = formats_in_help("train")
+    assert listed[:5] == ["char", "bpe", "words", "midi", "parts"]
+    assert not any(name.startswith("abc") for name in listed)
 
 
 # ---- 6. files an example plugin reads name the plugin to install --------------------------------
@@ -204,17 +211,25 @@ def test_files_only_a_missing_example_plugin_reads_name_it(tmp_path, without_abc
     assert line.endswith(f"pip install -e {ROOT / 'plugins' / 'seqgen-abc'}")
 
 
+BUILT_IN_SUFFIXES = {suffix for spec in codecs().values() if spec.distribution == "seqgen"
+                     for suffix in spec.cls.suffixes}
+
+
 def test_example_plugins_declare_the_suffixes_their_codecs_read():
     checked = 0
     for pyproject in (ROOT / "plugins").glob("*/pyproject.toml"):
         project = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        registered = {suffix for spec in codecs().values()
-                      if spec.distribution == project["project"]["name"]
-                      for suffix in spec.cls.suffixes}
+        specs = [spec for spec in codecs().values()
+                 if spec.distribution == project["project"]["name"]]
+        if not specs:  # not installed, or not loaded (SEQGEN_LOAD_PLUGINS)
+            continue
+        registered = {suffix for spec in specs for suffix in spec.cls.suffixes}
         declared = set(project.get("tool", {}).get("seqgen", {}).get("suffixes", []))
-        assert declared == registered, pyproject
+        # a suffix a built-in codec reads is the built-in's: a plugin declares only its own
+        assert declared == registered - BUILT_IN_SUFFIXES, pyproject
         checked += bool(declared)
-    assert checked >= 1
+    if not checked:
+        pytest.skip("no example plugin that declares suffixes is loaded")
 
 
 # ---- 7. stats: "-" and why, where there is nothing to measure ---------------------------------
