@@ -192,8 +192,7 @@ def looks_like_pairs(text: str) -> bool:
 
 
 def check_not_pairs(file: Path, text: str) -> None:
-    share = tab_lines_share(text)
-    if looks_like_pairs(text):
+    if (share := tab_lines_share(text)) >= PAIRS_SHARE:
         raise UsageError(f"{file} looks like pairs ({share:.0%} of its lines are "
                          "source<TAB>target): train an encoder-decoder on them with --arch "
                          "encoder-decoder, or give --format char to train a character model "
