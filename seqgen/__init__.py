@@ -32,7 +32,8 @@ _EXPORTS = {
     "Bins": "seqgen.data.controls", "Control": "seqgen.data.controls",
     "ControlSetting": "seqgen.data.controls", "fit_bins": "seqgen.data.controls",
     "measure_controls": "seqgen.data.controls", "parse_control": "seqgen.data.controls",
-    "piece_controls": "seqgen.data.controls",
+    "piece_controls": "seqgen.data.controls", "parse_controls": "seqgen.data.controls",
+    "ControlScheme": "seqgen.data.controls", "Steering": "seqgen.nn.steering",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

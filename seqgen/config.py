@@ -40,6 +40,8 @@ class ModelConfig:
     input_feeding: bool = False
     clock_size: int = 0  # features of each token's time (a timed codec's pairs); 0: none
     pool: str = "attention"  # a classifier's pooling of its encoder's outputs
+    # music controls added to every step's token embedding: each one's ids (bins, none, free)
+    control_sizes: tuple[int, ...] = ()
 
 
 ITEM_KINDS = ("lines", "files", "stream")
@@ -55,6 +57,12 @@ MAX_LAYERS = 1000
 MAX_WIDTH = 2**20  # hidden, embedding and label sizes (memory is checked when a run starts)
 MAX_ROWS = 2**20
 MAX_SEQ_LEN = 2**24
+MAX_CONTROL_BINS = 32
+# the music controls (seqgen.data.controls measures them)
+CONTROL_NAMES = ("density", "key", "register", "dynamics")
+DEFAULT_CONTROL_BINS = 4  # bins of a control of numbers
+DEFAULT_CONTROL_FREE = 0.7  # the chance that training leaves a control free for an item
+DEFAULT_GUIDANCE = 5.0  # how far sampling follows the controls set (1: as the model gives them)
 
 
 @dataclass
@@ -110,8 +118,14 @@ class TrainConfig:
     shared_vocab: bool = False  # text pairs: one vocabulary for both sides
     # many-to-one (--arch many-to-one): an item in, its label out
     pool: str | None = None  # last, mean or attention; None: the task's default
+    # music controls measured from the training pieces (seqgen.data.controls); ("all",): all
+    # the codec measures that vary in the corpus
+    controls: tuple[str, ...] = ()
+    control_bins: int = DEFAULT_CONTROL_BINS  # of each control of numbers, at its quantiles
+    control_free: float = DEFAULT_CONTROL_FREE  # the chance a control is free for an item
 
     def __post_init__(self) -> None:
+        self.controls = tuple(self.controls)  # a list, read back from JSON
         self.check()
 
     def model_size(self) -> tuple[int, int]:
@@ -121,9 +135,10 @@ class TrainConfig:
             return size_for_budget(self.time)
         return self.layers or DEFAULT_LAYERS, self.hidden or DEFAULT_HIDDEN
 
-    def model_config(self, vocab_size: int, num_labels: int = 0,
-                     source_vocab_size: int = 0) -> ModelConfig:
-        """The model of this run (``clock`` resolved: see ``resolve_clock``)."""
+    def model_config(self, vocab_size: int, num_labels: int = 0, source_vocab_size: int = 0,
+                     control_sizes: tuple[int, ...] = ()) -> ModelConfig:
+        """The model of this run (``clock`` resolved: see ``resolve_clock``; the inputs of
+        each control of its scheme, ``control_sizes``)."""
         layers, hidden = self.model_size()
         return ModelConfig(vocab_size, self.cell, hidden, layers, self.embedding,
                            self.dropout, self.tie_weights, dict(self.cell_options), self.arch,
@@ -131,7 +146,8 @@ class TrainConfig:
                            encoder_layers=self.encoder_layers,
                            encoder_hidden=self.encoder_hidden, bidirectional=self.bidirectional,
                            attention=self.attention, input_feeding=self.input_feeding,
-                           clock_size=CLOCK_SIZE if self.clock else 0)
+                           clock_size=CLOCK_SIZE if self.clock else 0,
+                           control_sizes=tuple(control_sizes))
 
     def resolve_clock(self, timed: bool) -> bool:
         """Whether the model gets time features: as asked, else where the pairs' codec keeps
@@ -190,7 +206,18 @@ class TrainConfig:
         one_of(ATTENTIONS, attention=self.attention)
         if self.pool is not None:
             one_of(POOLINGS, pool=self.pool)
+        self.check_controls()
         self.check_task()
+
+    def check_controls(self) -> None:
+        """The controls are known by name (or ``all``), their bins and free chance usable."""
+        if self.controls:
+            parse_control_names(",".join(self.controls))
+        at_least(1, control_bins=self.control_bins)
+        at_most(MAX_CONTROL_BINS, control_bins=self.control_bins)
+        if not 0 <= self.control_free < 1:
+            raise UsageError(f"--control-free must be at least 0 and below 1, "
+                             f"not {self.control_free}")
 
     def check_task(self) -> None:
         """The task is a registered one, and every setting given (away from its default)
@@ -221,9 +248,28 @@ def check_task_settings(arch: str, given: dict[str, object]) -> None:
             wrong.setdefault(tuple(takers[name]), []).append(given_flag(name, value))
     if wrong:
         parts = [f"{listed(flags)} {'is' if len(flags) == 1 else 'are'} for --arch "
-                 f"{' or '.join(names)}" for names, flags in wrong.items()]
+                 f"{listed(list(names), 'or')}" for names, flags in wrong.items()]
         raise UsageError(f"{'; '.join(parts)}, not {arch}: drop "
                          f"{'it' if sum(map(len, wrong.values())) == 1 else 'them'}")
+
+
+def parse_control_names(text: str, flag: str = "--controls") -> tuple[str, ...]:
+    """``density,key,register``: the controls named (each once), or ``all`` (every one the
+    codec measures); else a usage error."""
+    names = [part.strip().casefold() for part in text.split(",") if part.strip()]
+    if not names:
+        raise UsageError(f"{flag}: give controls by name, comma-separated "
+                         f"({','.join(CONTROL_NAMES)}), or all")
+    if names == ["all"]:
+        return ("all",)
+    unknown = [name for name in names if name not in CONTROL_NAMES]
+    if unknown:
+        raise UsageError(f"{flag}: no control {unknown[0]!r}: give any of "
+                         f"{', '.join(CONTROL_NAMES)}, or all")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UsageError(f"{flag}: {', '.join(twice)} named twice: give each control once")
+    return tuple(names)
 
 
 def size_for_budget(seconds: float) -> tuple[int, int]:
@@ -250,9 +296,10 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def listed(names: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+def listed(names: list[str], conjunction: str = "and") -> str:
+    """``a``, ``a and b``, ``a, b and c`` (or another ``conjunction``)."""
+    return names[0] if len(names) == 1 else \
+        f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
 
 
 def given_flag(name: str, value: object) -> str:

@@ -61,6 +61,16 @@ SUITE_ROWS = {  # each suite's rows at the smoke size: a part of each name, in o
                    "train many-to-one 1x16 gru on names (vs plain PyTorch loop)"],
     "composers": ["composers: classifier's macro accuracy (vs logistic regression on note "
                   "histograms, same split; 1x16 gru, 4 steps; 3 pieces each"],
+    "controls": [*(f"controls: density, {what} (4 bins x 2 samples" for what in (
+                     "Spearman of asked and measured", "samples in the asked bin")),
+                 "controls: key, samples in the asked key (4 keys x 2 samples",
+                 *(f"controls: register, {what} (4 bins x 2 samples" for what in (
+                     "Spearman of asked and measured", "samples in the asked bin")),
+                 *(f"controls: {control} left free, overlap with the training pieces' as "
+                   "trained (8 samples" for control in ("density", "key", "register")),
+                 "controls: validation loss, every control free, against a run without",
+                 "controls: validation loss, the controls measured from each piece given",
+                 "controls: training tokens per second, with controls against without"],
     "music-codecs": [what for codec in ("REMI", "TSD") for what in (
                          f"music codecs: miditok {codec} vs midi, validation nats per second "
                          "of music (3 steps", f"miditok {codec} vs midi, tokens per second",

@@ -8,12 +8,14 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
 
 import seqgen
 from seqgen.cli import app
+from seqgen.config import CONTROL_NAMES, parse_control_names
 from seqgen.data.codecs.base import Augmentation, get_codec
 from seqgen.data.codecs.chars import CharCodec
 from seqgen.data.codecs.midi import MidiCodec, MidiOptions, read_notes
@@ -22,12 +24,12 @@ from seqgen.data.controls import (
     CONTROLS,
     KEY_NAMES,
     Bins,
+    NoteArrays,
     estimate_key,
     fit_bins,
     measure_controls,
     measure_notes,
     parse_control,
-    parse_control_names,
     parse_controls,
     parse_key,
     piece_controls,
@@ -163,9 +165,27 @@ def test_the_midi_codec_measures_token_times_and_velocities():
     assert times.dtype == torch.float64 and len(times) == len(tokens)
     assert times[0] == 0 and times[-1] == pytest.approx(4.0)  # the last NOTE_OFF
     assert times[-2] == pytest.approx(3.0)  # the TIME_SHIFT before it: where it starts
-    assert [n.pitch for n in decoded] == [60, 62, 64, 65]
+    assert decoded.pitch.tolist() == [60, 62, 64, 65]
     values = measure_controls(codec, tokens, ("dynamics",), window=2.0)
     assert values[:, 0].tolist() == pytest.approx([99.0] * len(tokens), abs=2)  # a bin's
+
+
+def same_notes(a: NoteArrays, b: NoteArrays) -> bool:
+    return all(np.array_equal(getattr(a, name), getattr(b, name))
+               for name in ("start", "end", "pitch", "velocity"))
+
+
+def test_the_midi_codec_reads_the_notes_it_measures_as_decode_notes_does():
+    codec = MidiCodec()
+    for file in sorted(CHORALES.glob("*.mid"))[:20]:
+        tokens = codec.read(file)[0].long()
+        assert same_notes(codec.note_arrays(tokens), NoteArrays.of(codec.decode_notes(tokens)))
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(500):  # any tokens, however ill-formed: a few pitches, struck in one step
+        ids = torch.randint(codec.size, (40,), generator=generator)
+        crowded = torch.rand(40, generator=generator) < 0.5
+        ids = torch.where(crowded, codec.note_on_base + 60 + ids % 3, ids)
+        assert same_notes(codec.note_arrays(ids), NoteArrays.of(codec.decode_notes(ids)))
 
 
 @pytest.mark.parametrize("codec", [MidiCodec(), PartsCodec()], ids=["midi", "parts"])
@@ -335,6 +355,7 @@ def test_a_ramp_is_piecewise_linear_in_seconds():
 def test_controls_are_given_each_once_and_named_once():
     settings = parse_controls(["density=3", "key=Dm"])
     assert list(settings) == ["density", "key"]
+    assert tuple(CONTROLS) == CONTROL_NAMES  # what a run may name is what is measured
     assert parse_control_names(" density, KEY ,register") == ("density", "key", "register")
     with pytest.raises(UsageError, match="--control: density given twice: give each control "
                                          "once"):

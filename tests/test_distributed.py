@@ -73,6 +73,16 @@ def test_two_processes_average_to_the_gradient_of_one_encoder_decoder(tmp_path):
                                      dict(arch="encoder-decoder", batch_size=6), tmp_path)
 
 
+def test_two_processes_average_to_the_gradient_of_one_with_music_controls(tmp_path):
+    chorales = tmp_path / "chorales"
+    chorales.mkdir()
+    for file in sorted((ROOT / "corpora" / "bach-chorales").glob("*.mid"))[:8]:
+        shutil.copy(file, chorales / file.name)
+    check_gradients_of_two_processes(str(chorales), dict(batch_size=6, seq_len=32,
+                                                         controls=["all"], control_free=0.5),
+                                     tmp_path)
+
+
 def check_gradients_of_two_processes(corpus: str, config: dict, tmp_path: Path) -> None:
     config = dict(cell="gru", layers=2, hidden=16, dropout=0.0, steps=10, device="cpu",
                   precision="fp32", **config)

@@ -8,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "docs" / "make_figures.py"
-FIGURES = ["harmonization.png", "loss-curves.png", "numbers-attention.png",
+FIGURES = ["controls.png", "harmonization.png", "loss-curves.png", "numbers-attention.png",
            "sample-pianoroll.png"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -175,7 +175,7 @@ def help_text(*command: str) -> str:
 
 def formats_in_help(*command: str) -> list[str]:
     """The formats that a command's --format help lists."""
-    return re.search(r"a registered codec: (.*?)[.;] ", help_text(*command)).group(1).split(", ")
+    return re.search(r"Corpus format: (.*?)[.;] ", help_text(*command)).group(1).split(", ")
 
 
 @pytest.mark.parametrize("command", [("train",), ("corpus", "inspect")])

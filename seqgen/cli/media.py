@@ -162,7 +162,9 @@ def is_music(path: Path) -> bool:
 
 
 def music_report(path: Path, against: Path | None, melody_track: str | None = None) -> dict:
-    from seqgen.media.music_stats import compare_music
+    from seqgen.data.controls import CONTROLS
+    from seqgen.files import json_value
+    from seqgen.media.music_stats import compare_music, control_overlap
 
     stats = read_music(path, melody_track)
     if against is None:
@@ -174,7 +176,9 @@ def music_report(path: Path, against: Path | None, melody_track: str | None = No
     comparisons = compare_music(stats, reference)
     return {"json": {"set": str(path), "against": str(against), "stats": stats.to_json(),
                      "against_stats": reference.to_json(),
-                     "comparison": [c.to_json() for c in comparisons]},
+                     "comparison": [c.to_json() for c in comparisons],
+                     "control_overlap": {name: json_value(control_overlap(name, stats, reference))
+                                         for name in CONTROLS}},
             "tables": [comparison_table(comparisons, path, against, stats, reference),
                        controls_table([(path, stats), (against, reference)])]}
 
@@ -202,19 +206,28 @@ def music_table(stats: MusicStats, path: Path) -> Table:
 
 def controls_table(sets: list[tuple[Path, MusicStats]]) -> Table:
     """Each music control's distribution over each set's pieces (each piece measured whole):
-    mean ± std in its unit, a key as the commonest keys and their shares."""
+    mean ± std in its unit, a key as the commonest keys and their shares; of two sets, how
+    well the first's distribution stands for the second's (``control_overlap``)."""
     from seqgen.data.controls import CONTROLS
+    from seqgen.media.music_stats import control_overlap
 
     table = Table(title="music controls, each piece measured whole")
     table.add_column("control")
     for path, stats in sets:
         pieces = f"{stats.pieces} piece{'s' if stats.pieces != 1 else ''}"
         table.add_column(f"{path} ({pieces})" if len(sets) > 1 else f"over {pieces}")
+    if len(sets) == 2:
+        table.add_column("OA", justify="right")
+        table.caption = ("OA: of a control of numbers, the overlap area of the first set's "
+                         "intra-set distances against the inter-set ones, as for the features; "
+                         "of the key, the overlap of the two sets' shares of each key")
     table.add_column("what")
     for name, control in CONTROLS.items():
         what = "the commonest, with their shares" if control.classes else \
             f"mean ± std, {control.unit}"
-        table.add_row(name, *(control_shown(stats, name) for _, stats in sets), what)
+        overlap = [shown(control_overlap(name, sets[0][1], sets[1][1]), ".3f")] \
+            if len(sets) == 2 else []
+        table.add_row(name, *(control_shown(stats, name) for _, stats in sets), *overlap, what)
     return table
 
 

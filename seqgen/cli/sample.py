@@ -21,7 +21,7 @@ from seqgen.cli.app import (
     report_written,
     reports_errors,
 )
-from seqgen.config import at_least, at_most
+from seqgen.config import DEFAULT_GUIDANCE, at_least, at_most
 from seqgen.errors import UsageError
 
 if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the library imports torch: commands import it when they run
     from seqgen.data.codecs.base import Codec, FileCodec
     from seqgen.nn.constraints import RuleWeights
     from seqgen.nn.sampling import SamplingOptions
+    from seqgen.nn.steering import Steering
     from seqgen.training.checkpoint import Checkpoint
 
 
@@ -61,6 +62,8 @@ def sample_command(
     beam: Annotated[int | None, typer.Option(help="Beam search: the likeliest output among N hypotheses instead of a random draw; --num-samples of the best beams.")] = None,
     length_penalty: Annotated[float, typer.Option(help="With --beam: rank finished outputs by log probability / ((5 + length) / 6) ** this; 0 ranks by log probability alone.")] = 1.0,
     attention_png: Annotated[Path | None, typer.Option(help="Encoder-decoder: draw where each output step of the first input looked (input across, output down) as a PNG.")] = None,
+    control: Annotated[list[str] | None, typer.Option(metavar="NAME=VALUE", help="A model trained with --controls: set a control, repeatable: a bin (density=high), a number in its unit (density=6 notes/s, register=60 MIDI pitch, dynamics=90 velocity), a key (key=D-major, key=Bb-minor), or a ramp over the piece's seconds (density=2@0s,8@20s). A control not set is left free.")] = None,
+    guidance: Annotated[float | None, typer.Option(help=f"With --control: how far sampling follows the controls set: 1 samples the model given them; above 1, classifier-free guidance moves each step as many times further from the model with every control free (twice the work a step). \\[default: {DEFAULT_GUIDANCE:g}]")] = None,
     rules: Annotated[RuleMode | None, typer.Option(help="Encoder-decoder, a codec with rules (parts: no voice above the melody or the voice before, no parallel fifths or octaves): 'learned' weighs each rule, and the network, as training found the corpus does; 'strict' never breaks one; 'off' leaves them out. \\[default: learned where the checkpoint has weights]")] = None,
 ) -> None:
     """Generate text or MIDI from a trained checkpoint (text streams to the terminal).
@@ -80,9 +83,14 @@ def sample_command(
     at_least(0, length_penalty=length_penalty)
     at_most(MAX_TOKENS, max_length=max_length)
     check_seed(seed)
+    at_least(1, guidance=guidance)
+    if guidance is not None and not control:
+        raise UsageError("--guidance says how far to follow the controls set: give --control "
+                         "NAME=VALUE too, or drop --guidance")
     configure_threads(threads)
     ckpt = load_checkpoint(checkpoint, resolve_device(device))
-    search = Search(beam or 0, length_penalty, options, seed, num_samples)
+    search = Search(beam or 0, length_penalty, options, seed, num_samples,
+                    steering=steering_of(ckpt, control or [], guidance))
     if ckpt.task.predicts_labels():
         raise UsageError(f"{checkpoint} is a classifier: it labels items, it does not write "
                          f"them (seqgen classify {checkpoint} INPUT...)")
@@ -159,6 +167,29 @@ class Search:
     seed: int | None
     num_samples: int
     paths: list[Path] | None = None
+    steering: Steering | None = None  # a model of music controls: as the user set them
+
+
+def steering_of(ckpt: Checkpoint, given: list[str],
+                guidance: float | None) -> Steering | None:
+    """The ``--control`` settings of a model of music controls, followed with ``guidance``
+    (None for a model without)."""
+    from seqgen.data.controls import parse_controls
+    from seqgen.nn.steering import Steering
+
+    scheme = ckpt.controls
+    if scheme is None and given:
+        raise UsageError(f"{ckpt.path} was trained without music controls: drop --control "
+                         "(train with --controls to steer a model)")
+    if scheme is None:
+        return None
+    settings = parse_controls(given, scheme.by_name())
+    free = [name for name in scheme.names if name not in settings]
+    err_console.print(f"controls: {', '.join(given) or 'none set'}"
+                      + (f"; free: {', '.join(free)} (--control NAME=VALUE sets one)"
+                         if free else ""), highlight=False)
+    return Steering.of(scheme, settings, ckpt.codec,
+                       DEFAULT_GUIDANCE if guidance is None else guidance)
 
 
 def draw_attention(ckpt: Checkpoint, source: Tensor, target: Tensor, path: Path) -> None:
@@ -227,7 +258,7 @@ def sample_pieces(ckpt: Checkpoint, primer: Tensor | None, length: int | None,
 
     pieces = generate_pieces(ckpt.model, ckpt.codec, primer, length, seconds,
                              search.num_samples, search.options, search.seed, labels,
-                             max_length, search.beam, search.alpha)
+                             max_length, search.beam, search.alpha, search.steering)
     write_pieces(ckpt.codec, search.paths, pieces)
 
 
@@ -315,7 +346,7 @@ def sample_targets(ckpt: Checkpoint, inputs: list[str] | None, primer: str,
     limit = max_length or sampling_limit(sources)
     targets = generate_targets(ckpt.model, codec, sources, limit, search.num_samples,
                                search.options, search.seed, search.beam, search.alpha, prefix,
-                               rules=rules)
+                               rules=rules, steering=search.steering)
     if not codec.reads_text:
         write_pieces(codec, search.paths, [t for row in targets for t in row],
                      [s for s, row in zip(sources, targets, strict=True) for _ in row],

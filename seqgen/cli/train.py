@@ -30,6 +30,7 @@ from seqgen.config import (
     DEFAULT_SEQ_LEN,
     TrainConfig,
     check_task_settings,
+    parse_control_names,
     parse_duration,
 )
 from seqgen.errors import UsageError
@@ -40,17 +41,25 @@ TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}  # the train options that
 if TYPE_CHECKING:  # the library imports torch: commands import it when they run, not --help
     from seqgen.training.evaluation import Evaluation
 
-FORMATS = "@formats@"  # in an option's help: the registered formats, named when it is shown
+# Words in an option's help that --help replaces with what the registry holds when it is shown
+# (the reference in the docs keeps the words): the registered formats, and the controls each
+# measures
+FORMATS = "any registered codec's name"
+CONTROLS = "listed by seqgen train --help"
 
 
 class FormatsInHelp(TyperCommand):
-    """A command whose options' help names the registered formats where it says ``FORMATS``,
-    looked up when the help is shown (the registry imports the codecs, and torch)."""
+    """A command whose options' help names the registered formats where it says ``FORMATS``
+    and the controls each measures where it says ``CONTROLS``, looked up when the help is
+    shown (the registry imports the codecs, and torch)."""
 
     def format_help(self, ctx: typer.Context, formatter: Any) -> None:
         for param in self.params:
-            if FORMATS in (getattr(param, "help", None) or ""):
-                param.help = param.help.replace(FORMATS, registered_formats())
+            text = getattr(param, "help", None) or ""
+            if FORMATS in text:
+                param.help = text = text.replace(FORMATS, registered_formats())
+            if CONTROLS in text:
+                param.help = text.replace(CONTROLS, measured_controls())
         super().format_help(ctx, formatter)
 
 
@@ -60,6 +69,16 @@ def registered_formats() -> str:
 
     return ", ".join(spec.name + ("" if spec.distribution == "seqgen" else
                                   f" ({spec.distribution})") for spec in codecs().values())
+
+
+def measured_controls() -> str:
+    """The controls each registered codec of notes measures: ``midi: density, key, ...;
+    parts: ...``."""
+    from seqgen.data.codecs.base import codecs
+    from seqgen.data.controls import codec_controls
+
+    return "; ".join(f"{spec.name}: {', '.join(codec_controls(spec.cls.from_options()))}"
+                     for spec in codecs().values() if spec.cls.implements("controls"))
 
 
 @app.command("train", cls=FormatsInHelp)
@@ -75,7 +94,7 @@ def train_command(
     tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights", help="Share the embedding and output weights (needs embedding = hidden). \\[default: no]")] = None,
     cell_opt: Annotated[list[str] | None, typer.Option(help="A cell option key=value, repeatable (e.g. activation=relu).")] = None,
     arch: Annotated[str | None, typer.Option(help="many-to-many (continue a sequence), one-to-many (a label or start token unrolls into a whole item), encoder-decoder (a source is read whole and a target written from it) or many-to-one (a whole item in, its label out: a classifier). \\[default: many-to-many]")] = None,
-    format: Annotated[str | None, typer.Option(help=f"Corpus format, a registered codec: {FORMATS}; see `seqgen plugins --all`. \\[default: declared in the corpus's seqgen.json, else detected]")] = None,
+    format: Annotated[str | None, typer.Option(help=f"Corpus format: {FORMATS}; see `seqgen plugins --all`. \\[default: declared in the corpus's seqgen.json, else detected]")] = None,
     items: Annotated[str | None, typer.Option(help="Text: each line, each file, or one stream is a sequence (lines|files|stream). \\[default: declared, else detected]")] = None,
     label_from: Annotated[str | None, typer.Option(help="Labels of items: stem (file name), folder (parent folder) or a CSV/JSON file mapping files to labels. \\[default: declared, else none]")] = None,
     label_size: Annotated[int | None, typer.Option(help=default_help("Size of a label's embedding.", "label_size"))] = None,
@@ -108,6 +127,9 @@ def train_command(
     source_track: Annotated[str | None, typer.Option(help="Encoder-decoder on MIDI: the track (name or index) that is the source; the other tracks are the target (merged for midi, kept apart for parts). \\[default: declared in seqgen.json]")] = None,
     shared_vocab: Annotated[bool | None, typer.Option("--shared-vocab/--no-shared-vocab", help="Encoder-decoder on text: one vocabulary for sources and targets. \\[default: declared, else off]")] = None,
     pool: Annotated[str | None, typer.Option(help="Many-to-one: how the encoder's outputs become one vector: attention (a learned weighting of the tokens), mean or last (each direction's final state). \\[default: attention]")] = None,
+    controls: Annotated[str | None, typer.Option(help=f"Music: controls measured from the training pieces at every step (a window of a few seconds), comma-separated, that sampling can then set with --control; 'all': every one the codec measures that varies in the corpus. What each format measures: {CONTROLS}.")] = None,
+    control_bins: Annotated[int | None, typer.Option(help=default_help("With --controls: bins of each control of numbers (density, register, dynamics), cut at the corpus's quantiles; a key is one of 24.", "control_bins"))] = None,
+    control_free: Annotated[float | None, typer.Option(help=default_help("With --controls: the chance that training leaves a control free for a piece, so that sampling may leave it free.", "control_free"))] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps \\[default: auto]")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads to compute with. \\[default: OMP_NUM_THREADS where set, else one per core, fewer while other processes keep the cores busy]")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder \\[default: runs/<corpus name>]")] = None,
@@ -142,6 +164,8 @@ def train_command(
             get_cell(settings.get("cell", TrainConfig.cell)))
     if codec_opt:
         settings["codec_options"] = parse_options(codec_opt, "--codec-opt")
+    if controls is not None:
+        settings["controls"] = parse_control_names(controls)
     if resume_dir is None and corpus is None:
         raise UsageError("give a CORPUS to train on, or --resume DIR to continue a run")
     if resume_dir is None:  # everything a new run can check, before the corpus loads
@@ -337,6 +361,10 @@ def print_evaluation(checkpoint: Path, result: Evaluation) -> None:
                       f"(rules.json): {result.ruled_loss:.4f} nats/token", highlight=False)
     if result.recorded_loss is not None:
         console.print(recorded_line(result), highlight=False)
+    if result.free_controls_loss is not None:
+        console.print(f"with the music controls measured from each piece {result.loss:.4f}, "
+                      f"with every control free {result.free_controls_loss:.4f} nats/token",
+                      highlight=False)
     if result.wrong_label_loss is not None:
         console.print(f"with the right labels {result.loss:.4f}, with wrong labels (each item "
                       f"given the next label) {result.wrong_label_loss:.4f} nats/token",
@@ -362,7 +390,7 @@ def recorded_line(result: Evaluation) -> str:
 @reports_errors
 def inspect_command(
     path: Annotated[Path, typer.Argument(help="A text or MIDI file, or a folder of them.")],
-    format: Annotated[str | None, typer.Option(help=f"Corpus format, a registered codec: {FORMATS}. \\[default: declared, else detected]")] = None,
+    format: Annotated[str | None, typer.Option(help=f"Corpus format: {FORMATS}. \\[default: declared, else detected]")] = None,
     items: Annotated[str | None, typer.Option(help="Text: lines, files or stream \\[default: declared, else detected]")] = None,
     label_from: Annotated[str | None, typer.Option(help="stem, folder or a CSV/JSON file \\[default: declared, else none]")] = None,
     codec_opt: Annotated[list[str] | None, typer.Option(help="A codec option key=value, repeatable.")] = None,

@@ -35,13 +35,16 @@ class Chunk:
     labels: Tensor | None = None  # [batch] label ids of the rows' items
     source: Tensor | None = None  # pairs: [batch, source time] the rows' sources, padded
     source_lengths: Tensor | None = None  # pairs: [batch] on the CPU, each source's length
+    controls: Tensor | None = None  # [batch, time, controls] each step's control ids
 
     def to(self, device: torch.device | None) -> "Chunk":
         """On ``device``, as int64 ids (stored chunks may be views of a compact token array)."""
-        labels = None if self.labels is None else self.labels.to(device)
-        source = None if self.source is None else self.source.to(device, torch.long)
+        def moved(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device, torch.long)
+
         return Chunk(self.inputs.to(device, torch.long), self.targets.to(device, torch.long),
-                     self.reset, labels, source, self.source_lengths)
+                     self.reset, moved(self.labels), moved(self.source), self.source_lengths,
+                     moved(self.controls))
 
     def select_rows(self, rows: slice) -> "Chunk":
         """The chunk's ``rows`` only (views): one process's share of a global batch."""
@@ -49,12 +52,16 @@ class Chunk:
             return None if t is None else t[rows]
 
         return Chunk(self.inputs[rows], self.targets[rows], self.reset[rows], part(self.labels),
-                     part(self.source), part(self.source_lengths))
+                     part(self.source), part(self.source_lengths), part(self.controls))
 
     def sources(self) -> tuple[Tensor, Tensor] | tuple[()]:
         """What a model reads beside the chunk's inputs: its rows' sources and their lengths
         (pairs, items to classify), or nothing."""
         return () if self.source is None else (self.source, self.source_lengths)
+
+    def steering(self) -> dict[str, Tensor]:
+        """The keyword a model of controls reads them by, or nothing."""
+        return {} if self.controls is None else {"controls": self.controls}
 
     @property
     def fresh(self) -> bool:
@@ -167,18 +174,23 @@ def stream_batches(ids: Tensor, batch_size: int, seq_len: int) -> StreamBatches:
 
 def item_batches(items: list[Tensor], batch_size: int, seq_len: int, pad: int,
                  labels: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> Batches:
+                 generator: torch.Generator | None = None,
+                 controls: list[Tensor] | None = None) -> Batches:
     """Batches of whole items (each already wrapped in start and end tokens): grouped by length
     when they are short, packed into rows when they are long. With a ``generator``, the order
-    of equal-length items and of the batches is shuffled."""
+    of equal-length items and of the batches is shuffled. ``controls``: each item's control
+    ids at each input step [len(item) - 1, controls]."""
     lengths = torch.tensor([item.numel() for item in items])
     order = length_order(lengths, generator)
     if lengths.median() - 1 > seq_len:
-        return packed_batches(items, order.flip(0).tolist(), batch_size, seq_len, pad, labels)
+        return packed_batches(items, order.flip(0).tolist(), batch_size, seq_len, pad, labels,
+                              controls)
     chunks = []
     for group in length_groups(order, batch_size, generator):
-        chunks += group_chunks([items[i] for i in group], seq_len, pad,
-                               None if labels is None else labels[group])
+        members = group.tolist()
+        chunks += group_chunks([items[i] for i in members], seq_len, pad,
+                               None if labels is None else labels[group],
+                               None if controls is None else [controls[i] for i in members])
     return Batches(chunks)
 
 
@@ -200,11 +212,12 @@ def length_groups(order: Tensor, batch_size: int,
 
 
 def pair_batches(sources: list[Tensor], targets: list[Tensor], batch_size: int, seq_len: int,
-                 pad: int, generator: torch.Generator | None = None) -> Batches:
+                 pad: int, generator: torch.Generator | None = None,
+                 controls: list[Tensor] | None = None) -> Batches:
     """Batches of pairs: grouped by length (the target's, then the source's) as short items
     are, each group's targets (already wrapped in start and end tokens) padded and cut into
     chunks, and every chunk of a group carrying the group's sources, padded, and their
-    lengths."""
+    lengths. ``controls``: each target's control ids at each input step."""
     longest_source = max(s.numel() for s in sources)
     lengths = torch.tensor([t.numel() * (longest_source + 1) + s.numel()
                             for s, t in zip(sources, targets, strict=True)])
@@ -216,26 +229,41 @@ def pair_batches(sources: list[Tensor], targets: list[Tensor], batch_size: int, 
         for row, i in enumerate(members):
             source[row, : sources[i].numel()] = sources[i]
         chunks += [replace(chunk, source=source, source_lengths=source_lengths)
-                   for chunk in group_chunks([targets[i] for i in members], seq_len, pad, None)]
+                   for chunk in group_chunks([targets[i] for i in members], seq_len, pad, None,
+                                             None if controls is None
+                                             else [controls[i] for i in members])]
     return Batches(chunks)
 
 
-def group_chunks(items: list[Tensor], seq_len: int, pad: int,
-                 labels: Tensor | None) -> list[Chunk]:
+def group_chunks(items: list[Tensor], seq_len: int, pad: int, labels: Tensor | None,
+                 controls: list[Tensor] | None = None) -> list[Chunk]:
     """A group of items padded to its longest and cut into chunks of ``seq_len``."""
     width = max(item.numel() for item in items) - 1
     inputs = torch.full((len(items), width), pad, dtype=torch.long)
     targets = torch.full_like(inputs, IGNORE)
+    steering = control_rows(controls, len(items), width)
     for row, item in enumerate(items):
         inputs[row, : item.numel() - 1] = item[:-1]
         targets[row, : item.numel() - 1] = item[1:]
+        if steering is not None:
+            steering[row, : item.numel() - 1] = controls[row]
     return [Chunk(inputs[:, start : start + seq_len], targets[:, start : start + seq_len],
-                  torch.full((len(items),), start == 0), labels)
+                  torch.full((len(items),), start == 0), labels,
+                  controls=None if steering is None else steering[:, start : start + seq_len])
             for start in range(0, width, seq_len)]
 
 
+def control_rows(controls: list[Tensor] | None, rows: int, width: int) -> Tensor | None:
+    """Room for ``rows`` of ``width`` steps of control ids (0 where a row is padding, whose
+    targets are ignored), or None without controls."""
+    if controls is None:
+        return None
+    return torch.zeros(rows, width, controls[0].size(-1), dtype=torch.long)
+
+
 def packed_batches(items: list[Tensor], order: list[int], batch_size: int, seq_len: int,
-                   pad: int, labels: Tensor | None) -> Batches:
+                   pad: int, labels: Tensor | None,
+                   controls: list[Tensor] | None = None) -> Batches:
     """Items in ``order`` dealt to the row with the fewest chunks so far, each item starting
     on a chunk boundary; a row's state resets where an item starts."""
     rows: list[list[int]] = [[] for _ in range(min(batch_size, len(items)))]
@@ -249,12 +277,15 @@ def packed_batches(items: list[Tensor], order: list[int], batch_size: int, seq_l
     targets = torch.full_like(inputs, IGNORE)
     resets = torch.zeros(len(rows), width, dtype=torch.bool)
     chunk_labels = torch.zeros(len(rows), width, dtype=torch.long)
+    steering = control_rows(controls, len(rows), width * seq_len)
     for r, row in enumerate(rows):
         chunk = 0
         for index in row:
             item, start = items[index], chunk * seq_len
             inputs[r, start : start + item.numel() - 1] = item[:-1]
             targets[r, start : start + item.numel() - 1] = item[1:]
+            if steering is not None:
+                steering[r, start : start + item.numel() - 1] = controls[index]
             resets[r, chunk] = True
             span = -(-(item.numel() - 1) // seq_len)
             if labels is not None:
@@ -263,7 +294,9 @@ def packed_batches(items: list[Tensor], order: list[int], batch_size: int, seq_l
         resets[r, chunk:] = True  # an empty tail starts fresh too
     return Batches([Chunk(inputs[:, c * seq_len : (c + 1) * seq_len],
                           targets[:, c * seq_len : (c + 1) * seq_len], resets[:, c],
-                          None if labels is None else chunk_labels[:, c])
+                          None if labels is None else chunk_labels[:, c],
+                          controls=None if steering is None
+                          else steering[:, c * seq_len : (c + 1) * seq_len])
                     for c in range(width)])
 
 

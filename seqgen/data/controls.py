@@ -23,7 +23,9 @@ measures every control at every token (of an augmented item too: on the tokens a
 ``fit_bins`` cuts a corpus's values into named bins at its quantiles (``Bins``: JSON, for a
 checkpoint); ``parse_control`` reads a user's ``--control NAME=VALUE`` (a bin's name, a number
 in the control's unit, a key's name, or a ramp ``2@0s,8@20s``) as a ``ControlSetting``, a value
-at every second.
+at every second. A model trained with controls records its ``ControlScheme`` (``fit_scheme``:
+the bins of each control fitted to its training pieces), which gives each step's ids: measured,
+left free, or as a user set them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from seqgen.config import DEFAULT_CONTROL_BINS, DEFAULT_CONTROL_FREE
+from seqgen.config import MAX_CONTROL_BINS as MAX_BINS
 from seqgen.data.notes import Note, note_name
 from seqgen.errors import PluginError, UsageError
 
@@ -71,7 +75,6 @@ BIN_NAMES = {
     6: ("very-low", "low", "mid-low", "mid-high", "high", "very-high"),
     7: ("very-low", "low", "mid-low", "mid", "mid-high", "high", "very-high"),
 }
-MAX_BINS = 32
 
 
 def bin_names(count: int) -> tuple[str, ...]:
@@ -102,6 +105,13 @@ class NoteArrays:
         start, end, pitch, velocity = rows[order].T
         return cls(start, np.maximum(end, start), pitch, velocity)
 
+    @classmethod
+    def of_arrays(cls, pitch: np.ndarray, start: np.ndarray, end: np.ndarray,
+                  velocity: np.ndarray) -> NoteArrays:
+        """Notes given as arrays (float64, seconds), in any order."""
+        order = np.argsort(start, kind="stable")
+        return cls(start[order], np.maximum(end, start)[order], pitch[order], velocity[order])
+
     def __len__(self) -> int:
         return len(self.start)
 
@@ -130,25 +140,24 @@ class NoteArrays:
 
     def pitch_class_time(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The seconds each pitch class sounds in each window [windows, 12] (notes of a class
-        sounding together counted each)."""
-        histogram = np.zeros((len(a), PITCH_CLASSES))
-        classes = self.pitch.astype(np.int64) % PITCH_CLASSES
-        for pc in range(PITCH_CLASSES):
-            mine = classes == pc
-            if mine.any():
-                starts, ends = self.start[mine], np.sort(self.end[mine])
-                histogram[:, pc] = sounded_by(starts, ends, b) - sounded_by(starts, ends, a)
-        return histogram
+        sounding together counted each): what has sounded by b less what had by a."""
+        return self.sounded_by(b) - self.sounded_by(a)
 
-
-def sounded_by(starts: np.ndarray, ends: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """The seconds notes (``starts`` and ``ends`` each sorted) have sounded by each time t:
-    the sum of (t - start) over the begun less (t - end) over the ended."""
-    begun = np.searchsorted(starts, t, "left")
-    ended = np.searchsorted(ends, t, "left")
-    start_sums = np.concatenate([[0.0], np.cumsum(starts)])
-    end_sums = np.concatenate([[0.0], np.cumsum(ends)])
-    return (begun * t - start_sums[begun]) - (ended * t - end_sums[ended])
+    def sounded_by(self, t: np.ndarray) -> np.ndarray:
+        """The seconds each pitch class has sounded by each time t [times, 12]: over its notes,
+        the sum of (t - start) over those begun less (t - end) over those ended (running sums
+        over the notes by start and by end, a column per class)."""
+        classes = np.eye(PITCH_CLASSES)[self.pitch.astype(np.int64) % PITCH_CLASSES]
+        by_end = np.argsort(self.end, kind="stable")
+        sounded = np.zeros((len(t), PITCH_CLASSES))
+        for times, rows, sign in ((self.start, classes, 1.0),
+                                  (self.end[by_end], classes[by_end], -1.0)):
+            counts = np.concatenate([np.zeros((1, PITCH_CLASSES)), np.cumsum(rows, 0)])
+            sums = np.concatenate([np.zeros((1, PITCH_CLASSES)),
+                                   np.cumsum(rows * times[:, None], 0)])
+            done = np.searchsorted(times, t, "left")
+            sounded += sign * (counts[done] * t[:, None] - sums[done])
+        return sounded
 
 
 # ---- the measures ----------------------------------------------------------------------------
@@ -348,20 +357,6 @@ def get_control(name: str, flag: str = "--controls") -> Control:
         raise UsageError(f"{flag}: no control {name.strip()!r}: give any of "
                          f"{', '.join(CONTROLS)}")
     return control
-
-
-def parse_control_names(text: str, flag: str = "--controls") -> tuple[str, ...]:
-    """``density,key,register``: the controls named (each once), or a usage error."""
-    names = [part.strip().casefold() for part in text.split(",") if part.strip()]
-    if not names:
-        raise UsageError(f"{flag}: give controls by name, comma-separated: "
-                         f"{','.join(CONTROLS)}")
-    for name in names:
-        get_control(name, flag)
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise UsageError(f"{flag}: {', '.join(twice)} named twice: give each control once")
-    return tuple(names)
 
 
 def parse_key(text: str) -> int | None:
@@ -661,3 +656,95 @@ def parse_controls(texts: Sequence[str], bins: Mapping[str, Bins] | None = None,
                              "(a ramp for one that changes: density=2@0s,8@20s)")
         settings[setting.control] = setting
     return settings
+
+
+# ---- a model's controls ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ControlScheme:
+    """The controls a model is trained with: each one's bins (fitted on the training items,
+    recorded in the checkpoint), the window they are measured over, and the chance ``free``
+    that training leaves a control free for a whole item, so that a user may leave it free
+    when sampling (as classifier-free guidance drops its condition). A control's input at a
+    step is its bin, ``none`` (no note in the window) or free (``Bins.states``): ``sizes``."""
+
+    bins: tuple[Bins, ...]
+    window: float = DEFAULT_WINDOW
+    free: float = DEFAULT_CONTROL_FREE
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(b.control for b in self.bins)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """The inputs of each control: its bins, none and free."""
+        return tuple(b.states + 1 for b in self.bins)
+
+    def by_name(self) -> dict[str, Bins]:
+        return {b.control: b for b in self.bins}
+
+    def free_ids(self) -> Tensor:
+        """Every control free: [controls]."""
+        return torch.tensor([b.states for b in self.bins])
+
+    def target_ids(self, codec: Codec, tokens: Tensor) -> Tensor:
+        """The controls' ids at each step of an item wrapped in start and end tokens, each
+        step's measured at the token it predicts: [len(tokens) + 1, controls] (the end token
+        has the last token's; an empty item, none)."""
+        if not len(tokens):
+            return torch.tensor([[b.none for b in self.bins]])
+        measured = measure_controls(codec, tokens, self.names, self.window)
+        ids = torch.stack([b.bins_of(measured[:, i]) for i, b in enumerate(self.bins)], 1)
+        return torch.cat([ids, ids[-1:]])
+
+    def leave_free(self, ids: Tensor, generator: torch.Generator | None,
+                   free: float | None = None) -> Tensor:
+        """``ids`` of one item with each control left free at chance ``free`` (the scheme's
+        by default; 0: none, 1: every one; between, drawn with ``generator``)."""
+        chance = self.free if free is None else free
+        if chance <= 0:
+            return ids
+        drop = torch.ones(len(self.bins), dtype=torch.bool) if chance >= 1 else \
+            torch.rand(len(self.bins), generator=generator) < chance
+        return torch.where(drop, self.free_ids(), ids)
+
+    def ids_at(self, settings: Mapping[str, ControlSetting], seconds: Tensor) -> Tensor:
+        """The controls' ids at each of ``seconds`` [...] as a user set them: [..., controls]
+        (free where a control is not set)."""
+        columns = []
+        for b in self.bins:
+            setting = settings.get(b.control)
+            columns.append(torch.full(seconds.shape, b.states, dtype=torch.long)
+                           if setting is None else setting.bins_at(seconds.cpu(), b))
+        return torch.stack(columns, -1).to(seconds.device)
+
+    def to_json(self) -> dict:
+        return {"bins": [b.to_json() for b in self.bins], "window": self.window,
+                "free": self.free}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> ControlScheme:
+        return cls(tuple(Bins.from_json(b) for b in data["bins"]), data["window"], data["free"])
+
+
+def fit_scheme(codec: Codec, items: Sequence[Tensor], names: Sequence[str],
+               count: int = DEFAULT_CONTROL_BINS, window: float = DEFAULT_WINDOW,
+               free: float = DEFAULT_CONTROL_FREE) -> ControlScheme:
+    """The scheme of ``names`` for a run on ``items`` (its training items, as read): each
+    control's bins fitted to its values at every token of them."""
+    check_controls(codec, names)
+    if not 0 <= free < 1:
+        raise UsageError(f"--control-free must be at least 0 and below 1, not {free}")
+    values = [measure_controls(codec, item, names, window) for item in items if len(item)]
+    measured = torch.cat(values) if values else torch.zeros(0, len(names))
+    return ControlScheme(tuple(get_control(name).bins(measured[:, i], count)
+                               for i, name in enumerate(names)), window, free)
+
+
+def varying_controls(scheme: ControlScheme) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The scheme's controls that vary in its corpus (more than one bin), and those that do
+    not."""
+    varying = tuple(b.control for b in scheme.bins if len(b.names) > 1)
+    return varying, tuple(name for name in scheme.names if name not in varying)

@@ -1,7 +1,7 @@
 """Training and validation data: a corpus split, ready to make an epoch of ``Batches``."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -9,6 +9,7 @@ from torch import Tensor
 from seqgen.config import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN
 from seqgen.data.batching import Batches, item_batches, pair_batches, stream_batches
 from seqgen.data.codecs.base import Augmentation, Codec, TextCodec
+from seqgen.data.controls import ControlScheme
 from seqgen.errors import UsageError
 
 
@@ -101,6 +102,11 @@ class StreamData:
         """A stream is text: it stands for no time."""
         return None
 
+    def steered(self, scheme: ControlScheme, free: float) -> "StreamData":
+        """A stream has no pieces to measure controls of."""
+        raise UsageError("music controls are measured from separate pieces, not a stream: "
+                         "drop --controls")
+
 
 def split_stream(ids: Tensor, val_fraction: float) -> tuple[Tensor, Tensor]:
     """(train, validation): the validation split is the last ``val_fraction`` of the stream."""
@@ -120,6 +126,18 @@ class ItemData:
     augmentation: Augmentation | None = None
     label_balance: float = 0.0  # training draws items so rare labels come up more often
     chars: list[Tensor] | None = None  # characters per token, kept where the codec cannot tell
+    controls: ControlScheme | None = None  # music controls measured at every step
+    control_free: float = 0.0  # the chance each control is left free for an item
+
+    @property
+    def written(self) -> list[Tensor]:
+        """The sequences a model of this data writes: the items."""
+        return self.items
+
+    def steered(self, scheme: ControlScheme, free: float) -> "ItemData":
+        """These items with ``scheme``'s controls at every step, each left free for an item
+        at chance ``free``."""
+        return replace(self, controls=scheme, control_free=free)
 
     @property
     def num_tokens(self) -> int:
@@ -153,7 +171,8 @@ class ItemData:
             total, count = total + item.numel() + 2, count + 1
         labels = None if self.labels is None else self.labels[:count]
         chars = None if self.chars is None else self.chars[:count]
-        return ItemData(self.items[:count], self.codec, labels, self.augmentation, chars=chars)
+        return replace(self, items=self.items[:count], labels=labels, label_balance=0.0,
+                       chars=chars)
 
     def target_chars(self, rows: int) -> int | None:
         """The characters of text the targets of ``batches`` stand for (each item's tokens and
@@ -189,7 +208,26 @@ class ItemData:
         items, labels, generator = self.draw(epoch, seed, train)
         bos, eos = torch.tensor([self.codec.BOS]), torch.tensor([self.codec.EOS])
         sequences = [torch.cat([bos, tokens, eos]) for tokens in items]
-        return item_batches(sequences, rows, seq_len, self.codec.PAD, labels, generator)
+        return item_batches(sequences, rows, seq_len, self.codec.PAD, labels, generator,
+                            step_controls(self.controls, self.control_free, self.codec, items,
+                                          generator))
+
+
+def step_controls(scheme: ControlScheme | None, free: float, codec: Codec, items: list[Tensor],
+                  generator: torch.Generator | None) -> list[Tensor] | None:
+    """Each item's control ids at each input step (its tokens as trained: augmented), each
+    control left free for an item at chance ``free``, drawn apart from ``generator`` (an
+    epoch's, which shuffles: a run with controls lays out the same batches as one without);
+    None without a scheme."""
+    if scheme is None:
+        return None
+    apart = None if generator is None else \
+        torch.Generator().manual_seed(generator.initial_seed() ^ FREE_DRAWS)
+    return [scheme.leave_free(scheme.target_ids(codec, tokens), apart, free)
+            for tokens in items]
+
+
+FREE_DRAWS = 0x5EED  # what sets the draws of the controls left free apart from the shuffle
 
 
 def seconds_of(sequences: list[Tensor], codec: Codec) -> float | None:
@@ -259,6 +297,18 @@ class PairData:
     codec: Codec  # the target's, with PAD, BOS and EOS
     source_codec: Codec
     augmentation: Augmentation | None = None
+    controls: ControlScheme | None = None  # music controls of the targets, at every step
+    control_free: float = 0.0  # the chance each control is left free for a target
+
+    @property
+    def written(self) -> list[Tensor]:
+        """The sequences a model of this data writes: the targets."""
+        return self.targets
+
+    def steered(self, scheme: ControlScheme, free: float) -> "PairData":
+        """These pairs with ``scheme``'s controls at every step of the targets, each left free
+        for a target at chance ``free``."""
+        return replace(self, controls=scheme, control_free=free)
 
     @property
     def num_tokens(self) -> int:
@@ -292,8 +342,7 @@ class PairData:
     def limit(self, tokens: int) -> "PairData":
         """The first pairs, up to about ``tokens`` target tokens (at least one pair)."""
         count = len(ItemData(self.targets, self.codec).limit(tokens).items)
-        return PairData(self.sources[:count], self.targets[:count], self.codec,
-                        self.source_codec, self.augmentation)
+        return replace(self, sources=self.sources[:count], targets=self.targets[:count])
 
     def batches(self, rows: int, seq_len: int, epoch: int = 0, seed: int = 0,
                 train: bool = False) -> Batches:
@@ -305,8 +354,11 @@ class PairData:
                 source, target = self.codec.augment_pair(source, target, self.augmentation,
                                                          generator)
             sources.append(source.long())
-            targets.append(torch.cat([bos, target.long(), eos]))
-        return pair_batches(sources, targets, rows, seq_len, self.codec.PAD, generator)
+            targets.append(target.long())
+        controls = step_controls(self.controls, self.control_free, self.codec, targets,
+                                 generator)
+        return pair_batches(sources, [torch.cat([bos, t, eos]) for t in targets], rows,
+                            seq_len, self.codec.PAD, generator, controls)
 
 
 def pair_split(sources: list[Tensor], targets: list[Tensor], codec: Codec, source_codec: Codec,

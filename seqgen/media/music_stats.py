@@ -261,6 +261,26 @@ def compare_feature(feature: str, a: MusicStats, b: MusicStats) -> Comparison:
                       overlap_a, kl_a, overlap_b, kl_b, why_a, why_b)
 
 
+def control_overlap(name: str, a: MusicStats, b: MusicStats) -> float:
+    """How well set a's distribution of a music control (each piece measured whole) stands
+    for set b's: for a control of numbers, the overlap area of a's intra-set distances against
+    the inter-set ones, as for a feature (``compare_feature``); for a key, the overlap of the
+    two sets' shares of each key (the sum over the keys of the smaller share). NaN where a set
+    has no value of it (a control of numbers: fewer than three pieces, or no spread)."""
+    rows_a, rows_b = (s.controls[name][~np.isnan(s.controls[name])] for s in (a, b))
+    if not len(rows_a) or not len(rows_b):
+        return math.nan
+    if CONTROLS[name].classes:
+        classes = len(CONTROLS[name].classes)
+        shares_a, shares_b = (np.bincount(rows.astype(np.int64), minlength=classes) / len(rows)
+                              for rows in (rows_a, rows_b))
+        return float(np.minimum(shares_a, shares_b).sum())
+    rows_a, rows_b = thinned(rows_a[:, None]), thinned(rows_b[:, None])
+    overlap, _ = distance_fit(rows_a, inter_set_distances(rows_a, rows_b),
+                              unmeasured(rows_a, rows_b))
+    return overlap
+
+
 def unmeasured(rows: np.ndarray, other: np.ndarray) -> str:
     """Why a set of ``rows`` has no overlap area and KL against ``other``'s; "" where it has."""
     if len(rows) < 3:

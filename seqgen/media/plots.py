@@ -68,15 +68,32 @@ def piano_roll_png(notes: Sequence[Note] | Sequence[Track], path: str | Path,
     pixels. Notes are coloured by velocity; named tracks (``(name, notes)`` pairs: a melody
     and its voices) are coloured by track, in the colours ``seqgen show`` gives them in the
     terminal (``seqgen.media.pianoroll.track_colour``), with a legend naming them."""
+    return piano_rolls_png([(title, notes)], path, width_px, height_px)
+
+
+def piano_rolls_png(rolls: Sequence[tuple[str | None, Sequence[Note] | Sequence[Track]]],
+                    path: str | Path, width_px: int = 1200, height_px: int = 600) -> Path:
+    """Piano rolls one above the other on one time axis, each ``(title, notes)`` drawn as
+    ``piano_roll_png`` draws one; written to ``path`` as a PNG of ``width_px`` x
+    ``height_px``."""
+    figure = new_figure(width_px, height_px)
+    axes = figure.subplots(len(rolls), 1, sharex=True, squeeze=False)[:, 0]
+    end = max(draw_roll(figure, ax, notes, title) for ax, (title, notes) in
+              zip(axes, rolls, strict=True))
+    axes[0].set_xlim(0, max(end, 1e-3))  # every roll's: they share the axis
+    return save_png(figure, path)
+
+
+def draw_roll(figure, ax, notes: Sequence[Note] | Sequence[Track], title: str | None) -> float:
+    """One piano roll on ``ax``: notes coloured by velocity, or tracks by track; returns
+    when its last note ends."""
     tracks = [(name, list(track)) for name, track in notes] if notes and not isinstance(
         notes[0], Note) else None
     everything = [n for _, track in tracks for n in track] if tracks is not None else notes
     if not everything:
         raise ValueError("no notes")
-    figure = new_figure(width_px, height_px)
     from matplotlib.collections import PolyCollection
 
-    ax = figure.add_subplot()
     table = np.array([(n.pitch, n.start, n.end, n.velocity) for n in everything], dtype=float)
     pitches, starts, ends, velocities = table.T
     if tracks is None:
@@ -94,13 +111,12 @@ def piano_roll_png(notes: Sequence[Note] | Sequence[Track], path: str | Path,
     ticks = [p for p in range(low, high + 1) if p % 12 == 0] or [low, high]
     ax.set_yticks(ticks, [note_name(p) for p in ticks])
     ax.set_ylim(low - 1, high + 1)
-    ax.set_xlim(0, max(ends.max(), 1e-3))
     ax.grid(axis="y", alpha=0.3)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("pitch")
     if title:
         ax.set_title(title)
-    return save_png(figure, path)
+    return float(ends.max())
 
 
 def draw_tracks(ax, tracks: Sequence[Track]) -> None:

@@ -8,6 +8,11 @@ Two shapes, from the same code:
   the start token) sets the initial state: a learned projection of the label embedding into
   every layer's state, or a learned start state without labels; the model then feeds back its
   own outputs until the end token.
+
+A model of music controls (``config.control_sizes``) adds each control's embedding to every
+step's token embedding: its bin's, none's, or nothing where the control is free (the last
+id, and what a control not given is). The embeddings start at zero, so a model of controls
+starts as the model without them, and with every control free it is that model.
 """
 
 from collections.abc import Callable
@@ -50,6 +55,13 @@ class Generator(nn.Module):
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:
             self.head.weight = self.embedding.weight
+        # made last, at zero, the free id (the last) kept at zero: with every control free the
+        # model is, weight for weight, the one a run without controls starts from and trains
+        self.control_embeddings = nn.ModuleList(
+            nn.Embedding(size, embedding_size, padding_idx=size - 1)
+            for size in config.control_sizes)
+        for embedding in self.control_embeddings:
+            nn.init.zeros_(embedding.weight)
 
     def init_state(self, batch_size: int, device=None, labels: Tensor | None = None) -> State:
         """The state an item starts from: zeros, or for one-to-many the learned start state
@@ -75,31 +87,42 @@ class Generator(nn.Module):
             raise UsageError("this model is conditioned on a label: give one (--condition)")
         return self.label_embedding(labels)
 
-    def inputs(self, tokens: Tensor, labels: Tensor | None,
-               context: Tensor | None = None) -> Tensor:
-        """Token embeddings, joined with the label's at every step in a conditioned
-        many-to-many model, and with a ``context`` vector (an attentional decoder's) where
-        the model has one (``config.context_size``)."""
+    def token_vectors(self, tokens: Tensor, controls: Tensor | None) -> Tensor:
+        """The embedding of each of ``tokens``, plus each music control's at its step
+        (``controls``: ids [*tokens shape, controls]; none given: every control free)."""
         x = self.embedding(tokens)
+        if controls is not None:
+            for embedding, ids in zip(self.control_embeddings, controls.unbind(-1), strict=True):
+                x = x + embedding(ids)
+        return x
+
+    def inputs(self, tokens: Tensor, labels: Tensor | None,
+               context: Tensor | None = None, controls: Tensor | None = None) -> Tensor:
+        """Token embeddings (with their music ``controls``' added, in a model of controls),
+        joined with the label's at every step in a conditioned many-to-many model, and with a
+        ``context`` vector (an attentional decoder's) where the model has one
+        (``config.context_size``)."""
+        parts = [self.token_vectors(tokens, controls)]
         if self.label_embedding is not None and self.start is None:
             vectors = self.label_vectors(labels)
-            if x.dim() == 3:
-                vectors = vectors[:, None].expand(-1, x.size(1), -1)
-            x = torch.cat([x, vectors], dim=-1)
+            if tokens.dim() == 2:
+                vectors = vectors[:, None].expand(-1, tokens.size(1), -1)
+            parts.append(vectors)
         if self.config.context_size:
-            x = torch.cat([x, context], dim=-1)
+            parts.append(context)
+        x = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
         return self.dropout(x) if self.training else x
 
-    def forward(self, tokens: Tensor, state: State,
-                labels: Tensor | None = None) -> tuple[Tensor, State]:
+    def forward(self, tokens: Tensor, state: State, labels: Tensor | None = None,
+                controls: Tensor | None = None) -> tuple[Tensor, State]:
         """tokens [batch, time] -> logits [batch, time, vocab], through the fused path."""
-        y, state = self.stack(self.inputs(tokens, labels), state)
+        y, state = self.stack(self.inputs(tokens, labels, controls=controls), state)
         return self.head(self.dropout(y)), state
 
-    def step(self, tokens: Tensor, state: State,
-             labels: Tensor | None = None) -> tuple[Tensor, State]:
+    def step(self, tokens: Tensor, state: State, labels: Tensor | None = None,
+             controls: Tensor | None = None) -> tuple[Tensor, State]:
         """tokens [batch] -> logits [batch, vocab], one step through the cell path."""
-        y, state = self.stack.step(self.inputs(tokens, labels), state)
+        y, state = self.stack.step(self.inputs(tokens, labels, controls=controls), state)
         return self.head(self.dropout(y) if self.training else y), state
 
 
@@ -112,8 +135,9 @@ def next_token_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") ->
 def chunk_forward(forward: Callable[..., tuple[Tensor, State]], chunk: Chunk,
                   state: State | None) -> tuple[Tensor, State]:
     """Logits [batch, time, vocab] of a chunk through ``forward`` (a model, or its DDP
-    wrapper); a chunk of pairs hands the model its sources too."""
-    return forward(chunk.inputs, state, chunk.labels, *chunk.sources())
+    wrapper); a chunk of pairs hands the model its sources too, and a chunk of music controls
+    its controls."""
+    return forward(chunk.inputs, state, chunk.labels, *chunk.sources(), **chunk.steering())
 
 
 def check_cell_options(spec: Spec, options: dict[str, object]) -> None:
@@ -141,9 +165,9 @@ def make_stack(config: ModelConfig, input_size: int, hidden_size: int,
 
 
 def input_size(config: ModelConfig, starts: bool) -> int:
-    """What a generator's stack reads per step: the token embedding, a label's where the label
-    joins every step (not where it ``starts`` the item), and a context vector where there is
-    one."""
+    """What a generator's stack reads per step: the token embedding (music controls are added
+    to it), a label's where the label joins every step (not where it ``starts`` the item), and
+    a context vector where there is one."""
     joined = config.label_size if config.num_labels and not starts else 0
     return (config.embedding_size or config.hidden_size) + joined + config.context_size
 

@@ -19,6 +19,7 @@ from seqgen.nn.beam import beam_search
 from seqgen.nn.constraints import Constraints, RuleWeights
 from seqgen.nn.model import Generator
 from seqgen.nn.seq2seq import Decoding, Seq2Seq
+from seqgen.nn.steering import Steering, steer
 
 MAX_TOKENS = 10**9  # the most tokens a sample may be asked for
 
@@ -285,10 +286,10 @@ def generate_pieces(model: Generator, codec: FileCodec, primer: Tensor | None = 
                     num_samples: int = 1, options: SamplingOptions | None = None,
                     seed: int | None = None, labels: Tensor | None = None,
                     max_length: int = 100_000, beam: int = 0,
-                    alpha: float = 1.0) -> list[Tensor]:
+                    alpha: float = 1.0, steering: Steering | None = None) -> list[Tensor]:
     """Pieces of a file codec (MIDI) from the start token (and a primer's tokens): drawn, or
-    with a ``beam`` the likeliest. Returns primer + new tokens; ``codec.write`` makes them
-    files.
+    with a ``beam`` the likeliest; a model of music controls ``steering``'d (its controls
+    free without). Returns primer + new tokens; ``codec.write`` makes them files.
 
     With ``length`` (tokens) or ``seconds`` (of music) each piece is exactly that long: the end
     token is not drawn. With neither, each piece ends where the model ends it (at most
@@ -304,7 +305,8 @@ def generate_pieces(model: Generator, codec: FileCodec, primer: Tensor | None = 
     open_ended = length is None and seconds is None
     timed = {} if beam else {"token_seconds": token_seconds, "max_seconds": seconds}
     samples = search_or_sample(
-        model, prompt, length or max_length, num_samples, options, seed, beam, alpha,
+        steer(model, steering), prompt, length or max_length, num_samples, options, seed, beam,
+        alpha,
         constraints=item_constraints(codec, bool(primer.numel()), open_ended), labels=labels,
         **timed)
     return [torch.cat([primer.long(), tokens]) for tokens in samples]
@@ -312,10 +314,13 @@ def generate_pieces(model: Generator, codec: FileCodec, primer: Tensor | None = 
 
 def generate_items(model: Generator, codec: Codec, num_samples: int = 1, *,
                    options: SamplingOptions | None = None, seed: int | None = None,
-                   labels: Tensor | None = None, max_length: int = 1000) -> list[Tensor]:
+                   labels: Tensor | None = None, max_length: int = 1000,
+                   steering: Steering | None = None) -> list[Tensor]:
     """Whole items of a model of items: from the start token to where the model draws the
-    end token (at most ``max_length`` tokens), without either."""
-    return generate(model, torch.tensor([codec.BOS]), max_length, num_samples, options, seed,
+    end token (at most ``max_length`` tokens), without either (a model of music controls
+    ``steering``'d)."""
+    return generate(steer(model, steering), torch.tensor([codec.BOS]), max_length,
+                    num_samples, options, seed,
                     constraints=item_constraints(codec, primed=False), labels=labels)
 
 
@@ -324,12 +329,14 @@ def generate_targets(model: Seq2Seq, codec: Codec, sources: list[Tensor], max_le
                      seed: int | None = None, beam: int = 0, alpha: float = 1.0,
                      primer: Tensor | None = None, batch_size: int = 64,
                      rules: RuleWeights | None = None,
-                     progress: Callable[[int], None] | None = None) -> list[list[Tensor]]:
+                     progress: Callable[[int], None] | None = None,
+                     steering: Steering | None = None) -> list[list[Tensor]]:
     """For each source, ``num_samples`` targets (primer + new tokens) of an encoder-decoder:
     drawn, or with a ``beam`` the likeliest; with ``rules``, the codec's rules weighed in with
     these weights (``STRICT``: never broken). Each ends where the model ends it, at most
     ``max_length`` tokens on. Sources are encoded and decoded ``batch_size`` at a time, and
-    ``progress`` told how many are done after each batch."""
+    ``progress`` told how many are done after each batch. A decoder of music controls is
+    ``steering``'d."""
     check_beam(beam, num_samples, options)
     check_rules(codec, rules)
     primer = primer if primer is not None else torch.zeros(0, dtype=torch.long)
@@ -337,7 +344,7 @@ def generate_targets(model: Seq2Seq, codec: Codec, sources: list[Tensor], max_le
     targets = []
     for start in range(0, len(sources), batch_size):
         group = sources[start : start + batch_size]
-        decoding = Decoding(model, group)
+        decoding = steer(Decoding(model, group), steering)
         limits = item_constraints(codec, bool(primer.numel()))
         if rules is not None:
             limits.rules = [rules_after(codec, s, prompt) for s in group]

@@ -148,20 +148,21 @@ class Seq2Seq(nn.Module):
         return None if carried is None or chunk.fresh else carried
 
     def forward(self, tokens: Tensor, state: State | None, labels: Tensor | None = None,
-                source: Tensor | None = None,
-                lengths: Tensor | None = None) -> tuple[Tensor, State]:
+                source: Tensor | None = None, lengths: Tensor | None = None,
+                controls: Tensor | None = None) -> tuple[Tensor, State]:
         """Teacher forcing: target inputs [batch, time] -> logits [batch, time, vocab], from
         the sources' bridge (``state`` None) or a carried decoder state."""
         memory = self.encode(source, lengths)
         if state is None:
             state = self.start_state(memory, tokens.size(0))
-        logits, state, _ = self.decode(tokens, state, memory)
+        logits, state, _ = self.decode(tokens, state, memory, controls)
         return logits, state
 
-    def decode(self, tokens: Tensor, state: State,
-               memory: Memory) -> tuple[Tensor, State, Tensor | None]:
+    def decode(self, tokens: Tensor, state: State, memory: Memory,
+               controls: Tensor | None = None) -> tuple[Tensor, State, Tensor | None]:
         """Logits [rows, time, vocab], the state after, and the attention weights [rows,
-        time, source time] (None without attention) of decoder inputs [rows, time]."""
+        time, source time] (None without attention) of decoder inputs [rows, time] (and
+        their music ``controls`` [rows, time, controls], in a model of controls)."""
         stack_state, fed, now = self.split_state(state)
         clock = aligned = None
         if self.target_clock is not None:
@@ -170,17 +171,18 @@ class Seq2Seq(nn.Module):
             aligned = self.source_at(times, memory)
         if self.config.input_feeding:
             logits, stack_state, fed, weights = self.decode_fed(tokens, stack_state, fed,
-                                                                memory, clock, aligned)
+                                                                memory, clock, aligned,
+                                                                controls)
         else:
-            outputs, stack_state = self.decoder.stack(self.decoder.inputs(tokens, None, clock),
-                                                      stack_state)
+            outputs, stack_state = self.decoder.stack(
+                self.decoder.inputs(tokens, None, clock, controls), stack_state)
             attentional, weights = self.attend(outputs, memory, clock, aligned)
             logits = self.decoder.head(self.decoder.dropout(attentional))
         return logits, self.join_state(stack_state, fed, now), weights
 
     def decode_fed(self, tokens: Tensor, stack_state: State, fed: Tensor, memory: Memory,
-                   clock: Tensor | None,
-                   aligned: Tensor | None) -> tuple[Tensor, State, Tensor, Tensor]:
+                   clock: Tensor | None, aligned: Tensor | None,
+                   controls: Tensor | None = None) -> tuple[Tensor, State, Tensor, Tensor]:
         """``decode`` with input feeding: one step at a time, each attentional vector joined
         to the next step's input (with a clock, beside the step's time). Logits, the stack's
         state, the last attentional vector and the weights."""
@@ -188,11 +190,12 @@ class Seq2Seq(nn.Module):
         steps = tokens.size(1)
         clocks = [None] * steps if clock is None else clock.unbind(1)
         aligneds = [None] * steps if aligned is None else aligned.unbind(1)
-        for step_tokens, step_clock, step_aligned in zip(tokens.unbind(1), clocks, aligneds,
-                                                         strict=True):
+        steerings = [None] * steps if controls is None else controls.unbind(1)
+        for step_tokens, step_clock, step_aligned, step_controls in zip(
+                tokens.unbind(1), clocks, aligneds, steerings, strict=True):
             context = fed if step_clock is None else torch.cat([fed, step_clock], -1)
             output, stack_state = self.decoder.stack.step(
-                self.decoder.inputs(step_tokens, None, context), stack_state)
+                self.decoder.inputs(step_tokens, None, context, step_controls), stack_state)
             attentional, step_weights = self.attend(
                 output[:, None], memory, None if step_clock is None else step_clock[:, None],
                 None if step_aligned is None else step_aligned[:, None])
@@ -273,14 +276,15 @@ class Decoding:
     def init_state(self, batch_size: int, device=None, labels: Tensor | None = None) -> State:
         return self.model.start_state(self.memory, batch_size)
 
-    def __call__(self, tokens: Tensor, state: State,
-                 labels: Tensor | None = None) -> tuple[Tensor, State]:
-        logits, state, _ = self.model.decode(tokens, state, self.memory)
+    def __call__(self, tokens: Tensor, state: State, labels: Tensor | None = None,
+                 controls: Tensor | None = None) -> tuple[Tensor, State]:
+        logits, state, _ = self.model.decode(tokens, state, self.memory, controls)
         return logits, state
 
-    def step(self, tokens: Tensor, state: State,
-             labels: Tensor | None = None) -> tuple[Tensor, State]:
-        logits, state, _ = self.model.decode(tokens[:, None], state, self.memory)
+    def step(self, tokens: Tensor, state: State, labels: Tensor | None = None,
+             controls: Tensor | None = None) -> tuple[Tensor, State]:
+        logits, state, _ = self.model.decode(tokens[:, None], state, self.memory,
+                                             None if controls is None else controls[:, None])
         return logits[:, 0], state
 
 

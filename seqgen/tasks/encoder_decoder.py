@@ -14,7 +14,8 @@ class EncoderDecoder(Task):
 
     name = "encoder-decoder"
     own_settings = ("encoder_layers", "encoder_hidden", "bidirectional", "attention",
-                    "input_feeding", "clock", "source_track", "shared_vocab")
+                    "input_feeding", "clock", "source_track", "shared_vocab", "controls",
+                    "control_bins", "control_free")
 
     def check_settings(self, config: TrainConfig) -> None:
         if config.input_feeding and config.attention == "none":

@@ -13,6 +13,7 @@ class ManyToMany(Task):
 
     name = "many-to-many"
     starts_from_label = False  # a label joins every step
+    own_settings = ("controls", "control_bins", "control_free")
 
     def load_corpus(self, path, config: TrainConfig, *, strict=False, progress=None,
                     fitted=None) -> Any:

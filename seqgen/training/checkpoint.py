@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from seqgen.config import ModelConfig, TrainConfig
 from seqgen.data.codecs.base import FileCodec, TextCodec, codecs, load_codec
+from seqgen.data.controls import ControlScheme
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import NoSpaceLeft, atomic_write, first_line, out_of_space, read_json
 from seqgen.nn.build import build_model
@@ -94,8 +95,17 @@ class Checkpoint:
     def split(self, corpus: Any) -> tuple[Any, Any]:
         """The training and validation data of ``corpus`` as this checkpoint's run split
         them, in its vocabularies and label ids."""
-        return corpus.split(self.training_config().val_fraction, codec=self.codec,
-                            label_names=self.label_names, source_codec=self.source_codec)
+        train, val = corpus.split(self.training_config().val_fraction, codec=self.codec,
+                                  label_names=self.label_names, source_codec=self.source_codec)
+        if self.controls is None:
+            return train, val
+        return train.steered(self.controls, 0.0), val.steered(self.controls, 0.0)
+
+    @property
+    def controls(self) -> ControlScheme | None:
+        """The music controls the model was trained with (their bins), or None."""
+        recorded = self.config.get("controls")
+        return None if recorded is None else ControlScheme.from_json(recorded)
 
     def load_corpus(self, path: str | Path | None = None) -> Any:
         """The corpus this checkpoint was trained on (or ``path``), read as its run read it;

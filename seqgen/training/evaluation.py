@@ -42,6 +42,7 @@ class Evaluation:
     tokens: int
     per_label: dict[str, float] = field(default_factory=dict)  # nats per token, by label
     wrong_label_loss: float | None = None  # the same tokens with each item's label changed
+    free_controls_loss: float | None = None  # a model of music controls: with every one free
     unit: str = "token"  # what a token is: "char" for a character-level model
     loss_per: str = "token"  # what the loss is counted per: a target token, or a label
     chars: int | None = None  # characters of text the tokens stand for (text codecs)
@@ -147,7 +148,8 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
     """Loss of a checkpoint on what its run validated: the validation split of its corpus (or
     of another corpus) with the run's cap, batch layout and precision (fp32 where the device
     does not compute the run's bf16), beside what training recorded; and what its task reports
-    beyond the loss (a conditioned model's loss with wrong labels; an encoder-decoder's exact
+    beyond the loss (a conditioned model's loss with wrong labels, a model of music controls'
+    loss with every control free; an encoder-decoder's exact
     match and chrF, greedy and with a ``beam``; a classifier's accuracy and F1). ``progress``
     is told how far its long parts (decoding) have got."""
     at_least(1, beam=beam)
@@ -159,6 +161,10 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path | None = None
     precision = evaluation_precision(config.precision, dev)
     result = evaluate_batches(ckpt.model, batches, ckpt.label_names, precision=precision)
     ckpt.task.evaluate(ckpt, val, batches, precision, beam, result, progress)
+    if ckpt.controls is not None:
+        free = validation_batches(val.steered(ckpt.controls, 1.0), config).to(dev)
+        result.free_controls_loss = evaluate_batches(ckpt.model, free, ckpt.label_names,
+                                                     precision=precision).loss
     result.unit, result.loss_per = ckpt.codec.unit, ckpt.task.loss_per
     result.chars = validation_chars(val, config)
     result.seconds = val.limit(config.max_val_tokens).target_seconds()

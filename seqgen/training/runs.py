@@ -28,7 +28,7 @@ FIXED_ON_RESUME = ("cell", "layers", "hidden", "embedding", "dropout", "tie_weig
                    "codec_options", "augment", "transpose", "stretch", "batch_size", "seq_len",
                    "val_fraction", "seed", "encoder_layers", "encoder_hidden",
                    "bidirectional", "attention", "input_feeding", "clock", "source_track",
-                   "shared_vocab", "pool")
+                   "shared_vocab", "pool", "controls", "control_bins", "control_free")
 
 
 def load_run_corpus(path: str | Path, config: TrainConfig, *, strict: bool = False,

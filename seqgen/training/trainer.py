@@ -29,6 +29,13 @@ from seqgen import __version__, threads
 from seqgen.config import TrainConfig
 from seqgen.data.batching import IGNORE, Batches, Chunk
 from seqgen.data.codecs.base import Augmentation, get_codec
+from seqgen.data.controls import (
+    ControlScheme,
+    check_controls,
+    codec_controls,
+    fit_scheme,
+    varying_controls,
+)
 from seqgen.errors import SeqgenError, UsageError
 from seqgen.files import append_text, first_line, read_json, read_tensors
 from seqgen.nn.build import build_model
@@ -151,6 +158,10 @@ class Trainer:
         precision = resolve_precision(config.precision, self.device)
         self.notes = [note for note in (layout.note, size_note(config, layers, hidden),
                                         precision_note(config, precision, self.device)) if note]
+        self.controls = self.fit_controls(config)
+        if self.controls is not None:
+            self.train_data = self.train_data.steered(self.controls, self.controls.free)
+            val_data = val_data.steered(self.controls, 0.0)  # validated with the true controls
         self.config = config = replace(self.task.settle(config, corpus),
                                        batch_size=layout.rows, seq_len=layout.seq_len,
                                        layers=layers, hidden=hidden, precision=precision)
@@ -167,6 +178,8 @@ class Trainer:
         self.reserve = 0.0  # seconds the last validation and save took: kept for the last one
         self.clock = 0.0  # what perf_counter() read when the elapsed time was zero
         model_config = self.task.model_config(config, corpus)
+        if self.controls is not None:
+            model_config = replace(model_config, control_sizes=self.controls.sizes)
         check_fits(model_config, self.device)
         self.model = build_model(model_config, corpus).to(self.device)
         if config.compile:
@@ -256,6 +269,30 @@ class Trainer:
         loss = evaluate_batches(self.model, self.val_batches, self.corpus.label_names,
                                 world=self.world, precision="fp32").loss
         self.main_writes(lambda: update_trainer_info(best, val_loss_fp32=loss))
+
+    def fit_controls(self, config: TrainConfig) -> ControlScheme | None:
+        """The run's music controls (``--controls``), their bins fitted to the training
+        pieces as read; ``all``: every one the codec measures that varies in them."""
+        if not config.controls:
+            return None
+        codec = self.corpus.codec
+        names = codec_controls(codec) if config.controls == ("all",) else config.controls
+        check_controls(codec, names)
+        scheme = fit_scheme(codec, self.train_data.written, names, config.control_bins,
+                            free=config.control_free)
+        varying, constant = varying_controls(scheme)
+        if constant and config.controls == ("all",):
+            if not varying:
+                raise UsageError(f"--controls all: no control varies in the training pieces "
+                                 f"({', '.join(constant)} are the same throughout); train "
+                                 "without controls")
+            scheme = replace(scheme, bins=tuple(b for b in scheme.bins if b.control in varying))
+            self.notes.append(f"controls {', '.join(varying)}; {', '.join(constant)} left out: "
+                              "the same throughout the training pieces")
+        elif constant:
+            self.notes.append(f"{', '.join(constant)} has one value throughout the training "
+                              "pieces: the model cannot be steered by it")
+        return scheme
 
     def epoch_batches(self, epoch: int) -> Batches:
         """This process's rows of the training chunks of an epoch: shuffled and augmented anew
@@ -418,6 +455,7 @@ class Trainer:
             "codec_plugin": {"format": codec_spec.name, "distribution": codec_spec.distribution,
                              "version": codec_spec.version},
             "labels": list(self.corpus.label_names),
+            **({"controls": self.controls.to_json()} if self.controls is not None else {}),
             "corpus": {"path": str(self.corpus.path), "format": self.corpus.format,
                        "val_fraction": self.config.val_fraction, **corpus_fields},
             "training": asdict(self.config),

@@ -414,6 +414,25 @@ class MiditokCodec(seqgen.FileCodec):
     def write(self, tokens: Tensor, path: Path) -> None:
         self.decode_score(tokens).dump_midi(str(path))
 
+    # ---- controls ----
+
+    def controls(self) -> tuple[str, ...]:
+        """The music controls seqgen may measure on these tokens: every one (MidiTok keeps
+        velocities)."""
+        return ("density", "key", "register", "dynamics")
+
+    def control_notes(self, tokens: Tensor | list[int]) -> tuple[list[seqgen.Note], Tensor]:
+        """The notes MidiTok decodes ``tokens`` to, in seconds at the tempo it writes files
+        at, and each token's time: the seconds of the tokens before it (``token_seconds``:
+        in REMI, a bar's tokens all at its start, as MidiTok's bar-level controls see it)."""
+        ids = torch.as_tensor(tokens, dtype=torch.long)
+        score = self.decode_score(ids).to("second")
+        notes = [seqgen.Note(int(note.pitch), float(note.time), float(note.end),
+                             int(note.velocity))
+                 for track in score.tracks for note in track.notes]
+        seconds = self.token_seconds().double()[ids]
+        return notes, torch.cumsum(seconds, 0) - seconds
+
     # ---- augmentation ----
 
     def augment(self, tokens: Tensor, augmentation: object,

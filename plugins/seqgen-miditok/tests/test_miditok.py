@@ -569,3 +569,18 @@ def test_show_draws_a_chorale_written_by_the_codec(tmp_path):
     shown = runner.invoke(app, ["show", str(tmp_path / "chorale.mid")])
     assert shown.exit_code == 0, shown.output
     assert "no notes" not in shown.output
+
+
+@pytest.mark.parametrize("name", ["REMI", "TSD"])
+def test_the_music_controls_are_measured_from_miditoks_decoding(name):
+    codec = MiditokCodec(tokenizer=name)
+    tokens = codec.read(FEW[0])[0]
+    notes, times = codec.control_notes(tokens)
+    assert len(times) == len(tokens) and bool((times[1:] >= times[:-1]).all())
+    assert times[-1] == pytest.approx(float(codec.token_seconds().double()[tokens[:-1]].sum()))
+    decoded = codec.decode_score(tokens).to("second")
+    assert len(notes) == sum(track.note_num() for track in decoded.tracks)
+    values = seqgen.measure_controls(codec, tokens, ("density", "key", "register", "dynamics"))
+    assert not values[len(tokens) // 2].isnan().any()  # mid-piece, every control has a value
+    shifted = seqgen.measure_controls(codec, codec.transpose(tokens, 2), ("register",))
+    assert float(shifted.nanmean()) == pytest.approx(float(values[:, 2].nanmean()) + 2, abs=0.5)

@@ -20,10 +20,12 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 
 import mido
+import numpy as np
 import torch
 from torch import Tensor
 
 from seqgen.data.codecs.base import Augmentation, CodecFileError, FileCodec, MissingTrack
+from seqgen.data.controls import NoteArrays
 from seqgen.data.notes import Note
 from seqgen.errors import UsageError
 
@@ -650,13 +652,52 @@ class MidiCodec(FileCodec):
         """Every control: a performance has velocities, so dynamics too."""
         return ("density", "key", "register", "dynamics")
 
-    def control_notes(self, tokens: Tensor | list[int]) -> tuple[list[Note], Tensor]:
-        """The notes ``decode_notes`` reads, and each token's time: the steps of the
-        TIME_SHIFTs before it, in seconds."""
+    def control_notes(self, tokens: Tensor | list[int]) -> tuple[NoteArrays, Tensor]:
+        """The notes ``decode_notes`` reads (as arrays, read at once: training measures every
+        piece anew each epoch), and each token's time: the steps of the TIME_SHIFTs before
+        it, in seconds."""
         ids = self._as_tokens(tokens)
         steps = self._shift_steps(ids)
         before = torch.cumsum(steps, 0) - steps
-        return self.decode_notes(ids), before.double() * (self.options.resolution_ms / 1000)
+        return self.note_arrays(ids), before.double() * (self.options.resolution_ms / 1000)
+
+    def note_arrays(self, ids: Tensor) -> NoteArrays:
+        """``decode_notes`` of ``ids`` as arrays, without a loop over the tokens: each NOTE_ON
+        ends at the next NOTE_ON or NOTE_OFF of its pitch (at least a step on), a note never
+        ended after max_note_s or at the end. A pitch struck twice in one step, which
+        ``decode_notes`` merges into one note, is read by it."""
+        eos = (ids == self.EOS).nonzero()
+        ids = ids[: int(eos[0])] if len(eos) else ids
+        shifts = self._shift_steps(ids)
+        step = (torch.cumsum(shifts, 0) - shifts).numpy()
+        final = int(shifts.sum())
+        tokens = ids.numpy()
+        is_velocity = tokens >= self.velocity_base
+        bins = np.arange(self.options.velocity_bins)
+        size = self.options.velocity_bin_size
+        decoded = np.concatenate([[DEFAULT_VELOCITY], np.minimum(127, 1 + bins * size + size // 2)])
+        last = np.maximum.accumulate(np.where(is_velocity, np.arange(len(tokens)), -1))
+        velocity = decoded[np.where(last >= 0, tokens[np.maximum(last, 0)] - self.velocity_base
+                                    + 1, 0)]
+        is_on = (tokens >= self.note_on_base) & (tokens < self.note_off_base)
+        is_note = is_on | ((tokens >= self.note_off_base) & (tokens < self.time_shift_base))
+        events = np.flatnonzero(is_note)
+        pitch = np.where(is_on, tokens - self.note_on_base, tokens - self.note_off_base)[events]
+        order = np.lexsort((events, pitch))  # by pitch, then in time
+        events, pitch = events[order], pitch[order]
+        has_next = np.append(pitch[1:] == pitch[:-1], False)
+        ons = is_on[events]
+        start = step[events]
+        max_steps = max(1, round(self.options.max_note_s * 1000 / self.options.resolution_ms))
+        after = np.append(start[1:], 0)
+        end = np.where(has_next, after, np.minimum(start + max_steps, final))
+        struck = pitch[ons] * (final + 1) + start[ons]
+        if len(np.unique(struck)) < len(struck):
+            return NoteArrays.of(self.decode_notes(ids))  # a pitch struck twice in a step
+        end = np.maximum(end, start + 1)[ons]
+        ms = self.options.resolution_ms  # seconds as _to_seconds counts them
+        return NoteArrays.of_arrays(pitch[ons].astype(np.float64), start[ons] * ms / 1000,
+                                    end * ms / 1000, velocity[events[ons]].astype(np.float64))
 
     def duration_s(self, tokens: Tensor | list[int]) -> float:
         """The total of the TIME_SHIFTs, in seconds."""
