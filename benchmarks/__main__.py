@@ -21,6 +21,7 @@ from benchmarks import (
     classifier,
     codecs,
     composers,
+    controls,
     gpu,
     load,
     music_codecs,
@@ -37,7 +38,7 @@ SUITES = {"training": suite.training_rows, "precision": suite.precision_rows,
           "seq2seq": seq2seq.seq2seq_rows,
           "codecs": codecs.codec_rows, "classifier": classifier.classifier_rows,
           "composers": composers.composers_rows,
-          "music-codecs": music_codecs.music_codec_rows,
+          "music-codecs": music_codecs.music_codec_rows, "controls": controls.controls_rows,
           "quality": quality.quality_rows,
           "codec-quality": quality.codec_quality_rows, "gpu": gpu.gpu_rows}
 BY_NAME = {"codec-quality": "run within quality", "gpu": "needs a CUDA GPU"}  # not in all
