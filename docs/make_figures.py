@@ -16,7 +16,11 @@ writes into ``docs/images/`` (or ``DIR``):
   writing "fr 1987" in words with a beam of 5 (``seqgen sample checkpoints/numbers --input
   "fr 1987" --beam 5 --attention-png``);
 - ``loss-curves.png``: the training and validation losses of ``checkpoints/shakespeare-lstm``
-  (``seqgen plot checkpoints/shakespeare-lstm``).
+  (``seqgen plot checkpoints/shakespeare-lstm``);
+- ``controls.png``: ``checkpoints/bach-controls`` continuing the first seconds of
+  ``riemenschneider369.mid`` twice with the same seed, asked for its sparsest and its densest
+  bin of density (``seqgen sample checkpoints/bach-controls --primer @...mid --control
+  density=very-low --length 20s --seed 1``, and ``density=very-high``).
 
 Every sample is drawn with a fixed seed on one CPU thread, so a run draws the same pixels as
 the last. Re-run it, and commit the pictures, whenever a bundled checkpoint changes (or the
@@ -37,8 +41,10 @@ import torch
 
 from seqgen.data.codecs.midi import MidiOptions, read_track_notes
 from seqgen.data.codecs.parts import STEP
-from seqgen.media.plots import attention_png, curves_png, piano_roll_png
+from seqgen.data.controls import parse_controls
+from seqgen.media.plots import attention_png, curves_png, piano_roll_png, piano_rolls_png
 from seqgen.nn.sampling import SamplingOptions, generate_pieces, generate_targets, sampling_limit
+from seqgen.nn.steering import Steering
 from seqgen.training.checkpoint import Checkpoint, load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,13 +61,14 @@ class Size:
     """How big each figure is drawn."""
 
     sample_s: float  # the Bach sample's length
+    primer_s: float  # the primer's, of the continuations steered
     melody_s: float | None  # the part of the melody harmonised (None: all of it)
     width_px: int
     height_px: int
 
 
-FULL = Size(sample_s=25.0, melody_s=None, width_px=1200, height_px=500)
-QUICK = Size(sample_s=6.0, melody_s=8.0, width_px=640, height_px=320)
+FULL = Size(sample_s=25.0, primer_s=6.0, melody_s=None, width_px=1200, height_px=500)
+QUICK = Size(sample_s=6.0, primer_s=2.0, melody_s=8.0, width_px=640, height_px=320)
 
 
 def checkpoint(name: str) -> Checkpoint:
@@ -118,6 +125,28 @@ def numbers_attention(out: Path, size: Size) -> Path:
                          out / "numbers-attention.png")
 
 
+def controls(out: Path, size: Size) -> Path:
+    """The model of controls continuing one primer, asked for its lowest and its highest bin
+    of density: the primer and each continuation in colours of their own."""
+    ckpt = checkpoint("bach-controls")
+    scheme = ckpt.controls
+    density = scheme.by_name()["density"]
+    primer = first_seconds(ckpt.codec.read(MELODY)[0].long(), ckpt.codec.token_seconds(),
+                           size.primer_s)
+    rolls = []
+    for value in (density.names[0], density.names[-1]):
+        steering = Steering.of(scheme, parse_controls([f"density={value}"], scheme.by_name()),
+                               ckpt.codec)
+        (tokens,) = generate_pieces(ckpt.model, ckpt.codec, primer, seconds=size.sample_s,
+                                    options=SamplingOptions(), seed=SEED, steering=steering)
+        notes = ckpt.codec.decode_notes(tokens)
+        begun = float(ckpt.codec.token_seconds()[primer].sum())
+        rolls.append((f"density={value}", [
+            (f"primer ({MELODY.stem}, Bach's)", [n for n in notes if n.start < begun]),
+            ("continuation (generated)", [n for n in notes if n.start >= begun])]))
+    return piano_rolls_png(rolls, out / "controls.png", size.width_px, size.height_px * 3 // 2)
+
+
 def loss_curves(out: Path, size: Size) -> Path:
     """The Shakespeare model's training and validation losses against steps and tokens."""
     return curves_png([CHECKPOINTS / "shakespeare-lstm"], out / "loss-curves.png",
@@ -125,10 +154,17 @@ def loss_curves(out: Path, size: Size) -> Path:
 
 
 FIGURES: tuple[Callable[[Path, Size], Path], ...] = (
-    sample_pianoroll, harmonization, numbers_attention, loss_curves)
+    sample_pianoroll, harmonization, numbers_attention, loss_curves, controls)
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
+
+def first_seconds(tokens: torch.Tensor, token_seconds: torch.Tensor,
+                  seconds: float) -> torch.Tensor:
+    """The tokens of a timed codec before ``seconds`` of music have passed."""
+    elapsed = token_seconds[tokens].cumsum(0)
+    return tokens[: int((elapsed < seconds).sum())]
 
 
 def first_steps(tokens: torch.Tensor, steps: int) -> torch.Tensor:
