@@ -208,20 +208,11 @@ def test_a_midi_classifier_labels_files_and_folders(tmp_path):
 
 
 def test_an_interrupted_classifier_resumes_to_the_same_weights(tmp_path):
-    from safetensors.torch import load_file
-
     from seqgen.config import TrainConfig
-    from seqgen.training.runs import resume
-    from seqgen.training.runs import train as train_run
-    from tests.test_training import interrupt_at
+    from tests.test_training import assert_resumes_to_the_same_weights
 
     corpus = names_corpus(tmp_path / "names", count=20)
     config = TrainConfig(arch="many-to-one", hidden=8, layers=1, steps=10, eval_interval=4,
                          log_interval=1, dropout=0.2, batch_size=8, label_balance=0.5,
                          device="cpu", curves=False)
-    train_run(corpus, config, tmp_path / "whole")
-    with pytest.raises(Exception, match="resume with: seqgen train --resume"):
-        train_run(corpus, config, tmp_path / "cut", progress=interrupt_at(5))
-    resume(tmp_path / "cut")
-    a, b = (load_file(tmp_path / run / "last/model.safetensors") for run in ("whole", "cut"))
-    assert a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+    assert_resumes_to_the_same_weights(corpus, config, tmp_path, at=5)

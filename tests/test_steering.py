@@ -317,18 +317,11 @@ def test_train_help_lists_the_controls_each_codec_measures():
 
 
 def test_an_interrupted_run_with_controls_resumes_to_the_same_weights(chorales, tmp_path):
-    from safetensors.torch import load_file
-
-    from tests.test_training import interrupt_at
+    from tests.test_training import assert_resumes_to_the_same_weights
 
     config = TrainConfig(**TINY | dict(steps=6, eval_interval=2, log_interval=1),
                          controls=("density", "key"), control_free=0.5)
-    train(chorales, config, tmp_path / "whole")
-    with pytest.raises(Exception, match="resume with: seqgen train --resume"):
-        train(chorales, config, tmp_path / "cut", progress=interrupt_at(3))
-    resume(tmp_path / "cut")
-    a, b = (load_file(tmp_path / run / "last/model.safetensors") for run in ("whole", "cut"))
-    assert a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+    assert_resumes_to_the_same_weights(chorales, config, tmp_path, at=3)
     with pytest.raises(UsageError, match="cannot change controls when resuming"):
         resume(tmp_path / "cut", {"controls": ("key",), "steps": 8})
 

@@ -33,6 +33,20 @@ def interrupt_at(step):
     return progress
 
 
+def assert_resumes_to_the_same_weights(corpus, config, tmp_path, at: int) -> None:
+    """A run of ``config`` stopped by Ctrl-C at step ``at`` and resumed ends with the weights
+    of the same run uninterrupted (in ``tmp_path``: whole/ and cut/)."""
+    from seqgen.training.runs import resume
+    from seqgen.training.runs import train as train_run
+
+    train_run(corpus, config, tmp_path / "whole")
+    with pytest.raises(Exception, match="resume with: seqgen train --resume"):
+        train_run(corpus, config, tmp_path / "cut", progress=interrupt_at(at))
+    resume(tmp_path / "cut")
+    a, b = (load_file(tmp_path / run / "last/model.safetensors") for run in ("whole", "cut"))
+    assert a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "vanilla"])
 def test_interrupt_then_resume_gives_the_same_weights_as_one_run(tiny_corpus, tmp_path, cell):
     # 12 steps cross an epoch boundary (the state resets there) and two validations;
