@@ -50,7 +50,7 @@ from seqgen.training.trainer import TrainResult
 BUNDLED = ROOT / "checkpoints" / "bach-controls"
 WITHOUT = ROOT / "checkpoints" / "bach"  # the same model trained without controls
 SAMPLES = 16  # per value asked
-FREE_SAMPLES = 64
+FREE_SAMPLES = 256  # the key is 24 classes: fewer samples leave most shares a sample or two off
 LONGEST = 4000  # tokens of a free sample the model has not ended (quick: QUICK_LONGEST)
 AUGMENTED_DRAWS = 2  # epochs' augmentations of the training pieces the free samples match
 SECONDS = 20.0  # of music per sample
